@@ -1,0 +1,34 @@
+# cacop — `make help` lists the targets.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test lint check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP) ## set up, then show the bundled kb/ at work
+	@bash scripts/demo.sh
+
+test: $(STAMP) ## set up, then run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check cacop_cli tests scripts
+	$(BIN)/ruff format --check cacop_cli tests scripts
+
+check: lint test ## what CI runs
+
+bench: $(STAMP) ## benchmarks on generated knowledge bases (slow)
+	$(BIN)/python scripts/bench.py
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .cacop .pytest_cache .ruff_cache

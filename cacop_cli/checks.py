@@ -1,0 +1,438 @@
+"""Validators: small named checks that return findings and never print.
+
+A check looks at one entry at a time (`check`) and, when it needs the whole
+KB (duplicate ids, dangling links), reports at the end (`finalize`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import stat
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from . import schemas
+from .catalog import Catalog
+from .models import TLP_ORDER, TYPE_FOLDERS, TYPES, Entry, Issue, tlp_rank
+
+_BARE_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class Check:
+    """A named validator. Subclasses set `name` and override `check` and/or `finalize`."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.root = catalog.kb.root
+
+    def check(self, entry: Entry) -> Iterable[Issue]:
+        return ()
+
+    def finalize(self) -> Iterable[Issue]:
+        return ()
+
+    def error(self, entry: Entry, field: str | None, message: str, code: str = "") -> Issue:
+        line = entry.line_of(field) if field else 1
+        return Issue("error", code or self.name, entry.rel, line, message)
+
+    def warning(self, entry: Entry, field: str | None, message: str, code: str = "") -> Issue:
+        line = entry.line_of(field) if field else 1
+        return Issue("warning", code or self.name, entry.rel, line, message)
+
+
+REGISTRY: dict[str, type[Check]] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def _yaml_typing_hint(entry: Entry, field: str, value: Any) -> str:
+    raw = entry.raw_values.get(field)
+    if isinstance(value, bool):
+        shown = raw if raw is not None else ("yes" if value else "no")
+        return f" — YAML reads a bare {shown} as {str(value).lower()}; put it in quotes: '{shown}'"
+    if isinstance(value, (int, float)) and raw is not None:
+        return f" — YAML reads {raw} as the number {value}; put it in quotes: '{raw}'"
+    if isinstance(value, list) and any(isinstance(item, bool) for item in value):
+        return " — YAML reads bare yes/no/on/off as true/false; put such words in quotes"
+    if value is None:
+        return " — the value is empty"
+    return ""
+
+
+def describe_schema_error(entry: Entry, error: Any) -> tuple[str | None, str]:
+    """Turn a jsonschema error into (field, message) in an analyst's words."""
+    path = list(error.absolute_path)
+    field = str(path[0]) if path else None
+    where = ".".join(map(str, path))
+    if error.validator in ("unevaluatedProperties", "additionalProperties"):
+        extra = sorted(set(entry.meta) - _allowed_fields(entry))
+        name = next((key for key in extra if key in str(error.message)), extra[0] if extra else "")
+        return name or None, (
+            f"unknown field '{name}': check its spelling, or name a local field 'x-{name}'"
+        )
+    if error.validator == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        name = missing.group(1) if missing else "a field"
+        return None, f"missing required field '{name}'"
+    value = error.instance
+    top_value = entry.meta.get(field) if field else None
+    if error.validator == "type":
+        expected = error.validator_value
+        hint = _yaml_typing_hint(entry, field or "", top_value if len(path) == 1 else value)
+        return field, f"{where}: {value!r} is not {_article(expected)}{hint}"
+    if error.validator == "enum":
+        choices = ", ".join(map(str, error.validator_value))
+        hint = _yaml_typing_hint(entry, field or "", value) if len(path) == 1 else ""
+        return field, f"{where}: {value!r} is not one of: {choices}{hint}"
+    if error.validator == "const":
+        return field, f"{where}: must be {error.validator_value!r} for this kind of entry"
+    if error.validator == "pattern":
+        if field in ("created", "updated", "needed_by"):
+            return field, f"{where}: {value!r} is not a date (YYYY-MM-DD)"
+        if field in ("id", "related", "rfi"):
+            return field, (
+                f"{where}: {value!r} is not a valid id (3-80 characters of a-z, 0-9 and '-')"
+            )
+        return field, f"{where}: {value!r} must be lowercase letters, digits and '-'"
+    if error.validator == "maxLength":
+        return (
+            field,
+            f"{where}: too long ({len(value)} characters; at most {error.validator_value})",
+        )
+    if error.validator in ("minLength", "minItems"):
+        return field, f"{where}: must not be empty"
+    if error.validator == "uniqueItems":
+        return field, f"{where}: lists the same value twice"
+    return field, f"{where or 'entry'}: {error.message}"
+
+
+def _article(expected: Any) -> str:
+    names = {"string": "text", "array": "a list", "object": "a mapping", "integer": "a number"}
+    if isinstance(expected, list):
+        return " or ".join(names.get(item, item) for item in expected)
+    return names.get(expected, str(expected))
+
+
+def _allowed_fields(entry: Entry) -> set[str]:
+    common = set(schemas.validator("common", None).schema["properties"])
+    own = set()
+    if entry.type in TYPES:
+        own = set(schemas.validator(entry.type, None).schema.get("properties", {}))
+    return common | own | {key for key in entry.meta if str(key).startswith("x-")}
+
+
+@register
+class SchemaCheck(Check):
+    name = "schema"
+    description = "fields, types and values match the JSON Schema of the entry's type"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        entry_type = entry.meta.get("type")
+        if entry_type not in TYPES:
+            yield self.error(
+                entry,
+                "type" if "type" in entry.meta else None,
+                f"type: {entry_type!r} is not one of: {', '.join(TYPES)}"
+                + _yaml_typing_hint(entry, "type", entry_type),
+            )
+            return
+        seen: set[tuple[str | None, str]] = set()
+        for error in schemas.errors(entry_type, entry.meta, self.root):
+            field, message = describe_schema_error(entry, error)
+            if (field, message) in seen:
+                continue
+            seen.add((field, message))
+            yield self.error(entry, field, message)
+
+
+@register
+class IdCheck(Check):
+    name = "id-filename"
+    description = "the file name (without .md) equals the id"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        entry_id = entry.meta.get("id")
+        if isinstance(entry_id, str) and entry_id != entry.path.stem:
+            yield self.error(
+                entry,
+                "id",
+                f"id: {entry_id!r} does not match the file name {entry.path.name!r}; "
+                f"rename the file to {entry_id}.md or change the id",
+            )
+
+
+@register
+class LocationCheck(Check):
+    name = "location"
+    description = "each entry sits in its type's folder; responses under their RFI"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        parts = Path(entry.rel).parts
+        entry_type = entry.meta.get("type")
+        if entry_type == "response":
+            rfi = entry.meta.get("rfi")
+            expected = ("kb", "rfis", str(rfi), "responses")
+            if tuple(parts[:-1]) != expected:
+                yield self.error(
+                    entry, "rfi", f"a response to {rfi!r} belongs in kb/rfis/{rfi}/responses/"
+                )
+        elif entry_type in TYPE_FOLDERS:
+            folder = TYPE_FOLDERS[entry_type]
+            if tuple(parts[:-1]) != ("kb", folder):
+                yield self.error(entry, "type", f"a {entry_type} belongs in kb/{folder}/")
+
+
+@register
+class SiteCheck(Check):
+    name = "site"
+    description = "the site is listed in kb/sites.yaml; so are the sites an RFI is sent to"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        sites = self.catalog.sites
+        if not sites:
+            return
+        site = entry.meta.get("site")
+        if isinstance(site, str) and site not in sites:
+            yield self.error(
+                entry,
+                "site",
+                f"site: {site!r} is not in kb/sites.yaml; add it there or use one of: "
+                + ", ".join(sorted(sites)),
+            )
+        to = entry.meta.get("to")
+        if entry.type == "rfi" and isinstance(to, list):
+            for slug in to:
+                if isinstance(slug, str) and slug != "all" and slug not in sites:
+                    yield self.error(entry, "to", f"to: {slug!r} is not in kb/sites.yaml")
+
+
+def _real_date(value: Any) -> dt.date | None:
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+@register
+class DateCheck(Check):
+    name = "dates"
+    description = "dates exist on the calendar; updated is not before created"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        for field in ("created", "updated", "needed_by"):
+            value = entry.meta.get(field)
+            if (
+                isinstance(value, str)
+                and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
+                and _real_date(value) is None
+            ):
+                yield self.error(entry, field, f"{field}: {value!r} is not a calendar date")
+        created, updated = (
+            _real_date(entry.meta.get("created")),
+            _real_date(entry.meta.get("updated")),
+        )
+        if created and updated and updated < created:
+            yield self.error(
+                entry,
+                "updated",
+                f"updated: {updated} is before created ({created})",
+            )
+
+
+@register
+class AttachmentCheck(Check):
+    name = "attachments"
+    description = "attachments exist, are regular files inside the entry's folder, under the limit"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        names = entry.meta.get("attachments")
+        if entry.type != "work-product" or not isinstance(names, list):
+            return
+        folder = entry.path.parent / entry.path.stem
+        limit = self.catalog.kb.limits["attachment_bytes"]
+        for name in names:
+            if not isinstance(name, str):
+                continue
+            problem = attachment_problem(folder, name, limit)
+            if problem:
+                yield self.error(entry, "attachments", f"attachment {name!r}: {problem}")
+
+
+def attachment_problem(folder: Path, name: str, limit: int) -> str | None:
+    """Why an attachment is not acceptable, or None. Never opens the file."""
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or name.startswith("-")
+        or _CONTROL.search(name)
+    ):
+        return "must be a plain file name inside the entry's own folder (no '/', '..' or '-' start)"
+    if folder.is_symlink():
+        return f"the folder {folder.name}/ is a symbolic link; attachments must be real files"
+    path = folder / name
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return f"not found: put the file at {folder.name}/{name}"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link; copy the real file in instead"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file"
+    if info.st_size > limit:
+        return f"is {info.st_size:,} bytes; the limit in cacop.yaml is {limit:,}"
+    return None
+
+
+@register
+class TextSafetyCheck(Check):
+    name = "text-safety"
+    description = "no invisible direction overrides or control characters in the text"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        for field, value in entry.meta.items():
+            text = str(value)
+            if _BIDI.search(text):
+                yield self.warning(
+                    entry,
+                    field,
+                    f"{field}: holds an invisible text-direction character (e.g. U+202E) that "
+                    "can make text read differently from what it is; remove it",
+                )
+            elif _CONTROL.search(text):
+                yield self.warning(entry, field, f"{field}: holds terminal control characters")
+        match = _BIDI.search(entry.body) or _CONTROL.search(entry.body.replace("\r", ""))
+        if match:
+            line = entry.body_line + entry.body.count("\n", 0, match.start())
+            yield Issue(
+                "warning",
+                self.name,
+                entry.rel,
+                line,
+                f"the body holds an invisible or control character (U+{ord(match.group()):04X}); "
+                "remove it",
+            )
+
+
+@register
+class UniqueIdCheck(Check):
+    name = "unique-ids"
+    description = "no two entries share an id"
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.seen: dict[str, list[Entry]] = defaultdict(list)
+
+    def check(self, entry: Entry) -> Iterable[Issue]:
+        entry_id = entry.meta.get("id")
+        if isinstance(entry_id, str):
+            self.seen[entry_id].append(entry)
+        return ()
+
+    def finalize(self) -> Iterator[Issue]:
+        for entry_id, entries in self.seen.items():
+            for duplicate in entries[1:]:
+                yield self.error(
+                    duplicate, "id", f"id: {entry_id!r} is already used by {entries[0].rel}"
+                )
+
+
+@register
+class LinkCheck(Check):
+    name = "links"
+    description = "related ids and a response's rfi exist; a response is as strict as its RFI"
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.pending: list[Entry] = []
+
+    def check(self, entry: Entry) -> Iterable[Issue]:
+        self.pending.append(entry)
+        return ()
+
+    def finalize(self) -> Iterator[Issue]:
+        known = {entry.meta.get("id"): entry for entry in self.catalog.entries}
+        for entry in self.pending:
+            related = entry.meta.get("related")
+            for target in related if isinstance(related, list) else ():
+                if isinstance(target, str) and target not in known:
+                    yield self.error(entry, "related", f"related: no entry has the id {target!r}")
+            if entry.type != "response":
+                continue
+            rfi_id = entry.meta.get("rfi")
+            rfi = known.get(rfi_id)
+            if not isinstance(rfi_id, str):
+                continue
+            if rfi is None or rfi.type != "rfi":
+                yield self.error(entry, "rfi", f"rfi: no RFI has the id {rfi_id!r}")
+                continue
+            mine, theirs = entry.meta.get("tlp"), rfi.meta.get("tlp")
+            if theirs in TLP_ORDER and mine in TLP_ORDER and tlp_rank(mine) < tlp_rank(theirs):
+                yield self.error(
+                    entry,
+                    "tlp",
+                    f"tlp: {mine} is less strict than the RFI's {theirs}; a response must be "
+                    f"marked {theirs} or stricter",
+                )
+
+
+def kb_level_issues(catalog: Catalog, tracked_state: list[str]) -> list[Issue]:
+    """Problems of the KB as a whole: the site registry and committed derived state."""
+    issues = list(catalog.sites_issues)
+    for path in tracked_state[:1]:
+        issues.append(
+            Issue(
+                "error",
+                "committed-index",
+                path,
+                1,
+                ".cacop/ (the private search index) is committed to git; it must never be shared "
+                "— remove it with `git rm -r --cached .cacop` and commit",
+            )
+        )
+    return issues
+
+
+def run_checks(
+    catalog: Catalog,
+    selected: set[str] | None = None,
+    skip: Iterable[str] = (),
+    cross_for_all: bool = False,
+) -> list[Issue]:
+    """Run every registered check (except `skip`) on the catalog's entries.
+
+    With `selected` (relative paths), per-entry findings are kept only for those files;
+    cross-entry findings too, unless `cross_for_all` keeps every one of those
+    (a change can break an entry it did not touch, e.g. by deleting a link target).
+    """
+    skipped = set(skip)
+    checks = [cls(catalog) for name, cls in REGISTRY.items() if name not in skipped]
+    issues: list[Issue] = []
+    for entry in catalog.entries:
+        for check in checks:
+            issues.extend(check.check(entry))
+    issues.extend(catalog.unreadable)
+    if selected is not None:
+        issues = [issue for issue in issues if issue.path in selected]
+    cross = [issue for check in checks for issue in check.finalize()]
+    if selected is not None and not cross_for_all:
+        cross = [issue for issue in cross if issue.path in selected]
+    return issues + cross

@@ -1,0 +1,109 @@
+"""The command line: parse, call one core function, render. The one error boundary.
+
+Commands live in `cacop_cli/commands/`, one module per area, each with a
+`register(app)`; this module builds the app and turns every error into one
+line, a hint and SPEC's exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from . import __version__
+from .errors import CacopError, ExitCode
+
+
+@dataclass
+class State:
+    kb: str | None = None
+    debug: bool = False
+
+
+def _debug_requested(ctx: typer.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug")) or "--debug" in sys.argv
+
+
+class CacopGroup(TyperGroup):
+    """Runs commands inside the error boundary (works under CliRunner too)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        from . import render
+
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except CacopError as error:
+            if _debug_requested(ctx):
+                raise
+            render.error(error.message, error.hint)
+            ctx.exit(int(error.exit_code))
+        except KeyboardInterrupt:
+            render.error("interrupted; nothing half-written was left behind")
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except Exception as error:  # the boundary: a bug, not a user error
+            if _debug_requested(ctx):
+                raise
+            render.error(
+                f"unexpected error: {type(error).__name__}: {error}",
+                "rerun with --debug for the details, and report it to the cacop maintainers",
+            )
+            ctx.exit(int(ExitCode.PROBLEMS))
+
+
+app = typer.Typer(
+    cls=CacopGroup,
+    name="cacop",
+    help="The PSP Crime Analysis Community of Practice knowledge base: share strategies, "
+    "work products and requests for information between sites.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cacop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    kb: str | None = typer.Option(
+        None, "--kb", metavar="PATH", help="The knowledge base (else CACOP_KB, else walk up)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    ctx.obj = State(kb=kb, debug=debug)
+
+
+def _register() -> None:
+    from .commands import core, rfi, search, share
+
+    for module in (core, search, share, rfi):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(prog_name="cacop")
+    except KeyboardInterrupt:  # pragma: no cover - before the group could catch it
+        sys.exit(int(ExitCode.INTERRUPTED))

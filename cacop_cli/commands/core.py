@@ -1,0 +1,115 @@
+"""Core commands: init, new, validate, show, list."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from .. import ops
+from ..errors import UsageError
+from ..models import TLP_ORDER, TOPICS
+from . import JSON_OPTION, KB_OPTION, open_kb
+
+
+def open_editor(path: Path) -> bool:
+    """Open $VISUAL/$EDITOR on a file; False when none is set."""
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not command:
+        return False
+    try:
+        subprocess.run([*shlex.split(command), str(path)], check=False)
+    except OSError as exc:
+        raise UsageError(f"cannot start the editor {command!r}: {exc.strerror}") from exc
+    return True
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(
+        path: Path = typer.Argument(..., help="Folder for the new knowledge base."),
+        site: str = typer.Option(..., "--site", help="This clone's site slug, e.g. memphis."),
+        name: str | None = typer.Option(None, "--name", help="The KB's name."),
+        agency: str | None = typer.Option(None, "--agency", help="The site's agency."),
+        state: str = typer.Option("XX", "--state", help="The site's two-letter state code."),
+    ) -> None:
+        """Create a new knowledge base repository (git, settings, schemas, CI checks)."""
+        from ..render import core as view
+
+        view.initialised(ops.init_kb(path, site, name=name, agency=agency, state=state.upper()))
+
+    @app.command()
+    def new(
+        ctx: typer.Context,
+        entry_type: str = typer.Argument(
+            ..., metavar="TYPE", help="strategy, work-product or rfi."
+        ),
+        title: str = typer.Option(..., "--title", help="The entry's title."),
+        topic: list[str] = typer.Option([], "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
+        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
+        no_edit: bool = typer.Option(False, "--no-edit", help="Do not open $EDITOR."),
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Create an entry from its type's template and open it in your editor."""
+        from ..render import core as view
+
+        knowledge_base = open_kb(ctx, kb)
+        if tlp not in TLP_ORDER:
+            raise UsageError(f"--tlp {tlp!r} is not one of: {', '.join(TLP_ORDER)}")
+        if not topic and sys.stdin.isatty():
+            topic = typer.prompt(f"Topic ({', '.join(TOPICS)})").split()
+        created = ops.new_entry(knowledge_base, entry_type, title, topic, tag, tlp, author or None)
+        if not no_edit and not open_editor(created.path):
+            view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
+        issues = ops.check_entry(knowledge_base, created.path)
+        raise typer.Exit(view.created(created.path, issues))
+
+    @app.command()
+    def validate(
+        ctx: typer.Context,
+        paths: list[Path] = typer.Argument(None, help="Entries or folders (default: all)."),
+        changed_since: str | None = typer.Option(
+            None, "--changed-since", metavar="REF", help="Only entries changed since a git ref."
+        ),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Check entries against the schemas and the KB's rules; exit 1 on any error."""
+        from ..render import core as view
+
+        report = ops.validate(open_kb(ctx, kb), paths or [], changed_since)
+        view.validation(report, as_json)
+        raise typer.Exit(0 if report.ok else 1)
+
+    @app.command()
+    def show(
+        ctx: typer.Context,
+        entry_id: str = typer.Argument(..., metavar="ID", help="The entry's id."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Show one entry, with an RFI's responses and the related entries."""
+        from ..render import core as view
+
+        view.entry(ops.show(open_kb(ctx, kb), entry_id), as_json)
+
+    @app.command("list")
+    def list_command(
+        ctx: typer.Context,
+        entry_type: str | None = typer.Option(None, "--type", help="Only this type."),
+        site: str | None = typer.Option(None, "--site", help="Only this site."),
+        topic: str | None = typer.Option(None, "--topic", help="Only this topic."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """List entries, newest first."""
+        from ..render import core as view
+
+        entries, unreadable = ops.list_entries(open_kb(ctx, kb), entry_type, site, topic)
+        view.entry_list(entries, unreadable, as_json)

@@ -1,0 +1,109 @@
+"""Finding the KB and its settings: flag > environment > walking up > defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import schemas, yamlsafe
+from .errors import ConfigError, KBNotFound
+
+CONFIG_NAME = "cacop.yaml"
+DEFAULT_LIMITS = {
+    "entry_bytes": 1_048_576,
+    "frontmatter_bytes": 65_536,
+    "attachment_bytes": 25 * 1_048_576,
+}
+
+
+@dataclass
+class KB:
+    """A knowledge base on disk and its settings."""
+
+    root: Path
+    name: str
+    site: str
+    remote: str = "origin"
+    branch: str = "main"
+    max_tlp: str = "green"
+    limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.root / "kb"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".cacop"
+
+
+def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
+    """--kb PATH, else CACOP_KB, else the nearest folder at or above cwd with cacop.yaml."""
+    chosen = explicit or os.environ.get("CACOP_KB")
+    if chosen:
+        root = Path(chosen).expanduser().resolve()
+        if not (root / CONFIG_NAME).is_file():
+            source = "--kb" if explicit else "CACOP_KB"
+            raise KBNotFound(
+                f"{root} is not a cacop knowledge base (no {CONFIG_NAME}) — given by {source}",
+                hint="point it at the folder that holds cacop.yaml, or run `cacop init PATH`",
+            )
+        return root
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise KBNotFound(
+        f"no knowledge base here: no {CONFIG_NAME} in {here} or any folder above it",
+        hint="cd into a KB, pass --kb PATH, set CACOP_KB, or create one with `cacop init PATH`",
+    )
+
+
+def user_site() -> str | None:
+    """The site from the user-level settings file, if any."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    path = base / "cacop" / "config.yaml"
+    try:
+        document = yamlsafe.load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yamlsafe.YamlProblem):
+        return None
+    value = document.value.get("site") if isinstance(document.value, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> KB:
+    root = find_root(explicit, cwd)
+    path = root / CONFIG_NAME
+    try:
+        document = yamlsafe.load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+    except yamlsafe.YamlProblem as exc:
+        raise ConfigError(f"{path}:{exc.line + 1}: {exc.message}") from exc
+    settings = document.value
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}:1: cacop.yaml must be a mapping of settings")
+    problems = schemas.errors("cacop-config", settings, root)
+    if problems:
+        first = problems[0]
+        where = ".".join(map(str, first.absolute_path)) or "cacop.yaml"
+        line = document.key_lines.get(str(first.absolute_path[0]), 0) + 1 if first.path else 1
+        raise ConfigError(
+            f"{path}:{line}: {where}: {first.message}",
+            hint="see the README's 'cacop.yaml' section for the settings it takes",
+        )
+    share = settings.get("share") or {}
+    site = os.environ.get("CACOP_SITE") or user_site() or settings["site"]
+    return KB(
+        root=root,
+        name=settings["name"],
+        site=site,
+        remote=settings.get("remote", "origin"),
+        branch=settings.get("branch", "main"),
+        max_tlp=share.get("max_tlp", "green"),
+        limits={**DEFAULT_LIMITS, **(settings.get("limits") or {})},
+        settings=settings,
+    )

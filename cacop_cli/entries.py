@@ -1,0 +1,279 @@
+"""Reading and writing entries: Markdown with a strict YAML frontmatter block.
+
+python-frontmatter's default handler returns empty metadata, silently, for an
+unclosed `---`, a BOM, or list frontmatter. `StrictYAMLHandler` plugs into its
+handler protocol but splits strictly and loads through `yamlsafe`, so every
+one of those is an error with a line number.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from frontmatter.default_handlers import BaseHandler
+
+from . import yamlsafe
+from .errors import EntryError, UsageError
+from .models import TYPE_FOLDERS, Entry
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,79}$")
+FIELD_ORDER = (
+    "id", "type", "title", "site", "authors", "created", "updated", "topics", "tags", "tlp",
+    "summary", "status", "evidence", "product_type", "attachments", "tools", "data_sources",
+    "priority", "needed_by", "to", "rfi", "related",
+)  # fmt: skip
+BOM = "\ufeff"
+_DELIMITER = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+_CONFLICT = re.compile(r"^(<{7}|>{7})(?: |$)|^={7}\r?$", re.MULTILINE)
+DEFAULT_ENTRY_BYTES = 1_048_576
+DEFAULT_FRONTMATTER_BYTES = 65_536
+
+
+class StrictYAMLHandler(BaseHandler):
+    """A python-frontmatter handler that never returns empty metadata by accident."""
+
+    FM_BOUNDARY = _DELIMITER
+    START_DELIMITER = END_DELIMITER = "---"
+
+    def detect(self, text: str) -> bool:
+        return text.lstrip(BOM).startswith("---")
+
+    def split(self, text: str) -> tuple[str, str]:
+        frontmatter, body, _ = split_frontmatter(text)
+        return frontmatter, body
+
+    def load(self, fm: str, **kwargs: Any) -> dict[str, Any]:
+        return parse_frontmatter(fm).value
+
+    def export(self, metadata: dict[str, Any], **kwargs: Any) -> str:
+        return yamlsafe.dump(ordered(metadata)).rstrip("\n")
+
+
+def split_frontmatter(text: str) -> tuple[str, str, int]:
+    """Split text into (frontmatter, body, 1-based line where the body starts)."""
+    text = text.removeprefix(BOM)
+    if not text.strip():
+        raise EntryError("empty", "the file is empty; an entry starts with a --- frontmatter block")
+    first_end = text.find("\n")
+    first_line = text if first_end < 0 else text[:first_end]
+    if not _DELIMITER.fullmatch(first_line):
+        raise EntryError(
+            "no-frontmatter",
+            "no frontmatter: an entry must start with a line '---', then its fields, then '---'",
+            hint="copy the header of an existing entry, or run `cacop new`",
+        )
+    closing = _DELIMITER.search(text, first_end + 1) if first_end >= 0 else None
+    if closing is None:
+        raise EntryError(
+            "unclosed-frontmatter",
+            "the frontmatter block opened on line 1 is never closed: add a line '---' after the "
+            "last field",
+        )
+    frontmatter = text[first_end + 1 : closing.start()]
+    rest = text[closing.end() :]
+    rest = rest[1:] if rest.startswith("\n") else rest
+    body_line = text.count("\n", 0, closing.end()) + 2
+    return frontmatter, rest, body_line
+
+
+def parse_frontmatter(frontmatter: str) -> yamlsafe.Document:
+    """Frontmatter text -> mapping document; raises EntryError with file lines (+1 for '---')."""
+    try:
+        document = yamlsafe.load(frontmatter)
+    except yamlsafe.YamlProblem as exc:
+        raise EntryError(exc.code, exc.message, line=exc.line + 2) from exc
+    if not isinstance(document.value, dict):
+        kind = "empty" if document.value is None else type(document.value).__name__
+        raise EntryError(
+            "frontmatter-not-mapping",
+            f"the frontmatter must be a list of 'field: value' lines, not {kind}",
+            line=2,
+        )
+    return document
+
+
+def read_entry(path: Path, root: Path, limits: dict[str, int] | None = None) -> Entry:
+    """Read one entry strictly. Raises EntryError (with a line) for anything unreadable."""
+    limits = limits or {}
+    max_bytes = limits.get("entry_bytes", DEFAULT_ENTRY_BYTES)
+    max_front = limits.get("frontmatter_bytes", DEFAULT_FRONTMATTER_BYTES)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise EntryError(
+                "too-large",
+                f"the file is {size:,} bytes; entries may be at most {max_bytes:,} "
+                "(put large material in an attachment)",
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise EntryError(
+            "not-utf8",
+            f"byte {data[exc.start]:#04x} is not UTF-8 text; save the file as UTF-8",
+            line=line,
+        ) from exc
+    if "\x00" in text:
+        raise EntryError(
+            "nul-bytes",
+            "the file holds NUL bytes: it is binary, not a Markdown entry",
+            line=text.count("\n", 0, text.index("\x00")) + 1,
+        )
+    conflict = _CONFLICT.search(text)
+    if conflict:
+        raise EntryError(
+            "conflict-markers",
+            "git conflict markers (<<<<<<<, =======, >>>>>>>) are left in the file; "
+            "keep the right version and delete the markers",
+            line=text.count("\n", 0, conflict.start()) + 1,
+        )
+    frontmatter, body, body_line = split_frontmatter(text)
+    if len(frontmatter.encode("utf-8")) > max_front:
+        raise EntryError(
+            "frontmatter-too-large",
+            f"the frontmatter is larger than {max_front:,} bytes; keep fields short and put "
+            "text in the body",
+            line=2,
+        )
+    document = parse_frontmatter(frontmatter)
+    return Entry(
+        path=path,
+        rel=relpath(path, root),
+        meta=document.value,
+        body=body,
+        lines={key: line + 2 for key, line in document.key_lines.items()},
+        raw_values=document.raw_scalars,
+        body_line=body_line,
+    )
+
+
+def relpath(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def ordered(meta: dict[str, Any]) -> dict[str, Any]:
+    """Fields in the canonical order; extension and unknown fields keep theirs, at the end."""
+    known = {key: meta[key] for key in FIELD_ORDER if key in meta}
+    known.update((key, value) for key, value in meta.items() if key not in known)
+    return known
+
+
+def render_entry(meta: dict[str, Any], body: str) -> str:
+    """An entry's text: frontmatter block, then the body."""
+    body = body if body.endswith("\n") or not body else body + "\n"
+    return f"---\n{yamlsafe.dump(ordered(meta))}---\n{body}"
+
+
+def parse_text(text: str) -> tuple[dict[str, Any], str]:
+    """(fields, body) from an entry's text; the inverse of render_entry."""
+    frontmatter, body, _ = split_frontmatter(text)
+    return parse_frontmatter(frontmatter).value, body
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file so that a crash leaves the old or the new version, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def set_field(text: str, name: str, value: Any) -> str:
+    """Change one top-level field's value, touching no other byte of the file."""
+    frontmatter, _, _ = split_frontmatter(text)
+    bom = BOM if text.startswith(BOM) else ""
+    offset = len(bom) + text.removeprefix(BOM).index("\n") + 1
+    newline = "\r\n" if "\r\n" in text[: offset + len(frontmatter) + 2] else "\n"
+    pattern = re.compile(
+        rf"^{re.escape(name)}:[ \t]*(?P<value>[^\r\n#]*?)[ \t]*(?P<tail>#[^\r\n]*)?(?=\r?$)",
+        re.MULTILINE,
+    )
+    match = pattern.search(frontmatter)
+    rendered = yamlsafe.scalar(value)
+    if match:
+        start, end = offset + match.start("value"), offset + match.end("value")
+        if match.group("value") == "":
+            rendered = " " + rendered if text[start - 1] == ":" else rendered
+        return text[:start] + rendered + text[end:]
+    insert_at = offset + len(frontmatter)
+    if frontmatter and not frontmatter.endswith("\n"):
+        rendered_line = f"{newline}{name}: {rendered}"
+    else:
+        rendered_line = f"{name}: {rendered}{newline}"
+    return text[:insert_at] + rendered_line + text[insert_at:]
+
+
+def slugify(title: str, max_length: int = 60) -> str:
+    """Lowercase ASCII words joined by hyphens, cut at a word boundary."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_title.lower())
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > max_length:
+            break
+        slug = candidate
+    return slug or "entry"
+
+
+def check_id(entry_id: str) -> str:
+    """Refuse ids that are not safe to build a path from (before any path is built)."""
+    if not isinstance(entry_id, str) or not ID_RE.fullmatch(entry_id):
+        raise UsageError(
+            f"{entry_id!r} is not an entry id",
+            hint="ids are 3-80 characters of a-z, 0-9 and '-', starting with a letter or digit",
+        )
+    return entry_id
+
+
+def entry_path(root: Path, entry_type: str, entry_id: str, rfi: str | None = None) -> Path:
+    check_id(entry_id)
+    kb = root / "kb"
+    if entry_type == "response":
+        if rfi is None:
+            raise UsageError("a response needs the id of its RFI")
+        return kb / "rfis" / check_id(rfi) / "responses" / f"{entry_id}.md"
+    return kb / TYPE_FOLDERS[entry_type] / f"{entry_id}.md"
+
+
+def iter_entry_files(root: Path) -> Iterator[Path]:
+    """Every entry file of the KB, in a stable order, without following links out of it."""
+    kb = root / "kb"
+    for folder in ("strategies", "work-products", "rfis"):
+        base = kb / folder
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            here = Path(dirpath)
+            relative = here.relative_to(base).parts
+            if folder == "work-products" and relative:
+                dirnames[:] = []
+                continue  # attachments, not entries
+            if folder == "rfis" and relative and (len(relative) != 2 or relative[1] != "responses"):
+                if len(relative) >= 2:
+                    dirnames[:] = []
+                    continue
+                dirnames[:] = [name for name in dirnames if name == "responses"]
+                continue
+            for name in sorted(filenames):
+                if name.endswith(".md") and not name.startswith("."):
+                    yield here / name

@@ -1,0 +1,388 @@
+"""One function per core command. Returns plain data; raises CacopError; never prints."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import gitrepo
+from .catalog import Catalog, entry_issue, load_catalog, read_sites
+from .checks import kb_level_issues, run_checks
+from .config import CONFIG_NAME, KB
+from .entries import (
+    check_id,
+    entry_path,
+    read_entry,
+    relpath,
+    render_entry,
+    slugify,
+    write_atomic,
+)
+from .errors import EntryError, NotFound, Refused, UsageError
+from .models import TOPICS, TYPE_FOLDERS, Entry, Issue, ValidationReport
+from .schemas import packaged_schema_dir
+
+# ---------------------------------------------------------------- validate
+
+
+def _selected_paths(kb: KB, paths: list[Path], changed: list[str] | None) -> set[str] | None:
+    if not paths and changed is None:
+        return None
+    selected: set[str] = set()
+    for given in paths:
+        path = given if given.is_absolute() else Path.cwd() / given
+        path = Path(*path.parts)  # normalise without resolving links
+        if not path.exists():
+            raise NotFound(f"{given}: no such file or folder")
+        if path.is_dir():
+            selected.update(relpath(p, kb.root) for p in path.rglob("*.md"))
+        else:
+            selected.add(relpath(path.resolve(), kb.root))
+    for name in changed or ():
+        parts = Path(name).parts
+        if parts[:1] != ("kb",):
+            continue
+        if name.endswith(".md"):
+            selected.add(name)
+        if len(parts) >= 4 and parts[1] == "work-products":  # an attachment: check its entry
+            selected.add(f"kb/work-products/{parts[2]}.md")
+    return selected
+
+
+def validate(
+    kb: KB,
+    paths: list[Path] | None = None,
+    changed_since: str | None = None,
+    skip: tuple[str, ...] = (),
+) -> ValidationReport:
+    """Check the named entries, the entries changed since a revision, or the whole KB."""
+    changed = gitrepo.changed_since(kb.root, changed_since) if changed_since else None
+    selected = _selected_paths(kb, list(paths or ()), changed)
+    catalog = load_catalog(kb)
+    issues = run_checks(catalog, selected, skip=skip, cross_for_all=changed is not None)
+    tracked_state = gitrepo.tracked_files(kb.root, ".cacop")
+    issues = kb_level_issues(catalog, tracked_state) + issues
+    issues.sort(key=lambda issue: (issue.path, issue.line, issue.severity, issue.message))
+    checked = len(catalog.entries) + len(catalog.unreadable)
+    if selected is not None:
+        checked = len(selected)
+    return ValidationReport(issues, checked)
+
+
+def check_entry(kb: KB, path: Path) -> list[Issue]:
+    """Every finding for one file, judged against the whole KB."""
+    report = validate(kb, [path])
+    return [issue for issue in report.issues if issue.path == relpath(path, kb.root)]
+
+
+# ---------------------------------------------------------------- finding entries
+
+
+def locate(kb: KB, entry_id: str) -> Path | None:
+    """The file of an entry, found by id without reading the whole KB."""
+    check_id(entry_id)
+    for folder in TYPE_FOLDERS.values():
+        candidate = kb.kb_dir / folder / f"{entry_id}.md"
+        if candidate.is_file():
+            return candidate
+    return next(iter(sorted(kb.kb_dir.glob(f"rfis/*/responses/{entry_id}.md"))), None)
+
+
+def read_by_id(kb: KB, entry_id: str) -> Entry:
+    path = locate(kb, entry_id)
+    if path is None:
+        raise NotFound(
+            f"no entry has the id {entry_id!r}",
+            hint="`cacop list` shows every id; `cacop search WORDS` finds one by its text",
+        )
+    try:
+        return read_entry(path, kb.root, kb.limits)
+    except EntryError as error:
+        issue = entry_issue(path, kb.root, error)
+        raise Refused(
+            f"{issue.path}:{issue.line}: {issue.message}", hint="fix the file, then try again"
+        ) from error
+
+
+def responses_of(kb: KB, rfi_id: str) -> tuple[list[Entry], list[Issue]]:
+    """An RFI's responses in time order, and any response files that cannot be read."""
+    folder = kb.kb_dir / "rfis" / check_id(rfi_id) / "responses"
+    responses, problems = [], []
+    for path in sorted(folder.glob("*.md")) if folder.is_dir() else ():
+        try:
+            responses.append(read_entry(path, kb.root, kb.limits))
+        except EntryError as error:
+            problems.append(entry_issue(path, kb.root, error))
+    responses.sort(key=lambda entry: (str(entry.meta.get("created", "")), entry.id))
+    return responses, problems
+
+
+@dataclass
+class EntryView:
+    """What `show` needs: the entry, its responses and its related entries' titles."""
+
+    entry: Entry
+    responses: list[Entry] = field(default_factory=list)
+    related: list[tuple[str, str | None]] = field(default_factory=list)  # (id, title or None)
+    problems: list[Issue] = field(default_factory=list)
+    rfi_title: str | None = None
+
+
+def show(kb: KB, entry_id: str) -> EntryView:
+    entry = read_by_id(kb, entry_id)
+    view = EntryView(entry)
+    if entry.type == "rfi":
+        view.responses, view.problems = responses_of(kb, entry.id)
+    if entry.type == "response" and isinstance(entry.meta.get("rfi"), str):
+        try:
+            view.rfi_title = read_by_id(kb, entry.meta["rfi"]).title
+        except (NotFound, Refused, UsageError):
+            view.rfi_title = None
+    related = entry.meta.get("related")
+    for target in related if isinstance(related, list) else ():
+        title = None
+        with contextlib.suppress(NotFound, Refused, UsageError):
+            title = read_by_id(kb, str(target)).title
+        view.related.append((str(target), title))
+    return view
+
+
+def entry_document(entry: Entry) -> dict[str, Any]:
+    """An entry as JSON-ready data: its fields plus body and path."""
+    return {**entry.meta, "body": entry.body, "path": entry.rel}
+
+
+def list_entries(
+    kb: KB,
+    entry_type: str | None = None,
+    site: str | None = None,
+    topic: str | None = None,
+) -> tuple[list[Entry], list[Issue]]:
+    catalog = load_catalog(kb)
+    chosen = [
+        entry
+        for entry in catalog.entries
+        if (entry_type is None or entry.type == entry_type)
+        and (site is None or entry.meta.get("site") == site)
+        and (topic is None or topic in (entry.meta.get("topics") or ()))
+    ]
+    chosen.sort(key=lambda entry: (str(entry.meta.get("created", "")), entry.id), reverse=True)
+    return chosen, catalog.unreadable
+
+
+# ---------------------------------------------------------------- new
+
+
+def unique_id(kb: KB, site: str, title: str, when: dt.date) -> str:
+    prefix = f"{site}-{when.year}-"
+    base = f"{prefix}{slugify(title, max_length=80 - len(prefix) - 3)}"
+    candidate, counter = base, 2
+    while locate(kb, candidate) is not None:
+        candidate, counter = f"{base}-{counter}", counter + 1
+    return check_id(candidate)
+
+
+def template_body(entry_type: str) -> str:
+    return resources.files("cacop_cli.templates").joinpath(f"{entry_type}.md").read_text("utf-8")
+
+
+def check_choices(name: str, values: list[str], allowed: tuple[str, ...]) -> None:
+    for value in values:
+        if value not in allowed:
+            raise UsageError(f"--{name} {value!r} is not one of: {', '.join(allowed)}")
+
+
+@dataclass
+class NewEntry:
+    path: Path
+    entry_id: str
+    issues: list[Issue]
+
+
+def new_entry(
+    kb: KB,
+    entry_type: str,
+    title: str,
+    topics: list[str],
+    tags: list[str] | None = None,
+    tlp: str = "green",
+    authors: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    body: str | None = None,
+    today: dt.date | None = None,
+) -> NewEntry:
+    """Write a new entry from its type's template; the caller may open it in an editor."""
+    if entry_type not in TYPE_FOLDERS:
+        raise UsageError(
+            f"{entry_type!r} is not a type you can create here",
+            hint="use strategy, work-product or rfi (answer an RFI with `cacop rfi respond`)",
+        )
+    if not title.strip():
+        raise UsageError("the title is empty; give --title 'What this is about'")
+    if not topics:
+        raise UsageError("give at least one --topic", hint="topics: " + ", ".join(TOPICS))
+    check_choices("topic", topics, TOPICS)
+    today = today or dt.date.today()
+    authors = authors or [gitrepo.user_name(kb.root) or "unknown analyst"]
+    entry_id = unique_id(kb, kb.site, title, today)
+    meta: dict[str, Any] = {
+        "id": entry_id,
+        "type": entry_type,
+        "title": title.strip(),
+        "site": kb.site,
+        "authors": authors,
+        "created": today.isoformat(),
+        "topics": list(dict.fromkeys(topics)),
+    }
+    if tags:
+        meta["tags"] = list(dict.fromkeys(tags))
+    meta["tlp"] = tlp
+    defaults: dict[str, dict[str, Any]] = {
+        "strategy": {"status": "proposed", "evidence": "untested"},
+        "work-product": {"product_type": "other", "attachments": []},
+        "rfi": {
+            "status": "open",
+            "priority": "routine",
+            "needed_by": (today + dt.timedelta(days=14)).isoformat(),
+            "to": ["all"],
+        },
+    }
+    meta.update(defaults[entry_type])
+    meta.update({key: value for key, value in (extra or {}).items() if value is not None})
+    path = entry_path(kb.root, entry_type, entry_id)
+    write_atomic(path, render_entry(meta, body if body is not None else template_body(entry_type)))
+    return NewEntry(path, entry_id, [])
+
+
+# ---------------------------------------------------------------- init
+
+WORKFLOW = """\
+name: cacop validate
+on:
+  pull_request:
+  push:
+    branches: [{branch}]
+jobs:
+  validate:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install cacop
+      - name: Validate the entries this change touches, and every cross-entry rule
+        if: github.event_name == 'pull_request'
+        run: cacop validate --changed-since "origin/${{{{ github.base_ref }}}}"
+      - name: Validate the whole knowledge base
+        if: github.event_name != 'pull_request'
+        run: cacop validate
+"""
+
+GITLAB_CI = """\
+cacop-validate:
+  image: python:3.11
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+  script:
+    - pip install cacop
+    - git fetch origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+    - cacop validate --changed-since "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+"""
+
+PRE_COMMIT = """\
+# Run `cacop validate` before each commit: pip install pre-commit && pre-commit install
+repos:
+  - repo: local
+    hooks:
+      - id: cacop-validate
+        name: cacop validate
+        entry: cacop validate
+        language: system
+        pass_filenames: false
+        files: ^(kb/|schemas/|cacop\\.yaml)
+"""
+
+PR_TEMPLATE = """\
+## What this shares
+
+<!-- One line: the entry (or entries) and why other sites will want it. -->
+
+## Checklist
+
+- [ ] `cacop validate` passes
+- [ ] TLP is CLEAR or GREEN (nothing AMBER or RED leaves the agency)
+- [ ] No names, dates of birth, phone numbers, plates or case numbers of real people
+- [ ] Attachments are the final versions and open without special software
+"""
+
+
+def init_kb(
+    path: Path,
+    site: str,
+    name: str | None = None,
+    agency: str | None = None,
+    state: str = "XX",
+    branch: str = "main",
+) -> Path:
+    """A new KB repository with its first commit. Refuses an existing KB, touching nothing."""
+    from .entries import ID_RE
+
+    root = path.expanduser().resolve()
+    if (root / CONFIG_NAME).exists():
+        raise Refused(
+            f"{root} is already a cacop knowledge base (it has {CONFIG_NAME}); nothing was changed"
+        )
+    if not ID_RE.fullmatch(f"{site}-x") or len(site) > 40:
+        raise UsageError(f"--site {site!r} must be a short slug like 'memphis' or 'baton-rouge'")
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    display = site.replace("-", " ").title()
+    files = {
+        CONFIG_NAME: (
+            f"# Settings of this knowledge base (see cacop's README).\n"
+            f"name: {name or display + ' crime analysis knowledge base'}\n"
+            f"site: {site}\nremote: origin\nbranch: {branch}\n"
+            "share:\n  max_tlp: green\n"
+        ),
+        "kb/sites.yaml": (
+            f"{site}:\n  name: {display}\n  agency: {agency or display + ' Police Department'}\n"
+            f"  state: {state}\n"
+        ),
+        "kb/strategies/.gitkeep": "",
+        "kb/work-products/.gitkeep": "",
+        "kb/rfis/.gitkeep": "",
+        ".gitignore": ".cacop/\n",
+        ".github/workflows/cacop.yml": WORKFLOW.format(branch=branch),
+        ".github/pull_request_template.md": PR_TEMPLATE,
+        ".gitlab-ci.yml": GITLAB_CI,
+        ".pre-commit-config.yaml": PRE_COMMIT,
+    }
+    for relative, contents in files.items():
+        target = root / relative
+        if not target.exists():
+            write_atomic(target, contents)
+    schema_target = root / "schemas"
+    schema_target.mkdir(exist_ok=True)
+    for schema in sorted(packaged_schema_dir().glob("*.schema.json")):
+        if not (schema_target / schema.name).exists():
+            shutil.copyfile(schema, schema_target / schema.name)
+    if not gitrepo.is_repository(root):
+        gitrepo.init_repository(root, branch)
+    gitrepo.commit_all(root, f"Start the {site} knowledge base with cacop init")
+    return root
+
+
+def sites(kb: KB) -> dict[str, dict]:
+    return read_sites(kb)[0]
+
+
+__all__ = ["Catalog", "validate", "show", "list_entries", "new_entry", "init_kb"]

@@ -1,0 +1,85 @@
+"""Shared fixtures: realistic knowledge bases in tmp_path, the CLI in-process, real git."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cacop_cli.cli import app
+
+FILES = Path(__file__).parent / "files"
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture(autouse=True)
+def stable_environment(tmp_path_factory, monkeypatch):
+    """Stable output and an isolated git identity; no user settings leak in."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test Analyst\n\temail = analyst@example.invalid\n"
+        '[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n'
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TERM", "dumb")
+    for name in ("CACOP_KB", "CACOP_SITE", "EDITOR", "VISUAL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run real git; fail the test loudly if it fails."""
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"git {' '.join(args)} failed: {result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def kb_path(tmp_path) -> Path:
+    """A copy of the valid fixture KB (no git)."""
+    target = tmp_path / "kb-repo"
+    shutil.copytree(FILES / "valid", target)
+    return target
+
+
+@pytest.fixture
+def git_kb(kb_path) -> Path:
+    """The valid fixture KB as a git repository with one commit."""
+    git(kb_path, "init", "-q", "-b", "main")
+    (kb_path / ".gitignore").write_text(".cacop/\n")
+    git(kb_path, "add", "-A")
+    git(kb_path, "commit", "-q", "-m", "start")
+    return kb_path
+
+
+class Cli:
+    """The real CLI in-process; returns Typer's Result (exit_code, stdout, stderr)."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, kb: Path | None = None, input: str | None = None, env=None):
+        argv = [*(["--kb", str(kb)] if kb else []), *map(str, args)]
+        return self.runner.invoke(app, argv, input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def cacop_exe() -> list[str]:
+    """The installed console script, for end-to-end runs as a subprocess."""
+    exe = shutil.which("cacop", path=os.path.dirname(os.sys.executable))
+    assert exe, "cacop is not installed in this environment (run `make test`)"
+    return [exe]
