@@ -45,6 +45,11 @@ class CacopGroup(TyperGroup):
                 raise
             render.error(error.message, error.hint)
             ctx.exit(int(error.exit_code))
+        except BrokenPipeError:  # `cacop list | head`: the reader left; that is not an error
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(int(ExitCode.OK))
         except KeyboardInterrupt:
             render.error("interrupted; nothing half-written was left behind")
             ctx.exit(int(ExitCode.INTERRUPTED))

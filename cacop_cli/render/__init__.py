@@ -38,10 +38,17 @@ def text(value: Any, style: str = "") -> Text:
 
 @cache
 def out() -> Console:
-    """The console for data (stdout)."""
+    """The console for data (stdout). A reader that goes away (`| head`) is not an error."""
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    class _Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(0)
+
+    return _Stdout(file=sys.stdout, highlight=False, soft_wrap=False)
 
 
 @cache

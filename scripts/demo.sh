@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make demo`: the bundled knowledge base at work, as an analyst would see it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cacop=.venv/bin/cacop
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step cacop validate
+$cacop validate
+
+step cacop list --type strategy
+$cacop list --type strategy
+
+step cacop show milwaukee-2024-cgic-nibin-lead-follow-up-within-48-hours
+$cacop show milwaukee-2024-cgic-nibin-lead-follow-up-within-48-hours
+
+if $cacop search --help >/dev/null 2>&1; then
+  step cacop search "nibin leads"
+  $cacop search "nibin leads" --limit 5
+fi
