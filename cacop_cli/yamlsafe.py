@@ -9,6 +9,7 @@ scalars without the timestamp rule, so dates stay strings.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,13 @@ except ImportError:  # pragma: no cover - pure-Python fallback
 MAX_DEPTH = 32
 _STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_PLAIN_TAGS = {  # what an unquoted scalar may resolve to; `<<` (merge) and `=` (value) may not
+    _STR_TAG,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
 
 
 class _Resolver(yaml.resolver.Resolver):
@@ -54,17 +62,39 @@ class Document:
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
+    def construct_object(self, node, deep=False):  # type: ignore[override]
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+            shown = node.value if isinstance(node.value, str) else ""
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise YamlProblem(
+                f"the value {shown!r} cannot be read; put it in quotes to keep it as text",
+                node.start_mark.line,
+            ) from exc
+
+    def construct_yaml_float(self, node):  # type: ignore[override]
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):  # JSON has no NaN or infinity
+            raise YamlProblem(
+                f"{node.value!r} is not a finite number; put it in quotes to keep it as text",
+                node.start_mark.line,
+            )
+        return value
+
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError as exc:
+            if not isinstance(key, str):  # `1:`, `yes:`, `~:` or `[a]:` would break every check
+                shown = key_node.value if isinstance(key_node, nodes.ScalarNode) else "[...]"
                 raise YamlProblem(
-                    "a mapping key must be plain text", key_node.start_mark.line
-                ) from exc
-            if duplicate:
+                    f"the field name {shown!r} is not text: YAML reads it as "
+                    f"{type(key).__name__ if key is not None else 'empty'}; put it in quotes",
+                    key_node.start_mark.line,
+                    code="yaml-key",
+                )
+            if key in seen:
                 raise YamlProblem(
                     f"duplicate field {key!r}: it is set twice, and only one can count",
                     key_node.start_mark.line,
@@ -72,6 +102,9 @@ class _Constructor(yaml.constructor.SafeConstructor):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
 
 
 class _Composer:
@@ -111,6 +144,13 @@ class _Composer:
         if isinstance(event, events.ScalarEvent):
             if tag is None:
                 tag = self.resolver.resolve(nodes.ScalarNode, event.value, event.implicit)
+                if tag not in _PLAIN_TAGS:
+                    raise YamlProblem(
+                        f"{event.value!r} has a special meaning in YAML (a merge key or value "
+                        "marker); put it in quotes",
+                        line,
+                        code="yaml-tag",
+                    )
             else:
                 tag = _STR_TAG
             return nodes.ScalarNode(
@@ -151,7 +191,7 @@ def load(text: str) -> Document:
         ) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(f"YAML cannot be read: {exc}") from exc
-    except (ValueError, OverflowError) as exc:  # e.g. a number too large
+    except (ValueError, OverflowError, RecursionError) as exc:  # pragma: no cover - backstop
         raise YamlProblem(f"YAML value cannot be read: {exc}") from exc
     document = Document(value)
     if isinstance(node, nodes.MappingNode):
@@ -161,6 +201,46 @@ def load(text: str) -> Document:
                 if isinstance(value_node, nodes.ScalarNode):
                     document.raw_scalars[key_node.value] = value_node.value
     return document
+
+
+@dataclass(frozen=True)
+class FieldSpan:
+    """Where a top-level field's value sits in the text (character offsets)."""
+
+    after_colon: int  # just after the ':' that follows the key
+    start: int  # first character of the value
+    end: int  # just after its last character (trailing blank lines and comments excluded)
+    block: bool  # a block list/mapping or a `|`/`>` text that spans lines
+
+
+def _content_end(node: nodes.Node, text: str) -> int:
+    if isinstance(node, nodes.ScalarNode):
+        end = node.end_mark.index
+        return len(text[:end].rstrip(" \t\r\n")) if node.style in ("|", ">") else end
+    if node.flow_style or not node.value:
+        return node.end_mark.index
+    last = node.value[-1]
+    return _content_end(last[1] if isinstance(node, nodes.MappingNode) else last, text)
+
+
+def field_span(text: str, name: str) -> FieldSpan | None:
+    """The span of `name`'s value in a mapping document, or None when the field is absent."""
+    try:
+        node = _Composer(text).compose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise YamlProblem(f"YAML cannot be read: {exc}", mark.line if mark else 0) from exc
+    if not isinstance(node, nodes.MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, nodes.ScalarNode) and key_node.value == name:
+            after_colon = text.index(":", key_node.end_mark.index) + 1
+            block = (
+                isinstance(value_node, nodes.ScalarNode) and value_node.style in ("|", ">")
+            ) or (not isinstance(value_node, nodes.ScalarNode) and not value_node.flow_style)
+            start = value_node.start_mark.index
+            return FieldSpan(after_colon, start, _content_end(value_node, text), block)
+    return None
 
 
 class _Dumper(yaml.SafeDumper):
@@ -192,5 +272,7 @@ def dump(data: Any) -> str:
 
 def scalar(value: Any) -> str:
     """One value as it would appear after `key: ` on a single line."""
-    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, width=100_000).strip()
+    text = yaml.dump(
+        value, Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=100_000
+    ).strip()
     return re.sub(r"\n\.\.\.$", "", text)
