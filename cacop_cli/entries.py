@@ -29,7 +29,8 @@ FIELD_ORDER = (
 )  # fmt: skip
 BOM = "\ufeff"
 _DELIMITER = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
-_CONFLICT = re.compile(r"^(<{7}|>{7})(?: |$)|^={7}\r?$", re.MULTILINE)
+# `=======` alone is also a Markdown heading underline, so only the angle markers count.
+_CONFLICT = re.compile(r"^(<{7}|>{7})(?:[ \t]|\r?$)", re.MULTILINE)
 DEFAULT_ENTRY_BYTES = 1_048_576
 DEFAULT_FRONTMATTER_BYTES = 65_536
 
@@ -197,22 +198,27 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def set_field(text: str, name: str, value: Any) -> str:
-    """Change one top-level field's value, touching no other byte of the file."""
+    """Change one top-level field's value, touching no other byte of the file.
+
+    The value's place comes from the YAML parser's own marks, so quoted values holding
+    '#', block lists and `|` texts are replaced whole; CRLF, a BOM, comments and the
+    order of fields are kept.
+    """
     frontmatter, _, _ = split_frontmatter(text)
     bom = BOM if text.startswith(BOM) else ""
     offset = len(bom) + text.removeprefix(BOM).index("\n") + 1
-    newline = "\r\n" if "\r\n" in text[: offset + len(frontmatter) + 2] else "\n"
-    pattern = re.compile(
-        rf"^{re.escape(name)}:[ \t]*(?P<value>[^\r\n#]*?)[ \t]*(?P<tail>#[^\r\n]*)?(?=\r?$)",
-        re.MULTILINE,
-    )
-    match = pattern.search(frontmatter)
-    rendered = yamlsafe.scalar(value)
-    if match:
-        start, end = offset + match.start("value"), offset + match.end("value")
-        if match.group("value") == "":
-            rendered = " " + rendered if text[start - 1] == ":" else rendered
-        return text[:start] + rendered + text[end:]
+    newline = "\r\n" if text[offset - 2 : offset] == "\r\n" else "\n"
+    try:
+        span = yamlsafe.field_span(frontmatter, name)
+    except yamlsafe.YamlProblem as exc:
+        raise EntryError(exc.code, exc.message, line=exc.line + 2) from exc
+    rendered = yamlsafe.scalar(value).replace("\n", newline)
+    if span is not None:
+        if span.block or span.start == span.end:  # replace from the ':' on: `key: value`
+            start, rendered = span.after_colon, " " + rendered
+        else:
+            start = span.start
+        return text[: offset + start] + rendered + text[offset + span.end :]
     insert_at = offset + len(frontmatter)
     if frontmatter and not frontmatter.endswith("\n"):
         rendered_line = f"{newline}{name}: {rendered}"
