@@ -56,7 +56,7 @@ def err() -> Console:
     """The console for talk: progress, warnings and errors (stderr)."""
     from rich.console import Console
 
-    return Console(file=sys.stderr, highlight=False)
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)  # one message, one line
 
 
 def print_json(document: Any) -> None:
@@ -67,13 +67,13 @@ def print_json(document: Any) -> None:
 
 def error(message: str, hint: str | None = None) -> None:
     console = err()
-    console.print(text(f"error: {message}", "bold red"))
+    console.print(text(f"error: {message}", "bold red"), soft_wrap=True)
     if hint:
-        console.print(text(f"hint: {hint}", "yellow"))
+        console.print(text(f"hint: {hint}", "yellow"), soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    err().print(text(f"warning: {message}", "yellow"))
+    err().print(text(f"warning: {message}", "yellow"), soft_wrap=True)
 
 
 def note(message: str) -> None:

@@ -30,14 +30,15 @@ def validation(report: ValidationReport, as_json: bool) -> None:
 
 
 def initialised(root: Path) -> None:
-    out().print(text(str(root)))
+    out().print(text(str(root)), soft_wrap=True)
     note(f"new knowledge base ready: cd {root} && cacop new strategy --title '…'")
 
 
 def created(path: Path, issues: list[Issue]) -> int:
-    out().print(text(str(path)))
+    out().print(text(str(path)), soft_wrap=True)
     for issue in issues:
-        err().print(text(issue_line(issue), "red" if issue.severity == "error" else "yellow"))
+        style = "red" if issue.severity == "error" else "yellow"
+        err().print(text(issue_line(issue), style), soft_wrap=True)
     return 1 if any(issue.severity == "error" for issue in issues) else 0
 
 
@@ -54,6 +55,13 @@ def _value(value: object) -> str:
     return str(value)
 
 
+def body_markdown(body: str):  # -> rich.markdown.Markdown
+    """An entry's body as Markdown; links show their address instead of a hidden target."""
+    from rich.markdown import Markdown
+
+    return Markdown(clean(body), hyperlinks=False)
+
+
 def entry(view: EntryView, as_json: bool) -> None:
     item = view.entry
     if as_json:
@@ -65,7 +73,6 @@ def entry(view: EntryView, as_json: bool) -> None:
         ]
         print_json(document)
         return
-    from rich.markdown import Markdown
     from rich.panel import Panel
     from rich.table import Table
 
@@ -75,7 +82,10 @@ def entry(view: EntryView, as_json: bool) -> None:
     header.add_column()
     for name in HEADER_FIELDS:
         if name in item.meta:
-            header.add_row(text(name), text(_value(item.meta[name])))
+            value = _value(item.meta[name])
+            if name == "status" and item.type == "rfi" and value == "open" and view.responses:
+                value = "answered"  # derived from the response files; the RFI is never edited
+            header.add_row(text(name), text(value))
     if view.rfi_title:
         header.add_row(text("answers"), text(view.rfi_title))
     if item.type == "rfi":
@@ -85,7 +95,7 @@ def entry(view: EntryView, as_json: bool) -> None:
     console.print(Panel(header, title=title, subtitle=text(item.id, "dim"), expand=False))
     if item.meta.get("summary"):
         console.print(text(item.meta["summary"], "italic"))
-    console.print(Markdown(clean(item.body)))
+    console.print(body_markdown(item.body))
     for position, response in enumerate(view.responses, 1):
         meta = response.meta
         heading = (
@@ -93,9 +103,10 @@ def entry(view: EntryView, as_json: bool) -> None:
             f"{_value(meta.get('authors', []))}, {_value(meta.get('created', '?'))}"
         )
         console.rule(text(heading, "bold green"))
-        console.print(Markdown(clean(response.body)))
+        console.print(text(response.title, "bold"))
+        console.print(body_markdown(response.body))
     for problem in view.problems:
-        err().print(text(issue_line(problem), "red"))
+        err().print(text(issue_line(problem), "red"), soft_wrap=True)
     if view.related:
         console.rule(text("Related", "bold"))
         for entry_id, related_title in view.related:
@@ -139,4 +150,4 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
         )
     out().print(table)
     for problem in unreadable:
-        err().print(text(issue_line(problem), "red"))
+        err().print(text(issue_line(problem), "red"), soft_wrap=True)
