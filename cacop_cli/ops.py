@@ -136,8 +136,8 @@ class EntryView:
 def show(kb: KB, entry_id: str) -> EntryView:
     entry = read_by_id(kb, entry_id)
     view = EntryView(entry)
-    if entry.type == "rfi":
-        view.responses, view.problems = responses_of(kb, entry.id)
+    if entry.type == "rfi":  # by the id that found the file: the `id` field may be anything
+        view.responses, view.problems = responses_of(kb, entry_id)
     if entry.type == "response" and isinstance(entry.meta.get("rfi"), str):
         try:
             view.rfi_title = read_by_id(kb, entry.meta["rfi"]).title
@@ -344,6 +344,12 @@ def init_kb(
         raise UsageError(f"--site {site!r} must be a short slug like 'memphis' or 'baton-rouge'")
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root} exists and is not a folder")
+    if root.is_dir() and any(child.name != ".git" for child in root.iterdir()):
+        raise Refused(
+            f"{root} already holds files; a new knowledge base starts in an empty folder "
+            "(its first commit would take in everything there); nothing was changed",
+            hint="give a new folder, e.g. `cacop init ~/kb --site SLUG`",
+        )
     root.mkdir(parents=True, exist_ok=True)
     display = site.replace("-", " ").title()
     files = {
