@@ -69,6 +69,10 @@ class Cli:
 
     def __call__(self, *args: str, kb: Path | None = None, input: str | None = None, env=None):
         argv = [*(["--kb", str(kb)] if kb else []), *map(str, args)]
+        from cacop_cli import render
+
+        render.out.cache_clear()  # the consoles hold the streams of the previous invocation
+        render.err.cache_clear()
         return self.runner.invoke(app, argv, input=input, env=env, catch_exceptions=False)
 
 

@@ -1,9 +1,153 @@
-"""Commands of this area (not yet built)."""
+"""Requests for information and the community's map: rfi open/respond/close/list, gaps,
+experts and digest."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import typer
+
+from .. import ops
+from ..errors import UsageError
+from ..models import TLP_ORDER, TOPICS
+from . import JSON_OPTION, KB_OPTION, open_kb
+
+TODAY_OPTION = typer.Option(
+    None,
+    "--today",
+    envvar="CACOP_TODAY",
+    hidden=True,
+    metavar="DATE",
+    help="Compute as if today were DATE (for tests and reproducible reports).",
+)
+MESSAGE_OPTION = typer.Option(None, "--message", "-m", help="The text, given inline.")
+FILE_OPTION = typer.Option(
+    None, "--file", "-f", metavar="PATH", help="Read the text from a file ('-' for stdin)."
+)
+
+
+def _today(value: str | None) -> dt.date | None:
+    from ..rfi import parse_date
+
+    return parse_date(value, "--today") if value else None
+
+
+def _body(message: str | None, file: str | None, limits: dict, heading: str) -> str | None:
+    """The entry body from --message or --file; None when neither was given."""
+    from ..rfi import message_body, read_message_file
+
+    if message is not None and file is not None:
+        raise UsageError("give either --message or --file, not both")
+    if message is not None:
+        if not message.strip():
+            raise UsageError("--message is empty")
+        return message_body(message, heading)
+    return read_message_file(file, limits) if file is not None else None
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the app."""
+    rfi_app = typer.Typer(
+        help="Requests for information: ask every site, answer, close, list.",
+        no_args_is_help=True,
+    )
+    app.add_typer(rfi_app, name="rfi")
+
+    @rfi_app.command("open")
+    def open_command(
+        ctx: typer.Context,
+        title: str = typer.Option(..., "--title", help="The question, in one line."),
+        needed_by: str = typer.Option(
+            ..., "--needed-by", metavar="DATE", help="When you need answers (YYYY-MM-DD)."
+        ),
+        priority: str = typer.Option("routine", "--priority", help="routine, priority or urgent."),
+        to: list[str] = typer.Option(
+            [], "--to", metavar="SITE", help="A site to ask (default: all)."
+        ),
+        message: str | None = MESSAGE_OPTION,
+        file: str | None = FILE_OPTION,
+        topic: list[str] = typer.Option(
+            [], "--topic", help=f"One of: {', '.join(TOPICS)} (default: crime-analysis)."
+        ),
+        tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
+        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
+        kb: str | None = KB_OPTION,
+        today: str | None = TODAY_OPTION,
+    ) -> None:
+        """Ask other sites a question; without --message or --file, $EDITOR opens the template."""
+        from .. import rfi
+        from ..render import rfi as view
+        from .core import open_editor
+
+        knowledge_base = open_kb(ctx, kb)
+        body = _body(message, file, knowledge_base.limits, "Question")
+        created = rfi.open_rfi(
+            knowledge_base, title, needed_by, priority, to, topic, tag, tlp, body,
+            author or None, today=_today(today),
+        )  # fmt: skip
+        if body is None:
+            if open_editor(created.path):
+                created.issues = ops.check_entry(knowledge_base, created.path)
+            else:
+                view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
+        raise typer.Exit(view.opened(created))
+
+    @rfi_app.command("respond")
+    def respond_command(
+        ctx: typer.Context,
+        rfi_id: str = typer.Argument(..., metavar="ID", help="The RFI's id."),
+        message: str | None = MESSAGE_OPTION,
+        file: str | None = FILE_OPTION,
+        title: str | None = typer.Option(None, "--title", help="Default: 'Re: <the RFI's title>'."),
+        tlp: str | None = typer.Option(None, "--tlp", help="Default: the RFI's (never less)."),
+        topic: list[str] = typer.Option([], "--topic", help="Default: the RFI's topics."),
+        author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
+        kb: str | None = KB_OPTION,
+        today: str | None = TODAY_OPTION,
+    ) -> None:
+        """Answer an RFI: writes a new response file; the RFI itself is never edited."""
+        from .. import rfi
+        from ..render import rfi as view
+
+        knowledge_base = open_kb(ctx, kb)
+        body = _body(message, file, knowledge_base.limits, "Answer")
+        if body is None:
+            raise UsageError("give the answer with --message TEXT or --file PATH")
+        created = rfi.respond(
+            knowledge_base, rfi_id, body, title, tlp, author or None, topic, today=_today(today)
+        )
+        raise typer.Exit(view.responded(created))
+
+    @rfi_app.command("close")
+    def close_command(
+        ctx: typer.Context,
+        rfi_id: str = typer.Argument(..., metavar="ID", help="The RFI's id."),
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Close your own site's RFI (changes only its status field)."""
+        from .. import rfi
+        from ..render import rfi as view
+
+        view.closed(rfi.close(open_kb(ctx, kb), rfi_id))
+
+    @rfi_app.command("list")
+    def list_command(
+        ctx: typer.Context,
+        open_only: bool = typer.Option(False, "--open", help="Only RFIs not closed."),
+        overdue: bool = typer.Option(
+            False, "--overdue", help="Only RFIs past needed_by, not closed."
+        ),
+        to_me: bool = typer.Option(False, "--to-me", help="Only RFIs other sites sent to yours."),
+        mine: bool = typer.Option(False, "--mine", help="Only your site's RFIs."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+        today: str | None = TODAY_OPTION,
+    ) -> None:
+        """List RFIs with priority, due date, days left or overdue, and responses."""
+        from .. import rfi
+        from ..render import rfi as view
+
+        listing = rfi.list_rfis(
+            open_kb(ctx, kb), open_only, overdue, to_me, mine, today=_today(today)
+        )
+        view.listing(listing, as_json)

@@ -1,0 +1,107 @@
+"""Views of the RFI lifecycle."""
+
+from __future__ import annotations
+
+from ..ops import NewEntry
+from ..rfi import Closed, NewResponse, RfiListing, RfiRow
+from . import err, note, out, print_json, text
+from .core import issue_line
+
+__all__ = ["note"]
+
+
+def _report_issues(created: NewEntry) -> int:
+    for issue in created.issues:
+        err().print(text(issue_line(issue), "red" if issue.severity == "error" else "yellow"))
+    return 1 if any(issue.severity == "error" for issue in created.issues) else 0
+
+
+def opened(created: NewEntry) -> int:
+    out().print(text(str(created.path)), soft_wrap=True)
+    code = _report_issues(created)
+    if not code:
+        note(f"RFI {created.entry_id} is ready; share it with `cacop submit {created.entry_id}`")
+    return code
+
+
+def responded(created: NewResponse) -> int:
+    out().print(text(str(created.path)), soft_wrap=True)
+    code = _report_issues(created)
+    if created.rfi is not None and created.rfi.meta.get("status") == "closed":
+        note(f"{created.rfi.id} is already closed; your response is recorded all the same")
+    if not code:
+        note(
+            f"response {created.entry_id} written; share it with `cacop submit {created.entry_id}`"
+        )
+    return code
+
+
+def closed(result: Closed) -> None:
+    out().print(text(result.rfi.id), soft_wrap=True)
+    if result.changed:
+        count = result.responses
+        note(f"closed {result.rfi.id} after {count} response(s); share it with `cacop sync`")
+    else:
+        note(f"{result.rfi.id} was already closed; nothing changed")
+
+
+def due_text(row: RfiRow) -> tuple[str, str]:
+    """'in 5 d', 'today' or '3 d overdue', and a style for it."""
+    if row.days_left is None:
+        return "no date", "yellow"
+    if row.status == "closed":
+        return "—", "dim"
+    if row.days_left > 0:
+        return f"in {row.days_left} d", "yellow" if row.days_left <= 3 else ""
+    if row.days_left == 0:
+        return "today", "bold yellow"
+    return f"{-row.days_left} d overdue", "" if row.status == "answered" else "bold red"
+
+
+PRIORITY_STYLE = {"urgent": "bold red", "priority": "yellow", "routine": ""}
+STATUS_STYLE = {"open": "bold", "answered": "green", "closed": "dim"}
+
+
+def listing(result: RfiListing, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "today": result.today.isoformat(),
+                "site": result.site,
+                "total": len(result.rows),
+                "rfis": [row.as_dict() for row in result.rows],
+            }
+        )
+        return
+    from rich.table import Table
+
+    for problem in result.unreadable:
+        err().print(text(issue_line(problem), "red"))
+    if not result.rows:
+        note("no RFIs match")
+        return
+    table = Table(title=text(f"{len(result.rows)} RFI(s) as of {result.today.isoformat()}"))
+    table.add_column("needed by", no_wrap=True)
+    table.add_column("priority", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("answers", justify="right", no_wrap=True)
+    table.add_column("site", overflow="fold")
+    table.add_column("title / id", overflow="fold", ratio=1)
+    for row in result.rows:
+        meta = row.entry.meta
+        due, due_style = due_text(row)
+        priority = str(meta.get("priority", ""))
+        label = text(row.entry.title)
+        label.append("\n")
+        label.append_text(text(row.entry.id, "dim"))
+        needed_by = text(meta.get("needed_by", ""))
+        needed_by.append_text(text(f"\n{due}", due_style))
+        table.add_row(
+            needed_by,
+            text(priority, PRIORITY_STYLE.get(priority, "")),
+            text(row.status, STATUS_STYLE.get(row.status, "")),
+            text(str(row.responses)),
+            text(meta.get("site", "")),
+            label,
+        )
+    out().print(table)
