@@ -1,0 +1,87 @@
+"""The benchmark's KB generator writes knowledge bases that cacop itself accepts."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from cacop_cli.catalog import load_catalog
+from cacop_cli.config import load_kb
+
+SCRIPT = Path(__file__).parent.parent / "scripts" / "genkb.py"
+
+
+@pytest.fixture(scope="module")
+def genkb():
+    spec = importlib.util.spec_from_file_location("genkb", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_generated_kb_validates(genkb, tmp_path, cli):
+    out = tmp_path / "generated"
+    counts = genkb.write_kb(out, 30, seed=7)
+
+    result = cli("validate", kb=out)
+
+    assert result.exit_code == 0, result.output
+    assert sum(counts.values()) == 30
+    assert all(counts[kind] > 0 for kind in ("strategy", "work-product", "rfi", "response"))
+    catalog = load_catalog(load_kb(out))
+    assert len(catalog.entries) == 30 and not catalog.unreadable
+    assert len(catalog.sites) >= 20
+    for entry in catalog.entries:
+        words = len(
+            re.findall(r"[A-Za-z][A-Za-z'-]*", re.sub(r"^## .*$", "", entry.body, flags=re.M))
+        )
+        assert 300 <= words <= 1500, (entry.rel, words)
+        assert entry.meta["tlp"] in ("clear", "green")
+        assert "2019" <= entry.meta["created"][:4] <= "2026"
+    responses = [entry for entry in catalog.entries if entry.type == "response"]
+    assert all(
+        entry.rel.startswith("kb/rfis/") and "/responses/" in entry.rel for entry in responses
+    )
+
+
+def test_same_seed_same_kb_other_seed_other_kb(genkb, tmp_path):
+    genkb.write_kb(tmp_path / "a", 12, seed=3)
+    genkb.write_kb(tmp_path / "b", 12, seed=3)
+    genkb.write_kb(tmp_path / "c", 12, seed=4)
+
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    assert tree(tmp_path / "a") != tree(tmp_path / "c")
+
+
+def test_git_option_commits_everything(genkb, tmp_path):
+    import subprocess
+
+    out = tmp_path / "repo"
+    genkb.write_kb(out, 5, seed=1, git=True)
+
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=out, capture_output=True, text=True, check=True
+    )
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=out, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert status.stdout == ""
+    assert sum(name.endswith(".md") and name.startswith("kb/") for name in tracked) >= 5
+
+
+def test_refuses_to_write_over_a_kb(genkb, tmp_path):
+    genkb.write_kb(tmp_path / "kb1", 3, seed=1)
+
+    with pytest.raises(SystemExit):
+        genkb.write_kb(tmp_path / "kb1", 3, seed=1)
