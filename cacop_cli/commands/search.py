@@ -1,9 +1,77 @@
-"""Commands of this area (not yet built)."""
+"""Search commands: search, index, similar."""
 
 from __future__ import annotations
 
 import typer
 
+from ..models import TLP_ORDER, TOPICS, TYPES
+from . import JSON_OPTION, KB_OPTION, open_kb
+
+QUERY_HELP = (
+    'Words (all must appear), "a phrase", field:value (title: tag: topic: site: type: '
+    "author: created: …), AND / OR / NOT, ( ), prefix*. Empty with filters: list matches."
+)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the app."""
+    @app.command("search")
+    def search(
+        ctx: typer.Context,
+        query: str = typer.Argument("", metavar="QUERY", help=QUERY_HELP),
+        entry_type: str | None = typer.Option(None, "--type", help=f"One of: {', '.join(TYPES)}."),
+        site: str | None = typer.Option(None, "--site", help="Only this site (slug)."),
+        topic: str | None = typer.Option(None, "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        tag: str | None = typer.Option(None, "--tag", help="Only entries with this tag."),
+        status: str | None = typer.Option(None, "--status", help="e.g. active, open, answered."),
+        tlp: str | None = typer.Option(None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        author: str | None = typer.Option(None, "--author", help="Words of an author's name."),
+        since: str | None = typer.Option(
+            None, "--since", metavar="DATE", help="Created or updated on or after YYYY-MM-DD."
+        ),
+        until: str | None = typer.Option(
+            None, "--until", metavar="DATE", help="Created on or before YYYY-MM-DD."
+        ),
+        limit: int = typer.Option(10, "--limit", "-n", min=1, max=1000, help="Results to show."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Ranked full-text search, with highlighted snippets; brings the index up to date first."""
+        from .. import search as core
+        from ..render import search as view
+
+        with view.progress("updating the search index") as progress:
+            result = core.search(
+                open_kb(ctx, kb), query, type=entry_type, site=site, topic=topic, tag=tag,
+                status=status, tlp=tlp, author=author, since=since, until=until, limit=limit,
+                facets=not as_json, progress=progress,
+            )  # fmt: skip
+        view.results(result, as_json)
+
+    @app.command("index")
+    def index(
+        ctx: typer.Context,
+        rebuild: bool = typer.Option(False, "--rebuild", help="Start from nothing."),
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Bring the search index up to date with the files (only what changed), or rebuild it."""
+        from .. import search as core
+        from ..render import search as view
+
+        knowledge_base = open_kb(ctx, kb)
+        with view.progress("indexing entries") as progress:
+            stats = (core.rebuild if rebuild else core.refresh)(knowledge_base, progress)
+        view.index_stats(stats)
+
+    @app.command("similar")
+    def similar(
+        ctx: typer.Context,
+        entry_id: str = typer.Argument(..., metavar="ID", help="The entry's id."),
+        limit: int = typer.Option(5, "--limit", "-n", min=1, max=100, help="Entries to show."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """The entries most like one entry: has anyone done this before?"""
+        from .. import search as core
+        from ..render import search as view
+
+        view.similar(entry_id, core.similar(open_kb(ctx, kb), entry_id, limit), as_json)

@@ -1,0 +1,858 @@
+"""The search index: Whoosh behind one module. The only module that imports Whoosh.
+
+Layout of `.cacop/` (git-ignored, derived, always safe to delete):
+
+    .gitignore          "*": git never picks the folder up, whatever the KB's .gitignore says
+    record.json         which generation is live, its files' (inode, size, mtime), the digest of
+                        the entry files it was built from; signed with HMAC
+    write.lock          held by the one process that changes the index
+    read.lock           shared by searches; taken exclusively only while a commit swaps files
+    gen-<hex>/          the live Whoosh index, plus manifest.json (path -> size, mtime_ns)
+    build-<hex>/        a rebuild in progress (renamed to gen-<hex> when complete)
+
+Whoosh's table of contents and stored fields are pickles, so opening an index
+someone else wrote runs their code. We never open one that this clone did not
+write: the record is signed with a key kept outside the KB (in the user's
+state folder) and names the absolute KB path and every index file's inode, size
+and modification time, so a `.cacop/` that arrives by copy or pull, or a file
+changed inside it, fails the check and is replaced by a fresh build. The index
+is opened at the recorded generation only (never "the newest TOC in the folder").
+
+Nothing here imports Whoosh at module level: commands that do not search must
+not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import Busy, CacopError
+
+FORMAT = 1  # bump when the schema or the analysis changes: older indexes are rebuilt
+INDEX_NAME = "MAIN"
+STATE_DIR = ".cacop"
+RECORD = "record.json"
+MANIFEST = "manifest.json"
+LOCK_WAIT = 10.0  # seconds a second writer (or a search) waits before "busy"
+MAX_RECORD_BYTES = 16 * 1_048_576
+ENTRY_FOLDERS = ("strategies", "work-products", "rfis")
+
+# Text fields searched by default, and how much a match in each counts (BM25F field weights).
+TEXT_BOOSTS = {"title": 3.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
+# A case number like 24-013377 or 2024/013 stays one token; other words split on punctuation.
+TOKEN_PATTERN = r"\d+(?:[-/.]\d+)+|\w+(?:\.?\w+)*"
+
+# Field names of the query language -> (index field, kind).
+#   text: analysed and stemmed; words: analysed, not stemmed; exact: the whole value, lowercased;
+#   date: YYYY-MM-DD text (ranges and prefixes work); list: several exact values.
+QUERY_FIELDS: dict[str, tuple[str, str]] = {
+    "title": ("title", "text"),
+    "summary": ("summary", "text"),
+    "body": ("body", "text"),
+    "text": ("", "text"),  # all text fields
+    "tag": ("tag", "list"),
+    "tags": ("tag", "list"),
+    "topic": ("topic", "list"),
+    "topics": ("topic", "list"),
+    "author": ("author", "words"),
+    "authors": ("author", "words"),
+    "id": ("id", "exact"),
+    "type": ("type", "exact"),
+    "site": ("site", "exact"),
+    "status": ("status", "exact"),
+    "tlp": ("tlp", "exact"),
+    "evidence": ("evidence", "exact"),
+    "product_type": ("product_type", "exact"),
+    "priority": ("priority", "exact"),
+    "rfi": ("rfi", "exact"),
+    "to": ("to", "list"),
+    "created": ("created", "date"),
+    "updated": ("updated", "date"),
+    "needed_by": ("needed_by", "date"),
+    "date": ("date", "date"),
+}
+STORED = ("path", "id", "type", "title", "site", "created", "updated", "topic")
+
+
+# ---------------------------------------------------------------- schema and analysis
+
+
+def _analyzers() -> tuple[Any, Any]:
+    """(stemming analyser for ranked text, plain analyser for spelling and names)."""
+    from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+
+    plain = RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter()
+    # minsize=1 keeps one-character words and tags (Whoosh's default drops them).
+    stemming = plain | StopFilter(minsize=1) | StemFilter(cachesize=100_000)
+    return stemming, plain
+
+
+_ANALYZERS: tuple[Any, Any] | None = None
+
+
+def analyzers() -> tuple[Any, Any]:
+    global _ANALYZERS
+    if _ANALYZERS is None:
+        _ANALYZERS = _analyzers()
+    return _ANALYZERS
+
+
+def schema() -> Any:
+    from whoosh.fields import ID, KEYWORD, TEXT, Schema
+
+    stemming, plain = analyzers()
+    return Schema(
+        path=ID(stored=True, unique=True),
+        id=ID(stored=True),
+        type=ID(stored=True),
+        site=ID(stored=True),
+        status=ID,
+        tlp=ID,
+        evidence=ID,
+        product_type=ID,
+        priority=ID,
+        rfi=ID,
+        to=KEYWORD(commas=True, lowercase=True),
+        created=ID(stored=True),
+        updated=ID(stored=True),
+        needed_by=ID,
+        date=ID,
+        topic=KEYWORD(stored=True, commas=True, lowercase=True),
+        tag=KEYWORD(commas=True, lowercase=True),
+        author=TEXT(analyzer=plain, phrase=True),
+        title=TEXT(analyzer=stemming, stored=True, field_boost=TEXT_BOOSTS["title"]),
+        tags=TEXT(analyzer=stemming, field_boost=TEXT_BOOSTS["tags"]),
+        summary=TEXT(analyzer=stemming, field_boost=TEXT_BOOSTS["summary"]),
+        body=TEXT(analyzer=stemming, field_boost=TEXT_BOOSTS["body"]),
+        spell=TEXT(analyzer=plain, phrase=False),  # unstemmed words for typo correction
+    )
+
+
+def schema_digest() -> str:
+    """Identifies everything that decides how the index reads: ours, Whoosh's, the schema."""
+    import whoosh
+
+    described = json.dumps(
+        {
+            "format": FORMAT,
+            "cacop": __version__,
+            "whoosh": whoosh.versionstring(),
+            "token": TOKEN_PATTERN,
+            "boosts": TEXT_BOOSTS,
+            "fields": {name: type(kind).__name__ for name, kind in schema().items()},
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(described.encode()).hexdigest()[:32]
+
+
+def tokens(text: str, stemmed: bool = True) -> list[str]:
+    """The index's own tokens for some text (what a query word becomes)."""
+    stemming, plain = analyzers()
+    analyzer = stemming if stemmed else plain
+    return [token.text for token in analyzer(text)]
+
+
+# ---------------------------------------------------------------- files and freshness
+
+
+def scan_entries(root: Path) -> dict[str, tuple[int, int]]:
+    """Every entry file (relative path -> size, mtime_ns), by listing folders and stat-ing files.
+
+    Follows entries.iter_entry_files: kb/strategies/*.md, kb/work-products/*.md,
+    kb/rfis/*.md and kb/rfis/<id>/responses/*.md. Symbolic links are not followed.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    kb = root / "kb"
+
+    def add_folder(folder: Path, prefix: str) -> list[str]:
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        subfolders = []
+        for name in names:
+            if name.startswith("."):
+                continue
+            if name.endswith(".md"):
+                try:
+                    info = os.lstat(f"{folder}/{name}")
+                except OSError:
+                    continue
+                if info.st_mode & 0o170000 == 0o100000:  # a regular file
+                    found[f"{prefix}/{name}"] = (info.st_size, info.st_mtime_ns)
+            elif "." not in name:
+                subfolders.append(name)
+        return subfolders
+
+    add_folder(kb / "strategies", "kb/strategies")
+    add_folder(kb / "work-products", "kb/work-products")
+    for name in add_folder(kb / "rfis", "kb/rfis"):
+        if not os.path.islink(kb / "rfis" / name):
+            add_folder(kb / "rfis" / name / "responses", f"kb/rfis/{name}/responses")
+    return found
+
+
+def scan_digest(scan: dict[str, tuple[int, int]]) -> str:
+    joined = "\n".join(f"{path}\t{size}\t{mtime}" for path, (size, mtime) in sorted(scan.items()))
+    return hashlib.sha256(joined.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+# ---------------------------------------------------------------- the signed record
+
+
+def _key_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cacop" / "index.key"
+
+
+def _key() -> bytes:
+    """This user's secret for signing index records; made on first use, kept outside any KB."""
+    path = _key_path()
+    try:
+        return bytes.fromhex(path.read_text("ascii").strip())
+    except (FileNotFoundError, ValueError):
+        pass
+    except OSError as exc:
+        raise CacopError(
+            f"cannot read the search index key {path}: {exc.strerror}",
+            hint="set XDG_STATE_HOME to a folder you can write to",
+        ) from exc
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)  # first writer wins; never replace a key in use
+        temporary.unlink(missing_ok=True)
+        return bytes.fromhex(path.read_text("ascii").strip())
+    except (OSError, ValueError) as exc:
+        raise CacopError(
+            f"cannot keep the search index key in {path}: {exc}",
+            hint="set XDG_STATE_HOME to a folder you can write to",
+        ) from exc
+
+
+def _sign(document: dict[str, Any]) -> str:
+    payload = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(_key(), payload, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Record:
+    """What the live index is, and what it was built from."""
+
+    generation: str  # folder name, gen-<hex>
+    toc: int  # Whoosh generation of the table of contents
+    files: dict[str, list[int]]  # file name -> [inode, size, mtime_ns]
+    digest: str  # scan_digest of the entry files it holds
+    count: int
+    broken: dict[str, str] = field(default_factory=dict)  # path -> "line: message"
+
+
+class Untrusted(Exception):
+    """The index on disk may not be opened; `reason` says why, for the notice."""
+
+    def __init__(self, reason: str, first_use: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.first_use = first_use
+
+
+_GENERATION = re.compile(r"gen-[0-9a-f]{16}")
+
+
+def _file_stats(folder: Path) -> dict[str, list[int]]:
+    stats = {}
+    for name in sorted(os.listdir(folder)):
+        if name.endswith("_LOCK") or name.endswith("WRITELOCK"):
+            continue
+        info = os.lstat(folder / name)
+        stats[name] = [info.st_ino, info.st_size, info.st_mtime_ns]
+    return stats
+
+
+def _identity(root: Path) -> dict[str, Any]:
+    return {"format": FORMAT, "cacop": __version__, "root": str(root), "schema": schema_digest()}
+
+
+def read_record(root: Path) -> Record:
+    """The verified record of the live index, or Untrusted with the reason."""
+    state = root / STATE_DIR
+    try:
+        info = os.lstat(state / RECORD)
+        if info.st_mode & 0o170000 != 0o100000 or info.st_size > MAX_RECORD_BYTES:
+            raise Untrusted("its record is not a plain file")
+        document = json.loads((state / RECORD).read_bytes())
+    except FileNotFoundError as exc:
+        raise Untrusted("there is no search index yet", first_use=True) from exc
+    except (OSError, ValueError) as exc:
+        raise Untrusted(f"its record cannot be read ({exc})") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("mac"), str):
+        raise Untrusted("its record is not one this clone wrote")
+    mac = document.pop("mac")
+    if not hmac.compare_digest(mac, _sign(document)):
+        raise Untrusted("it was not written by this clone (copied or pulled in?)")
+    identity = _identity(root)
+    if document.get("identity") != identity:
+        raise Untrusted("it was made by another version of cacop, or for another folder")
+    generation = document.get("generation", "")
+    if not _GENERATION.fullmatch(generation):
+        raise Untrusted("its record names no index folder")
+    folder = state / generation
+    try:
+        if not os.path.isdir(folder) or os.path.islink(folder):
+            raise Untrusted("its folder is missing")
+        actual = {
+            name: _stat_list(folder / name) for name in document["files"]
+        }  # only what we wrote
+    except (OSError, KeyError, TypeError) as exc:
+        raise Untrusted("some of its files are missing") from exc
+    if actual != document["files"]:
+        raise Untrusted("some of its files were changed after cacop wrote them")
+    return Record(
+        generation=generation,
+        toc=int(document["toc"]),
+        files=document["files"],
+        digest=document["digest"],
+        count=int(document["count"]),
+        broken=dict(document.get("broken") or {}),
+    )
+
+
+def _stat_list(path: Path) -> list[int]:
+    info = os.lstat(path)
+    if info.st_mode & 0o170000 != 0o100000:
+        raise OSError(f"{path.name} is not a regular file")
+    return [info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+def _write_record(root: Path, record: Record) -> None:
+    state = root / STATE_DIR
+    document = {
+        "identity": _identity(root),
+        "generation": record.generation,
+        "toc": record.toc,
+        "files": record.files,
+        "digest": record.digest,
+        "count": record.count,
+        "broken": record.broken,
+    }
+    document["mac"] = _sign(document)
+    temporary = state / f".{RECORD}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, state / RECORD)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- locks
+
+
+def _prepare_state(root: Path) -> Path:
+    state = root / STATE_DIR
+    if state.is_symlink():
+        raise CacopError(
+            f"{state} is a symbolic link; cacop keeps its index only in a real folder",
+            hint=f"remove it (`rm {state}`); the index is rebuilt from the entries",
+        )
+    state.mkdir(exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        with contextlib.suppress(OSError):
+            ignore.write_text("# cacop's private search index: never commit it\n*\n")
+    return state
+
+
+@contextlib.contextmanager
+def _locked(path: Path, exclusive: bool, wait: float, what: str) -> Iterator[None]:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(
+                        f"the search index is busy: another cacop is {what} (waited {wait:.0f} s)",
+                        hint="try again in a moment; `cacop index --rebuild` on a large KB "
+                        "takes a minute or two",
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def write_lock(root: Path, wait: float = LOCK_WAIT) -> contextlib.AbstractContextManager[None]:
+    state = _prepare_state(root)
+    return _locked(state / "write.lock", True, wait, "updating it")
+
+
+def _swap_lock(root: Path, wait: float = LOCK_WAIT) -> contextlib.AbstractContextManager[None]:
+    return _locked(root / STATE_DIR / "read.lock", True, wait, "searching it")
+
+
+def read_lock(root: Path, wait: float = LOCK_WAIT) -> contextlib.AbstractContextManager[None]:
+    state = _prepare_state(root)
+    return _locked(state / "read.lock", False, wait, "changing it")
+
+
+# ---------------------------------------------------------------- opening
+
+
+def _pinned_index(folder: Path, toc: int, readonly: bool) -> Any:
+    """The Whoosh index in `folder` at exactly generation `toc` (never the newest on disk)."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC, FileIndex
+
+    class PinnedIndex(FileIndex):
+        def __init__(self, storage: Any, fields: Any) -> None:  # no probing of the folder
+            self.storage = storage
+            self._schema = fields
+            self.indexname = INDEX_NAME
+
+        def _read_toc(self) -> Any:
+            return TOC.read(self.storage, self.indexname, gen=toc, schema=self._schema)
+
+        def latest_generation(self) -> int:
+            return toc
+
+    storage = FileStorage(str(folder), supports_mmap=False, readonly=readonly)
+    return PinnedIndex(storage, schema())
+
+
+# ---------------------------------------------------------------- building and updating
+
+ProgressCallback = Callable[[int, int], None]
+DocumentMaker = Callable[[str], "dict[str, Any] | str"]  # path -> fields, or why it is broken
+
+
+@dataclass
+class UpdateReport:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> "line: message"
+    rebuilt: bool = False
+    reason: str | None = None  # why it was rebuilt
+    first_use: bool = False
+    count: int = 0
+    broken: dict[str, str] = field(default_factory=dict)  # all entries the index lacks
+
+
+def _clean_leftovers(state: Path, keep: str | None) -> None:
+    """Folders of killed rebuilds and replaced generations. Call with the write lock held."""
+    for child in state.iterdir():
+        if child.name != keep and (child.name.startswith(("build-", "gen-"))):
+            if child.is_symlink() or not child.is_dir():
+                child.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(f".{RECORD}."):
+            child.unlink(missing_ok=True)
+
+
+def rebuild(
+    root: Path,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None = None,
+    reason: str | None = None,
+    wait: float = LOCK_WAIT,
+) -> UpdateReport:
+    """Build a new index beside the live one, then switch to it in one rename of the record."""
+    with write_lock(root, wait):
+        return _rebuild_locked(root, make_document, progress, reason)
+
+
+def _rebuild_locked(
+    root: Path,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None,
+    reason: str | None,
+    first_use: bool = False,
+) -> UpdateReport:
+    from whoosh.filedb.filestore import FileStorage
+
+    state = root / STATE_DIR
+    try:
+        live = read_record(root).generation
+    except Untrusted:
+        live = None
+    _clean_leftovers(state, keep=live)
+    token = secrets.token_hex(8)
+    building = state / f"build-{token}"
+    building.mkdir()
+    scan = scan_entries(root)
+    paths = sorted(scan)
+    report = UpdateReport(rebuilt=True, reason=reason, first_use=first_use)
+    storage = FileStorage(str(building), supports_mmap=False)
+    index = storage.create_index(schema(), indexname=INDEX_NAME)
+    writer = index.writer(limitmb=128)
+    try:
+        for done, path in enumerate(paths, 1):
+            document = make_document(path)
+            if isinstance(document, str):
+                report.skipped[path] = document
+            else:
+                writer.add_document(**document)
+                report.added += 1
+            if progress:
+                progress(done, len(paths))
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    manifest = {path: list(stats) for path, stats in scan.items()}
+    (building / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    generation = f"gen-{token}"
+    os.rename(building, state / generation)
+    record = Record(
+        generation=generation,
+        toc=_latest_toc(state / generation),
+        files=_file_stats(state / generation),
+        digest=scan_digest(scan),
+        count=report.added,
+        broken=dict(report.skipped),
+    )
+    with _swap_lock(root):
+        _write_record(root, record)
+    _clean_leftovers(state, keep=generation)
+    report.count, report.broken = record.count, record.broken
+    return report
+
+
+def _latest_toc(folder: Path) -> int:
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    return TOC._latest_generation(FileStorage(str(folder), readonly=True), INDEX_NAME)
+
+
+def refresh(
+    root: Path,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None = None,
+    wait: float = LOCK_WAIT,
+) -> UpdateReport:
+    """Bring the index up to date with the entry files: only what was added, changed, removed.
+
+    Cheap when nothing changed (a stat of each entry file against a digest). An index
+    that is missing, damaged or not this clone's is rebuilt; `reason` says why.
+    """
+    try:
+        record = read_record(root)
+        scan = scan_entries(root)
+        if scan_digest(scan) == record.digest:
+            return UpdateReport(count=record.count, broken=record.broken)
+    except Untrusted:
+        pass
+    with write_lock(root, wait):
+        try:
+            record = read_record(root)
+        except Untrusted as untrusted:
+            return _rebuild_locked(
+                root, make_document, progress, untrusted.reason, untrusted.first_use
+            )
+        try:
+            return _update_locked(root, record, make_document, progress)
+        except CacopError:
+            raise
+        except Exception as exc:  # a damaged file; Whoosh raises many kinds
+            reason = f"it was damaged ({type(exc).__name__})"
+            return _rebuild_locked(root, make_document, progress, reason)
+
+
+def _update_locked(
+    root: Path,
+    record: Record,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None,
+) -> UpdateReport:
+    state = root / STATE_DIR
+    folder = state / record.generation
+    scan = scan_entries(root)
+    digest = scan_digest(scan)
+    if digest == record.digest:
+        return UpdateReport(count=record.count, broken=record.broken)
+    manifest = {
+        path: tuple(stats)
+        for path, stats in json.loads((folder / MANIFEST).read_text("utf-8")).items()
+    }
+    added = sorted(set(scan) - set(manifest))
+    removed = sorted(set(manifest) - set(scan))
+    changed = sorted(path for path in set(scan) & set(manifest) if scan[path] != manifest[path])
+    for name in os.listdir(folder):  # what a killed writer left: never part of the record
+        if name not in record.files and not name.endswith("LOCK"):
+            (folder / name).unlink(missing_ok=True)
+    report = UpdateReport(removed=len(removed))
+    broken = {path: why for path, why in record.broken.items() if path in scan}
+    index = _pinned_index(folder, record.toc, readonly=False)
+    writer = index.writer(timeout=LOCK_WAIT)
+    count = record.count
+    try:
+        for path in removed:
+            count -= writer.delete_by_term("path", path)
+            broken.pop(path, None)
+        work = [*added, *changed]
+        for done, path in enumerate(work, 1):
+            document = make_document(path)
+            if isinstance(document, str):
+                count -= writer.delete_by_term("path", path)
+                report.skipped[path] = broken[path] = document
+            else:
+                count -= writer.delete_by_term("path", path)
+                writer.add_document(**document)
+                count += 1
+                broken.pop(path, None)
+                if path in manifest:
+                    report.changed += 1
+                else:
+                    report.added += 1
+            if progress:
+                progress(done, len(work))
+        with _swap_lock(root):
+            writer.commit()
+            (folder / MANIFEST).write_text(
+                json.dumps({path: list(stats) for path, stats in scan.items()}), "utf-8"
+            )
+            new_record = Record(
+                generation=record.generation,
+                toc=_latest_toc(folder),
+                files=_file_stats(folder),
+                digest=digest,
+                count=count,
+                broken=broken,
+            )
+            _write_record(root, new_record)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.cancel()
+        raise
+    report.count, report.broken = count, broken
+    return report
+
+
+# ---------------------------------------------------------------- searching
+
+
+@dataclass
+class RawHit:
+    fields: dict[str, Any]
+    score: float
+
+
+class Searcher:
+    """An open, verified index under the shared read lock. Use `open_searcher(root)`."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+        self.searcher = index.searcher()
+        self.reader = self.searcher.reader()
+
+    def close(self) -> None:
+        self.searcher.close()
+
+    # ---- queries
+
+    def compile(self, node: Any) -> Any:
+        """Our query tree (search.py's nodes) as a Whoosh query."""
+        from whoosh import query as q
+
+        kind = type(node).__name__
+        if kind == "Every":
+            return q.Every()
+        if kind == "AllOf":
+            return q.And([self.compile(item) for item in node.items])
+        if kind == "AnyOf":
+            return q.Or([self.compile(item) for item in node.items])
+        if kind == "Ranked":  # any of the words, documents with more of them first
+            return q.Or([self.compile(item) for item in node.items], scale=0.9)
+        if kind == "Not":
+            return q.Not(self.compile(node.item))
+        if kind == "Synonyms":
+            return q.Or([self._text(form, None, phrase=True) for form in node.forms])
+        if kind == "Term":
+            return self._term(node)
+        if kind == "Phrase":
+            return self._text(node.text, node.field, phrase=True)
+        if kind == "Range":
+            name, _ = QUERY_FIELDS[node.field]
+            return q.TermRange(name, node.low or None, node.high or None)
+        raise ValueError(f"unknown query node {kind}")
+
+    def _term(self, node: Any) -> Any:
+        from whoosh import query as q
+
+        if node.field is None or QUERY_FIELDS[node.field][1] == "text":
+            if node.prefix:
+                return self._prefix(node.text, node.field)
+            return self._text(node.text, node.field, phrase=False)
+        name, kind = QUERY_FIELDS[node.field]
+        if kind == "words":
+            words = tokens(node.text, stemmed=False)
+            if node.prefix and words:
+                return q.Prefix(name, words[-1])
+            return q.And([q.Term(name, word) for word in words]) if words else q.NullQuery
+        value = node.text.lower()
+        return q.Prefix(name, value) if node.prefix or kind == "date" else q.Term(name, value)
+
+    def _fields(self, field_name: str | None) -> list[str]:
+        if field_name is None or field_name == "text":
+            return list(TEXT_BOOSTS)
+        return [QUERY_FIELDS[field_name][0]]
+
+    def _text(self, text: str, field_name: str | None, phrase: bool) -> Any:
+        from whoosh import query as q
+
+        words = tokens(text)
+        if not words:
+            return q.NullQuery
+        parts = []
+        for name in self._fields(field_name):
+            if len(words) == 1:
+                parts.append(q.Term(name, words[0]))
+            elif phrase:
+                parts.append(q.Phrase(name, words))
+            else:  # one query word the analyser split (co-offending): its parts in order
+                parts.append(q.Phrase(name, words))
+        return parts[0] if len(parts) == 1 else q.Or(parts)
+
+    def _prefix(self, text: str, field_name: str | None) -> Any:
+        from whoosh import query as q
+
+        words = tokens(text, stemmed=False)
+        if not words:
+            return q.NullQuery
+        stem = tokens(words[-1]) or [words[-1]]
+        prefixes = {words[-1], stem[0]}
+        parts = [q.Prefix(name, p) for name in self._fields(field_name) for p in sorted(prefixes)]
+        return q.Or(parts)
+
+    def search(self, node: Any, filters: list[Any], limit: int) -> tuple[int, list[RawHit]]:
+        from whoosh import query as q
+
+        query = self.compile(node)
+        restriction = q.And([self.compile(item) for item in filters]) if filters else None
+        results = self.searcher.search(query, limit=limit, filter=restriction)
+        hits = [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
+        return len(results), hits
+
+    def matching(self, node: Any, filters: list[Any]) -> set[int]:
+        from whoosh import query as q
+
+        query = self.compile(node)
+        if filters:
+            query = q.And([query, *(self.compile(item) for item in filters)])
+        return set(self.searcher.docs_for_query(query))
+
+    def counts(self, docs: set[int], field_name: str) -> dict[str, int]:
+        """How many of `docs` hold each value of an exact field (facets)."""
+        counted = {}
+        for raw in self.reader.lexicon(field_name):
+            value = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            ids = self.reader.postings(field_name, raw).all_ids()
+            number = sum(1 for doc in ids if doc in docs)
+            if number:
+                counted[value] = number
+        return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+
+    # ---- words
+
+    def known(self, word: str) -> bool:
+        """Does any text field hold this word (after analysis)?"""
+        words = tokens(word)
+        return bool(words) and all(
+            any(self.reader.doc_frequency(name, token) for name in TEXT_BOOSTS) for token in words
+        )
+
+    def corrections(self, word: str) -> list[str]:
+        """Words of the index's own vocabulary close to `word`, most frequent first."""
+        word = word.lower()
+        if len(word) < 4:
+            return []
+        maxdist = 1 if len(word) < 7 else 2
+        found = set()
+        for distance in range(1, maxdist + 1):
+            found = set(self.reader.terms_within("spell", word, distance, prefix=1))
+            found.discard(word)
+            if found:
+                break
+        return sorted(found, key=lambda w: (-self.reader.doc_frequency("spell", w), w))[:3]
+
+    def key_terms(self, text: str, number: int = 20) -> list[tuple[str, float]]:
+        """The words of `text` that best tell it apart in this index (for `similar`)."""
+        return [
+            (word, weight)
+            for word, weight in self.searcher.key_terms_from_text("body", text, numterms=number)
+        ]
+
+    def weighted_terms(self, terms: Iterable[tuple[str, float]]) -> Any:
+        from whoosh import query as q
+
+        return q.Or(
+            [
+                q.Term(name, word, boost=weight)
+                for word, weight in terms
+                for name in ("title", "tags", "summary", "body")
+            ]
+        )
+
+    def search_compiled(self, query: Any, exclude_path: str | None, limit: int) -> list[RawHit]:
+        from whoosh import query as q
+
+        mask = q.Term("path", exclude_path) if exclude_path else None
+        results = self.searcher.search(query, limit=limit, mask=mask)
+        return [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
+
+    def stored_all(self) -> list[dict[str, Any]]:
+        """Every document's stored fields, sorted by path (to compare two indexes)."""
+        return sorted(
+            (dict(fields) for _, fields in self.reader.iter_docs()), key=lambda d: d["path"]
+        )
+
+    def lexicon(self, field_name: str) -> list[str]:
+        return [
+            raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            for raw in self.reader.lexicon(field_name)
+            if self.reader.doc_frequency(field_name, raw)
+        ]
+
+
+@contextlib.contextmanager
+def open_searcher(root: Path, wait: float = LOCK_WAIT) -> Iterator[Searcher]:
+    """The live index, verified, under the shared lock; raises Untrusted if it may not be used."""
+    with read_lock(root, wait):
+        record = read_record(root)
+        try:
+            index = _pinned_index(root / STATE_DIR / record.generation, record.toc, readonly=True)
+            searcher = Searcher(index)
+        except Exception as exc:  # a damaged file; Whoosh raises many kinds
+            raise Untrusted(f"it could not be opened ({type(exc).__name__})") from exc
+        try:
+            yield searcher
+        finally:
+            searcher.close()

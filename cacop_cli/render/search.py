@@ -1,0 +1,156 @@
+"""Views of search, index and similar: a ranked list for people, SPEC's JSON for scripts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from ..models import Hit, Issue
+from . import err, note, out, print_json, text, warn
+
+if TYPE_CHECKING:
+    from ..search import RefreshStats, SearchResult
+
+PROGRESS_FROM = 50  # entries: below this, indexing is quick enough to do silently
+BROKEN_SHOWN = 3
+
+
+@contextlib.contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A callback (done, total) that draws a progress bar on stderr for long work."""
+    console = err()
+    state: dict[str, object] = {}
+
+    def advance(done: int, total: int) -> None:
+        if "bar" not in state:
+            if total < PROGRESS_FROM or not console.is_terminal:
+                return
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done, total=total)  # type: ignore[attr-defined]
+
+    try:
+        yield advance
+    finally:
+        if "bar" in state:
+            state["bar"].stop()  # type: ignore[attr-defined]
+
+
+def _broken(issues: list[Issue]) -> None:
+    for issue in issues[:BROKEN_SHOWN]:
+        warn(f"{issue.path}:{issue.line}: {issue.message} (skipped: not searchable until fixed)")
+    if len(issues) > BROKEN_SHOWN:
+        warn(f"and {len(issues) - BROKEN_SHOWN} more unreadable entries; run `cacop validate`")
+
+
+def hit_document(hit: Hit) -> dict[str, object]:
+    return {
+        "id": hit.id,
+        "type": hit.type,
+        "title": hit.title,
+        "site": hit.site,
+        "path": hit.path,
+        "score": hit.score,
+        "snippet": hit.snippet,
+    }
+
+
+def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
+    console = out()
+    width = len(str(len(hits)))
+    for rank, hit in enumerate(hits, 1):
+        line = text(f"{rank:>{width}}. ", "bold")
+        line.append_text(text(hit.title, "bold"))
+        console.print(line, soft_wrap=True)
+        details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
+        meta = text(" " * (width + 2) + details, "cyan")
+        meta.append_text(text(f"  {hit.id}", "dim"))
+        console.print(meta, soft_wrap=True)
+        if hit.snippet:
+            snippet = text(hit.snippet)
+            if pattern:
+                snippet.highlight_regex(pattern, "bold yellow")
+            snippet.pad_left(width + 2)
+            console.print(snippet)
+        console.print()
+
+
+def results(result: SearchResult, as_json: bool) -> None:
+    for message in result.notices:
+        note(message)
+    _broken(result.broken)
+    if result.corrected:
+        note(f"no entries for {result.query!r}; showing results for {result.corrected!r}")
+    if as_json:
+        print_json(
+            {
+                "query": result.query,
+                "total": result.total,
+                "results": [hit_document(hit) for hit in result.hits],
+            }
+        )
+        if result.suggestion:
+            note(result.suggestion)
+        return
+    if not result.hits:
+        err().print(text(f"no entries found for {result.query!r}" if result.query else
+                         "no entries match these filters", "bold"))  # fmt: skip
+        if result.suggestion:
+            note(result.suggestion)
+        return
+    _hit_lines(result.hits, result.highlight)
+    shown = len(result.hits)
+    summary = f"{result.total} {'entry' if result.total == 1 else 'entries'} found"
+    if shown < result.total:
+        summary += f", best {shown} shown (--limit N for more)"
+    console = out()
+    console.print(text(summary, "bold"))
+    for name, counts in result.facets.items():
+        if counts:
+            listed = ", ".join(f"{value} {count}" for value, count in counts.items())
+            console.print(text(f"  by {name}: {listed}", "dim"), soft_wrap=True)
+    if result.suggestion:
+        note(result.suggestion)
+
+
+def index_stats(stats: RefreshStats) -> None:
+    for message in stats.notices:
+        note(message)
+    _broken(stats.broken)
+    if stats.rebuilt:
+        done = f"index rebuilt: {stats.count} entries in {stats.seconds:.1f} s"
+    elif stats.added or stats.changed or stats.removed:
+        done = (
+            f"index updated: {stats.added} added, {stats.changed} changed, "
+            f"{stats.removed} removed; {stats.count} entries ({stats.seconds:.2f} s)"
+        )
+    else:
+        done = f"index up to date: {stats.count} entries"
+    err().print(text(done, "green"))
+
+
+def similar(entry_id: str, hits: list[Hit], as_json: bool) -> None:
+    if as_json:
+        print_json({"id": entry_id, "results": [hit_document(hit) for hit in hits]})
+        return
+    if not hits:
+        note(f"no entry is much like {entry_id}")
+        return
+    _hit_lines(hits, None)

@@ -1,0 +1,136 @@
+"""The field's vocabulary (kb/vocabulary.yaml): groups of terms that mean the same thing.
+
+Search expands a query term into every term of its group; `validate` checks
+the file with `check()`. Stdlib and yamlsafe only, so `validate` stays light.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import yamlsafe
+from .models import Issue
+
+VOCABULARY_PATH = "kb/vocabulary.yaml"
+MAX_TERM_CHARS = 80
+MAX_TERM_WORDS = 8
+_QUERY_SYNTAX = re.compile(r'["()*:\[\]{}]')
+
+
+@dataclass
+class Vocabulary:
+    """Groups of equivalent terms, as written in the file."""
+
+    groups: list[list[str]] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+
+def load(root: Path) -> Vocabulary:
+    """The vocabulary of the KB at `root`; a missing file is an empty vocabulary.
+
+    Problems become issues (never exceptions); groups with problems are left out.
+    """
+    path = root / VOCABULARY_PATH
+    vocabulary = Vocabulary()
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return vocabulary
+    except (OSError, UnicodeDecodeError) as exc:
+        vocabulary.issues.append(
+            Issue("error", "vocabulary", VOCABULARY_PATH, 1, f"cannot be read: {exc}")
+        )
+        return vocabulary
+    try:
+        document = yamlsafe.load(text)
+    except yamlsafe.YamlProblem as exc:
+        vocabulary.issues.append(
+            Issue("error", "vocabulary", VOCABULARY_PATH, exc.line + 1, exc.message)
+        )
+        return vocabulary
+    value = document.value
+    if value is None:
+        return vocabulary
+    groups = value.get("groups") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or set(value) - {"groups"} or not isinstance(groups, list):
+        vocabulary.issues.append(
+            Issue(
+                "error",
+                "vocabulary",
+                VOCABULARY_PATH,
+                1,
+                "must hold one field, 'groups:', a list of groups like [LPR, license plate reader]",
+            )
+        )
+        return vocabulary
+    seen: dict[str, int] = {}
+    cursor = _offset_of_line(text, document.key_lines.get("groups", 0) + 1)
+    for number, group in enumerate(groups, 1):
+        problem = _group_problem(group)
+        first = str(group[0]) if isinstance(group, list) and group else "-"
+        position = text.find(first, cursor)
+        cursor = position + 1 if position >= 0 else cursor
+        line = text.count("\n", 0, position) + 1 if position >= 0 else 1
+        if problem:
+            vocabulary.issues.append(
+                Issue("error", "vocabulary", VOCABULARY_PATH, line, f"group {number}: {problem}")
+            )
+            continue
+        for term in group:
+            key = " ".join(term.lower().split())
+            if seen.get(key) == number:
+                vocabulary.issues.append(
+                    Issue(
+                        "error",
+                        "vocabulary",
+                        VOCABULARY_PATH,
+                        line,
+                        f"group {number}: {term!r} is listed twice (case does not matter)",
+                    )
+                )
+            elif key in seen:
+                vocabulary.issues.append(
+                    Issue(
+                        "error",
+                        "vocabulary",
+                        VOCABULARY_PATH,
+                        line,
+                        f"group {number}: {term!r} is already in group {seen[key]}; a term "
+                        "belongs to one group only (merge the two groups if they mean the same)",
+                    )
+                )
+            seen[key] = number
+        vocabulary.groups.append([" ".join(term.split()) for term in group])
+    return vocabulary
+
+
+def _offset_of_line(text: str, line: int) -> int:
+    offset = 0
+    for _ in range(max(line - 1, 0)):
+        offset = text.find("\n", offset) + 1
+        if offset == 0:
+            return 0
+    return offset
+
+
+def _group_problem(group: object) -> str | None:
+    if not isinstance(group, list) or len(group) < 2:
+        return "must be a list of at least two equivalent terms, like [LPR, license plate reader]"
+    for term in group:
+        if not isinstance(term, str) or not term.strip():
+            return (
+                f"{term!r} is not a term: write each term as text (quote values YAML would "
+                "read as yes/no or numbers)"
+            )
+        if len(term) > MAX_TERM_CHARS or len(term.split()) > MAX_TERM_WORDS:
+            return f"{term!r} is too long for a term (at most {MAX_TERM_WORDS} words)"
+        if _QUERY_SYNTAX.search(term):
+            return f"{term!r} holds query syntax (quotes, brackets, ':' or '*'); leave them out"
+    return None
+
+
+def check(root: Path) -> list[Issue]:
+    """What `validate` reports about kb/vocabulary.yaml."""
+    return load(root).issues
