@@ -67,6 +67,10 @@ def validate(
     issues = run_checks(catalog, selected, skip=skip, cross_for_all=changed is not None)
     tracked_state = gitrepo.tracked_files(kb.root, ".cacop")
     issues = kb_level_issues(catalog, tracked_state) + issues
+    if "vocabulary" not in skip:
+        from . import vocabulary
+
+        issues = vocabulary.check(kb.root) + issues
     issues.sort(key=lambda issue: (issue.path, issue.line, issue.severity, issue.message))
     checked = len(catalog.entries) + len(catalog.unreadable)
     if selected is not None:
