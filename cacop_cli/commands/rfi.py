@@ -4,6 +4,7 @@ experts and digest."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import typer
 
@@ -151,3 +152,64 @@ def register(app: typer.Typer) -> None:
             open_kb(ctx, kb), open_only, overdue, to_me, mine, today=_today(today)
         )
         view.listing(listing, as_json)
+
+    @app.command()
+    def gaps(
+        ctx: typer.Context,
+        by_type: bool = typer.Option(False, "--by-type", help="Also one matrix per entry type."),
+        html: Path | None = typer.Option(
+            None, "--html", metavar="FILE", help="Write a self-contained page with the heatmap."
+        ),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+        today: str | None = TODAY_OPTION,
+    ) -> None:
+        """Map what the community knows: a topic × site heatmap, then what needs action."""
+        from .. import community
+        from ..render import community as view
+
+        knowledge_base = open_kb(ctx, kb)
+        report = community.gaps(knowledge_base, by_type, today=_today(today))
+        if html is None:
+            view.gaps(report, as_json)
+            return
+        written = community.save_page(html, view.gaps_html(report, knowledge_base.name))
+        if as_json:
+            view.gaps(report, as_json)
+            view.note(f"wrote {written}")
+        else:
+            view.page_written(written)
+
+    @app.command()
+    def experts(
+        ctx: typer.Context,
+        query: str = typer.Argument(..., help="What you want to ask about, as for `search`."),
+        top: int = typer.Option(10, "--top", help="How many people and sites to list."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+        today: str | None = TODAY_OPTION,
+    ) -> None:
+        """Who to ask: authors and sites ranked by their matching entries, recent work first."""
+        from .. import community
+        from ..render import community as view
+
+        report = community.experts(open_kb(ctx, kb), query, top=top, today=_today(today))
+        view.experts(report, as_json)
+
+    @app.command()
+    def digest(
+        ctx: typer.Context,
+        since: str | None = typer.Option(
+            None, "--since", metavar="DATE", help="From this date (default: seven days ago)."
+        ),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+        today: str | None = TODAY_OPTION,
+    ) -> None:
+        """What was added, answered and closed since a date, as Markdown for the newsletter."""
+        from .. import community
+        from ..render import community as view
+        from ..rfi import parse_date
+
+        start = parse_date(since, "--since") if since else None
+        view.digest(community.digest(open_kb(ctx, kb), start, today=_today(today)), as_json)

@@ -1,0 +1,524 @@
+"""The community's map: where knowledge is and is missing (gaps), who to ask (experts), and
+what is new (digest). Plain data out; every "today" can be injected for reproducible reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import gitrepo
+from .catalog import Catalog, load_catalog
+from .config import KB
+from .entries import write_atomic
+from .errors import CacopError, UsageError
+from .models import TOPICS, TYPES, Entry, Issue
+from .rfi import entry_date, last_touched, rfi_rows
+
+QUIET_AFTER_YEARS = 1  # a site that shared nothing for this long is listed as quiet
+STALE_AFTER_YEARS = 2  # a strategy or work product not updated for this long is listed as stale
+HALF_LIFE_DAYS = 730  # in `experts`, an entry's weight halves every two years of age
+DIGEST_DAYS = 7
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` earlier (29 February falls back to the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _site_name(catalog: Catalog, slug: str) -> str:
+    details = catalog.sites.get(slug)
+    name = details.get("name") if isinstance(details, dict) else None
+    return name if isinstance(name, str) else slug
+
+
+# ---------------------------------------------------------------- gaps
+
+
+@dataclass
+class GapReport:
+    """A topic × site matrix of entry counts and the lists that need someone's attention."""
+
+    today: dt.date
+    topics: list[str]
+    sites: list[str]
+    site_names: dict[str, str]
+    counts: dict[str, dict[str, int]]  # topic -> site -> entries
+    by_type: dict[str, dict[str, dict[str, int]]] | None  # type -> topic -> site -> entries
+    topics_without_strategy: list[str]
+    quiet_sites: list[tuple[str, dt.date | None]]  # (site, last shared) — None: never
+    overdue_unanswered: list[tuple[Entry, int]]  # (RFI, days past needed_by)
+    stale: list[tuple[Entry, dt.date | None]]  # (entry, last touched)
+    unreadable: list[Issue] = field(default_factory=list)
+
+    @property
+    def most(self) -> int:
+        """The largest count in the matrix (0 for an empty KB)."""
+        return max((n for row in self.counts.values() for n in row.values()), default=0)
+
+    def as_dict(self) -> dict[str, Any]:
+        def entry_row(entry: Entry, **extra: Any) -> dict[str, Any]:
+            return {
+                "id": entry.id,
+                "type": entry.type,
+                "title": entry.title,
+                "site": entry.meta.get("site"),
+                "path": entry.rel,
+                **extra,
+            }
+
+        document: dict[str, Any] = {
+            "today": self.today.isoformat(),
+            "topics": self.topics,
+            "sites": self.sites,
+            "matrix": self.counts,
+            "topics_without_strategy": self.topics_without_strategy,
+            "quiet_sites": [
+                {"site": site, "last_shared": last.isoformat() if last else None}
+                for site, last in self.quiet_sites
+            ],
+            "overdue_unanswered": [
+                entry_row(rfi, needed_by=rfi.meta.get("needed_by"), days_overdue=days)
+                for rfi, days in self.overdue_unanswered
+            ],
+            "stale": [
+                entry_row(entry, last_updated=last.isoformat() if last else None)
+                for entry, last in self.stale
+            ],
+        }
+        if self.by_type is not None:
+            document["by_type"] = self.by_type
+        return document
+
+
+def _matrix(entries: list[Entry], topics: list[str], sites: list[str]) -> dict[str, dict[str, int]]:
+    counts = {topic: dict.fromkeys(sites, 0) for topic in topics}
+    for entry in entries:
+        site = entry.meta.get("site")
+        for topic in dict.fromkeys(entry.meta.get("topics") or ()):
+            if topic in counts and site in counts[topic]:
+                counts[topic][site] += 1
+    return counts
+
+
+def gaps(kb: KB, by_type: bool = False, today: dt.date | None = None) -> GapReport:
+    """Where the KB is thin: the topic × site matrix, then what needs action as of `today`.
+
+    - topics with no strategy: no strategy that is not retired lists the topic;
+    - quiet sites: registered sites whose newest entry (any type, by `updated` or `created`)
+      is more than a year old, or that never shared anything;
+    - overdue RFIs: not closed, past `needed_by`, and no response at all;
+    - stale entries: strategies (not retired) and work products whose `updated` (else
+      `created`) is more than two years old.
+    """
+    today = today or dt.date.today()
+    catalog = load_catalog(kb)
+    entries = catalog.entries
+    seen_sites = {str(e.meta["site"]) for e in entries if isinstance(e.meta.get("site"), str)}
+    sites = list(catalog.sites) + sorted(seen_sites - set(catalog.sites))
+    topics = list(TOPICS)
+    counts = _matrix(entries, topics, sites)
+    typed = None
+    if by_type:
+        typed = {
+            kind: _matrix([e for e in entries if e.type == kind], topics, sites) for kind in TYPES
+        }
+    live_strategies = [
+        e for e in entries if e.type == "strategy" and e.meta.get("status") != "retired"
+    ]
+    covered = {topic for e in live_strategies for topic in e.meta.get("topics") or ()}
+    last_shared: dict[str, dt.date] = {}
+    for entry in entries:
+        site, when = entry.meta.get("site"), last_touched(entry)
+        if isinstance(site, str) and when and (site not in last_shared or when > last_shared[site]):
+            last_shared[site] = when
+    quiet_since = years_before(today, QUIET_AFTER_YEARS)
+    quiet = [
+        (site, last_shared.get(site))
+        for site in catalog.sites
+        if site not in last_shared or last_shared[site] < quiet_since
+    ]
+    overdue = [
+        (row.entry, -(row.days_left or 0))
+        for row in rfi_rows(entries, today)
+        if row.overdue and row.responses == 0
+    ]
+    overdue.sort(key=lambda pair: (-pair[1], pair[0].id))
+    stale_before = years_before(today, STALE_AFTER_YEARS)
+    stale = [
+        (entry, last_touched(entry))
+        for entry in entries
+        if entry.type in ("strategy", "work-product")
+        and entry.meta.get("status") != "retired"
+        and (last_touched(entry) or dt.date.min) < stale_before
+    ]
+    stale.sort(key=lambda pair: (pair[1] or dt.date.min, pair[0].id))
+    return GapReport(
+        today=today,
+        topics=topics,
+        sites=sites,
+        site_names={site: _site_name(catalog, site) for site in sites},
+        counts=counts,
+        by_type=typed,
+        topics_without_strategy=[topic for topic in topics if topic not in covered],
+        quiet_sites=quiet,
+        overdue_unanswered=overdue,
+        stale=stale,
+        unreadable=catalog.unreadable,
+    )
+
+
+def save_page(path: Path, page: str) -> Path:
+    """Write a generated page (e.g. `gaps --html`) atomically; a clear error if it cannot be."""
+    target = path.expanduser()
+    if target.is_dir():
+        raise UsageError(f"{path} is a folder; give a file name such as gaps.html")
+    try:
+        write_atomic(target, page)
+    except OSError as exc:
+        raise CacopError(f"cannot write {path}: {exc.strerror}") from exc
+    return target
+
+
+# ---------------------------------------------------------------- experts
+
+
+@dataclass
+class Contribution:
+    """One entry behind an expert: its search relevance and that relevance after ageing."""
+
+    entry: Entry
+    score: float
+    weight: float
+    when: dt.date | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.entry.id,
+            "type": self.entry.type,
+            "title": self.entry.title,
+            "site": self.entry.meta.get("site"),
+            "date": self.when.isoformat() if self.when else None,
+            "score": round(self.score, 4),
+            "weight": round(self.weight, 4),
+        }
+
+
+@dataclass
+class Expert:
+    """A person (an author) or a site, and the matching entries that make them one."""
+
+    name: str  # the author as written, or the site slug
+    label: str  # what to print: the author, or the site's name
+    score: float
+    contributions: list[Contribution]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "score": round(self.score, 4),
+            "entries": [item.as_dict() for item in self.contributions],
+        }
+
+
+@dataclass
+class ExpertReport:
+    query: str
+    today: dt.date
+    engine: str  # "index" (cacop search) or "simple" (term counts, when no index exists)
+    people: list[Expert]
+    sites: list[Expert]
+    matched: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "today": self.today.isoformat(),
+            "half_life_days": HALF_LIFE_DAYS,
+            "matched_entries": self.matched,
+            "people": [person.as_dict() for person in self.people],
+            "sites": [site.as_dict() for site in self.sites],
+        }
+
+
+def recency_weight(when: dt.date | None, today: dt.date) -> float:
+    """1.0 for work done today, halving every HALF_LIFE_DAYS; undated work counts as old."""
+    if when is None:
+        return 0.5 ** (5 * 365 / HALF_LIFE_DAYS)
+    age = max((today - when).days, 0)
+    return 0.5 ** (age / HALF_LIFE_DAYS)
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
+_OPERATORS = {"and", "or", "not", "to"}
+
+
+def simple_scores(entries: list[Entry], query: str) -> dict[str, float]:
+    """Relevance without an index: weighted, length-damped term counts (a fallback)."""
+    words = [
+        word.split(":")[-1]
+        for word in re.findall(r"[\w:-]+", query.lower())
+        if word.split(":")[-1] not in _OPERATORS
+    ]
+    terms = [term for word in words for term in _WORD.findall(word)]
+    if not terms:
+        return {}
+    scores: dict[str, float] = {}
+    for entry in entries:
+        meta = entry.meta
+        fields = (
+            (3.0, entry.title),
+            (2.0, " ".join(map(str, meta.get("tags") or ()))),
+            (2.0, str(meta.get("summary") or "")),
+            (1.0, entry.body),
+        )
+        score = 0.0
+        for boost, content in fields:
+            counted = Counter(_WORD.findall(content.lower()))
+            length = max(sum(counted.values()), 1)
+            for term in terms:
+                hits = counted.get(term, 0) + sum(
+                    n for word, n in counted.items() if word != term and word.startswith(term)
+                ) * (len(term) >= 4)
+                if hits:
+                    score += boost * (1 + math.log(hits)) / math.sqrt(length)
+        if score > 0:
+            scores[entry.id] = score
+    return scores
+
+
+def search_scores(kb: KB, query: str, limit: int) -> dict[str, float] | None:
+    """Relevance from `cacop search` when that engine exists here; None when it does not."""
+    try:
+        from .search import search
+    except ImportError:
+        return None
+    result = search(kb, query, limit=limit)
+    return {hit.id: float(hit.score) for hit in result.hits}
+
+
+def _rank(groups: dict[str, list[Contribution]], labels: dict[str, str], top: int) -> list[Expert]:
+    ranked = [
+        Expert(
+            name=name,
+            label=labels.get(name, name),
+            score=sum(item.weight for item in items),
+            contributions=sorted(items, key=lambda item: (-item.weight, item.entry.id)),
+        )
+        for name, items in groups.items()
+    ]
+    ranked.sort(key=lambda expert: (-expert.score, expert.label.casefold()))
+    return ranked[:top]
+
+
+def experts(
+    kb: KB,
+    query: str,
+    top: int = 10,
+    limit: int = 500,
+    today: dt.date | None = None,
+) -> ExpertReport:
+    """Who to ask about `query`: authors and sites ranked by the summed relevance of their
+    matching entries, each weighted by its age (recent work counts more)."""
+    if not query.strip():
+        raise UsageError("give a query: what do you want to ask about?")
+    if top < 1:
+        raise UsageError("--top must be at least 1")
+    today = today or dt.date.today()
+    catalog = load_catalog(kb)
+    known = catalog.by_id()
+    scores = search_scores(kb, query, limit)
+    engine = "index"
+    if scores is None:
+        scores, engine = simple_scores(catalog.entries, query), "simple"
+    people: dict[str, list[Contribution]] = {}
+    people_labels: dict[str, str] = {}
+    sites: dict[str, list[Contribution]] = {}
+    for entry_id, score in scores.items():
+        entry = known.get(entry_id)
+        if entry is None or score <= 0:
+            continue
+        when = last_touched(entry)
+        item = Contribution(entry, score, score * recency_weight(when, today), when)
+        for author in dict.fromkeys(str(a).strip() for a in entry.meta.get("authors") or ()):
+            if author:
+                key = " ".join(author.casefold().split())
+                people.setdefault(key, []).append(item)
+                people_labels.setdefault(key, author)
+        site = entry.meta.get("site")
+        if isinstance(site, str):
+            sites.setdefault(site, []).append(item)
+    site_labels = {slug: _site_name(catalog, slug) for slug in sites}
+    return ExpertReport(
+        query=query,
+        today=today,
+        engine=engine,
+        people=_rank(people, people_labels, top),
+        sites=_rank(sites, site_labels, top),
+        matched=sum(1 for entry_id in scores if entry_id in known),
+    )
+
+
+# ---------------------------------------------------------------- digest
+
+
+@dataclass
+class Answered:
+    rfi: Entry | None  # None when the RFI is not in this clone
+    rfi_id: str
+    responses: list[Entry]
+
+
+@dataclass
+class Digest:
+    since: dt.date
+    today: dt.date
+    kb_name: str
+    site_names: dict[str, str]
+    added: list[Entry]  # strategies, work products and RFIs created in the window
+    answered: list[Answered]  # RFIs with responses created in the window
+    closed: list[tuple[Entry, dt.date, int]]  # RFIs closed in the window, when, responses
+    unreadable: list[Issue] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        def brief(entry: Entry) -> dict[str, Any]:
+            return {
+                "id": entry.id,
+                "type": entry.type,
+                "title": entry.title,
+                "site": entry.meta.get("site"),
+                "authors": entry.meta.get("authors"),
+                "created": entry.meta.get("created"),
+                "path": entry.rel,
+            }
+
+        return {
+            "since": self.since.isoformat(),
+            "until": self.today.isoformat(),
+            "added": [brief(entry) for entry in self.added],
+            "answered": [
+                {
+                    "rfi": item.rfi_id,
+                    "title": item.rfi.title if item.rfi else None,
+                    "responses": [brief(response) for response in item.responses],
+                }
+                for item in self.answered
+            ],
+            "closed": [
+                {**brief(entry), "closed": when.isoformat(), "responses": count}
+                for entry, when, count in self.closed
+            ],
+        }
+
+
+def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> dict[str, dt.date]:
+    """When each closed RFI was closed, as far as it is within [since, today].
+
+    Closing changes only the `status` line, so git's history of that line tells when:
+    the newest commit since `since` that changed a `status: closed` line in the RFI's file.
+    A close not yet committed counts as today. Outside git, the file's modification time.
+    """
+    paths = {entry.rel: entry for entry in rfis}
+    if not paths:
+        return {}
+    found: dict[str, dt.date] = {}
+    if gitrepo.is_repository(kb.root):
+        log = gitrepo.run_git(
+            kb.root,
+            "log",
+            f"--since={since.isoformat()} 00:00:00",
+            "--format=%x01%cs",
+            "--name-only",
+            "--relative",
+            "-G",
+            r"^status:[[:space:]]*['\"]?closed",
+            "--",
+            *paths,
+        )
+        when: dt.date | None = None
+        for line in log.stdout.splitlines() if log.returncode == 0 else ():
+            if line.startswith("\x01"):
+                when = entry_date(line[1:].strip())
+            elif line in paths and when and line not in found:
+                found[line] = when
+        changed = gitrepo.run_git(
+            kb.root, "diff", "HEAD", "--name-only", "--relative", "--", *paths
+        )
+        added = gitrepo.run_git(kb.root, "ls-files", "--others", "--exclude-standard", "--", *paths)
+        for result in (changed, added):  # paths relative to kb.root, like `paths`
+            for name in result.stdout.splitlines() if result.returncode == 0 else ():
+                if name in paths:
+                    found[name] = today  # closed, not yet committed
+    else:
+        for rel, entry in paths.items():
+            try:
+                found[rel] = dt.date.fromtimestamp(entry.path.stat().st_mtime)
+            except OSError:
+                continue
+    return {paths[rel].id: when for rel, when in found.items() if since <= when <= today}
+
+
+def _rfi_or_none(entry: Entry | None) -> Entry | None:
+    return entry if entry is not None and entry.type == "rfi" else None
+
+
+def digest(kb: KB, since: dt.date | None = None, today: dt.date | None = None) -> Digest:
+    """What was added, answered and closed from `since` (default: a week ago) to today."""
+    today = today or dt.date.today()
+    since = since or today - dt.timedelta(days=DIGEST_DAYS)
+    if since > today:
+        raise UsageError(f"--since {since.isoformat()} is after today ({today.isoformat()})")
+    catalog = load_catalog(kb)
+
+    def in_window(entry: Entry) -> bool:
+        created = entry_date(entry.meta.get("created"))
+        return created is not None and since <= created <= today
+
+    order = {"strategy": 0, "work-product": 1, "rfi": 2}
+    added = [e for e in catalog.entries if e.type in order and in_window(e)]
+    added.sort(key=lambda e: (order[e.type], str(e.meta.get("created")), e.id))
+    known = catalog.by_id()
+    answers: dict[str, list[Entry]] = {}
+    for entry in catalog.entries:
+        if entry.type == "response" and in_window(entry):
+            answers.setdefault(str(entry.meta.get("rfi")), []).append(entry)
+    answered = [
+        Answered(
+            _rfi_or_none(known.get(rfi_id)),
+            rfi_id,
+            sorted(items, key=lambda e: (str(e.meta.get("created")), e.id)),
+        )
+        for rfi_id, items in answers.items()
+    ]
+    answered.sort(key=lambda item: (str(item.responses[0].meta.get("created")), item.rfi_id))
+    closed_rfis = [
+        e for e in catalog.entries if e.type == "rfi" and e.meta.get("status") == "closed"
+    ]
+    dates = closing_dates(kb, closed_rfis, since, today)
+    closed = sorted(
+        (
+            (entry, dates[entry.id], len(catalog.responses_to(entry.id)))
+            for entry in closed_rfis
+            if entry.id in dates
+        ),
+        key=lambda pair: (pair[1], pair[0].id),
+    )
+    sites = set(catalog.sites) | {str(e.meta.get("site")) for e in catalog.entries}
+    return Digest(
+        since=since,
+        today=today,
+        kb_name=kb.name,
+        site_names={slug: _site_name(catalog, slug) for slug in sites},
+        added=added,
+        answered=answered,
+        closed=closed,
+        unreadable=catalog.unreadable,
+    )

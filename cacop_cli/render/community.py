@@ -1,0 +1,356 @@
+"""Views of the community's map: the gaps heatmap (terminal and HTML), experts and the digest."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+from ..community import Digest, Expert, ExpertReport, GapReport
+from ..models import Entry
+from . import clean, err, note, out, print_json, text
+from .core import issue_line
+
+__all__ = ["note"]
+
+# A sequential palette (ColorBrewer YlOrRd): level 0 is "nothing here", 5 the most.
+PALETTE = ("#eeeeee", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#e31a1c")
+INK = ("#777777", "#000000", "#000000", "#000000", "#000000", "#ffffff")
+TYPE_LABELS = {
+    "strategy": "Strategies",
+    "work-product": "Work products",
+    "rfi": "Requests for information",
+    "response": "Responses",
+}
+
+
+def heat_level(count: int, most: int) -> int:
+    """0 for no entries, else 1..5 in proportion to the largest count."""
+    if count <= 0 or most <= 0:
+        return 0
+    return max(1, min(5, math.ceil(count * 5 / most)))
+
+
+def _report_unreadable(report) -> None:
+    for problem in report.unreadable:
+        err().print(text(issue_line(problem), "red"), soft_wrap=True)
+
+
+# ---------------------------------------------------------------- gaps: terminal
+
+
+def _heatmap(
+    title: str, counts: dict[str, dict[str, int]], sites: list[str], most: int, total: bool
+):
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=text(title, "bold"), box=box.SIMPLE_HEAD, padding=(0, 1))
+    table.add_column("topic", no_wrap=True)
+    for site in sites:
+        table.add_column(text(site), justify="center", no_wrap=True)
+    if total:
+        table.add_column("total", justify="right", no_wrap=True)
+    for topic, row in counts.items():
+        cells = []
+        for site in sites:
+            level = heat_level(row.get(site, 0), most)
+            cells.append(text(f" {row.get(site, 0)} ", f"{INK[level]} on {PALETTE[level]}"))
+        if total:
+            cells.append(text(str(sum(row.values())), "bold"))
+        table.add_row(text(topic), *cells)
+    return table
+
+
+def _site_chunks(topics: list[str], sites: list[str], width: int) -> list[list[str]]:
+    """Sites in groups narrow enough that each heatmap fits the terminal without folding."""
+    room = width - (max(map(len, ["topic", *topics])) + 3) - (len("total") + 3) - 2
+    chunks: list[list[str]] = [[]]
+    used = 0
+    for site in sites:
+        need = max(len(clean(site)), 3) + 3  # padding and the column separator
+        if chunks[-1] and used + need > room:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(site)
+        used += need
+    return chunks
+
+
+def _heatmaps(console, title: str, counts: dict[str, dict[str, int]], sites: list[str]) -> None:
+    most = max((n for row in counts.values() for n in row.values()), default=0)
+    chunks = _site_chunks(list(counts), sites, console.width)
+    for number, chunk in enumerate(chunks, 1):
+        part = f" (sites {number} of {len(chunks)})" if len(chunks) > 1 else ""
+        console.print(_heatmap(title + part, counts, chunk, most, number == len(chunks)))
+
+
+def gaps(report: GapReport, as_json: bool) -> None:
+    _report_unreadable(report)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console = out()
+    _heatmaps(console, f"Entries by topic and site, {report.today}", report.counts, report.sites)
+    for kind, counts in (report.by_type or {}).items():
+        _heatmaps(console, TYPE_LABELS.get(kind, kind), counts, report.sites)
+    legend = text("colour: ")
+    for level, colour in enumerate(PALETTE):
+        legend.append_text(text(f" {level} ", f"{INK[level]} on {colour}"))
+    legend.append_text(text("  (0 none … 5 the most)", "dim"))
+    console.print(legend)
+    for heading, lines in _action_lists(report):
+        console.print()
+        console.print(text(f"{heading} ({len(lines)})", "bold"))
+        for line in lines or ["none"]:
+            console.print(text(f"  • {line}"), soft_wrap=True)
+
+
+def _action_lists(report: GapReport) -> list[tuple[str, list[str]]]:
+    names = report.site_names
+    return [
+        ("Topics with no strategy", list(report.topics_without_strategy)),
+        (
+            "Sites with nothing shared in a year",
+            [
+                f"{names.get(site, site)} ({site}): "
+                + (f"last shared {last}" if last else "never shared anything")
+                for site, last in report.quiet_sites
+            ],
+        ),
+        (
+            "RFIs past needed_by with no response",
+            [
+                f"{rfi.title} — {names.get(str(rfi.meta.get('site')), '?')}, needed by "
+                f"{rfi.meta.get('needed_by')}, {days} d overdue [{rfi.id}]"
+                for rfi, days in report.overdue_unanswered
+            ],
+        ),
+        (
+            "Entries not updated in two years",
+            [
+                f"{entry.title} — {entry.type}, {entry.meta.get('site')}, last updated "
+                f"{last or 'never'} [{entry.id}]"
+                for entry, last in report.stale
+            ],
+        ),
+    ]
+
+
+# ---------------------------------------------------------------- gaps: HTML page
+
+PAGE_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px 32px;
+       color: #1d1d1d; background: #ffffff; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; }
+p.meta { color: #555555; margin: 0 0 16px; }
+table.heat { border-collapse: separate; border-spacing: 3px; }
+table.heat th { font-size: 12px; font-weight: 600; padding: 2px 4px; }
+table.heat th.topic { text-align: right; padding-right: 10px; white-space: nowrap; }
+table.heat th.site { width: 64px; text-align: center; word-break: break-word; }
+table.heat td.cell { width: 64px; height: 38px; text-align: center; font-weight: 700;
+                     font-size: 15px; border-radius: 3px; }
+table.heat td.total { padding-left: 10px; color: #555555; }
+.legend { margin: 10px 0 0; font-size: 12px; color: #555555; }
+.legend span { display: inline-block; width: 28px; height: 14px; vertical-align: middle;
+               margin-right: 2px; border-radius: 2px; }
+ul { margin: 0; padding-left: 22px; } li { margin: 2px 0; }
+code { font-size: 12px; color: #555555; }
+"""
+
+
+def _h(value: object) -> str:
+    return html.escape(clean(value), quote=True)
+
+
+def _html_heatmap(counts: dict[str, dict[str, int]], sites: list[str], names: dict) -> str:
+    most = max((n for row in counts.values() for n in row.values()), default=0)
+    head = "".join(
+        f'<th class="site" title="{_h(names.get(site, site))}">{_h(site)}</th>' for site in sites
+    )
+    rows = []
+    for topic, row in counts.items():
+        cells = "".join(
+            f'<td class="cell h{heat_level(row.get(site, 0), most)}" '
+            f'title="{_h(topic)} × {_h(names.get(site, site))}: {row.get(site, 0)}">'
+            f"{row.get(site, 0)}</td>"
+            for site in sites
+        )
+        total = sum(row.values())
+        rows.append(
+            f'<tr><th class="topic">{_h(topic)}</th>{cells}<td class="total">{total}</td></tr>'
+        )
+    return (
+        f'<table class="heat"><thead><tr><th></th>{head}<th>total</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def gaps_html(report: GapReport, kb_name: str) -> str:
+    """One self-contained page: inline CSS, no scripts, nothing fetched from anywhere."""
+    levels = "".join(
+        f".h{level} {{ background: {colour}; color: {INK[level]}; }}\n"
+        for level, colour in enumerate(PALETTE)
+    )
+    legend = "".join(
+        f'<span class="h{level}" title="level {level}"></span>' for level in range(len(PALETTE))
+    )
+    sections = [
+        f"<h2>Entries by topic and site</h2>"
+        f"{_html_heatmap(report.counts, report.sites, report.site_names)}"
+        f'<p class="legend">fewer {legend} more entries</p>'
+    ]
+    for kind, counts in (report.by_type or {}).items():
+        sections.append(
+            f"<h2>{_h(TYPE_LABELS.get(kind, kind))}</h2>"
+            f"{_html_heatmap(counts, report.sites, report.site_names)}"
+        )
+    for heading, lines in _action_lists(report):
+        items = "".join(f"<li>{_h(line)}</li>" for line in lines) or "<li>none</li>"
+        sections.append(f"<h2>{_h(heading)} ({len(lines)})</h2><ul>{items}</ul>")
+    total = sum(n for row in report.counts.values() for n in row.values())
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">"
+        f"<title>{_h(kb_name)}: gaps as of {report.today}</title>"
+        f"<style>{PAGE_CSS}{levels}</style></head><body>"
+        f"<h1>{_h(kb_name)}: where our knowledge is, and where it is missing</h1>"
+        f'<p class="meta">As of {report.today} · {len(report.sites)} sites · '
+        f"{len(report.topics)} topics · {total} topic tags on entries</p>"
+        + "".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def page_written(path) -> None:
+    out().print(text(str(path)), soft_wrap=True)
+    note("open it in a browser; it needs no network")
+
+
+# ---------------------------------------------------------------- experts
+
+
+def _expert_table(title: str, ranked: list[Expert]):
+    from rich.table import Table
+
+    table = Table(title=text(title, "bold"), show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("who", overflow="fold")
+    table.add_column("score", justify="right")
+    table.add_column("entries behind it", overflow="fold", ratio=1)
+    for position, expert in enumerate(ranked, 1):
+        behind = text("")
+        for number, item in enumerate(expert.contributions):
+            if number:
+                behind.append("\n")
+            when = item.when.isoformat() if item.when else "undated"
+            behind.append_text(text(f"{item.entry.title} ({item.entry.type}, {when}) "))
+            behind.append_text(text(item.entry.id, "dim"))
+        table.add_row(text(str(position)), text(expert.label), text(f"{expert.score:.2f}"), behind)
+    return table
+
+
+def experts(report: ExpertReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.as_dict())
+        return
+    if not report.people and not report.sites:
+        note(f"no entry matches {clean(report.query)!r}; try fewer or broader words")
+        return
+    console = out()
+    console.print(_expert_table(f"People who know about {clean(report.query)!r}", report.people))
+    console.print(_expert_table("Sites", report.sites))
+    engine = "the search index" if report.engine == "index" else "simple term matching"
+    note(
+        f"{report.matched} matching entries, ranked by {engine}; an entry's weight halves "
+        "every two years of age"
+    )
+
+
+# ---------------------------------------------------------------- digest
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def md(value: object) -> str:
+    """Entry text made safe inside Markdown: one line, no control characters, no markup."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(clean(value).split()))
+
+
+def _people(entry: Entry) -> str:
+    authors = entry.meta.get("authors")
+    return ", ".join(map(str, authors)) if isinstance(authors, list) else ""
+
+
+def digest_markdown(result: Digest) -> str:
+    names = result.site_names
+
+    def site(entry: Entry) -> str:
+        slug = str(entry.meta.get("site", ""))
+        return md(names.get(slug, slug))
+
+    lines = [
+        f"# {md(result.kb_name)}: what's new, {result.since} to {result.today}",
+        "",
+        f"{len(result.added)} new, {len(result.answered)} RFI(s) answered, "
+        f"{len(result.closed)} closed. `cacop show ID` opens any of them.",
+        "",
+        f"## New ({len(result.added)})",
+        "",
+    ]
+    if not result.added:
+        lines += ["Nothing new this time.", ""]
+    for kind in ("strategy", "work-product", "rfi"):
+        entries = [entry for entry in result.added if entry.type == kind]
+        if not entries:
+            continue
+        lines += [f"### {TYPE_LABELS[kind]}", ""]
+        for entry in entries:
+            meta = entry.meta
+            if kind == "rfi":
+                detail = (
+                    f"{site(entry)} asks; needed by {md(meta.get('needed_by', '?'))}"
+                    f" ({md(meta.get('priority', 'routine'))})"
+                )
+            else:
+                detail = f"{site(entry)} ({md(_people(entry))}), {md(meta.get('created', ''))}"
+            summary = f" {md(meta['summary'])}" if meta.get("summary") else ""
+            lines.append(f"- **{md(entry.title)}** — {detail}.{summary} `{entry.id}`")
+        lines.append("")
+    lines += [f"## Answered ({len(result.answered)})", ""]
+    if not result.answered:
+        lines += ["No new responses.", ""]
+    for item in result.answered:
+        title = md(item.rfi.title) if item.rfi else f"`{item.rfi_id}`"
+        asker = f" (asked by {site(item.rfi)})" if item.rfi else ""
+        count = len(item.responses)
+        lines.append(f"- **{title}**{asker}: {count} new response{'s' * (count != 1)}")
+        for response in item.responses:
+            lines.append(
+                f"  - {site(response)} ({md(_people(response))}), "
+                f"{md(response.meta.get('created', ''))}: {md(response.title)} `{response.id}`"
+            )
+    if result.answered:
+        lines.append("")
+    lines += [f"## Closed ({len(result.closed)})", ""]
+    if not result.closed:
+        lines += ["No RFI was closed.", ""]
+    for entry, when, responses in result.closed:
+        lines.append(
+            f"- **{md(entry.title)}** — {site(entry)}, closed {when} after {responses} "
+            f"response{'s' * (responses != 1)}. `{entry.id}`"
+        )
+    if result.closed:
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def digest(result: Digest, as_json: bool) -> None:
+    _report_unreadable(result)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    out().print(text(digest_markdown(result)), soft_wrap=True, end="")

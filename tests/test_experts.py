@@ -1,0 +1,114 @@
+"""`cacop experts`: authors and sites ranked by their matching entries, recent work weighted
+higher, on a fixture KB with known answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cacop_cli import community
+from cacop_cli.config import load_kb
+from cacop_cli.errors import ExitCode
+
+FILES = Path(__file__).parent / "files"
+TODAY = "2026-06-15"
+
+
+@pytest.fixture
+def kb_copy(tmp_path) -> Path:
+    target = tmp_path / "community"
+    shutil.copytree(FILES / "community", target)
+    return target
+
+
+def experts_json(cli, kb: Path, query: str, *flags: str) -> dict:
+    result = cli("experts", query, "--json", "--today", TODAY, *flags, kb=kb)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_people_and_sites_ranked_by_summed_relevance(cli, kb_copy):
+    document = experts_json(cli, kb_copy, "nibin")
+    people = [(p["label"], [e["id"] for e in p["entries"]]) for p in document["people"]]
+    # Cy Chen wrote both NIBIN entries; Ann Alvarez co-wrote one; Bo Brown none
+    assert people[0][0] == "Cy Chen"
+    assert sorted(people[0][1]) == [
+        "alpha-2025-nibin-lead-bulletin",
+        "gamma-2026-nibin-network-chart",
+    ]
+    assert people[1] == ("Ann Alvarez", ["alpha-2025-nibin-lead-bulletin"])
+    assert len(people) == 2
+    assert document["people"][0]["score"] == pytest.approx(
+        sum(e["weight"] for e in document["people"][0]["entries"]), abs=1e-3
+    )
+    sites = {s["name"]: [e["id"] for e in s["entries"]] for s in document["sites"]}
+    assert sites == {
+        "gamma": ["gamma-2026-nibin-network-chart"],
+        "alpha": ["alpha-2025-nibin-lead-bulletin"],
+    }
+    assert {s["label"] for s in document["sites"]} == {"Gamma County", "Alpha City"}
+    assert document["matched_entries"] == 2
+
+
+def test_recent_work_outranks_the_same_work_ten_years_older(cli, kb_copy):
+    """Two entries with the same text; Eve's is from 2026, Dee's from 2016."""
+    document = experts_json(cli, kb_copy, "carjacking diversion")
+    people = document["people"]
+    assert [p["label"] for p in people] == ["Eve New", "Dee Old"]
+    eve, dee = people[0]["entries"][0], people[1]["entries"][0]
+    assert eve["score"] == pytest.approx(dee["score"], rel=0.05)  # equally relevant
+    assert eve["weight"] > 20 * dee["weight"]  # 10 years older: 5 half-lives
+    assert [s["name"] for s in document["sites"]] == ["alpha"]
+    assert len(document["sites"][0]["entries"]) == 2
+
+
+def test_recency_weight_halves_every_half_life():
+    today = dt.date(2026, 6, 15)
+    assert community.recency_weight(today, today) == 1.0
+    two_years = today - dt.timedelta(days=community.HALF_LIFE_DAYS)
+    assert community.recency_weight(two_years, today) == pytest.approx(0.5)
+    assert community.recency_weight(today + dt.timedelta(days=9), today) == 1.0  # no bonus
+    assert community.recency_weight(None, today) < community.recency_weight(two_years, today)
+
+
+def test_simple_scoring_fallback_ranks_the_same_way(kb_copy):
+    """Without the search engine: term counts over the catalog give the same people order."""
+    kb = load_kb(kb_copy)
+    entries = community.load_catalog(kb).entries
+    scores = community.simple_scores(entries, "nibin")
+    assert set(scores) == {"alpha-2025-nibin-lead-bulletin", "gamma-2026-nibin-network-chart"}
+    assert community.simple_scores(entries, "AND OR title:") == {}
+
+
+def test_top_limits_the_lists(cli, kb_copy):
+    document = experts_json(cli, kb_copy, "nibin", "--top", "1")
+    assert [p["label"] for p in document["people"]] == ["Cy Chen"]
+    assert len(document["sites"]) == 1
+
+
+def test_table_lists_the_entries_behind_each_person(cli, kb_copy):
+    result = cli("experts", "nibin", "--today", TODAY, kb=kb_copy, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert text.index("Cy Chen") < text.index("Ann Alvarez")
+    assert "NIBIN network chart (work-product, 2026-05-01)" in text
+    assert "gamma-2026-nibin-network-chart" in text
+    assert "Gamma County" in text and "Alpha City" in text
+
+
+def test_no_match_is_a_success_with_a_note(cli, kb_copy):
+    result = cli("experts", "zeppelin", "--today", TODAY, kb=kb_copy)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "no entry matches" in result.stderr
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_empty_query_is_a_usage_error(cli, kb_copy, query):
+    result = cli("experts", query, kb=kb_copy)
+    assert result.exit_code == ExitCode.USAGE
+    assert "give a query" in result.stderr

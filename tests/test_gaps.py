@@ -1,0 +1,297 @@
+"""`cacop gaps`: the topic × site matrix and the action lists, on a fixture KB with known
+answers and a fixed date; the HTML page drawn by headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cacop_cli.community import years_before
+from cacop_cli.errors import ExitCode
+from cacop_cli.render.community import PALETTE, heat_level
+
+FILES = Path(__file__).parent / "files"
+TODAY = "2026-06-15"
+SITES = ["alpha", "beta", "gamma", "delta", "epsilon"]
+MATRIX = {  # every entry (any type) counted once under each of its topics, by its site
+    "gun-violence": [3, 0, 2, 0, 0],
+    "federal-partnerships": [0, 1, 0, 0, 0],
+    "crime-analysis": [1, 3, 0, 0, 0],
+    "technology": [1, 0, 1, 0, 1],
+    "criminal-justice-collaboration": [2, 0, 0, 0, 0],
+    "investigations": [2, 1, 2, 0, 0],
+    "community-engagement": [0, 0, 1, 0, 0],
+}
+
+
+@pytest.fixture
+def community(tmp_path) -> Path:
+    target = tmp_path / "community"
+    shutil.copytree(FILES / "community", target)
+    return target
+
+
+def gaps_json(cli, kb: Path, *flags: str, today: str = TODAY) -> dict:
+    result = cli("gaps", "--json", *flags, "--today", today, kb=kb)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_matrix_counts_every_topic_and_registered_site(cli, community):
+    document = gaps_json(cli, community)
+    assert document["sites"] == SITES
+    assert document["topics"] == list(MATRIX)
+    assert document["matrix"] == {
+        topic: dict(zip(SITES, row, strict=True)) for topic, row in MATRIX.items()
+    }
+    assert "by_type" not in document
+
+
+def test_matrix_by_type(cli, community):
+    by_type = gaps_json(cli, community, "--by-type")["by_type"]
+    assert set(by_type) == {"strategy", "work-product", "rfi", "response"}
+    strategies = {
+        topic: [n for n in row.values()]
+        for topic, row in by_type["strategy"].items()
+        if any(row.values())
+    }
+    assert strategies == {
+        "gun-violence": [1, 0, 0, 0, 0],
+        "crime-analysis": [0, 1, 0, 0, 0],
+        "technology": [0, 0, 0, 0, 1],
+        "investigations": [1, 0, 0, 0, 0],
+        "community-engagement": [0, 0, 1, 0, 0],  # retired, but it exists
+    }
+    for topic, row in MATRIX.items():  # the types add up to the whole
+        for position, site in enumerate(SITES):
+            assert sum(by_type[kind][topic][site] for kind in by_type) == row[position]
+
+
+def test_action_lists_with_a_fixed_date(cli, community):
+    document = gaps_json(cli, community)
+    # community-engagement has only a retired strategy
+    assert document["topics_without_strategy"] == [
+        "federal-partnerships",
+        "criminal-justice-collaboration",
+        "community-engagement",
+    ]
+    assert document["quiet_sites"] == [
+        {"site": "delta", "last_shared": None},
+        {"site": "epsilon", "last_shared": "2025-01-10"},
+    ]
+    # past needed_by with no response; the overdue RFI with an answer is not listed
+    assert [(r["id"], r["days_overdue"]) for r in document["overdue_unanswered"]] == [
+        ("beta-2026-federal-task-force-contacts", 14)
+    ]
+    # not updated since 2024-06-15; the retired strategy is not listed
+    assert [(r["id"], r["last_updated"]) for r in document["stale"]] == [
+        ("alpha-2016-carjacking-diversion-form", "2016-03-01"),
+        ("beta-2022-beat-map", "2023-01-01"),
+        ("beta-2023-hot-spots-patrol", "2023-05-01"),
+    ]
+
+
+def test_action_lists_move_with_the_date(cli, community):
+    earlier = gaps_json(cli, community, today="2026-01-09")
+    assert [s["site"] for s in earlier["quiet_sites"]] == ["delta"]  # epsilon: 364 days
+    assert earlier["overdue_unanswered"] == []
+    later = gaps_json(cli, community, today="2027-01-11")
+    assert [s["site"] for s in later["quiet_sites"]] == ["delta", "epsilon"]
+    assert "epsilon-2024-lpr-alerts" in [r["id"] for r in later["stale"]]  # updated 2025-01-10
+    assert "epsilon-2024-lpr-alerts" not in [
+        r["id"] for r in gaps_json(cli, community, today="2027-01-10")["stale"]
+    ]
+    assert [(r["id"], r["days_overdue"]) for r in later["overdue_unanswered"]] == [
+        ("beta-2026-federal-task-force-contacts", 224),
+        ("gamma-2026-drone-program-policy", 194),
+    ]
+
+
+def test_years_before_handles_leap_days():
+    assert years_before(dt.date(2028, 2, 29), 1) == dt.date(2027, 2, 28)
+    assert years_before(dt.date(2026, 6, 15), 2) == dt.date(2024, 6, 15)
+
+
+@pytest.mark.parametrize(
+    ("count", "most", "level"),
+    [(0, 3, 0), (1, 3, 2), (2, 3, 4), (3, 3, 5), (1, 10, 1), (0, 0, 0), (7, 7, 5)],
+)
+def test_heat_levels(count, most, level):
+    assert heat_level(count, most) == level
+
+
+def test_terminal_heatmap_and_lists(cli, community):
+    result = cli("gaps", "--today", TODAY, kb=community, env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.strip().startswith("topic"))
+    assert header.split() == ["topic", *SITES, "total"]
+    for topic, row in MATRIX.items():
+        line = next(line for line in lines if line.strip().startswith(topic + " "))
+        assert line.split()[1:] == [str(n) for n in row] + [str(sum(row))]
+    text = result.stdout
+    assert "Topics with no strategy (3)" in text
+    assert "Delta (delta): never shared anything" in text
+    assert "Epsilon (epsilon): last shared 2025-01-10" in text
+    assert "14 d overdue [beta-2026-federal-task-force-contacts]" in text
+    assert "Entries not updated in two years (3)" in text
+
+
+def test_terminal_heatmap_is_split_to_fit_a_narrow_terminal(cli, community):
+    result = cli("gaps", "--today", TODAY, kb=community, env={"COLUMNS": "70"})
+    assert result.exit_code == 0
+    assert "(sites 1 of 2)" in result.stdout
+    heatmaps = result.stdout.split("colour:")[0]
+    assert all(len(line) <= 70 for line in heatmaps.splitlines())
+    assert "…" not in heatmaps
+    assert "epsilon" in heatmaps and "total" in heatmaps
+
+
+def test_heatmap_cells_have_background_colours_on_a_terminal(cli, community):
+    result = cli(
+        "gaps", "--today", TODAY, kb=community,
+        env={"COLUMNS": "120", "NO_COLOR": None, "FORCE_COLOR": "1", "TERM": "xterm-256color"},
+    )  # fmt: skip
+    assert result.exit_code == 0
+    assert "\x1b[" in result.stdout
+    assert "48;" in result.stdout  # a background colour
+
+
+def test_html_page_is_self_contained_and_escaped(cli, community, tmp_path):
+    stale = community / "kb/work-products/beta-2022-beat-map.md"
+    stale.write_text(
+        stale.read_text().replace(
+            "title: Beat map of burglaries",
+            'title: "<script>alert(1)</script> [bold]x[/bold] \\e[2J map"',
+        )
+    )
+    page = tmp_path / "out" / "gaps.html"
+    result = cli("gaps", "--html", str(page), "--today", TODAY, kb=community)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == str(page)
+    html = page.read_text("utf-8")
+    assert html.startswith("<!doctype html>")
+    assert "<script" not in html.lower()
+    assert "default-src 'none'" in html  # the page may fetch nothing, even if it tried
+    assert not re.search(r"https?:|url\(|<link|<img|\ssrc=", html)  # and it does not try
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "\x1b" not in html
+    for colour in PALETTE:
+        assert colour in html
+    assert html.count('class="cell h5"') == 2  # the two 3s
+    assert html.count('class="cell h0"') == sum(row.count(0) for row in MATRIX.values())
+
+
+def test_html_with_json_prints_json_and_writes_the_page(cli, community, tmp_path):
+    page = tmp_path / "gaps.html"
+    result = cli("gaps", "--json", "--html", str(page), "--today", TODAY, kb=community)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["sites"] == SITES
+    assert page.is_file()
+
+
+def test_html_into_a_folder_is_a_usage_error(cli, community, tmp_path):
+    result = cli("gaps", "--html", str(tmp_path), "--today", TODAY, kb=community)
+    assert result.exit_code == ExitCode.USAGE
+    assert "is a folder" in result.stderr
+
+
+def test_unreadable_entries_are_reported_and_the_map_still_drawn(cli, community):
+    (community / "kb/strategies/broken.md").write_text("no frontmatter here\n")
+    result = cli("gaps", "--json", "--today", TODAY, kb=community)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["matrix"]["gun-violence"]["alpha"] == 3
+    assert "kb/strategies/broken.md:1" in result.stderr
+
+
+# ---------------------------------------------------------------- the page in a real browser
+
+
+def read_png(data: bytes, max_rows: int | None = None) -> tuple[int, int, list[bytes], int]:
+    """Decode an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium writes): stdlib only."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    position, compressed = 8, bytearray()
+    width = height = channels = 0
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        position += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and interlace == 0 and colour_type in (2, 6)
+            channels = 3 if colour_type == 2 else 4
+        elif kind == b"IDAT":
+            compressed += body
+        elif kind == b"IEND":
+            break
+    raw = zlib.decompress(bytes(compressed))
+    stride = width * channels
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(min(height, max_rows or height)):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        if kind == 1:
+            for x in range(channels, stride):
+                line[x] = (line[x] + line[x - channels]) & 0xFF
+        elif kind == 2:
+            line = bytearray((a + b) & 0xFF for a, b in zip(line, previous, strict=True))
+        elif kind == 3:
+            for x in range(stride):
+                left = line[x - channels] if x >= channels else 0
+                line[x] = (line[x] + ((left + previous[x]) >> 1)) & 0xFF
+        elif kind == 4:
+            for x in range(stride):
+                a = line[x - channels] if x >= channels else 0
+                b, c = previous[x], previous[x - channels] if x >= channels else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append(bytes(line))
+        previous = line
+    return width, height, rows, channels
+
+
+def test_html_heatmap_is_drawn_by_headless_chromium(cli, community, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    page = tmp_path / "gaps.html"
+    assert cli("gaps", "--html", str(page), "--today", TODAY, kb=community).exit_code == 0
+    screenshot = tmp_path / "gaps.png"
+    subprocess.run(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={screenshot}", "--window-size=1200,900", page.as_uri(),
+        ],
+        capture_output=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert screenshot.is_file(), "chromium wrote no screenshot"
+    width, height, rows, channels = read_png(screenshot.read_bytes(), max_rows=520)
+    assert (width, height) == (1200, 900)
+    pixels = Counter(row[x : x + 3] for row in rows for x in range(0, len(row), channels))
+
+    def seen(colour: str) -> int:
+        return pixels[bytes.fromhex(colour.lstrip("#"))]
+
+    # cells by level with the largest count 3: 1 -> level 2, 2 -> level 4, 3 -> level 5
+    cells = Counter(heat_level(n, 3) for row in MATRIX.values() for n in row)
+    assert cells == {0: 22, 2: 7, 4: 4, 5: 2}
+    cell_area = 64 * 38
+    for level, number in cells.items():
+        area = seen(PALETTE[level])
+        assert area >= number * cell_area * 0.6, (level, area)  # text covers part of a cell
+        assert area <= number * cell_area * 1.3 + 2_000, (level, area)  # + the legend's swatch
+    for level in (1, 3):  # no cell of these levels: only the legend's small swatch
+        assert seen(PALETTE[level]) < 1_000
