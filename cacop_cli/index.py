@@ -94,10 +94,13 @@ STORED = ("path", "id", "type", "title", "site", "created", "updated", "topic")
 def _analyzers() -> tuple[Any, Any]:
     """(stemming analyser for ranked text, plain analyser for spelling and names)."""
     from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+    from whoosh.lang.porter2 import stem
 
     plain = RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter()
-    # minsize=1 keeps one-character words and tags (Whoosh's default drops them).
-    stemming = plain | StopFilter(minsize=1) | StemFilter(cachesize=100_000)
+    # minsize=1 keeps one-character words and tags (Whoosh's default drops them). Porter2
+    # (Snowball English) rather than Whoosh's default Porter: "deduplicating" and
+    # "deduplicate" share a stem only in Porter2.
+    stemming = plain | StopFilter(minsize=1) | StemFilter(stemfn=stem, cachesize=100_000)
     return stemming, plain
 
 
@@ -152,6 +155,7 @@ def schema_digest() -> str:
             "cacop": __version__,
             "whoosh": whoosh.versionstring(),
             "token": TOKEN_PATTERN,
+            "stemmer": "porter2",
             "boosts": TEXT_BOOSTS,
             "fields": {name: type(kind).__name__ for name, kind in schema().items()},
         },
@@ -685,8 +689,10 @@ class Searcher:
         kind = type(node).__name__
         if kind == "Every":
             return q.Every()
-        if kind == "AllOf":
-            return q.And([self.compile(item) for item in node.items])
+        if kind == "AllOf":  # a stop word ("for", "to") compiles to nothing: leave it out
+            parts = [self.compile(item) for item in node.items]
+            parts = [part for part in parts if part is not q.NullQuery]
+            return q.And(parts) if parts else q.NullQuery
         if kind == "AnyOf":
             return q.Or([self.compile(item) for item in node.items])
         if kind == "Ranked":  # any of the words, documents with more of them first

@@ -33,12 +33,13 @@ MAX_DEPTH = 12
 MAX_CLAUSES = 64
 SNIPPET_CHARS = 220
 DEFAULT_LIMIT = 10
-# "all": every word must appear (AND). Chosen over "any" by measuring tests/relevance:
-# see ALL_WORDS_FALLBACK and the report in scripts/relevance.py.
+FEW_HITS = 1  # at most this many hits: try correcting the query's spelling
+# How words side by side combine: "all" (AND, and when no entry holds every word, the
+# entries holding most of them), "strict" (AND only) or "any" (OR, ranked by how many match).
+# Chosen by measuring tests/relevance with scripts/relevance.py --modes: "all" ties "any" on
+# recall@5 and beats it on MRR (typo correction only starts when all-words finds little),
+# and "strict" misses long questions typed as queries.
 DEFAULT_MODE = "all"
-# When no entry holds all the words, rank the entries that hold most of them instead of
-# saying "nothing found": a long question typed as a query still finds its answer.
-ALL_WORDS_FALLBACK = True
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "type": TYPES,
@@ -473,7 +474,7 @@ def apply_mode(node: Any, mode: str = DEFAULT_MODE) -> Any:
     kind = type(node).__name__
     if kind == "Implicit":
         items = [apply_mode(item, mode) for item in node.items]
-        if mode == "all":
+        if mode in ("all", "strict"):
             return AllOf(tuple(items))
         negative = [item for item in items if isinstance(item, Not)]
         positive = [item for item in items if not isinstance(item, Not)]
@@ -907,33 +908,33 @@ def search(
         total, raw, node = _search_once(searcher, expanded, filters, limit, mode)
         searched = expanded
         result = SearchResult(query=query, total=total, hits=[])
-        if total == 0 and mode == "all" and ALL_WORDS_FALLBACK and _has_implicit(expanded):
-            total, raw, node = _search_once(searcher, expanded, filters, limit, "any")
-            if total:
-                result.notices.append("no entry holds every word; showing those with the most")
-        if total <= 1:
-            words = plain_words(tree)
-            unknown = [word for word in words if not searcher.known(word)]
-            replacements = {}
-            for word in unknown:
-                options = searcher.corrections(word)
-                if options:
-                    replacements[word.lower()] = options[0]
-            if replacements:
-                corrected = _corrected_query(query, replacements)
+        if total <= FEW_HITS:
+            corrected = _correction(searcher, query, tree)
+            if corrected:
                 better_tree = expander.expand(parse(corrected))
-                better_total, better_raw, better_node = _search_once(
-                    searcher, better_tree, filters, limit, mode
-                )
-                if better_total == 0 and mode == "all" and ALL_WORDS_FALLBACK:
-                    better_total, better_raw, better_node = _search_once(
-                        searcher, better_tree, filters, limit, "any"
-                    )
-                if total == 0 and better_total:
-                    total, raw, node, searched = better_total, better_raw, better_node, better_tree
+                better = _search_once(searcher, better_tree, filters, limit, mode)
+                if total == 0 and better[0]:
+                    total, raw, node = better
+                    searched = better_tree
                     result.corrected = corrected
-                elif better_total > total:
+                elif better[0] > total:
                     result.suggestion = f"did you mean: {corrected}"
+        if total < limit and mode == "all" and _has_implicit(searched):
+            # Too few entries hold every word: list them first, then those holding most words.
+            some_total, some_raw, some_node = _search_once(
+                searcher, searched, filters, limit, "any"
+            )
+            if some_total > total:
+                listed = {item.fields.get("path") for item in raw}
+                raw = raw + [item for item in some_raw if item.fields.get("path") not in listed]
+                raw = raw[:limit]
+                result.notices.append(
+                    "no entry holds every word; showing those that hold the most"
+                    if total == 0
+                    else f"{total} {'entry holds' if total == 1 else 'entries hold'} every word "
+                    "(listed first); the others hold some of the words"
+                )
+                total, node = some_total, some_node
         if total == 0 and not result.suggestion:
             result.suggestion = _no_hits_advice(tree, filters)
         pattern = highlight_pattern(highlight_words(searched))
@@ -950,6 +951,17 @@ def search(
     result.notices = stats.notices + result.notices
     result.broken, result.refresh = stats.broken, stats
     return result
+
+
+def _correction(searcher: Any, query: str, tree: Any) -> str | None:
+    """The query with each word the index does not know replaced by its closest known word."""
+    replacements = {}
+    for word in plain_words(tree):
+        if not searcher.known(word):
+            options = searcher.corrections(word)
+            if options:
+                replacements[word.lower()] = options[0]
+    return _corrected_query(query, replacements) if replacements else None
 
 
 def _has_implicit(node: Any) -> bool:
