@@ -1,42 +1,154 @@
 """git, for people who do not know git. The only module that imports GitPython.
 
-Cheap read-only questions (which files are tracked, who the user is) go through
-plain `git` so that commands which do not share never pay GitPython's import.
+Cheap questions and plumbing go through plain `git` (a subprocess in its own
+session, killed gracefully on timeout or Ctrl-C, never prompting); pushing goes
+through GitPython, whose push flags tell a rejected push apart (it does not raise).
+Every user-supplied value reaches git after `--end-of-options` or `--`, and
+every remote URL is checked before git may act on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
+import signal
 import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GitError
+from .errors import GitError, UsageError
 
 GIT_TIMEOUT = 30
+NETWORK_TIMEOUT = 60  # seconds; CACOP_GIT_TIMEOUT overrides it
+
+
+def network_timeout() -> float:
+    """How long a fetch or push may take before it is stopped (CACOP_GIT_TIMEOUT)."""
+    try:
+        return max(1.0, float(os.environ.get("CACOP_GIT_TIMEOUT", NETWORK_TIMEOUT)))
+    except ValueError:
+        return float(NETWORK_TIMEOUT)
+
+
+_SAFETY_CONFIG = (
+    ("protocol.ext.allow", "never"),
+    ("protocol.fd.allow", "never"),
+    ("http.lowSpeedLimit", "1000"),
+    ("http.lowSpeedTime", "20"),
+)
 
 
 def git_env() -> dict[str, str]:
+    """The environment for every git run: no prompts, no editor, C locale, bounded network."""
     env = dict(os.environ)
     env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", LC_ALL="C", GIT_EDITOR="true")
+    env.setdefault("SSH_ASKPASS", "true")
+    env.setdefault(
+        "GIT_SSH_COMMAND",
+        "ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 "
+        "-o ServerAliveCountMax=3",
+    )
+    env.pop("GIT_INDEX_FILE", None)
+    if "GIT_CONFIG_COUNT" not in env:
+        env["GIT_CONFIG_COUNT"] = str(len(_SAFETY_CONFIG))
+        for number, (key, value) in enumerate(_SAFETY_CONFIG):
+            env[f"GIT_CONFIG_KEY_{number}"] = key
+            env[f"GIT_CONFIG_VALUE_{number}"] = value
     return env
 
 
-def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> subprocess.CompletedProcess:
-    """Run git in root; never raises for a non-zero exit (callers read returncode)."""
+def _stop(process: subprocess.Popen) -> None:
+    """Ask git's whole process group to stop (it removes its lock files), then insist."""
+    for sig, wait in ((signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_git(
+    root: Path,
+    *args: str,
+    timeout: float = GIT_TIMEOUT,
+    input: bytes | None = None,
+    text: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run git in root; never raises for a non-zero exit (callers read returncode).
+
+    git runs in its own session, so a Ctrl-C at the terminal reaches cacop only: cacop
+    then stops git gracefully (git removes its own lock files) and re-raises.
+    """
     try:
-        return subprocess.run(
+        process = subprocess.Popen(
             ["git", *args],
             cwd=root,
-            capture_output=True,
-            text=True,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=git_env(),
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed", hint="install git, then try again") from exc
+    try:
+        stdout, stderr = process.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise GitError(f"git {args[0]} did not finish within {timeout:.0f} s") from exc
+        _stop(process)
+        raise GitError(
+            f"git {args[0]} did not finish within {timeout:.0f} s",
+            hint="check the network and the remote's address, then try again",
+        ) from exc
+    except BaseException:
+        _stop(process)
+        raise
+    if text:
+        stdout = stdout.decode("utf-8", "replace")
+        stderr = stderr.decode("utf-8", "replace")
+    return subprocess.CompletedProcess(["git", *args], process.returncode, stdout, stderr)
+
+
+def git_ok(root: Path, *args: str, timeout: float = GIT_TIMEOUT, what: str = "") -> str:
+    """Run git and return its stdout; a failure becomes a GitError naming git's reason."""
+    result = run_git(root, *args, timeout=timeout)
+    if result.returncode != 0:
+        reason = first_reason(result.stderr) or f"exit {result.returncode}"
+        raise GitError(f"{what or 'git ' + args[0]} failed: {reason}")
+    return result.stdout
+
+
+def first_reason(stderr: str) -> str:
+    """git's own explanation, from its error output, on one line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for prefix in ("fatal:", "error:"):
+        for line in lines:
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()
+    return "; ".join(lines[-3:])
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, so that it can only land before or after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def is_repository(root: Path) -> bool:
@@ -101,3 +213,422 @@ def commit_all(root: Path, message: str) -> str:
     except git.GitCommandError as exc:
         raise GitError(f"git commit failed: {exc.stderr.strip()}") from exc
     return repo.head.commit.hexsha
+
+
+# ---------------------------------------------------------------- names and remotes
+
+_TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$")
+SAFE_SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
+
+
+def check_url(url: str) -> str:
+    """Refuse remote addresses that would make git run a program or read an option."""
+    problem = None
+    if not url or url != url.strip() or any(ord(char) < 32 or ord(char) == 127 for char in url):
+        problem = "it is empty or holds spaces or control characters at its ends"
+    elif url.startswith("-"):
+        problem = "it starts with '-', so git would read it as an option"
+    elif _TRANSPORT.match(url):
+        problem = f"'{url.split('::')[0]}::' runs a program instead of contacting a server"
+    else:
+        scheme = _SCHEME.match(url)
+        if scheme and scheme.group(1).lower() not in SAFE_SCHEMES:
+            problem = f"the protocol '{scheme.group(1)}' is not one cacop uses"
+        elif _host(url).startswith("-"):
+            problem = "its host starts with '-', so ssh would read it as an option"
+    if problem:
+        raise GitError(
+            f"the remote address {url!r} is refused: {problem}",
+            hint="set a plain https:// or ssh address with `git remote set-url origin URL`",
+        )
+    return url
+
+
+def _host(url: str) -> str:
+    """The host part of a URL or of an scp-like `user@host:path` address ('' for a path)."""
+    scheme = _SCHEME.match(url)
+    if scheme:
+        return scheme.group("rest").split("/")[0].split("@")[-1]
+    head = url.split("/")[0]
+    return head.split(":")[0].split("@")[-1] if ":" in head else ""
+
+
+def check_remote_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name or ""):
+        raise UsageError(f"{name!r} is not a remote name git accepts")
+    return name
+
+
+def remote_urls(root: Path, remote: str) -> list[str]:
+    """The remote's fetch and push addresses, each checked; GitError if it has none."""
+    check_remote_name(remote)
+    urls = []
+    for key in ("url", "pushurl"):
+        result = run_git(root, "config", "--get-all", f"remote.{remote}.{key}")
+        urls += [line for line in result.stdout.splitlines() if line]
+    if not urls:
+        raise GitError(
+            f"this clone has no remote called {remote!r}",
+            hint=f"add it with `git remote add {remote} URL` (the shared repository's address)",
+        )
+    for url in urls:
+        check_url(url)
+    return urls
+
+
+def check_branch_name(root: Path, name: str) -> str:
+    """A branch name by git's own rules; never one that reads as an option."""
+    if not name or name.startswith("-"):
+        raise UsageError(f"{name!r} is not a branch name (it would read as an option)")
+    result = run_git(root, "check-ref-format", "--branch", name)
+    if result.returncode != 0:
+        raise UsageError(f"{name!r} is not a valid git branch name")
+    return name
+
+
+# ---------------------------------------------------------------- reading the repository
+
+
+def rev_parse(root: Path, rev: str) -> str | None:
+    """The commit a revision names, or None; the revision is never read as an option."""
+    if rev.startswith("-"):
+        return None
+    result = run_git(
+        root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+    )
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def git_dir(root: Path) -> Path:
+    path = Path(git_ok(root, "rev-parse", "--git-dir").strip())
+    return path if path.is_absolute() else root / path
+
+
+def current_branch(root: Path) -> str | None:
+    """The checked-out branch, or None on a detached HEAD."""
+    result = run_git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def operation_in_progress(root: Path) -> str | None:
+    """A rebase, merge, cherry-pick, revert or bisect that git is in the middle of."""
+    where = git_dir(root)
+    markers = (
+        ("rebase-merge", "a rebase"),
+        ("rebase-apply", "a rebase (or git am)"),
+        ("MERGE_HEAD", "a merge"),
+        ("CHERRY_PICK_HEAD", "a cherry-pick"),
+        ("REVERT_HEAD", "a revert"),
+        ("BISECT_LOG", "a bisect"),
+    )
+    for name, label in markers:
+        if (where / name).exists():
+            return label
+    return None
+
+
+@dataclass(frozen=True)
+class Upstream:
+    remote: str  # "." for a local branch
+    branch: str  # the branch name on the remote
+    ref: str  # the local ref that tracks it
+
+
+def upstream_of(root: Path, branch: str) -> Upstream | None:
+    remote = run_git(root, "config", "--get", f"branch.{branch}.remote").stdout.strip()
+    merge = run_git(root, "config", "--get", f"branch.{branch}.merge").stdout.strip()
+    if not remote or not merge.startswith("refs/heads/"):
+        return None
+    name = merge.removeprefix("refs/heads/")
+    if remote == ".":
+        return Upstream(".", name, merge)
+    return Upstream(check_remote_name(remote), name, f"refs/remotes/{remote}/{name}")
+
+
+def count_commits(root: Path, base: str, head: str) -> int:
+    return int(git_ok(root, "rev-list", "--count", f"{base}..{head}").strip() or 0)
+
+
+def commits_between(root: Path, base: str | None, head: str) -> list[str]:
+    """Commits reachable from head and not from base, oldest first."""
+    spec = [f"{base}..{head}"] if base else [head]
+    return git_ok(root, "rev-list", "--reverse", *spec).split()
+
+
+def merge_base(root: Path, one: str, other: str) -> str | None:
+    result = run_git(root, "merge-base", one, other)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str  # A, M, D, T (R/C come split into D + A)
+    path: str
+    blob: str  # the new blob ("0"*40 when deleted)
+
+
+def changes(root: Path, old: str | None, new: str) -> list[Change]:
+    """Files that differ between two commits (old None: everything in new)."""
+    if old is None:
+        args = ["diff-tree", "-r", "-z", "--no-renames", "--root", "--no-commit-id", new]
+    else:
+        args = ["diff-tree", "-r", "-z", "--no-renames", old, new]
+    fields = git_ok(root, *args).split("\0")
+    found = []
+    for header, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not header.startswith(":"):
+            continue
+        parts = header[1:].split()
+        found.append(Change(parts[4][0], path, parts[3]))
+    return found
+
+
+def commit_changes(root: Path, commit: str) -> list[Change]:
+    """What one commit changed against its first parent (everything, for a root commit)."""
+    parent = rev_parse(root, f"{commit}^")
+    return changes(root, parent, commit)
+
+
+def read_blob(root: Path, blob: str, limit: int | None = None) -> bytes | None:
+    """A blob's bytes (None when larger than limit)."""
+    if limit is not None:
+        size = int(git_ok(root, "cat-file", "-s", blob).strip() or 0)
+        if size > limit:
+            return None
+    return run_git(root, "cat-file", "blob", blob, text=False).stdout
+
+
+def read_file_at(root: Path, commit: str, path: str) -> bytes | None:
+    result = run_git(root, "cat-file", "blob", f"{commit}:{path}", text=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def local_changes(root: Path) -> list[str]:
+    """Tracked files with uncommitted changes, staged or not."""
+    result = git_ok(root, "diff", "--name-only", "-z", "HEAD", "--")
+    return [name for name in result.split("\0") if name]
+
+
+def untracked(root: Path) -> list[str]:
+    result = git_ok(root, "ls-files", "-z", "--others", "--exclude-standard")
+    return [name for name in result.split("\0") if name]
+
+
+def branch_exists(root: Path, branch: str) -> bool:
+    return run_git(root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}").returncode == 0
+
+
+def delete_branch(root: Path, branch: str, expected: str) -> None:
+    """Delete a branch cacop made, only if it still points where cacop left it."""
+    run_git(root, "update-ref", "-d", f"refs/heads/{branch}", expected)
+
+
+def config_value(root: Path, key: str) -> str | None:
+    return run_git(root, "config", "--get", key).stdout.strip() or None
+
+
+# ---------------------------------------------------------------- changing the repository
+
+
+def fetch(root: Path, remote: str, branch: str | None = None) -> None:
+    """Fetch from a remote within a bounded time; GitError (exit 4) when it does not answer."""
+    remote_urls(root, remote)
+    args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--end-of-options", remote]
+    if branch:
+        args.append(f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+    result = run_git(root, *args, timeout=network_timeout())
+    if result.returncode != 0:
+        raise GitError(
+            f"cannot reach the remote {remote!r}: {first_reason(result.stderr)}",
+            hint="check the network and `git remote -v`; nothing here was changed",
+        )
+
+
+@contextlib.contextmanager
+def worktree(root: Path, commit: str) -> Iterator[Path]:
+    """A temporary, detached checkout of a commit, outside the user's working tree."""
+    parent = Path(tempfile.mkdtemp(prefix="cacop-"))
+    place = parent / "tree"
+    try:
+        with sigint_deferred():
+            git_ok(
+                root,
+                "worktree",
+                "add",
+                "--quiet",
+                "--detach",
+                str(place),
+                commit,
+                what="preparing a temporary checkout",
+            )
+        yield place.resolve()
+    finally:
+        with sigint_deferred():
+            run_git(root, "worktree", "remove", "--force", str(place))
+            shutil.rmtree(parent, ignore_errors=True)
+            run_git(root, "worktree", "prune")
+
+
+def ensure_identity(root: Path) -> list[str]:
+    """`-c` options giving git an author when the user has none configured."""
+    options = []
+    if not config_value(root, "user.name"):
+        options += ["-c", "user.name=cacop"]
+    if not config_value(root, "user.email"):
+        options += ["-c", "user.email=cacop@localhost"]
+    return options
+
+
+def commit_paths(place: Path, paths: list[str], message: str) -> str:
+    """Stage exactly these paths in a (temporary) checkout and commit them; the new commit."""
+    git_ok(place, "add", "--all", "--", *paths, what="staging the entry")
+    git_ok(
+        place,
+        *ensure_identity(place),
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        message,
+        what="committing",
+    )
+    return git_ok(place, "rev-parse", "HEAD").strip()
+
+
+def create_branch(root: Path, branch: str, commit: str) -> None:
+    """Make a new branch at commit; refuses (GitError) if the branch appeared meanwhile."""
+    check_branch_name(root, branch)
+    git_ok(
+        root,
+        "update-ref",
+        "-m",
+        "cacop submit",
+        f"refs/heads/{branch}",
+        commit,
+        "0" * 40,
+        what=f"creating the branch {branch}",
+    )
+
+
+def rebase(place: Path, onto: str) -> list[str]:
+    """Rebase the detached checkout onto a commit; on a conflict abort and return the files."""
+    result = run_git(
+        place,
+        "-c",
+        "core.hooksPath=/dev/null",
+        "rebase",
+        "--quiet",
+        "--no-autostash",
+        onto,
+        timeout=120,
+    )
+    if result.returncode == 0:
+        return []
+    clashing = git_ok(place, "diff", "--name-only", "-z", "--diff-filter=U").split("\0")
+    run_git(place, "rebase", "--abort")
+    names = [name for name in clashing if name]
+    return names or [first_reason(result.stderr) or "the rebase stopped"]
+
+
+def move_branch_keeping_work(root: Path, target: str) -> str | None:
+    """Move the checked-out branch to target like `git reset --keep`; git's reason if it won't.
+
+    Files with uncommitted changes that target does not touch stay byte for byte; if target
+    would change one of them, nothing happens and git's reason comes back.
+    """
+    env_note = run_git(root, "reset", "--quiet", "--keep", target)
+    if env_note.returncode == 0:
+        return None
+    return first_reason(env_note.stderr) or "git reset --keep refused"
+
+
+@dataclass
+class PushOutcome:
+    ok: bool
+    summary: str
+    remote_messages: list[str]
+
+
+def push(root: Path, remote: str, source: str, destination: str) -> PushOutcome:
+    """Push one ref without force; reads GitPython's PushInfo flags (push does not raise)."""
+    import git
+
+    remote_urls(root, remote)
+    check_branch_name(root, destination)
+    repo = git.Repo(root)
+    repo.git.update_environment(
+        **{k: v for k, v in git_env().items() if k.startswith(("GIT", "SSH", "LC_"))}
+    )
+    progress = git.RemoteProgress()
+    refspec = f"{source}:refs/heads/{destination}"
+    try:
+        infos = repo.remote(remote).push(
+            refspec, progress=progress, kill_after_timeout=network_timeout()
+        )
+    except git.GitCommandError as exc:
+        reason = first_reason(str(exc.stderr or "")) or "git push failed"
+        return PushOutcome(False, reason, _remote_lines(progress))
+    except ValueError as exc:  # GitPython: no such remote
+        raise GitError(f"cannot push: {exc}") from exc
+    finally:
+        repo.close()
+    bad = git.PushInfo.ERROR | git.PushInfo.REJECTED | git.PushInfo.REMOTE_REJECTED
+    bad |= git.PushInfo.REMOTE_FAILURE
+    if not infos:
+        return PushOutcome(False, "git reported nothing pushed", _remote_lines(progress))
+    for info in infos:
+        if info.flags & bad:
+            return PushOutcome(False, info.summary.strip(), _remote_lines(progress))
+    if getattr(infos, "error", None) is not None:
+        return PushOutcome(False, first_reason(str(infos.error)), _remote_lines(progress))
+    return PushOutcome(True, infos[0].summary.strip(), _remote_lines(progress))
+
+
+def _remote_lines(progress) -> list[str]:
+    lines = [*progress.error_lines, *progress.other_lines]
+    return [
+        line.strip() for line in lines if line.strip().startswith(("remote:", "error:", "fatal:"))
+    ]
+
+
+# ---------------------------------------------------------------- bundles
+
+
+def bundle_create(root: Path, target: Path, tip_ref: str, since: str | None) -> None:
+    spec = [f"^{since}", tip_ref] if since else [tip_ref]
+    result = run_git(root, "bundle", "create", "--quiet", str(target), *spec, timeout=300)
+    if result.returncode != 0:
+        raise GitError(f"git bundle create failed: {first_reason(result.stderr)}")
+
+
+def bundle_heads(root: Path, bundle: Path) -> dict[str, str]:
+    """ref -> commit of a bundle file, after git verified that this clone can take it."""
+    verify = run_git(root, "bundle", "verify", "--quiet", str(bundle), timeout=120)
+    if verify.returncode != 0:
+        raise GitError(
+            f"{bundle.name} cannot be applied here: {first_reason(verify.stderr)}",
+            hint="the bundle needs commits this clone lacks; ask for one made with an older "
+            "--since, or a full bundle",
+        )
+    heads = {}
+    for line in git_ok(root, "bundle", "list-heads", str(bundle)).splitlines():
+        sha, _, ref = line.partition(" ")
+        if ref:
+            heads[ref.strip()] = sha
+    return heads
+
+
+def fetch_bundle(root: Path, bundle: Path, ref: str, into: str) -> str:
+    git_ok(
+        root,
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--end-of-options",
+        str(bundle),
+        f"+{ref}:{into}",
+        what="reading the bundle",
+    )
+    return git_ok(root, "rev-parse", into).strip()

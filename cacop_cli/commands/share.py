@@ -1,9 +1,128 @@
-"""Commands of this area (not yet built)."""
+"""Sharing commands: submit, sync, bundle create|apply."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from ..errors import UsageError
+from ..models import TLP_ORDER, TOPICS
+from . import JSON_OPTION, KB_OPTION, open_kb
+
+bundle_app = typer.Typer(
+    name="bundle",
+    help="Exchange work as a file, for sites whose network cannot reach the shared repository.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
+
+    @app.command()
+    def submit(
+        ctx: typer.Context,
+        items: list[str] = typer.Argument(
+            ..., metavar="FILE… | ID", help="Files to share as a new work product, or an entry id."
+        ),
+        title: str | None = typer.Option(None, "--title", help="Title of the new work product."),
+        topic: list[str] = typer.Option([], "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        product_type: str = typer.Option(
+            "other", "--product-type", help="bulletin, problem-profile, map, template, sop, …"
+        ),
+        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        summary: str | None = typer.Option(None, "--summary", help="One or two sentences."),
+        tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
+        author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
+        no_push: bool = typer.Option(False, "--no-push", help="Make the branch; do not push it."),
+        open_pr: bool = typer.Option(
+            False, "--open-pr", help="Open the PR with `gh`, if installed."
+        ),
+        allow_personal_data: str | None = typer.Option(
+            None,
+            "--allow-personal-data",
+            metavar="REASON",
+            help="Share despite personal data; the reason is recorded in the entry.",
+        ),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Share files as a new work product, or an existing entry, on a branch for review."""
+        from .. import share
+        from ..render import share as view
+
+        knowledge_base = open_kb(ctx, kb)
+        common = dict(
+            push=not no_push,
+            open_pr=open_pr,
+            allow_personal_data=allow_personal_data,
+            on_similar=view.similar,
+        )
+        if title is None:
+            if len(items) != 1 or Path(items[0]).is_file():
+                raise UsageError(
+                    "to share files, give --title and --topic; to share an entry, give its id"
+                )
+            result = share.submit_entry(knowledge_base, items[0], **common)
+        else:
+            files = [Path(item) for item in items]
+            result = share.submit_files(
+                knowledge_base,
+                files,
+                title,
+                topic,
+                product_type,
+                tlp,
+                summary,
+                tag,
+                author,
+                **common,
+            )
+        view.submitted(result, knowledge_base.branch, as_json)
+
+    @app.command()
+    def sync(
+        ctx: typer.Context,
+        no_push: bool = typer.Option(False, "--no-push", help="Only bring work in."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Bring in what other sites shared and send out this clone's commits."""
+        from .. import share
+        from ..render import share as view
+
+        knowledge_base = open_kb(ctx, kb)
+        result = share.sync(knowledge_base, push=not no_push)
+        raise typer.Exit(view.synced(result, knowledge_base.site, as_json))
+
+    @bundle_app.command("create")
+    def bundle_create(
+        ctx: typer.Context,
+        file: Path = typer.Argument(..., metavar="FILE", help="The bundle file to write."),
+        since: str | None = typer.Option(
+            None, "--since", metavar="REF", help="Only commits after this one (the last bundle)."
+        ),
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Write this branch's commits to a file, with the same gates as a push."""
+        from .. import share
+        from ..render import share as view
+
+        view.bundle_created(share.bundle_create(open_kb(ctx, kb), file, since))
+
+    @bundle_app.command("apply")
+    def bundle_apply(
+        ctx: typer.Context,
+        file: Path = typer.Argument(..., metavar="FILE", help="A bundle from another site."),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Bring in a bundle from another site, after validating what it holds."""
+        from .. import share
+        from ..render import share as view
+
+        knowledge_base = open_kb(ctx, kb)
+        view.bundle_applied(share.bundle_apply(knowledge_base, file), knowledge_base.site, as_json)
+
+    app.add_typer(bundle_app)
