@@ -220,10 +220,12 @@ def set_field(text: str, name: str, value: Any) -> str:
             start = span.start
         return text[: offset + start] + rendered + text[offset + span.end :]
     insert_at = offset + len(frontmatter)
-    if frontmatter and not frontmatter.endswith("\n"):
+    rendered_line = f"{name}: {rendered}{newline}"
+    end_marker = re.search(r"^\.\.\.[ \t]*\r?\n?\Z", frontmatter, re.MULTILINE)
+    if end_marker:  # a field after '...' would start a second YAML document
+        insert_at = offset + end_marker.start()
+    elif frontmatter and not frontmatter.endswith("\n"):
         rendered_line = f"{newline}{name}: {rendered}"
-    else:
-        rendered_line = f"{name}: {rendered}{newline}"
     return text[:insert_at] + rendered_line + text[insert_at:]
 
 

@@ -162,7 +162,11 @@ class _Composer:
                 items.append(self._node(depth + 1))
             end = self.loader.get_event()
             return nodes.SequenceNode(
-                "tag:yaml.org,2002:seq", items, event.start_mark, end.end_mark
+                "tag:yaml.org,2002:seq",
+                items,
+                event.start_mark,
+                end.end_mark,
+                flow_style=event.flow_style,
             )
         if isinstance(event, events.MappingStartEvent):
             pairs = []
@@ -170,7 +174,13 @@ class _Composer:
                 key = self._node(depth + 1)
                 pairs.append((key, self._node(depth + 1)))
             end = self.loader.get_event()
-            return nodes.MappingNode("tag:yaml.org,2002:map", pairs, event.start_mark, end.end_mark)
+            return nodes.MappingNode(
+                "tag:yaml.org,2002:map",
+                pairs,
+                event.start_mark,
+                end.end_mark,
+                flow_style=event.flow_style,
+            )
         raise YamlProblem(f"unexpected YAML {type(event).__name__}", line)  # pragma: no cover
 
 
@@ -216,7 +226,12 @@ class FieldSpan:
 def _content_end(node: nodes.Node, text: str) -> int:
     if isinstance(node, nodes.ScalarNode):
         end = node.end_mark.index
-        return len(text[:end].rstrip(" \t\r\n")) if node.style in ("|", ">") else end
+        if node.style not in ("|", ">"):
+            return end
+        header = text[node.start_mark.index : text.find("\n", node.start_mark.index)]
+        if "+" in header.split("#")[0]:  # keep: trailing blank lines are part of the text
+            return end - (2 if text[end - 2 : end] == "\r\n" else 1)
+        return len(text[:end].rstrip(" \t\r\n"))
     if node.flow_style or not node.value:
         return node.end_mark.index
     last = node.value[-1]
@@ -250,29 +265,48 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.yaml_implicit_resolvers = _Resolver.yaml_implicit_resolvers
 
 
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> nodes.ScalarNode:
-    style = "|" if "\n" in value else None
+    # PyYAML writes NEL (U+0085) raw inside quotes, where every reader takes it for a
+    # line break; only double quotes escape it.
+    style = '"' if _OTHER_BREAKS.search(value) else "|" if "\n" in value else None
     return dumper.represent_scalar(_STR_TAG, value, style=style)
 
 
+def _represent_dict(dumper: yaml.SafeDumper, value: dict) -> nodes.MappingNode:
+    # Always one `field: value` per line, even when every value is a scalar.
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=False)
+
+
 _Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(dict, _represent_dict)
+
+
+def _without_document_end(text: str) -> str:
+    # After a `|+` text PyYAML ends the document with '...'; in frontmatter the closing
+    # '---' does that, and a field added after '...' would start a second document.
+    return text.removesuffix("\n...\n") + "\n" if text.endswith("\n...\n") else text
 
 
 def dump(data: Any) -> str:
     """YAML for frontmatter: field order kept, short lists inline, Unicode as is."""
-    return yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=None,
-        width=100_000,
+    return _without_document_end(
+        yaml.dump(
+            data,
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=None,
+            width=100_000,
+        )
     )
 
 
 def scalar(value: Any) -> str:
-    """One value as it would appear after `key: ` on a single line."""
+    """One value as it would appear after `key: ` (a `|` text spans the lines after)."""
     text = yaml.dump(
         value, Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=100_000
-    ).strip()
-    return re.sub(r"\n\.\.\.$", "", text)
+    )
+    return _without_document_end(text).removesuffix("\n")
