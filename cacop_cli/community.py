@@ -242,6 +242,7 @@ class ExpertReport:
         return {
             "query": self.query,
             "today": self.today.isoformat(),
+            "engine": self.engine,
             "half_life_days": HALF_LIFE_DAYS,
             "matched_entries": self.matched,
             "people": [person.as_dict() for person in self.people],

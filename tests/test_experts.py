@@ -112,3 +112,17 @@ def test_empty_query_is_a_usage_error(cli, kb_copy, query):
     result = cli("experts", query, kb=kb_copy)
     assert result.exit_code == ExitCode.USAGE
     assert "give a query" in result.stderr
+
+
+def test_uses_the_search_engine_and_its_query_checks(cli, kb_copy):
+    assert experts_json(cli, kb_copy, "nibin")["engine"] == "index"
+    result = cli("experts", "(nibin", kb=kb_copy)
+    assert result.exit_code == ExitCode.USAGE
+    assert "never closed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_search_syntax_narrows_the_experts(cli, kb_copy):
+    document = experts_json(cli, kb_copy, "title:nibin AND network")
+    assert [p["label"] for p in document["people"]] == ["Cy Chen"]
+    assert [s["name"] for s in document["sites"]] == ["gamma"]

@@ -430,3 +430,21 @@ def test_show_of_an_rfi_is_the_whole_thread_in_time_order(cli, community):
     assert text.index("Does anyone have a witness canvass form?") < first < second
     assert text.index("We use a phone app") < second
     assert text.index("Our canvass form is attached to the SOP") > second
+
+
+@pytest.mark.slow
+def test_rfi_list_as_a_real_subprocess(cacop_exe, community):
+    import os
+    import subprocess
+
+    env = {**os.environ, "CACOP_TODAY": TODAY, "CACOP_KB": str(community)}
+    result = subprocess.run(
+        [*cacop_exe, "rfi", "list", "--overdue", "--json"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert [row["id"] for row in document["rfis"]] == [
+        "beta-2026-federal-task-force-contacts",
+        "gamma-2026-ghost-gun-counts",
+    ]

@@ -10,6 +10,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
+
 from cacop_cli import rfi
 from cacop_cli.config import load_kb
 
@@ -24,7 +26,8 @@ def clone(remote: Path, target: Path) -> Path:
     return target
 
 
-def test_simultaneous_responses_from_two_sites_both_survive_a_sync(cli, tmp_path):
+def two_clones(tmp_path: Path) -> tuple[Path, Path]:
+    """A bare remote holding the community KB, and clones of it for alpha and gamma."""
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     seed = tmp_path / "seed"
@@ -34,11 +37,11 @@ def test_simultaneous_responses_from_two_sites_both_survive_a_sync(cli, tmp_path
     git(seed, "add", "-A")
     git(seed, "commit", "-q", "-m", "start")
     git(seed, "push", "-q", str(remote), "main")
-    alpha_clone = clone(remote, tmp_path / "alpha")
-    gamma_clone = clone(remote, tmp_path / "gamma")
-    rfi_file = f"kb/rfis/{RFI_ID}.md"
-    original_rfi = (alpha_clone / rfi_file).read_bytes()
+    return clone(remote, tmp_path / "alpha"), clone(remote, tmp_path / "gamma")
 
+
+def answer_at_once(alpha_clone: Path, gamma_clone: Path) -> dict[str, Path]:
+    """Both sites answer the same RFI at the same moment (same day, threads released together)."""
     alpha = load_kb(alpha_clone)
     gamma = dataclasses.replace(load_kb(gamma_clone), site="gamma")
     today = rfi.parse_date("2026-06-15", "today")
@@ -58,10 +61,32 @@ def test_simultaneous_responses_from_two_sites_both_survive_a_sync(cli, tmp_path
     for thread in threads:
         thread.join()
     assert set(written) == {"alpha", "gamma"}
-
     for site, root in (("alpha", alpha_clone), ("gamma", gamma_clone)):
         git(root, "add", "--", "kb")
         git(root, "commit", "-q", "-m", f"{site} answers {RFI_ID}")
+    return written
+
+
+def assert_both_answers_everywhere(cli, clones, written, original_rfi: bytes) -> None:
+    names = {written["alpha"].name, written["gamma"].name}
+    for root in clones:
+        folder = root / "kb/rfis" / RFI_ID / "responses"
+        assert {path.name for path in folder.iterdir()} == names
+        assert (root / f"kb/rfis/{RFI_ID}.md").read_bytes() == original_rfi  # never edited
+        assert not git(root, "status", "--porcelain")
+        assert cli("validate", kb=root).exit_code == 0
+        listed = cli("rfi", "list", "--json", "--today", "2026-06-15", kb=root)
+        row = next(r for r in json.loads(listed.stdout)["rfis"] if r["id"] == RFI_ID)
+        assert (row["status"], row["responses"]) == ("answered", 2)
+        assert sorted(row["responders"]) == ["alpha", "gamma"]
+        for site in ("alpha", "gamma"):
+            assert (folder / written[site].name).read_text() == written[site].read_text()
+
+
+def test_simultaneous_responses_from_two_sites_both_survive_a_git_sync(cli, tmp_path):
+    alpha_clone, gamma_clone = two_clones(tmp_path)
+    original_rfi = (alpha_clone / f"kb/rfis/{RFI_ID}.md").read_bytes()
+    written = answer_at_once(alpha_clone, gamma_clone)
     git(alpha_clone, "push", "-q", "origin", "main")
     pulled = subprocess.run(
         ["git", "pull", "--rebase", "-q", "origin", "main"],
@@ -72,18 +97,20 @@ def test_simultaneous_responses_from_two_sites_both_survive_a_sync(cli, tmp_path
     assert pulled.returncode == 0, pulled.stderr  # no conflict
     git(gamma_clone, "push", "-q", "origin", "main")
     git(alpha_clone, "pull", "--rebase", "-q", "origin", "main")
+    assert_both_answers_everywhere(cli, (alpha_clone, gamma_clone), written, original_rfi)
 
-    names = {written["alpha"].name, written["gamma"].name}
-    for root in (alpha_clone, gamma_clone):
-        folder = root / "kb/rfis" / RFI_ID / "responses"
-        assert {path.name for path in folder.iterdir()} == names
-        assert (root / rfi_file).read_bytes() == original_rfi  # answering never edits the RFI
-        assert not git(root, "status", "--porcelain")
-        assert cli("validate", kb=root).exit_code == 0
-        listed = cli("rfi", "list", "--json", "--today", "2026-06-15", kb=root)
-        row = next(r for r in json.loads(listed.stdout)["rfis"] if r["id"] == RFI_ID)
-        assert (row["status"], row["responses"]) == ("answered", 2)
-        assert sorted(row["responders"]) == ["alpha", "gamma"]
-    assert (alpha_clone / "kb/rfis" / RFI_ID / "responses" / written["gamma"].name).read_text() == (
-        written["gamma"].read_text()
-    )
+
+def test_simultaneous_responses_from_two_sites_both_survive_cacop_sync(cli, tmp_path):
+    if cli("sync", "--help").exit_code != 0:
+        pytest.skip("`cacop sync` is not built yet")
+    alpha_clone, gamma_clone = two_clones(tmp_path)
+    original_rfi = (alpha_clone / f"kb/rfis/{RFI_ID}.md").read_bytes()
+    written = answer_at_once(alpha_clone, gamma_clone)
+    gamma_env = {"CACOP_SITE": "gamma"}
+    first = cli("sync", kb=alpha_clone)
+    assert first.exit_code == 0, first.stderr
+    second = cli("sync", kb=gamma_clone, env=gamma_env)  # must integrate alpha's answer first
+    assert second.exit_code == 0, second.stderr
+    third = cli("sync", kb=alpha_clone)
+    assert third.exit_code == 0, third.stderr
+    assert_both_answers_everywhere(cli, (alpha_clone, gamma_clone), written, original_rfi)
