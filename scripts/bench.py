@@ -1,0 +1,646 @@
+"""`make bench`: how fast cacop is on generated knowledge bases, against its targets.
+
+    .venv/bin/python scripts/bench.py [--sizes 10000,50000] [--quick] [--skip-build] [--runs N]
+
+For each size it generates (once; cached under bench-data/) a realistic KB with
+scripts/genkb.py, then measures whole processes, as an analyst would meet them:
+
+- start-up: `python -c pass`, `cacop --help`, `cacop --version`, `cacop show ID`;
+- `cacop validate` of the whole KB;
+- search and index (once `cacop search` exists): full build, refresh after 10 changed
+  entries, the no-change freshness check, and five kinds of query, side by side with
+  `git grep -il` and `rg -il` on the same files;
+- relevance (recall@5, MRR) against a plain SQLite FTS5 BM25 baseline, when the relevance
+  suite provides `evaluate()`.
+
+Each figure is the median of several runs (5, or 3 above 10,000 entries; quick commands
+get one warm-up run first) and the peak resident memory of the process, as GNU time
+(`/usr/bin/time`) reads it from the kernel (see run_once for the fallback without it).
+The targets of issues 2 and 3 stand beside each figure with PASS or MISS. The table goes
+to stdout and the figures to bench-data/bench-results.json. This is a benchmark, never a
+test: the machine is shared and noisy, so compare figures taken in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "bench-data"
+PYTHON = sys.executable
+
+QUERIES = {
+    # kind: (cacop query, git grep arguments, rg arguments)
+    "one word": ("carjacking", ["-e", "carjacking"], ["-e", "carjacking"]),
+    "two words": ("nibin shooting", ["--all-match", "-e", "nibin", "-e", "shooting"], None),
+    "phrase": (
+        '"focused deterrence"',
+        ["-F", "-e", "focused deterrence"],
+        ["-F", "-e", "focused deterrence"],
+    ),
+    "prefix": ("carjack*", ["-e", "carjack"], ["-e", "carjack"]),
+    "misspelled": ("deterence", ["-e", "deterence"], ["-e", "deterence"]),
+}
+
+# Targets: (size it applies to or None for every size, measure key, limit, unit, source)
+TARGETS = [
+    (None, "python -c pass", None, "ms", ""),
+    (10_000, "validate", 10_000, "ms", "issue 2"),
+    (None, "cacop --help", 300, "ms", "issue 2: well under 300 ms"),
+    (None, "cacop show ID", 300, "ms", "issue 2: well under 300 ms"),
+    (10_000, "search: one word", 200, "ms", "issue 3"),
+    (10_000, "search: two words", 200, "ms", "issue 3"),
+    (10_000, "search: prefix", 200, "ms", "issue 3"),
+    (10_000, "search: phrase", 300, "ms", "issue 3"),
+    (10_000, "search: misspelled", 400, "ms", "issue 3"),
+    (50_000, "search: one word", 250, "ms", "issue 3"),
+    (10_000, "index --rebuild", 90_000, "ms", "issue 3"),
+    (50_000, "index --rebuild", None, "ms", ""),
+    (10_000, "refresh 10 changed", 500, "ms", "issue 3"),
+    (10_000, "index, nothing changed", 50, "ms", "issue 3 item 11 (freshness check)"),
+    (10_000, "freshness check in-process", 30, "ms", "issue 3 item 2"),
+]
+MEMORY_TARGETS = [
+    # (size, measure prefix, limit MB, source)
+    (50_000, "search: ", 64, "issue 3: every search process"),
+    (50_000, "index --rebuild", 300, "issue 3: build peak"),
+]
+STARTUP_BEYOND_PYTHON_MS = 60  # issue 3: commands that do not search
+
+
+@dataclass
+class Figure:
+    size: int | None
+    measure: str
+    median_ms: float | None
+    peak_mb: float | None
+    runs: int
+    target: str = ""
+    status: str = ""
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_kb: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def run_once(argv: list[str], cwd: Path, timeout: float = 3600) -> Run:
+    """Run a whole process; its wall time and its peak RSS.
+
+    The peak comes from GNU time (`/usr/bin/time -f %M`), whose own small fork is what the
+    measured program replaces on exec. Without it, `os.wait4` reports the child's peak, but
+    that includes this (larger) Python process as copied at fork time: a floor, noted in the
+    results.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CACOP_")}
+    env.update(NO_COLOR="1", COLUMNS="100", TERM="dumb")
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as peak_file,
+    ):
+        wrapped = [TIME, "-q", "-f", "%M", "-o", peak_file.name, *argv] if TIME else argv
+        started = time.perf_counter()
+        process = subprocess.Popen(wrapped, cwd=cwd, env=env, stdout=out, stderr=err)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        peak_kb = usage.ru_maxrss
+        if TIME:
+            reported = peak_file.read().split()
+            peak_kb = int(reported[-1]) if reported and reported[-1].isdigit() else 0
+        out.seek(0)
+        err.seek(0)
+        return Run(
+            seconds,
+            peak_kb,
+            process.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
+
+
+def measure(
+    argv: list[str], cwd: Path, runs: int, warm_up: bool = True, ok=(0,), label: str = ""
+) -> tuple[float, float, list[Run]]:
+    """Median wall time (ms) and highest peak RSS (MB) over `runs` runs."""
+    if warm_up:
+        run_once(argv, cwd)
+    done = []
+    for _ in range(runs):
+        run = run_once(argv, cwd)
+        if run.returncode not in ok:
+            raise RuntimeError(
+                f"{label or ' '.join(argv)} exited {run.returncode}: {run.stderr.strip()[-500:]}"
+            )
+        done.append(run)
+    return (
+        statistics.median(run.seconds for run in done) * 1000,
+        max(run.peak_kb for run in done) / 1024,
+        done,
+    )
+
+
+# ------------------------------------------------------------------ the knowledge bases
+
+
+def load_genkb():
+    spec = importlib.util.spec_from_file_location("genkb", REPO / "scripts" / "genkb.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def knowledge_base(size: int, seed: int) -> Path:
+    """The generated KB of `size` entries, from the cache when it is current."""
+    genkb = load_genkb()
+    path = DATA / f"kb-{size}-seed{seed}"
+    stamp = path / ".genkb-stamp"
+    wanted = f"genkb {genkb.VERSION} entries {size} seed {seed}\n"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return path
+    if path.exists():
+        shutil.rmtree(path)
+    say(f"generating a {size:,}-entry KB in {path} (cached for later runs)")
+    started = time.perf_counter()
+    genkb.write_kb(path, size, seed=seed, git=True)
+    stamp.write_text(wanted)
+    with (path / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write(".genkb-stamp\n")
+    say(f"generated in {time.perf_counter() - started:.0f} s")
+    return path
+
+
+def markdown_mb(kb: Path) -> float:
+    return sum(p.stat().st_size for p in (kb / "kb").rglob("*.md")) / 1e6
+
+
+def folder_mb(path: Path) -> float | None:
+    if not path.exists():
+        return None
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def an_rfi_with_responses(kb: Path) -> str:
+    for path in sorted((kb / "kb" / "rfis").glob("*/responses")):
+        if any(path.iterdir()):
+            return path.parent.name
+    return sorted((kb / "kb" / "strategies").glob("*.md"))[0].stem
+
+
+# ------------------------------------------------------------------------- the measures
+
+
+def cacop_exe() -> str:
+    local = Path(PYTHON).parent / "cacop"
+    return str(local) if local.exists() else (shutil.which("cacop") or "cacop")
+
+
+def search_available(cacop: str) -> bool:
+    probes = [run_once([cacop, command, "--help"], REPO) for command in ("search", "index")]
+    return all(probe.returncode == 0 and probe.stdout.strip() for probe in probes)
+
+
+def startup(cacop: str, runs: int) -> list[Figure]:
+    figures = []
+    for label, argv in (
+        ("python -c pass", [PYTHON, "-c", "pass"]),
+        ("cacop --help", [cacop, "--help"]),
+        ("cacop --version", [cacop, "--version"]),
+    ):
+        say(f"start-up: {label}")
+        median, peak, _ = measure(argv, REPO, runs)
+        figures.append(Figure(None, label, median, peak, runs))
+    return figures
+
+
+def kb_commands(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
+    entry_id = an_rfi_with_responses(kb)
+    say(f"{size:,}: cacop show {entry_id}")
+    median, peak, _ = measure([cacop, "--kb", str(kb), "show", entry_id], kb, runs)
+    figures = [Figure(size, "cacop show ID", median, peak, runs, note="an RFI with responses")]
+    say(f"{size:,}: cacop validate ({runs} runs)")
+    median, peak, done = measure(
+        [cacop, "--kb", str(kb), "validate"], kb, runs, warm_up=False, label="validate"
+    )
+    figures.append(Figure(size, "validate", median, peak, runs, note=done[-1].stdout.strip()[-60:]))
+    return figures
+
+
+def freshness_function() -> tuple[str, str] | None:
+    """A function that checks freshness alone, taking the KB: (module, name), or None.
+
+    A function named for the check alone wins; else `search.refresh(kb)`, which on an
+    unchanged KB returns right after its check (read the signed record, stat every entry
+    file, compare digests).
+    """
+    candidates = [
+        ("cacop_cli.search", "freshness_check"),
+        ("cacop_cli.search", "is_fresh"),
+        ("cacop_cli.search", "check_freshness"),
+        ("cacop_cli.search", "refresh"),
+    ]
+    for module_name, name in candidates:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if callable(getattr(module, name, None)):
+            return module_name, name
+    return None
+
+
+def in_process_freshness(kb: Path, size: int, runs: int) -> Figure | None:
+    """Time the freshness check alone inside one warm process (imports excluded)."""
+    found = freshness_function()
+    if not found:
+        return None
+    module, name = found
+    code = f"""
+import json, statistics, time
+from cacop_cli.config import load_kb
+from {module} import {name} as check
+kb = load_kb({str(kb)!r})
+check(kb)
+times = []
+for _ in range({runs}):
+    started = time.perf_counter()
+    check(kb)
+    times.append((time.perf_counter() - started) * 1000)
+print(json.dumps(statistics.median(times)))
+"""
+    run = run_once([PYTHON, "-c", code], kb)
+    figure = Figure(size, "freshness check in-process", None, None, runs, note=f"{module}.{name}()")
+    if run.returncode != 0:
+        figure.note += f" failed: {run.stderr.strip()[-200:]}"
+    else:
+        figure.median_ms = float(run.stdout)
+    return figure
+
+
+def entry_count(kb: Path) -> int:
+    return sum(1 for _ in (kb / "kb").rglob("*.md")) - sum(
+        1 for _ in (kb / "kb" / "work-products").glob("*/*.md")
+    )
+
+
+def index_figures(
+    cacop: str, kb: Path, size: int, runs: int, build_runs: int, skip_build: bool
+) -> list[Figure]:
+    figures = []
+    base = [cacop, "--kb", str(kb)]
+    entries = entry_count(kb)
+    if skip_build and (kb / ".cacop").exists():
+        say(f"{size:,}: skipping the full build (--skip-build; an index exists)")
+    else:
+        say(f"{size:,}: cacop index --rebuild ({build_runs} run(s); slow)")
+        median, peak, _ = measure(
+            [*base, "index", "--rebuild"], kb, build_runs, warm_up=False, label="index --rebuild"
+        )
+        figures.append(
+            Figure(
+                size,
+                "index --rebuild",
+                median,
+                peak,
+                build_runs,
+                note=f"{entries / (median / 1000):.0f} entries/s",
+                extra={
+                    "entries_per_s": entries / (median / 1000),
+                    "index_mb": folder_mb(kb / ".cacop"),
+                },
+            )
+        )
+
+    say(f"{size:,}: cacop index with nothing changed")
+    median, peak, _ = measure([*base, "index"], kb, runs)
+    figures.append(Figure(size, "index, nothing changed", median, peak, runs))
+    check = in_process_freshness(kb, size, max(runs, 20))
+    if check:
+        figures.append(check)
+
+    say(f"{size:,}: refresh after 10 changed entries")
+    figures.append(refresh_after_changes(base, kb, size, runs))
+    return figures
+
+
+def refresh_after_changes(base: list[str], kb: Path, size: int, runs: int) -> Figure:
+    """Edit 10 entries' bodies, time `cacop index`; put them back afterwards."""
+    files = sorted((kb / "kb" / "strategies").glob("*.md"))
+    rng = random.Random(size)
+    originals: dict[Path, bytes] = {}
+    done: list[Run] = []
+    try:
+        for number in range(runs):
+            for path in rng.sample(files, 10):
+                originals.setdefault(path, path.read_bytes())
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(f"\nRevision {number}: carjacking follow-up with NIBIN leads.\n")
+            run = run_once([*base, "index"], kb)
+            if run.returncode != 0:
+                raise RuntimeError(f"cacop index exited {run.returncode}: {run.stderr[-300:]}")
+            done.append(run)
+    finally:
+        for path, text in originals.items():
+            path.write_bytes(text)
+        run_once([*base, "index"], kb)
+    return Figure(
+        size,
+        "refresh 10 changed",
+        statistics.median(run.seconds for run in done) * 1000,
+        max(run.peak_kb for run in done) / 1024,
+        runs,
+    )
+
+
+def search_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
+    figures = []
+    has_rg = shutil.which("rg") is not None
+    for kind, (query, git_args, rg_args) in QUERIES.items():
+        say(f"{size:,}: search, {kind}: {query}")
+        median, peak, done = measure(
+            [cacop, "--kb", str(kb), "search", query, "--json"], kb, runs, label=f"search {query}"
+        )
+        try:
+            total = json.loads(done[-1].stdout).get("total")
+        except (ValueError, AttributeError):
+            total = None
+        figures.append(
+            Figure(size, f"search: {kind}", median, peak, runs, note=f"{query} -> {total} hits")
+        )
+        median, peak, done = measure(
+            ["git", "grep", "-il", *git_args, "--", "kb"], kb, runs, ok=(0, 1)
+        )
+        hits = len(done[-1].stdout.splitlines())
+        figures.append(Figure(size, f"git grep: {kind}", median, peak, runs, note=f"{hits} files"))
+        if not has_rg:
+            continue
+        if rg_args is None:  # rg has no --all-match: the files with one word, then the other
+            words = query.split()
+            argv = [
+                "sh",
+                "-c",
+                f"rg -il -0 -e {words[0]} kb | xargs -0 -r rg -il -e {words[1]}",
+            ]
+        else:
+            argv = ["rg", "-il", *rg_args, "kb"]
+        median, peak, done = measure(argv, kb, runs, ok=(0, 1))
+        hits = len(done[-1].stdout.splitlines())
+        figures.append(Figure(size, f"rg: {kind}", median, peak, runs, note=f"{hits} files"))
+    return figures
+
+
+# ----------------------------------------------------------------------- relevance
+
+
+def relevance() -> dict | None:
+    """Call the relevance suite's evaluate() if it exists (tests/relevance/ or scripts/)."""
+    candidates = sorted((REPO / "tests" / "relevance").glob("*.py")) + sorted(
+        (REPO / "scripts").glob("*.py")
+    )
+    for path in candidates:
+        if path.name in ("bench.py", "genkb.py") or "def evaluate(" not in path.read_text():
+            continue
+        spec = importlib.util.spec_from_file_location(f"relevance_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.parent))
+        try:
+            spec.loader.exec_module(module)
+            result = module.evaluate()
+        finally:
+            sys.path.remove(str(path.parent))
+        return {"source": str(path.relative_to(REPO)), "result": result}
+    return None
+
+
+def relevance_table(found: dict) -> str:
+    """recall@5 and MRR of cacop beside the FTS5 baseline, overall and by kind of query."""
+    result = found["result"]
+    ours, baseline = result.get("cacop"), result.get("fts5")
+    if not (isinstance(ours, dict) and isinstance(baseline, dict)):
+        return f"relevance ({found['source']}):\n" + json.dumps(result, indent=2, default=str)
+    count = result.get("queries")
+    count = len(count) if isinstance(count, list) else count
+    lines = [
+        f"relevance on the bundled kb/ ({count} queries; {found['source']} evaluate()):",
+        f"  {'kind':<12} {'n':>3}  {'cacop R@5':>9} {'MRR':>6}  {'FTS5 R@5':>8} {'MRR':>6}",
+    ]
+
+    def row(kind: str, n, mine: dict, theirs: dict) -> str:
+        return (
+            f"  {kind:<12} {n if n is not None else '':>3}  {mine.get('recall_at_5', 0):>9.3f} "
+            f"{mine.get('mrr', 0):>6.3f}  {theirs.get('recall_at_5', 0):>8.3f} "
+            f"{theirs.get('mrr', 0):>6.3f}"
+        )
+
+    lines.append(row("all", count, ours, baseline))
+    for kind, mine in sorted(ours.get("by_kind", {}).items()):
+        theirs = baseline.get("by_kind", {}).get(kind, {})
+        lines.append(row(kind, mine.get("queries"), mine, theirs))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def judge(figures: list[Figure], python_ms: float | None) -> None:
+    for figure in figures:
+        for size, measure_name, limit, _unit, source in TARGETS:
+            if measure_name != figure.measure or limit is None:
+                continue
+            if size is not None and figure.size != size:
+                continue
+            verdict(figure, figure.median_ms, limit, "ms", source)
+        for size, prefix, limit, source in MEMORY_TARGETS:
+            if figure.size == size and figure.measure.startswith(prefix) and figure.peak_mb:
+                verdict(figure, figure.peak_mb, limit, "MB", source)
+        if python_ms is not None and figure.measure in (
+            "cacop --help",
+            "cacop --version",
+            "cacop show ID",
+        ):
+            beyond = figure.median_ms - python_ms
+            figure.extra["beyond_python_ms"] = beyond
+            verdict(
+                figure,
+                beyond,
+                STARTUP_BEYOND_PYTHON_MS,
+                "ms",
+                "issue 3: beyond Python's start",
+                label="+python",
+            )
+
+
+def verdict(figure: Figure, value: float | None, limit: float, unit: str, source: str, label=""):
+    if value is None:
+        return
+    ok = value <= limit
+    text = f"{label}≤{limit:,.0f} {unit}"
+    miss = "" if ok else f" (+{value - limit:,.0f} {unit}, {value / limit:.1f}x)"
+    figure.target = "; ".join(filter(None, [figure.target, text]))
+    figure.status = "; ".join(filter(None, [figure.status, ("PASS" if ok else "MISS") + miss]))
+    figure.extra.setdefault("targets", []).append(
+        {"value": value, "limit": limit, "unit": unit, "source": source, "pass": ok}
+    )
+
+
+def table(figures: list[Figure]) -> str:
+    rows = [("size", "measure", "median", "peak MB", "runs", "target", "status", "note")]
+    for figure in figures:
+        rows.append(
+            (
+                f"{figure.size:,}" if figure.size else "-",
+                figure.measure,
+                "-" if figure.median_ms is None else format_ms(figure.median_ms),
+                "-" if figure.peak_mb is None else f"{figure.peak_mb:.0f}",
+                str(figure.runs),
+                figure.target,
+                figure.status,
+                figure.note,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for number, row in enumerate(rows):
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def format_ms(ms: float) -> str:
+    return f"{ms / 1000:.1f} s" if ms >= 10_000 else f"{ms:,.0f} ms"
+
+
+def git_commit() -> str:
+    run = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return run.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,50000", help="KB sizes, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="one KB of 2,000 entries only")
+    parser.add_argument(
+        "--skip-build", action="store_true", help="reuse an existing index instead of rebuilding"
+    )
+    parser.add_argument("--runs", type=int, help="runs per figure (default 5; 3 above 10,000)")
+    parser.add_argument("--build-runs", type=int, default=1, help="full builds to time (1)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (1)")
+    parser.add_argument(
+        "--out", type=Path, default=DATA / "bench-results.json", help="where the JSON goes"
+    )
+    args = parser.parse_args(argv)
+    sizes = [2000] if args.quick else [int(size) for size in args.sizes.split(",") if size]
+    DATA.mkdir(exist_ok=True)
+    cacop = cacop_exe()
+    started = time.perf_counter()
+    commit = git_commit()  # the code measured, even if the tree moves on during a long run
+
+    figures = startup(cacop, args.runs or 5)
+    python_ms = figures[0].median_ms
+    searchable = search_available(cacop)
+    if not searchable:
+        say("search/index: not available (`cacop search` / `cacop index` are not built yet)")
+    kbs = {}
+    for size in sizes:
+        runs = args.runs or (5 if size <= 10_000 else 3)
+        kb = knowledge_base(size, args.seed)
+        kbs[size] = {"path": str(kb), "markdown_mb": round(markdown_mb(kb), 1)}
+        figures += kb_commands(cacop, kb, size, runs)
+        if searchable:
+            figures += index_figures(cacop, kb, size, runs, args.build_runs, args.skip_build)
+            figures += search_figures(cacop, kb, size, runs)
+            kbs[size]["index_mb"] = folder_mb(kb / ".cacop")
+
+    judge(figures, python_ms)
+    relevance_result = relevance()
+
+    print(
+        f"cacop bench  {dt.datetime.now():%Y-%m-%d %H:%M}  commit {commit}  "
+        f"Python {platform.python_version()}  {os.cpu_count()} cores  "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    for size, info in kbs.items():
+        index_mb = info.get("index_mb")
+        print(
+            f"KB {size:,}: {info['markdown_mb']} MB of Markdown"
+            + (f", index {index_mb:.0f} MB" if index_mb else "")
+            + f"  ({info['path']})"
+        )
+    print()
+    print(table(figures))
+    print()
+    if not searchable:
+        print("search/index: not available (cacop search / cacop index are not built yet)")
+    if relevance_result is None:
+        print("relevance: not available yet (no evaluate() in tests/relevance/ or scripts/)")
+    else:
+        print(relevance_table(relevance_result))
+    print(f"\n({time.perf_counter() - started:.0f} s; figures in {args.out})")
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "when": dt.datetime.now().isoformat(timespec="seconds"),
+                "commit": commit,
+                "command": " ".join(
+                    [Path(PYTHON).name, "scripts/bench.py", *(argv or sys.argv[1:])]
+                ),
+                "python": platform.python_version(),
+                "cores": os.cpu_count(),
+                "load": os.getloadavg(),
+                "search_available": searchable,
+                "peak_memory_from": "/usr/bin/time %M" if TIME else "os.wait4 (includes a floor)",
+                "knowledge_bases": kbs,
+                "figures": [asdict(figure) for figure in figures],
+                "relevance": relevance_result,
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
