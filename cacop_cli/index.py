@@ -47,7 +47,17 @@ INDEX_NAME = "MAIN"
 STATE_DIR = ".cacop"
 RECORD = "record.json"
 MANIFEST = "manifest.json"
-LOCK_WAIT = 10.0  # seconds a second writer (or a search) waits before "busy"
+# Seconds a second writer (or a search) waits before "busy"; CACOP_LOCK_WAIT overrides it.
+LOCK_WAIT = 10.0
+
+
+def _lock_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get("CACOP_LOCK_WAIT") or LOCK_WAIT))
+    except ValueError:
+        return LOCK_WAIT
+
+
 MAX_RECORD_BYTES = 16 * 1_048_576
 ENTRY_FOLDERS = ("strategies", "work-products", "rfis")
 
@@ -389,7 +399,8 @@ def _prepare_state(root: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(path: Path, exclusive: bool, wait: float, what: str) -> Iterator[None]:
+def _locked(path: Path, exclusive: bool, wait: float | None, what: str) -> Iterator[None]:
+    wait = _lock_wait() if wait is None else wait
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     deadline = time.monotonic() + wait
@@ -411,16 +422,16 @@ def _locked(path: Path, exclusive: bool, wait: float, what: str) -> Iterator[Non
         os.close(descriptor)  # closing releases the lock
 
 
-def write_lock(root: Path, wait: float = LOCK_WAIT) -> contextlib.AbstractContextManager[None]:
+def write_lock(root: Path, wait: float | None = None) -> contextlib.AbstractContextManager[None]:
     state = _prepare_state(root)
     return _locked(state / "write.lock", True, wait, "updating it")
 
 
-def _swap_lock(root: Path, wait: float = LOCK_WAIT) -> contextlib.AbstractContextManager[None]:
+def _swap_lock(root: Path, wait: float | None = None) -> contextlib.AbstractContextManager[None]:
     return _locked(root / STATE_DIR / "read.lock", True, wait, "searching it")
 
 
-def read_lock(root: Path, wait: float = LOCK_WAIT) -> contextlib.AbstractContextManager[None]:
+def read_lock(root: Path, wait: float | None = None) -> contextlib.AbstractContextManager[None]:
     state = _prepare_state(root)
     return _locked(state / "read.lock", False, wait, "changing it")
 
@@ -485,7 +496,7 @@ def rebuild(
     make_document: DocumentMaker,
     progress: ProgressCallback | None = None,
     reason: str | None = None,
-    wait: float = LOCK_WAIT,
+    wait: float | None = None,
 ) -> UpdateReport:
     """Build a new index beside the live one, then switch to it in one rename of the record."""
     with write_lock(root, wait):
@@ -560,7 +571,7 @@ def refresh(
     root: Path,
     make_document: DocumentMaker,
     progress: ProgressCallback | None = None,
-    wait: float = LOCK_WAIT,
+    wait: float | None = None,
 ) -> UpdateReport:
     """Bring the index up to date with the entry files: only what was added, changed, removed.
 
@@ -763,7 +774,12 @@ class Searcher:
 
         query = self.compile(node)
         restriction = q.And([self.compile(item) for item in filters]) if filters else None
-        results = self.searcher.search(query, limit=limit, filter=restriction)
+        if type(node).__name__ == "Every":  # a listing by filters: newest first
+            results = self.searcher.search(
+                query, limit=limit, filter=restriction, sortedby="date", reverse=True
+            )
+        else:
+            results = self.searcher.search(query, limit=limit, filter=restriction)
         hits = [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
         return len(results), hits
 
@@ -849,7 +865,7 @@ class Searcher:
 
 
 @contextlib.contextmanager
-def open_searcher(root: Path, wait: float = LOCK_WAIT) -> Iterator[Searcher]:
+def open_searcher(root: Path, wait: float | None = None) -> Iterator[Searcher]:
     """The live index, verified, under the shared lock; raises Untrusted if it may not be used."""
     with read_lock(root, wait):
         record = read_record(root)

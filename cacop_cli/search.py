@@ -476,10 +476,13 @@ def apply_mode(node: Any, mode: str = DEFAULT_MODE) -> Any:
         items = [apply_mode(item, mode) for item in node.items]
         if mode in ("all", "strict"):
             return AllOf(tuple(items))
-        negative = [item for item in items if isinstance(item, Not)]
-        positive = [item for item in items if not isinstance(item, Not)]
-        ranked = Ranked(tuple(positive)) if len(positive) > 1 else (positive or [Every()])[0]
-        return AllOf((ranked, *negative)) if negative else ranked
+        # Only free words become optional; field:value clauses and NOT stay required.
+        words = [item for item in items if _is_words(item)]
+        required = [item for item in items if not _is_words(item)]
+        if not words:
+            return AllOf(tuple(required))
+        ranked = Ranked(tuple(words)) if len(words) > 1 else words[0]
+        return AllOf((ranked, *required)) if required else ranked
     if kind in ("AllOf", "AnyOf", "Ranked"):
         return type(node)(tuple(apply_mode(item, mode) for item in node.items))
     if kind == "Not":
@@ -964,10 +967,25 @@ def _correction(searcher: Any, query: str, tree: Any) -> str | None:
     return _corrected_query(query, replacements) if replacements else None
 
 
+def _is_words(node: Any) -> bool:
+    """Free text (not a field constraint, a range or a NOT)."""
+    kind = type(node).__name__
+    if kind in ("Term", "Phrase"):
+        return node.field is None or QUERY_FIELDS[node.field][1] == "text"
+    if kind == "Synonyms":
+        return True
+    if kind in ("Implicit", "AllOf", "AnyOf", "Ranked"):
+        return any(_is_words(item) for item in node.items)
+    return False
+
+
 def _has_implicit(node: Any) -> bool:
+    """Does the query hold two or more free words side by side (so "some of them" differs)?"""
     kind = type(node).__name__
     if kind == "Implicit":
-        return True
+        return sum(1 for item in node.items if _is_words(item)) > 1 or any(
+            _has_implicit(item) for item in node.items
+        )
     if kind in ("AllOf", "AnyOf", "Ranked"):
         return any(_has_implicit(item) for item in node.items)
     return False

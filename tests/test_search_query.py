@@ -1,0 +1,124 @@
+"""The query language: checked by us before Whoosh sees it (HOSTILE.md 20 and 22)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cacop_cli import search
+from cacop_cli.errors import ExitCode, QueryError
+from cacop_cli.search import AllOf, AnyOf, Implicit, Not, Phrase, Range, Term
+
+MALFORMED = {
+    '"unclosed': "never closed",
+    "(robbery": "never closed",
+    "title:": "needs a value",
+    "nosuchfield:x": "not a field",
+    "robbery AND": "needs a word after",
+    "title:[a TO": "never closed",
+    "*bery": "cannot start with *",
+    "rob*ery": "can only end a word",
+    "r*": "at least two letters",
+    "robbery)": "has no ( before it",
+    "AND robbery": "needs a word before",
+    "robbery OR OR burglary": "needs a word after",
+    "NOT": "needs a word after",
+    "()": "holds nothing",
+    '""': "hold nothing",
+    "type:policy": "use one of: strategy",
+    "created:last-week": "is not a date",
+    "title:[a TO b]": "cannot take a range",
+    "created:[2024-01-01 2024-02-01]": "must read [FROM TO UNTIL]",
+}
+
+
+@pytest.mark.parametrize("query", list(MALFORMED))
+def test_malformed_query_is_refused_with_what_to_fix(query):
+    with pytest.raises(QueryError) as caught:
+        search.parse(query)
+    assert MALFORMED[query] in caught.value.message + (caught.value.hint or "")
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize("query", list(MALFORMED)[:8])
+def test_malformed_query_exits_2_on_the_command_line(cli, kb_path, query):
+    result = cli("search", query, kb=kb_path)
+    assert result.exit_code == ExitCode.USAGE, result.stdout + result.stderr
+    assert "error:" in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (kb_path / ".cacop").exists()  # refused before the index was touched
+
+
+def test_huge_query_and_deep_parentheses_are_refused_quickly():
+    for query in ("robbery " * 12_500, "(" * 3_000 + "robbery" + ")" * 3_000):
+        started = time.perf_counter()
+        with pytest.raises(QueryError):
+            search.parse(query[:100_000])
+        assert time.perf_counter() - started < 0.5
+    with pytest.raises(QueryError, match="deep"):
+        search.parse("(" * 40 + "robbery" + ")" * 40)
+    with pytest.raises(QueryError, match="more than 64 words"):
+        search.parse("word " * 100)
+
+
+def test_the_language_parses_into_the_tree_we_expect():
+    tree = search.parse('carjack* "hot spots" title:nibin NOT type:response')
+    assert tree == Implicit(
+        (
+            Term("carjack", None, True),
+            Phrase("hot spots"),
+            Term("nibin", "title"),
+            Not(Term("response", "type")),
+        )
+    )
+    assert search.parse("a AND (b OR c)") == AllOf((Term("a"), AnyOf((Term("b"), Term("c")))))
+    assert search.parse("title:(lpr OR alpr)") == AnyOf(
+        (Term("lpr", "title"), Term("alpr", "title"))
+    )
+    assert search.parse("created:[2024 TO 2024-06-30]") == Range("created", "2024", "2024-06-30")
+    assert search.parse("created:[2024-01-01 TO 2024]") == Range("created", "2024-01-01", "2024~")
+    assert search.parse("24-013377") == Term("24-013377")
+    assert search.parse("10:30") == Term("10:30")  # not a field: starts with a digit
+    assert search.parse("tags:k") == Term("k", "tags")
+    assert search.parse("") == search.Every()
+
+
+def test_modes_combine_words_side_by_side():
+    tree = search.parse("robbery burglary NOT commercial")
+    assert search.apply_mode(tree, "all") == AllOf(
+        (Term("robbery"), Term("burglary"), Not(Term("commercial")))
+    )
+    ranked = search.apply_mode(tree, "any")
+    assert ranked == AllOf(
+        (search.Ranked((Term("robbery"), Term("burglary"))), Not(Term("commercial")))
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_string_parses_or_is_refused_never_crashes(query):
+    try:
+        tree = search.parse(query)
+    except QueryError as error:
+        assert error.message
+        return
+    search.apply_mode(tree, "all")
+    search.plain_words(tree)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["(", ")", '"', "AND", "OR", "NOT", "title:", "tag:x", "*", "a*", "ab", ":", "[", "]"]
+        ),
+        max_size=30,
+    )
+)
+def test_any_mix_of_syntax_parses_or_is_refused(parts):
+    with contextlib.suppress(QueryError):
+        search.parse(" ".join(parts))
