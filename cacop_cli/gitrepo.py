@@ -531,16 +531,17 @@ def rebase(place: Path, onto: str) -> list[str]:
     return names or [first_reason(result.stderr) or "the rebase stopped"]
 
 
-def move_branch_keeping_work(root: Path, target: str) -> str | None:
-    """Move the checked-out branch to target like `git reset --keep`; git's reason if it won't.
+def move_branch_keeping_work(root: Path, branch: str, target: str) -> str | None:
+    """Move the checked-out branch to target as `git checkout -B` does; git's reason if not.
 
-    Files with uncommitted changes that target does not touch stay byte for byte; if target
-    would change one of them, nothing happens and git's reason comes back.
+    Uncommitted changes (staged or not) to files that target does not touch stay byte for
+    byte and keep their staged state; if target would change one of them, nothing happens.
     """
-    env_note = run_git(root, "reset", "--quiet", "--keep", target)
-    if env_note.returncode == 0:
+    check_branch_name(root, branch)
+    result = run_git(root, "checkout", "--quiet", "--no-track", "-B", branch, target, "--")
+    if result.returncode == 0:
         return None
-    return first_reason(env_note.stderr) or "git reset --keep refused"
+    return first_reason(result.stderr) or "git checkout refused"
 
 
 @dataclass

@@ -747,6 +747,9 @@ def integrate(kb: KB, target: str | None, source: str) -> Integration:
 
 def _move_branch(kb: KB, before: str, after: str, source: str) -> None:
     root = kb.root
+    branch = gitrepo.current_branch(root)
+    if branch is None:
+        raise GitError("HEAD is detached; go back to your branch and try again")
     arriving = gitrepo.changes(root, before, after)
     touched = {change.path for change in arriving}
     clashing = sorted(touched & set(gitrepo.local_changes(root)))
@@ -769,7 +772,7 @@ def _move_branch(kb: KB, before: str, after: str, source: str) -> None:
         with gitrepo.sigint_deferred():
             for number, name in enumerate(same):  # byte-identical to what arrives
                 os.replace(root / name, aside / str(number))
-            reason = gitrepo.move_branch_keeping_work(root, after)
+            reason = gitrepo.move_branch_keeping_work(root, branch, after)
             if reason is not None:
                 for number, name in enumerate(same):
                     os.replace(aside / str(number), root / name)
