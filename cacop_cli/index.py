@@ -324,8 +324,11 @@ def read_record(root: Path) -> Record:
     if not hmac.compare_digest(mac, _sign(document)):
         raise Untrusted("it was not written by this clone (copied or pulled in?)")
     identity = _identity(root)
-    if document.get("identity") != identity:
-        raise Untrusted("it was made by another version of cacop, or for another folder")
+    recorded = document.get("identity")
+    if not isinstance(recorded, dict) or recorded.get("root") != identity["root"]:
+        raise Untrusted("it was not written by this clone (it was made for another folder)")
+    if recorded != identity:
+        raise Untrusted("it was made by another version of cacop")
     generation = document.get("generation", "")
     if not _GENERATION.fullmatch(generation):
         raise Untrusted("its record names no index folder")
@@ -857,10 +860,11 @@ class Searcher:
         )
 
     def lexicon(self, field_name: str) -> list[str]:
+        """Words of a field that some live document holds (deleted ones linger until a merge)."""
         return [
             raw.decode("utf-8") if isinstance(raw, bytes) else raw
             for raw in self.reader.lexicon(field_name)
-            if self.reader.doc_frequency(field_name, raw)
+            if any(True for _ in self.reader.postings(field_name, raw).all_ids())
         ]
 
 

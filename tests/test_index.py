@@ -1,0 +1,287 @@
+"""The index's safety (HOSTILE.md 23-26): never open a foreign index, survive damage and kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from kbtools import write_strategy
+
+from cacop_cli import index, search
+from cacop_cli.config import load_kb
+from cacop_cli.errors import ExitCode
+
+from conftest import git
+
+DETERRENCE = "alpha-2024-focused-deterrence-call-ins"
+
+
+def found(cli, kb_path, query="moral voices") -> list[str]:
+    result = cli("search", query, "--json", kb=kb_path)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert "Traceback" not in result.stderr
+    return [hit["id"] for hit in json.loads(result.stdout)["results"]]
+
+
+def live_folder(kb_path: Path) -> Path:
+    record = json.loads((kb_path / ".cacop" / "record.json").read_text())
+    return kb_path / ".cacop" / record["generation"]
+
+
+def fresh_snapshot(kb_path: Path, tmp_path: Path) -> dict:
+    """What a rebuild from nothing holds, made in a separate copy of the KB."""
+    copy = tmp_path / "fresh-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(kb_path, copy, ignore=shutil.ignore_patterns(".cacop"))
+    kb = load_kb(copy)
+    search.rebuild(kb)
+    snapshot = search.snapshot(kb)
+    for document in snapshot["documents"]:
+        document.pop("path_root", None)
+    return snapshot
+
+
+def crafted_toc(folder: Path, marker: Path) -> None:
+    """A real Whoosh table of contents whose pickled schema creates `marker` when loaded."""
+    import whoosh.index as whoosh_index
+    from whoosh.fields import Schema
+    from whoosh.filedb.filestore import FileStorage
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    real_pickle = whoosh_index.pickle
+
+    class Shim:
+        PicklingError = pickle.PicklingError
+
+        @staticmethod
+        def dumps(value, protocol=2):
+            if isinstance(value, Schema):
+                return real_pickle.dumps(Payload(), protocol)
+            return real_pickle.dumps(value, protocol)
+
+        loads = staticmethod(real_pickle.loads)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    whoosh_index.pickle = Shim
+    try:
+        whoosh_index.TOC(Schema(), [], 1).write(FileStorage(str(folder)), "MAIN")
+    finally:
+        whoosh_index.pickle = real_pickle
+
+
+def test_the_crafted_index_really_runs_code_when_whoosh_opens_it(tmp_path):
+    """The control: proves the payload below would fire, so its absence means something."""
+    import whoosh.index as whoosh_index
+
+    marker = tmp_path / "PWNED"
+    crafted_toc(tmp_path / "crafted", marker)
+    with pytest.raises(Exception):  # noqa: B017 - the payload returns a file, not a schema
+        whoosh_index.open_dir(str(tmp_path / "crafted"))
+    assert marker.exists()
+
+
+def test_a_cacop_folder_that_arrived_by_pull_or_copy_is_never_opened(cli, git_kb, tmp_path):
+    marker = tmp_path / "PWNED"
+    state = git_kb / ".cacop"
+    generation = "gen-0123456789abcdef"
+    crafted_toc(state / generation, marker)
+    for other in ("index", "gen-ffffffffffffffff", "."):
+        crafted_toc(state / other, marker)
+    toc = next((state / generation).glob("*.toc"))
+    forged = {
+        "identity": index._identity(git_kb),
+        "generation": generation,
+        "toc": 1,
+        "files": {toc.name: [toc.stat().st_ino, toc.stat().st_size, toc.stat().st_mtime_ns]},
+        "digest": "0" * 64,
+        "count": 1,
+        "broken": {},
+        "mac": "0" * 64,
+    }
+    (state / "record.json").write_text(json.dumps(forged))
+    result = cli("search", "moral voices", "--json", kb=git_kb)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert not marker.exists()
+    assert "not written by this clone" in result.stderr
+    assert [hit["id"] for hit in json.loads(result.stdout)["results"]] == [DETERRENCE]
+    assert not (state / generation).exists()  # replaced by our own build
+
+
+def test_an_index_copied_from_another_clone_is_rebuilt_not_opened(cli, kb_path, tmp_path):
+    assert found(cli, kb_path) == [DETERRENCE]
+    other = tmp_path / "other-clone"
+    shutil.copytree(kb_path, other, symlinks=True)  # .cacop/ comes along, record and all
+    marker = tmp_path / "PWNED"
+    copied = live_folder(other)
+    for toc in copied.glob("*.toc"):
+        toc.unlink()
+        crafted_toc(copied, marker)
+    result = cli("search", "moral voices", "--json", kb=other)
+    assert result.exit_code == ExitCode.OK
+    assert not marker.exists()
+    assert "not written by this clone" in result.stderr
+
+
+def test_a_file_swapped_inside_our_own_index_is_never_opened(cli, kb_path, tmp_path):
+    assert found(cli, kb_path) == [DETERRENCE]
+    marker = tmp_path / "PWNED"
+    folder = live_folder(kb_path)
+    toc = next(folder.glob("*.toc"))
+    generation = int(toc.stem.rsplit("_", 1)[1])
+    toc.unlink()
+    import whoosh.index as whoosh_index
+
+    crafted_toc(folder / "x", marker)
+    os.replace(folder / "x" / "_MAIN_1.toc", folder / f"_MAIN_{generation}.toc")
+    assert found(cli, kb_path) == [DETERRENCE]
+    assert not marker.exists()
+    assert whoosh_index  # imported only to build the payload
+
+
+@pytest.mark.parametrize("damage", ["delete-folder", "truncate-toc", "truncate-segment"])
+def test_a_damaged_index_is_rebuilt_with_a_notice(cli, kb_path, damage):
+    assert found(cli, kb_path) == [DETERRENCE]
+    folder = live_folder(kb_path)
+    if damage == "delete-folder":
+        shutil.rmtree(kb_path / ".cacop")
+    elif damage == "truncate-toc":
+        next(folder.glob("*.toc")).write_bytes(b"\x00\x01")
+    else:
+        segment = max((p for p in folder.iterdir() if p.suffix == ".seg"), key=os.path.getsize)
+        with open(segment, "r+b") as handle:
+            handle.truncate(segment.stat().st_size // 2)
+    result = cli("search", "moral voices", "--json", kb=kb_path)
+    assert result.exit_code == ExitCode.OK and "Traceback" not in result.stderr
+    assert [hit["id"] for hit in json.loads(result.stdout)["results"]] == [DETERRENCE]
+    if damage != "delete-folder":
+        assert "rebuilt" in result.stderr
+
+
+def test_a_second_writer_waits_then_says_busy(cli, kb_path):
+    assert found(cli, kb_path) == [DETERRENCE]
+    with index.write_lock(kb_path, wait=1):
+        started = time.perf_counter()
+        result = cli("index", "--rebuild", kb=kb_path, env={"CACOP_LOCK_WAIT": "0.3"})
+        assert time.perf_counter() - started < 5
+        assert result.exit_code == ExitCode.PROBLEMS
+        assert "busy" in result.stderr and "Traceback" not in result.stderr
+        # a fresh index needs no writer: searching goes on
+        assert found(cli, kb_path) == [DETERRENCE]
+        write_strategy(kb_path, "alpha-2024-new", body="moral voices again\n")
+        stale = cli("search", "moral", kb=kb_path, env={"CACOP_LOCK_WAIT": "0.3"})
+        assert stale.exit_code == ExitCode.PROBLEMS and "busy" in stale.stderr
+    assert set(found(cli, kb_path)) == {DETERRENCE, "alpha-2024-new"}
+
+
+def test_incremental_updates_equal_a_fresh_rebuild(cli, kb_path, tmp_path):
+    assert found(cli, kb_path) == [DETERRENCE]
+    write_strategy(kb_path, "alpha-2024-added", body="zeppelin\n")
+    changed = kb_path / "kb/strategies/beta-2023-hot-spots-dosage.md"
+    changed.write_text(changed.read_text().replace("## ", "## Zeppelin "))
+    (kb_path / "kb/work-products/alpha-2024-shooting-review-checklist.md").unlink()
+    result = cli("index", kb=kb_path)
+    assert result.exit_code == ExitCode.OK
+    assert "1 added, 1 changed, 1 removed" in result.stderr
+    assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
+    assert "index up to date" in cli("index", kb=kb_path).stderr
+
+
+def test_the_index_folder_is_invisible_to_git_and_flagged_when_committed(cli, git_kb):
+    (git_kb / ".gitignore").write_text("")  # even without the KB's own ignore rule
+    assert found(cli, git_kb) == [DETERRENCE]
+    status = git(git_kb, "status", "--porcelain", "--untracked-files=all")
+    assert ".cacop" not in status
+    git(git_kb, "add", "-f", ".cacop/record.json")
+    result = cli("validate", kb=git_kb)
+    assert result.exit_code == ExitCode.PROBLEMS and ".cacop" in result.stdout
+
+
+def test_vocabulary_problems_are_reported_by_validate(cli, kb_path):
+    (kb_path / "kb" / "vocabulary.yaml").write_text(
+        "groups:\n  - [LPR, license plate reader]\n  - [lpr, plate reader]\n  - [alone]\n"
+    )
+    result = cli("validate", kb=kb_path)
+    assert result.exit_code == ExitCode.PROBLEMS
+    assert "kb/vocabulary.yaml:3: error: group 2: 'lpr' is already in group 1" in result.stdout
+    assert "kb/vocabulary.yaml:4: error: group 3: must be a list of at least two" in result.stdout
+
+
+def test_the_bundled_vocabulary_is_valid():
+    from cacop_cli import vocabulary
+
+    loaded = vocabulary.load(Path(__file__).resolve().parent.parent)
+    assert loaded.issues == []
+    terms = {term.lower() for group in loaded.groups for term in group}
+    needed = "nibin cgic gvi lpr alpr rtm cad rms nibrs ucr cpted hvip atf usao pni sna shotspotter"
+    for term in [*needed.split(), "carjacking", "vehicle hijacking", "acoustic gunfire detection"]:
+        assert term in terms
+
+
+# ---------------------------------------------------------------- real processes
+
+
+def many_entries(kb_path: Path, count: int) -> None:
+    words = (
+        "dosage", "patrol", "burglary", "robbery", "shooting", "group", "network", "place",
+        "lighting", "corridor", "audit", "geocoding", "bulletin", "template", "deterrence",
+        "outreach", "trauma", "hospital",
+    )  # fmt: skip
+    rng = random.Random(7)
+    for number in range(count):
+        body = " ".join(rng.choice(words) for _ in range(200)) + "\n"
+        write_strategy(kb_path, f"alpha-2024-generated-{number:04d}", body=body)
+
+
+@pytest.mark.slow
+def test_rebuild_killed_at_random_moments_leaves_a_usable_index(cacop_exe, kb_path, tmp_path):
+    many_entries(kb_path, 100)
+    base = [*cacop_exe, "--kb", str(kb_path)]
+    env = {**os.environ, "CACOP_LOCK_WAIT": "20"}
+    started = time.perf_counter()
+    subprocess.run([*base, "index", "--rebuild"], check=True, capture_output=True, env=env)
+    duration = time.perf_counter() - started
+    kb = load_kb(kb_path)
+    rng = random.Random(23)
+    for _ in range(10):
+        process = subprocess.Popen(
+            [*base, "index", "--rebuild"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        time.sleep(rng.uniform(0.3 * duration, 1.1 * duration))  # start-up is the first part
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert search.search(kb, "moral voices").hits[0].id == DETERRENCE
+    subprocess.run([*base, "index"], check=True, capture_output=True, env=env)
+    assert search.snapshot(kb) == fresh_snapshot(kb_path, tmp_path)
+    subprocess.run([*base, "index", "--rebuild"], check=True, capture_output=True, env=env)
+    folders = [p.name for p in (kb_path / ".cacop").iterdir() if p.is_dir()]
+    assert len(folders) == 1 and folders[0].startswith("gen-"), folders
+
+
+@pytest.mark.slow
+def test_two_index_runs_and_a_search_at_once(cacop_exe, kb_path, tmp_path):
+    many_entries(kb_path, 60)
+    base = [*cacop_exe, "--kb", str(kb_path)]
+    env = {**os.environ, "CACOP_LOCK_WAIT": "30"}
+    runs = [
+        subprocess.Popen([*base, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for args in (["index", "--rebuild"], ["index"], ["search", "moral voices", "--json"])
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    for run, (_, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0 or b"busy" in stderr, stderr
+        assert b"Traceback" not in stderr
+    assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
