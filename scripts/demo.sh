@@ -14,7 +14,11 @@ $cacop list --type strategy
 step cacop show milwaukee-2024-cgic-nibin-lead-follow-up-within-48-hours
 $cacop show milwaukee-2024-cgic-nibin-lead-follow-up-within-48-hours
 
-if $cacop search --help >/dev/null 2>&1; then
-  step cacop search "nibin leads"
-  $cacop search "nibin leads" --limit 5
-fi
+step cacop similar milwaukee-2024-cgic-nibin-lead-follow-up-within-48-hours --limit 3
+$cacop similar milwaukee-2024-cgic-nibin-lead-follow-up-within-48-hours --limit 3
+
+step cacop search "LPR carjacking" --limit 3
+$cacop search "LPR carjacking" --limit 3
+
+step cacop search "nibin leads"
+$cacop search "nibin leads" --limit 5

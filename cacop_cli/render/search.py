@@ -84,11 +84,12 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
         meta.append_text(text(f"  {hit.id}", "dim"))
         console.print(meta, soft_wrap=True)
         if hit.snippet:
+            from rich.padding import Padding
+
             snippet = text(hit.snippet)
             if pattern:
                 snippet.highlight_regex(pattern, "bold yellow")
-            snippet.pad_left(width + 2)
-            console.print(snippet)
+            console.print(Padding(snippet, (0, 0, 0, width + 2)))
         console.print()
 
 
