@@ -34,6 +34,9 @@ MAX_CLAUSES = 64
 SNIPPET_CHARS = 220
 DEFAULT_LIMIT = 10
 FEW_HITS = 1  # at most this many hits: try correcting the query's spelling
+# Fewer entries than this hold every word: list them first, then those holding most words
+# (the same whatever --limit is, so `total` does not depend on it).
+FEW_ALL_WORDS = 5
 # How words side by side combine: "all" (AND, and when no entry holds every word, the
 # entries holding most of them), "strict" (AND only) or "any" (OR, ranked by how many match).
 # Chosen by measuring tests/relevance with scripts/relevance.py --modes: "all" ties "any" on
@@ -922,7 +925,7 @@ def search(
                     result.corrected = corrected
                 elif better[0] > total:
                     result.suggestion = f"did you mean: {corrected}"
-        if total < limit and mode == "all" and _has_implicit(searched):
+        if total < FEW_ALL_WORDS and mode == "all" and _has_implicit(searched):
             # Too few entries hold every word: list them first, then those holding most words.
             some_total, some_raw, some_node = _search_once(
                 searcher, searched, filters, limit, "any"

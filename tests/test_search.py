@@ -225,3 +225,11 @@ def test_commands_that_do_not_search_never_import_whoosh(kb_path):
         [sys.executable, "-c", probe, str(kb_path)], capture_output=True, text=True, timeout=60
     )
     assert result.stderr.split()[-2:] == ["CLEAN", "WHOOSH"], result.stderr
+
+
+def test_entries_with_most_words_follow_those_with_all_and_total_ignores_limit(cli, kb_path):
+    one = json.loads(cli("search", "moral dosage", "--json", "--limit", "1", kb=kb_path).stdout)
+    many = json.loads(cli("search", "moral dosage", "--json", kb=kb_path).stdout)
+    assert one["total"] == many["total"] >= 2
+    assert {DETERRENCE, HOT_SPOTS} <= {hit["id"] for hit in many["results"]}
+    assert one["results"][0]["id"] == many["results"][0]["id"]

@@ -89,7 +89,7 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
             snippet = text(hit.snippet)
             if pattern:
                 snippet.highlight_regex(pattern, "bold yellow")
-            console.print(Padding(snippet, (0, 0, 0, width + 2)))
+            console.print(Padding(snippet, (0, 0, 0, width + 2), expand=False))
         console.print()
 
 
