@@ -23,41 +23,58 @@ def schema_dir_for(root: Path | None) -> Path:
     """A KB's own `schemas/` when it holds them all, else the packaged copy."""
     if root is not None:
         local = root / "schemas"
-        if all((local / f"{name}.schema.json").is_file() for name in SCHEMA_NAMES):
+        try:  # one stat per entry instead of seven: the folder changes when a file comes or goes
+            changed = local.stat().st_mtime_ns
+        except OSError:
+            return packaged_schema_dir()
+        if _holds_all_schemas(local, changed):
             return local
     return packaged_schema_dir()
 
 
 @cache
-def _validators(folder: Path) -> dict[str, Any]:
-    from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
+def _holds_all_schemas(local: Path, changed: int) -> bool:
+    return all((local / f"{name}.schema.json").is_file() for name in SCHEMA_NAMES)
 
-    resources = {}
+
+@cache
+def _documents(folder: Path) -> dict[str, dict[str, Any]]:
+    documents = {}
     for name in SCHEMA_NAMES:
         path = folder / f"{name}.schema.json"
         try:
-            contents = json.loads(path.read_text("utf-8"))
-            Draft202012Validator.check_schema(contents)
+            documents[name] = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(
                 f"{path}: the schema cannot be read: {exc}",
                 hint="restore it from the cacop release (`git checkout -- schemas/`)",
             ) from exc
-        except Exception as exc:  # jsonschema.SchemaError
-            raise ConfigError(f"{path}: not a valid JSON Schema: {exc}") from exc
-        resources[name] = contents
+    return documents
+
+
+@cache
+def _validator(folder: Path, name: str) -> Any:
+    """One validator, built when first needed: a command that reads only cacop.yaml does not
+    pay for checking and compiling the entry schemas."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from referencing import Registry, Resource
+
+    documents = _documents(folder)
+    for used in dict.fromkeys((name, "common")):
+        try:
+            Draft202012Validator.check_schema(documents[used])
+        except SchemaError as exc:
+            path = folder / f"{used}.schema.json"
+            raise ConfigError(f"{path}: not a valid JSON Schema: {exc.message}") from exc
     registry = Registry().with_resources(
-        (contents["$id"], Resource.from_contents(contents)) for contents in resources.values()
+        (contents["$id"], Resource.from_contents(contents)) for contents in documents.values()
     )
-    return {
-        name: Draft202012Validator(contents, registry=registry)
-        for name, contents in resources.items()
-    }
+    return Draft202012Validator(documents[name], registry=registry)
 
 
 def validator(name: str, root: Path | None = None) -> Any:
-    return _validators(schema_dir_for(root))[name]
+    return _validator(schema_dir_for(root), name)
 
 
 def errors(name: str, instance: Any, root: Path | None = None) -> list[Any]:
