@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import typer.main
 from kbtools import BODY, no_traceback, snapshot, strategy_text, write_strategy
 
 from cacop_cli import entries
@@ -105,7 +106,7 @@ def test_alias_bomb_refused_within_256_mib_as_a_process(cacop_exe, kb_path, comm
 
 
 def test_alias_bomb_refused_by_index_when_it_exists(cli, kb_path):
-    if "index" not in {command.name for command in app.registered_commands}:
+    if "index" not in typer.main.get_command(app).commands:
         pytest.skip("`cacop index` is not built yet (issue 3)")
     write_strategy(kb_path, "alias-bomb", alias_bomb())
     started = time.perf_counter()

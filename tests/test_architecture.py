@@ -1,0 +1,155 @@
+"""STYLE.md's import direction, held by parsing every module's imports with `ast`,
+and the start-up promise: light commands never import the heavy libraries."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "cacop_cli"
+CORE = {
+    "ops", "entries", "checks", "catalog", "config", "models", "errors", "yamlsafe", "schemas",
+    "index", "search", "share", "gates", "rfi", "community", "gitrepo",
+}  # fmt: skip
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Absolute names of every module a file imports, at top level or inside functions."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                origin = ".".join(base + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            found.add(origin)
+            found.update(f"{origin}.{alias.name}" for alias in node.names)
+    return found
+
+
+MODULES = {module_name(path): imports_of(path) for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def importers(prefix: str) -> set[str]:
+    return {
+        module
+        for module, names in MODULES.items()
+        if any(name == prefix or name.startswith(prefix + ".") for name in names)
+    }
+
+
+def in_area(module: str, *areas: str) -> bool:
+    return any(module == area or module.startswith(area + ".") for area in areas)
+
+
+def test_the_parser_sees_the_known_imports():
+    assert "cacop_cli.ops" in MODULES["cacop_cli.commands.core"]
+    assert "cacop_cli.render" in MODULES["cacop_cli.cli"]
+    assert "yaml" in MODULES["cacop_cli.yamlsafe"]
+
+
+def test_nothing_imports_the_cli():
+    assert importers("cacop_cli.cli") == set()
+    outside = {
+        module
+        for module in importers("cacop_cli.commands")
+        if not in_area(module, "cacop_cli.cli", "cacop_cli.commands")
+    }
+    assert outside == set()
+
+
+@pytest.mark.parametrize(
+    ("library", "allowed"),
+    [
+        ("typer", ("cacop_cli.cli", "cacop_cli.commands")),
+        ("click", ("cacop_cli.cli", "cacop_cli.commands")),
+        ("rich", ("cacop_cli.render",)),
+        ("whoosh", ("cacop_cli.index",)),
+        ("git", ("cacop_cli.gitrepo",)),
+        ("jsonschema", ("cacop_cli.schemas",)),
+        ("referencing", ("cacop_cli.schemas",)),
+        ("yaml", ("cacop_cli.yamlsafe",)),
+    ],
+)
+def test_each_outside_library_lives_in_one_place(library, allowed):
+    assert {module for module in importers(library) if not in_area(module, *allowed)} == set()
+
+
+def test_core_modules_never_import_rendering_or_the_cli():
+    for module, names in MODULES.items():
+        if module.rsplit(".", 1)[-1] not in CORE or module.count(".") != 1:
+            continue
+        bad = {
+            name
+            for name in names
+            if in_area(name, "cacop_cli.render", "cacop_cli.cli", "cacop_cli.commands")
+        }
+        assert bad == set(), f"{module} imports {bad}"
+
+
+def test_models_and_errors_use_the_standard_library_only():
+    for module in ("cacop_cli.models", "cacop_cli.errors"):
+        third_party = {
+            name.split(".")[0]
+            for name in MODULES[module]
+            if not name.startswith("cacop_cli")
+            and name.split(".")[0] not in sys.stdlib_module_names
+        }
+        assert third_party == set(), module
+
+
+# ---------------------------------------------------------------- start-up stays light
+
+HEAVY = ("whoosh", "git")
+
+
+def loaded_modules(argv: list[str], tmp_path: Path) -> set[str]:
+    record = tmp_path / "modules.txt"
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(record)!r}, 'w').write('\\n'.join(sys.modules)))\n"
+        f"sys.argv = {['cacop', *argv]!r}\n"
+        "from cacop_cli.cli import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return set(record.read_text().split())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["validate"],
+        ["show", "alpha-2024-focused-deterrence-call-ins"],
+        ["list"],
+    ],
+    ids=["help", "validate", "show", "list"],
+)
+def test_light_commands_do_not_import_heavy_libraries(argv, kb_path, tmp_path):
+    modules = loaded_modules(["--kb", str(kb_path), *argv], tmp_path)
+    assert "cacop_cli.cli" in modules  # it really ran
+    heavy = {name for name in modules if name.split(".")[0] in HEAVY}
+    assert heavy == set()
+    if argv == ["--help"]:  # nothing is validated, so the schema machinery stays unloaded
+        assert not {name for name in modules if name.split(".")[0] in ("jsonschema", "pydantic")}

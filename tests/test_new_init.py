@@ -1,0 +1,140 @@
+"""`cacop init` and `cacop new` end to end, with real git."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from kbtools import snapshot
+
+from cacop_cli import entries
+from cacop_cli.errors import ExitCode
+
+from conftest import git
+
+SARA = ["## Problem", "## Analysis", "## Response", "## Assessment", "## Lessons"]
+
+
+def test_init_creates_a_complete_kb_with_a_first_commit(cli, tmp_path):
+    target = tmp_path / "memphis-kb"
+    result = cli("init", str(target), "--site", "memphis", "--state", "tn")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert result.stdout.strip() == str(target)
+    tracked = set(git(target, "ls-files").split())
+    assert {
+        "cacop.yaml",
+        "kb/sites.yaml",
+        ".gitignore",
+        ".github/workflows/cacop.yml",
+        ".github/pull_request_template.md",
+        ".gitlab-ci.yml",
+        ".pre-commit-config.yaml",
+        "schemas/common.schema.json",
+        "schemas/strategy.schema.json",
+        "schemas/work-product.schema.json",
+        "schemas/rfi.schema.json",
+        "schemas/response.schema.json",
+        "schemas/cacop-config.schema.json",
+        "schemas/sites.schema.json",
+    } <= tracked
+    for folder in ("strategies", "work-products", "rfis"):
+        assert (target / "kb" / folder).is_dir()
+    assert git(target, "status", "--porcelain") == ""
+    assert git(target, "rev-list", "--count", "HEAD").strip() == "1"
+    assert git(target, "branch", "--show-current").strip() == "main"
+    assert (target / ".gitignore").read_text() == ".cacop/\n"
+    assert "cacop validate" in (target / ".github/workflows/cacop.yml").read_text()
+    assert "cacop validate" in (target / ".gitlab-ci.yml").read_text()
+    assert "cacop validate" in (target / ".pre-commit-config.yaml").read_text()
+    sites = cli("validate", "--json", kb=target)
+    assert sites.exit_code == ExitCode.OK, sites.stdout
+    assert "state: TN" in (target / "kb/sites.yaml").read_text()
+
+
+def test_init_refuses_an_existing_kb_and_touches_nothing(cli, git_kb):
+    before = snapshot(git_kb)
+    head = git(git_kb, "rev-parse", "HEAD")
+    result = cli("init", str(git_kb), "--site", "alpha")
+    assert result.exit_code == ExitCode.PROBLEMS
+    assert "already a cacop knowledge base" in result.stderr
+    assert snapshot(git_kb) == before
+    assert git(git_kb, "rev-parse", "HEAD") == head
+
+
+def test_init_refuses_a_folder_with_other_files(cli, tmp_path):
+    target = tmp_path / "project"
+    target.mkdir()
+    (target / "notes.txt").write_text("private\n")
+    result = cli("init", str(target), "--site", "memphis")
+    assert result.exit_code == ExitCode.PROBLEMS
+    assert sorted(path.name for path in target.iterdir()) == ["notes.txt"]
+
+
+def test_init_refuses_a_bad_site_slug(cli, tmp_path):
+    result = cli("init", str(tmp_path / "x"), "--site", "Bad Site")
+    assert result.exit_code == ExitCode.USAGE
+    assert not (tmp_path / "x").exists()
+
+
+def test_new_strategy_end_to_end(cli, tmp_path):
+    root = tmp_path / "memphis-kb"
+    assert cli("init", str(root), "--site", "memphis").exit_code == ExitCode.OK
+    title = "Near-repeat burglary notification: letters within 48 hours!"
+    result = cli(
+        "new", "strategy", "--title", title, "--topic", "crime-analysis",
+        "--topic", "community-engagement", "--tag", "near-repeat", "--no-edit", kb=root,
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.stderr
+    year = dt.date.today().year
+    entry_id = f"memphis-{year}-near-repeat-burglary-notification-letters-within-48-hours"
+    path = root / "kb" / "strategies" / f"{entry_id}.md"
+    assert result.stdout.strip() == str(path)  # one line, never wrapped
+    entry = entries.read_entry(path, root)
+    assert entry.meta["id"] == entry_id
+    assert entry.meta["title"] == title
+    assert entry.meta["site"] == "memphis"
+    assert entry.meta["authors"] == ["Test Analyst"]  # git's user.name
+    assert entry.meta["created"] == dt.date.today().isoformat()
+    assert entry.meta["topics"] == ["crime-analysis", "community-engagement"]
+    assert entry.meta["tags"] == ["near-repeat"]
+    assert entry.meta["tlp"] == "green"
+    positions = [entry.body.index(heading) for heading in SARA]
+    assert positions == sorted(positions)
+    assert cli("validate", kb=root).exit_code == ExitCode.OK
+    again = cli("new", "strategy", "--title", title, "--topic", "crime-analysis", "--no-edit",
+                kb=root)  # fmt: skip
+    assert again.stdout.strip().endswith(f"{entry_id}-2.md")
+    shown = json.loads(cli("show", "--json", f"{entry_id}-2", kb=root).stdout)
+    assert shown["path"] == f"kb/strategies/{entry_id}-2.md"
+
+
+def test_new_with_author_and_editor(cli, kb_path, tmp_path, monkeypatch):
+    editor = tmp_path / "editor"
+    editor.write_text('#!/bin/sh\nprintf "\\nEdited by the analyst.\\n" >> "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    result = cli(
+        "new", "work-product", "--title", "Gun crime bulletin", "--topic", "gun-violence",
+        "--author", "Pat Analyst", "--tlp", "clear", kb=kb_path,
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.stderr
+    entry = entries.read_entry(
+        kb_path / "kb/work-products" / f"alpha-{dt.date.today().year}-gun-crime-bulletin.md",
+        kb_path,
+    )
+    assert entry.meta["authors"] == ["Pat Analyst"]
+    assert entry.meta["tlp"] == "clear"
+    assert entry.body.endswith("Edited by the analyst.\n")
+
+
+def test_new_refuses_bad_choices_without_writing(cli, kb_path):
+    before = snapshot(kb_path)
+    for args in (
+        ["new", "strategy", "--title", "x", "--topic", "burglary"],
+        ["new", "strategy", "--title", "x", "--topic", "crime-analysis", "--tlp", "white"],
+        ["new", "response", "--title", "x", "--topic", "crime-analysis"],
+        ["new", "strategy", "--title", "  ", "--topic", "crime-analysis"],
+    ):
+        result = cli(*args, "--no-edit", kb=kb_path)
+        assert result.exit_code == ExitCode.USAGE, (args, result.stderr)
+    assert snapshot(kb_path) == before
