@@ -97,7 +97,7 @@ def test_unknown_git_revision_is_4(cli, git_kb):
 
 def test_ctrl_c_is_130_with_no_traceback(cacop_exe, kb_path, tmp_path):
     editor = tmp_path / "interrupting-editor"
-    editor.write_text("#!/bin/sh\nkill -INT $PPID\nsleep 10\n")  # Ctrl-C while editing
+    editor.write_text("#!/bin/sh\nkill -INT $PPID\nexec sleep 10\n")  # Ctrl-C while editing
     editor.chmod(0o755)
     env = {**os.environ, "EDITOR": str(editor), "NO_COLOR": "1"}
     result = subprocess.run(
