@@ -110,7 +110,7 @@ _DATE = (
     r"|(?P<dd>\d{1,2})\s+(?P<dmonth>" + "|".join(_MONTHS) + r")\.?,?\s+(?P<dy>\d{4}))"
 )
 _DOB = re.compile(
-    r"(?i:\b(?:d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?)\b)"
+    r"(?i:\b(?:d\.?o\.?b\b\.?|date\s+of\s+birth\b|birth\s*date\b|birthday\b|born(?:\s+on)?\b))"
     r"\s*[:#=-]?\s*(?i:" + _DATE + r")(?!\d)"
 )
 _LICENCE = re.compile(

@@ -97,26 +97,41 @@ def git_daemon(tmp_path_factory) -> Iterator[GitDaemon]:
     daemon.stop()
 
 
-class Network:
-    """A shared remote and site clones of the fixture KB, for one test."""
+def make_seed(folder: Path) -> Path:
+    """A bare repository holding the fixture KB as one commit (copied for each test)."""
+    work = folder / "seed-work"
+    shutil.copytree(FILES / "valid", work)
+    (work / ".gitignore").write_text(".cacop/\n")
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "start the shared knowledge base")
+    bare = folder / "seed.git"
+    git(folder, "clone", "-q", "--bare", str(work), str(bare))
+    git(bare, "remote", "remove", "origin")
+    shutil.rmtree(work)
+    return bare
 
-    def __init__(self, tmp_path: Path, remote_url: str, bare: Path) -> None:
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory) -> Path:
+    return make_seed(tmp_path_factory.mktemp("seed"))
+
+
+class Network:
+    """A shared remote (served by the daemon) and site clones of the fixture KB, for one test."""
+
+    def __init__(self, tmp_path: Path, daemon: GitDaemon, seed: Path) -> None:
         self.tmp = tmp_path
-        self.url = remote_url
-        self.bare = bare
-        seed = tmp_path / "seed"
-        shutil.copytree(FILES / "valid", seed)
-        (seed / ".gitignore").write_text(".cacop/\n")
-        git(seed, "init", "-q", "-b", "main")
-        git(seed, "add", "-A")
-        git(seed, "commit", "-q", "-m", "start the shared knowledge base")
-        git(seed, "push", "-q", str(bare), "main")
-        shutil.rmtree(seed)
+        name = f"{tmp_path.name}.git"
+        self.bare = daemon.base / name
+        shutil.copytree(seed, self.bare)
+        self.url = daemon.url(name)
 
     def clone(self, site: str) -> Path:
         """A site's clone; its cacop.yaml names the site (as that site would set it)."""
         path = self.tmp / site
-        git(self.tmp, "clone", "-q", self.url, str(path))
+        git(self.tmp, "clone", "-q", str(self.bare), str(path))
+        git(path, "remote", "set-url", "origin", self.url)
         config = path / "cacop.yaml"
         config.write_text(config.read_text().replace("site: alpha", f"site: {site}"))
         git(path, "update-index", "--assume-unchanged", "cacop.yaml")

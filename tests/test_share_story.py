@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gitserver import Network, git, git_daemon  # noqa: F401
+from gitserver import Network, git, git_daemon, seed  # noqa: F401
 
 from cacop_cli import yamlsafe
 from cacop_cli.errors import ExitCode
@@ -22,8 +22,13 @@ def quick_network(monkeypatch):
     monkeypatch.setenv("CACOP_GIT_TIMEOUT", "5")
 
 
-def test_site_a_submits_maintainer_merges_site_b_syncs_and_finds_it(cli, tmp_path, git_daemon):  # noqa: F811
-    net = Network(tmp_path, git_daemon.url("story.git"), git_daemon.bare("story.git"))
+def test_site_a_submits_maintainer_merges_site_b_syncs_and_finds_it(
+    cli,
+    tmp_path,
+    git_daemon,  # noqa: F811
+    seed,  # noqa: F811
+):
+    net = Network(tmp_path, git_daemon, seed)
     site_a, site_b = net.clone("alpha"), net.clone("beta")
     bulletin = tmp_path / "carjacking-bulletin.md"
     bulletin.write_text("# Juvenile carjacking pattern\n\nEvenings, near transit stops.\n")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gitserver import FILES, GitDaemon, Network, entry_text, git, git_daemon, snapshot  # noqa: F401
+from gitserver import FILES, GitDaemon, Network, entry_text, git, git_daemon, seed, snapshot  # noqa: F401
 
 from cacop_cli.errors import ExitCode
 
@@ -25,9 +25,8 @@ def quick_network(monkeypatch):
 
 
 @pytest.fixture
-def net(tmp_path, git_daemon) -> Network:  # noqa: F811
-    name = f"{tmp_path.name}.git"
-    return Network(tmp_path, git_daemon.url(name), git_daemon.bare(name))
+def net(tmp_path, git_daemon, seed) -> Network:  # noqa: F811
+    return Network(tmp_path, git_daemon, seed)
 
 
 @pytest.fixture
@@ -432,7 +431,7 @@ def test_ctrl_c_at_random_moments_leaves_before_or_after(net, site_a, cacop_exe)
     commit_entry(site_a, "alpha-2025-local", "Local")
     write(site_a / "kb/strategies/alpha-2024-focused-deterrence-call-ins.md", "uncommitted\n")
     rng = random.Random(32)
-    for round_number in range(4):
+    for round_number in range(3):
         net.other_site_commits(
             "beta",
             {
