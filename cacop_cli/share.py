@@ -230,7 +230,6 @@ class SubmitResult:
 @dataclass
 class _Prepared:
     entry_id: str
-    paths: list[str]  # what to commit, relative to the KB root
 
 
 def _check_files(kb: KB, files: list[Path]) -> list[tuple[Path, str]]:
@@ -353,7 +352,7 @@ def submit_files(
         folder = created.path.parent / entry_id
         for source, name in attachments:
             _copy_regular(source, folder / name, kb.limits["attachment_bytes"])
-        return _Prepared(entry_id, [relpath(created.path, place), relpath(folder, place)])
+        return _Prepared(entry_id)
 
     return _submit(kb, prepare, None, push, open_pr, allow_personal_data, on_similar, today)
 
@@ -378,9 +377,8 @@ def submit_entry(
 
     def prepare(place: Path) -> _Prepared:
         if source is None:  # a branch made earlier (e.g. with --no-push): send it as it is
-            return _Prepared(entry_id, [])
+            return _Prepared(entry_id)
         rel = relpath(source, kb.root)
-        paths = [rel]
         _copy_regular(source, place / rel, kb.limits["entry_bytes"])
         folder = source.parent / source.stem
         if rel.startswith("kb/work-products/") and folder.is_dir() and not folder.is_symlink():
@@ -395,8 +393,7 @@ def submit_entry(
                     _copy_regular(
                         folder / name, place / rel[:-3] / name, kb.limits["attachment_bytes"]
                     )
-            paths.append(rel[:-3])
-        return _Prepared(entry_id, paths)
+        return _Prepared(entry_id)
 
     return _submit(kb, prepare, entry_id, push, open_pr, allow_personal_data, on_similar, today)
 
@@ -445,7 +442,7 @@ def _submit(
     existing_tip = None
     if known_id is not None:
         existing_tip = gitrepo.rev_parse(kb.root, f"refs/heads/submit/{known_id}")
-    created_branch: tuple[str, str] | None = None
+    made: tuple[str, str, str | None] | None = None  # (branch, commit, where it was)
     try:
         with gitrepo.worktree(kb.root, existing_tip or base) as place:
             prepared = prepare(place)
@@ -477,11 +474,12 @@ def _submit(
                     )
                 if existing_tip is None:
                     gitrepo.create_branch(kb.root, branch, commit)
-                    created_branch = (branch, commit)
+                    made = (branch, commit, None)
                 elif commit != existing_tip:
                     gitrepo.git_ok(
                         kb.root, "update-ref", f"refs/heads/{branch}", commit, existing_tip
                     )
+                    made = (branch, commit, existing_tip)
         result = SubmitResult(
             entry_id=entry.id,
             entry_type=entry.type,
@@ -501,15 +499,19 @@ def _submit(
         )
         if push:
             _push_branch(kb, result)
-            created_branch = None
+            made = None
             if open_pr:
                 body = f"Shares the {entry.type} `{entry.id}` from {kb.site}."
                 result.pr_command = _open_with_gh(kb.root, branch, kb.branch, entry.title, body)
         return result
     except BaseException:
-        if created_branch is not None:  # leave the clone as it was: no half-made submission
+        if made is not None and push:  # leave the clone as it was: no half-made submission
             with gitrepo.sigint_deferred():
-                gitrepo.delete_branch(kb.root, *created_branch)
+                branch, commit, was = made
+                if was is None:
+                    gitrepo.delete_branch(kb.root, branch, commit)
+                else:
+                    gitrepo.run_git(kb.root, "update-ref", f"refs/heads/{branch}", was, commit)
         raise
 
 
@@ -713,6 +715,7 @@ class Integration:
     before: str
     after: str
     how: str  # up to date, fast-forward, rebased
+    merged_edits: list[str] = field(default_factory=list)  # uncommitted edits merged
 
 
 def integrate(kb: KB, target: str | None, source: str) -> Integration:
@@ -741,11 +744,16 @@ def integrate(kb: KB, target: str | None, source: str) -> Integration:
                 )
             new_head = gitrepo.git_ok(place, "rev-parse", "HEAD").strip()
         how = f"rebased {ahead} local commit(s)"
-    _move_branch(kb, before, new_head, source)
-    return Integration(before, new_head, how)
+    merged = _move_branch(kb, before, new_head, source)
+    return Integration(before, new_head, how, merged)
 
 
-def _move_branch(kb: KB, before: str, after: str, source: str) -> None:
+def _move_branch(kb: KB, before: str, after: str, source: str) -> list[str]:
+    """Move the checked-out branch from before to after, keeping uncommitted work.
+
+    Returns the files whose uncommitted edits were merged with what arrived. Raises
+    GitError, with nothing changed, when that work and the arrivals cannot both be kept.
+    """
     root = kb.root
     branch = gitrepo.current_branch(root)
     if branch is None:
@@ -760,28 +768,78 @@ def _move_branch(kb: KB, before: str, after: str, source: str) -> None:
             data = (root / name).read_bytes() if (root / name).is_file() else None
             arrived = gitrepo.read_blob(root, added[name])
             (same if data == arrived and not (root / name).is_symlink() else different).append(name)
-    if clashing or different:
-        raise GitError(
-            f"what arrived from {source} changes files you have uncommitted work in: "
-            + ", ".join(clashing + different),
-            hint="nothing was changed here. Commit your edits (`git commit`) or copy them "
-            "elsewhere, then sync again",
-        )
+    if different:
+        raise _clash(source, different)
+    merged = _merge_uncommitted(kb, clashing, after, source) if clashing else {}
+    index_entries = (
+        gitrepo.git_ok(root, "ls-files", "-s", "-z", "--", *clashing) if clashing else ""
+    )
+    backup = {name: (root / name).read_bytes() for name in clashing}
     aside = Path(tempfile.mkdtemp(prefix="cacop-sync-", dir=gitrepo.git_dir(root)))
     try:
         with gitrepo.sigint_deferred():
             for number, name in enumerate(same):  # byte-identical to what arrives
                 os.replace(root / name, aside / str(number))
+            if clashing:  # set the edits aside: their merged text is written back below
+                gitrepo.git_ok(root, "checkout", "--quiet", "HEAD", "--", *clashing)
             reason = gitrepo.move_branch_keeping_work(root, branch, after)
             if reason is not None:
                 for number, name in enumerate(same):
                     os.replace(aside / str(number), root / name)
+                for name, data in backup.items():
+                    (root / name).write_bytes(data)
+                if index_entries:
+                    gitrepo.run_git(
+                        root, "update-index", "-z", "--index-info", input=index_entries.encode()
+                    )
                 raise GitError(
                     f"cannot bring in what arrived from {source}: {reason}",
                     hint="nothing was changed here; commit or set aside your edits, then sync",
                 )
+            for name, data in merged.items():
+                (root / name).write_bytes(data)
     finally:
         shutil.rmtree(aside, ignore_errors=True)
+    return sorted(merged)
+
+
+def _clash(source: str, names: list[str]) -> GitError:
+    return GitError(
+        f"what arrived from {source} clashes with your uncommitted work in: " + ", ".join(names),
+        hint="nothing was changed here. Commit your edits (`git commit`) or copy them "
+        "elsewhere, then sync again",
+    )
+
+
+def _merge_uncommitted(kb: KB, clashing: list[str], after: str, source: str) -> dict[str, bytes]:
+    """The text of each edited file merged with what arrived, or GitError if they clash.
+
+    The merge runs in a temporary checkout of `after`, from `git stash create` (which only
+    records the edits; the stash list and the working tree stay as they are).
+    """
+    root = kb.root
+    in_head = set(
+        gitrepo.git_ok(root, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *clashing).split(
+            "\0"
+        )
+    )
+    plain = all((root / name).is_file() and not (root / name).is_symlink() for name in clashing)
+    if not plain or not set(clashing) <= in_head:
+        raise _clash(source, clashing)
+    edits = gitrepo.git_ok(root, "stash", "create", what="recording your edits").strip()
+    if not edits:
+        raise _clash(source, clashing)
+    with gitrepo.worktree(root, after) as place:
+        applied = gitrepo.run_git(place, "stash", "apply", "--quiet", edits)
+        unmerged = gitrepo.git_ok(place, "diff", "--name-only", "--diff-filter=U")
+        if applied.returncode != 0 or unmerged.strip():
+            raise _clash(source, clashing)
+        merged = {}
+        for name in clashing:
+            if not (place / name).is_file():
+                raise _clash(source, clashing)
+            merged[name] = (place / name).read_bytes()
+    return merged
 
 
 def arrivals(kb: KB, base: str | None, tip: str) -> list[Arrival]:
@@ -865,7 +923,13 @@ def _check_state(kb: KB) -> str:
             "HEAD is detached (you are not on a branch), so there is nothing to sync",
             hint=f"go back to your branch, e.g. `git switch {kb.branch}`, then sync again",
         )
-    return branch
+    try:
+        return gitrepo.check_branch_name(kb.root, branch)
+    except UsageError as error:
+        raise GitError(
+            f"the branch you are on is called {branch!r}, a name git itself would refuse",
+            hint=f"switch to a branch with a plain name, e.g. `git switch {kb.branch}`",
+        ) from error
 
 
 def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:

@@ -169,6 +169,25 @@ def test_uncommitted_edit_to_a_file_that_also_arrives_stops_and_keeps_everything
     assert snapshot(site_a) == before
 
 
+def test_uncommitted_edit_merges_cleanly_with_a_change_elsewhere_in_the_file(cli, net, site_a):
+    original = (site_a / STRATEGY).read_text()
+    mine = original.replace("---\n", "---\n", 1) + "\nMy uncommitted paragraph.\n"
+    write(site_a / STRATEGY, mine)
+    write(site_a / "notes.txt", "untracked\n")
+    theirs = original.replace("title: ", "title: Updated: ", 1)
+    net.other_site_commits("beta", {STRATEGY: theirs}, "beta retitles")
+    stash_before = git(site_a, "stash", "list")
+    result = cli("sync", "--json", kb=site_a)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["merged_edits"] == [STRATEGY]
+    merged = (site_a / STRATEGY).read_text()
+    assert "title: Updated: " in merged and merged.endswith("My uncommitted paragraph.\n")
+    assert git(site_a, "diff", "--name-only").split() == [STRATEGY]  # still uncommitted
+    assert git(site_a, "rev-parse", "HEAD") == git(net.bare, "rev-parse", "main")
+    assert git(site_a, "stash", "list") == stash_before
+    assert (site_a / "notes.txt").read_text() == "untracked\n"
+
+
 def test_untracked_file_identical_to_an_arrival_is_no_obstacle(cli, net, site_a):
     text = entry_text("alpha-2025-shared", "alpha", "Shared")
     write(site_a / "kb/strategies/alpha-2025-shared.md", text)
@@ -460,3 +479,14 @@ def test_ctrl_c_at_random_moments_leaves_before_or_after(net, site_a, cacop_exe)
         else:  # after: the round's entry arrived, our commit sits on top
             assert f"kb/strategies/beta-2025-r{round_number}.md" in after["files"]
             assert git(site_a, "log", "-1", "--format=%s").strip() == "Add alpha-2025-local"
+
+
+def test_a_branch_named_like_an_option_is_never_an_option(cli, net, site_a):
+    git(site_a, "update-ref", "refs/heads/--output=PWNED", "HEAD")
+    git(site_a, "symbolic-ref", "HEAD", "refs/heads/--output=PWNED")
+    before = snapshot(site_a)
+    result = cli("sync", kb=site_a)
+    assert result.exit_code == ExitCode.GIT and "a name git itself would refuse" in result.stderr
+    assert snapshot(site_a) == before and not list(site_a.rglob("PWNED"))
+    bundle = cli("bundle", "create", str(net.tmp / "x.bundle"), kb=site_a)
+    assert bundle.exit_code == ExitCode.GIT and not (net.tmp / "x.bundle").exists()

@@ -118,6 +118,7 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
                 "before": result.integration.before,
                 "after": result.integration.after,
                 "how": result.integration.how,
+                "merged_edits": result.integration.merged_edits,
                 "arrived": [_arrival_document(item) for item in result.arrived],
                 "rfis_for_site": [_arrival_document(item) for item in result.rfis_for_us],
                 "responses_for_site": [_arrival_document(item) for item in result.responses_for_us],
@@ -132,6 +133,8 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
         _print(console, text(f"{result.branch} ← {result.upstream}: {result.integration.how}"))
         _arrivals("Arrived:", result.arrived)
         _for_site(site, result.rfis_for_us, result.responses_for_us)
+        for name in result.integration.merged_edits:
+            note(f"{name}: your uncommitted edits were merged with what arrived (not staged)")
         if not result.arrived and result.integration.how == "up to date":
             _print(console, text("nothing new from other sites"))
         if result.pushed:
