@@ -91,15 +91,18 @@ class Figure:
     median_ms: float | None
     peak_mb: float | None
     runs: int
+    cpu_ms: float | None = None  # median CPU time: less moved by a busy machine than wall time
     target: str = ""
     status: str = ""
     note: str = ""
     extra: dict = field(default_factory=dict)
+    load: float = field(default_factory=lambda: round(os.getloadavg()[0], 1))  # 1-min, at the end
 
 
 @dataclass
 class Run:
     seconds: float
+    cpu_seconds: float  # user + system time of the process (and anything it waited for)
     peak_kb: int
     returncode: int
     stdout: str
@@ -147,6 +150,7 @@ def run_once(argv: list[str], cwd: Path, timeout: float = 3600) -> Run:
         err.seek(0)
         return Run(
             seconds,
+            usage.ru_utime + usage.ru_stime,
             peak_kb,
             process.returncode,
             out.read().decode("utf-8", "replace"),
@@ -155,23 +159,34 @@ def run_once(argv: list[str], cwd: Path, timeout: float = 3600) -> Run:
 
 
 def measure(
-    argv: list[str], cwd: Path, runs: int, warm_up: bool = True, ok=(0,), label: str = ""
-) -> tuple[float, float, list[Run]]:
-    """Median wall time (ms) and highest peak RSS (MB) over `runs` runs."""
+    size: int | None,
+    name: str,
+    argv: list[str],
+    cwd: Path,
+    runs: int,
+    warm_up: bool = True,
+    ok=(0,),
+) -> tuple[Figure, list[Run]]:
+    """Run `argv` `runs` times (after a warm-up run): median wall and CPU time, highest peak."""
     if warm_up:
         run_once(argv, cwd)
     done = []
     for _ in range(runs):
         run = run_once(argv, cwd)
         if run.returncode not in ok:
-            raise RuntimeError(
-                f"{label or ' '.join(argv)} exited {run.returncode}: {run.stderr.strip()[-500:]}"
-            )
+            raise RuntimeError(f"{name} exited {run.returncode}: {run.stderr.strip()[-500:]}")
         done.append(run)
-    return (
+    return summarise(size, name, done), done
+
+
+def summarise(size: int | None, name: str, done: list[Run]) -> Figure:
+    return Figure(
+        size,
+        name,
         statistics.median(run.seconds for run in done) * 1000,
         max(run.peak_kb for run in done) / 1024,
-        done,
+        len(done),
+        cpu_ms=statistics.median(run.cpu_seconds for run in done) * 1000,
     )
 
 
@@ -243,22 +258,21 @@ def startup(cacop: str, runs: int) -> list[Figure]:
         ("cacop --version", [cacop, "--version"]),
     ):
         say(f"start-up: {label}")
-        median, peak, _ = measure(argv, REPO, runs)
-        figures.append(Figure(None, label, median, peak, runs))
+        figures.append(measure(None, label, argv, REPO, runs)[0])
     return figures
 
 
 def kb_commands(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
     entry_id = an_rfi_with_responses(kb)
     say(f"{size:,}: cacop show {entry_id}")
-    median, peak, _ = measure([cacop, "--kb", str(kb), "show", entry_id], kb, runs)
-    figures = [Figure(size, "cacop show ID", median, peak, runs, note="an RFI with responses")]
+    show, _ = measure(size, "cacop show ID", [cacop, "--kb", str(kb), "show", entry_id], kb, runs)
+    show.note = "an RFI with responses"
     say(f"{size:,}: cacop validate ({runs} runs)")
-    median, peak, done = measure(
-        [cacop, "--kb", str(kb), "validate"], kb, runs, warm_up=False, label="validate"
+    validate, done = measure(
+        size, "validate", [cacop, "--kb", str(kb), "validate"], kb, runs, warm_up=False
     )
-    figures.append(Figure(size, "validate", median, peak, runs, note=done[-1].stdout.strip()[-60:]))
-    return figures
+    validate.note = done[-1].stdout.strip()[-60:]
+    return [show, validate]
 
 
 def freshness_function() -> tuple[str, str] | None:
@@ -328,27 +342,16 @@ def index_figures(
         say(f"{size:,}: skipping the full build (--skip-build; an index exists)")
     else:
         say(f"{size:,}: cacop index --rebuild ({build_runs} run(s); slow)")
-        median, peak, _ = measure(
-            [*base, "index", "--rebuild"], kb, build_runs, warm_up=False, label="index --rebuild"
+        build, _ = measure(
+            size, "index --rebuild", [*base, "index", "--rebuild"], kb, build_runs, warm_up=False
         )
-        figures.append(
-            Figure(
-                size,
-                "index --rebuild",
-                median,
-                peak,
-                build_runs,
-                note=f"{entries / (median / 1000):.0f} entries/s",
-                extra={
-                    "entries_per_s": entries / (median / 1000),
-                    "index_mb": folder_mb(kb / ".cacop"),
-                },
-            )
-        )
+        per_second = entries / (build.median_ms / 1000)
+        build.note = f"{per_second:.0f} entries/s"
+        build.extra.update(entries_per_s=per_second, index_mb=folder_mb(kb / ".cacop"))
+        figures.append(build)
 
     say(f"{size:,}: cacop index with nothing changed")
-    median, peak, _ = measure([*base, "index"], kb, runs)
-    figures.append(Figure(size, "index, nothing changed", median, peak, runs))
+    figures.append(measure(size, "index, nothing changed", [*base, "index"], kb, runs)[0])
     check = in_process_freshness(kb, size, max(runs, 20))
     if check:
         figures.append(check)
@@ -378,13 +381,7 @@ def refresh_after_changes(base: list[str], kb: Path, size: int, runs: int) -> Fi
         for path, text in originals.items():
             path.write_bytes(text)
         run_once([*base, "index"], kb)
-    return Figure(
-        size,
-        "refresh 10 changed",
-        statistics.median(run.seconds for run in done) * 1000,
-        max(run.peak_kb for run in done) / 1024,
-        runs,
-    )
+    return summarise(size, "refresh 10 changed", done)
 
 
 def search_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
@@ -392,21 +389,17 @@ def search_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
     has_rg = shutil.which("rg") is not None
     for kind, (query, git_args, rg_args) in QUERIES.items():
         say(f"{size:,}: search, {kind}: {query}")
-        median, peak, done = measure(
-            [cacop, "--kb", str(kb), "search", query, "--json"], kb, runs, label=f"search {query}"
-        )
+        argv = [cacop, "--kb", str(kb), "search", query, "--json"]
+        search, done = measure(size, f"search: {kind}", argv, kb, runs)
         try:
             total = json.loads(done[-1].stdout).get("total")
         except (ValueError, AttributeError):
             total = None
-        figures.append(
-            Figure(size, f"search: {kind}", median, peak, runs, note=f"{query} -> {total} hits")
-        )
-        median, peak, done = measure(
-            ["git", "grep", "-il", *git_args, "--", "kb"], kb, runs, ok=(0, 1)
-        )
-        hits = len(done[-1].stdout.splitlines())
-        figures.append(Figure(size, f"git grep: {kind}", median, peak, runs, note=f"{hits} files"))
+        search.note = f"{query} -> {total} hits"
+        argv = ["git", "grep", "-il", *git_args, "--", "kb"]
+        grep, done = measure(size, f"git grep: {kind}", argv, kb, runs, ok=(0, 1))
+        grep.note = f"{len(done[-1].stdout.splitlines())} files"
+        figures += [search, grep]
         if not has_rg:
             continue
         if rg_args is None:  # rg has no --all-match: the files with one word, then the other
@@ -418,9 +411,9 @@ def search_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
             ]
         else:
             argv = ["rg", "-il", *rg_args, "kb"]
-        median, peak, done = measure(argv, kb, runs, ok=(0, 1))
-        hits = len(done[-1].stdout.splitlines())
-        figures.append(Figure(size, f"rg: {kind}", median, peak, runs, note=f"{hits} files"))
+        rg, done = measure(size, f"rg: {kind}", argv, kb, runs, ok=(0, 1))
+        rg.note = f"{len(done[-1].stdout.splitlines())} files"
+        figures.append(rg)
     return figures
 
 
@@ -437,6 +430,7 @@ def relevance() -> dict | None:
             continue
         spec = importlib.util.spec_from_file_location(f"relevance_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
         sys.path.insert(0, str(path.parent))
         try:
             spec.loader.exec_module(module)
@@ -478,7 +472,10 @@ def relevance_table(found: dict) -> str:
 
 
 def judge(figures: list[Figure], python_ms: float | None) -> None:
+    """Set each figure's targets and PASS/MISS (once: figures judged before are left alone)."""
     for figure in figures:
+        if figure.target or figure.status:
+            continue
         for size, measure_name, limit, _unit, source in TARGETS:
             if measure_name != figure.measure or limit is None:
                 continue
@@ -519,15 +516,19 @@ def verdict(figure: Figure, value: float | None, limit: float, unit: str, source
 
 
 def table(figures: list[Figure]) -> str:
-    rows = [("size", "measure", "median", "peak MB", "runs", "target", "status", "note")]
+    rows = [
+        ("size", "measure", "median", "cpu", "peak MB", "runs", "load", "target", "status", "note")
+    ]
     for figure in figures:
         rows.append(
             (
                 f"{figure.size:,}" if figure.size else "-",
                 figure.measure,
                 "-" if figure.median_ms is None else format_ms(figure.median_ms),
+                "-" if figure.cpu_ms is None else format_ms(figure.cpu_ms),
                 "-" if figure.peak_mb is None else f"{figure.peak_mb:.0f}",
                 str(figure.runs),
+                f"{figure.load:.1f}",
                 figure.target,
                 figure.status,
                 figure.note,
@@ -552,6 +553,34 @@ def git_commit() -> str:
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     )
     return run.stdout.strip()
+
+
+def report(meta: dict, figures: list[Figure]) -> str:
+    lines = [
+        f"cacop bench  {dt.datetime.now():%Y-%m-%d %H:%M}  commit {meta['commit']}  "
+        f"Python {meta['python']}  {meta['cores']} cores  load {os.getloadavg()[0]:.1f}"
+    ]
+    for size, info in meta["knowledge_bases"].items():
+        index_mb = info.get("index_mb")
+        lines.append(
+            f"KB {size:,}: {info['markdown_mb']} MB of Markdown"
+            + (f", index {index_mb:.0f} MB" if index_mb else "")
+            + f"  ({info['path']})"
+        )
+    return "\n".join([*lines, "", table(figures)])
+
+
+def save(out: Path, meta: dict, figures: list[Figure], relevance_found, complete: bool) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "when": dt.datetime.now().isoformat(timespec="seconds"),
+        "complete": complete,
+        **meta,
+        "load": os.getloadavg(),
+        "figures": [asdict(figure) for figure in figures],
+        "relevance": relevance_found,
+    }
+    out.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -579,7 +608,16 @@ def main(argv: list[str] | None = None) -> int:
     searchable = search_available(cacop)
     if not searchable:
         say("search/index: not available (`cacop search` / `cacop index` are not built yet)")
-    kbs = {}
+    kbs: dict[int, dict] = {}
+    meta = {
+        "command": " ".join([Path(PYTHON).name, "scripts/bench.py", *(argv or sys.argv[1:])]),
+        "commit": commit,
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "search_available": searchable,
+        "peak_memory_from": "/usr/bin/time %M" if TIME else "os.wait4 (includes a floor)",
+        "knowledge_bases": kbs,
+    }
     for size in sizes:
         runs = args.runs or (5 if size <= 10_000 else 3)
         kb = knowledge_base(size, args.seed)
@@ -589,24 +627,12 @@ def main(argv: list[str] | None = None) -> int:
             figures += index_figures(cacop, kb, size, runs, args.build_runs, args.skip_build)
             figures += search_figures(cacop, kb, size, runs)
             kbs[size]["index_mb"] = folder_mb(kb / ".cacop")
+        judge(figures, python_ms)
+        save(args.out, meta, figures, None, complete=False)  # a long run can be read midway
+        say(f"{size:,} done; so far:\n{report(meta, figures)}")
 
-    judge(figures, python_ms)
     relevance_result = relevance()
-
-    print(
-        f"cacop bench  {dt.datetime.now():%Y-%m-%d %H:%M}  commit {commit}  "
-        f"Python {platform.python_version()}  {os.cpu_count()} cores  "
-        f"load {os.getloadavg()[0]:.1f}"
-    )
-    for size, info in kbs.items():
-        index_mb = info.get("index_mb")
-        print(
-            f"KB {size:,}: {info['markdown_mb']} MB of Markdown"
-            + (f", index {index_mb:.0f} MB" if index_mb else "")
-            + f"  ({info['path']})"
-        )
-    print()
-    print(table(figures))
+    print(report(meta, figures))
     print()
     if not searchable:
         print("search/index: not available (cacop search / cacop index are not built yet)")
@@ -615,30 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(relevance_table(relevance_result))
     print(f"\n({time.perf_counter() - started:.0f} s; figures in {args.out})")
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "when": dt.datetime.now().isoformat(timespec="seconds"),
-                "commit": commit,
-                "command": " ".join(
-                    [Path(PYTHON).name, "scripts/bench.py", *(argv or sys.argv[1:])]
-                ),
-                "python": platform.python_version(),
-                "cores": os.cpu_count(),
-                "load": os.getloadavg(),
-                "search_available": searchable,
-                "peak_memory_from": "/usr/bin/time %M" if TIME else "os.wait4 (includes a floor)",
-                "knowledge_bases": kbs,
-                "figures": [asdict(figure) for figure in figures],
-                "relevance": relevance_result,
-            },
-            indent=2,
-            default=str,
-        )
-        + "\n"
-    )
+    save(args.out, meta, figures, relevance_result, complete=True)
     return 0
 
 

@@ -1,9 +1,13 @@
-"""The benchmark's KB generator writes knowledge bases that cacop itself accepts."""
+"""The benchmark's tools: the KB generator writes KBs that cacop accepts; bench judges fairly.
+
+Nothing here times anything: `make bench` measures, these tests only check its parts.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +15,20 @@ import pytest
 from cacop_cli.catalog import load_catalog
 from cacop_cli.config import load_kb
 
-SCRIPT = Path(__file__).parent.parent / "scripts" / "genkb.py"
+SCRIPTS = Path(__file__).parent.parent / "scripts"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def genkb():
-    spec = importlib.util.spec_from_file_location("genkb", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("genkb")
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -85,3 +94,18 @@ def test_refuses_to_write_over_a_kb(genkb, tmp_path):
 
     with pytest.raises(SystemExit):
         genkb.write_kb(tmp_path / "kb1", 3, seed=1)
+
+
+def test_bench_judges_each_figure_against_its_own_target():
+    bench = load_script("bench")
+    slow = bench.Figure(10_000, "search: one word", 250.0, 40.0, 5)
+    fast = bench.Figure(10_000, "search: phrase", 120.0, 40.0, 5)
+    big = bench.Figure(50_000, "search: one word", 240.0, 80.0, 3)
+    help_ = bench.Figure(None, "cacop --help", 100.0, 20.0, 5)
+
+    bench.judge([slow, fast, big, help_], python_ms=20.0)
+
+    assert slow.status == "MISS (+50 ms, 1.2x)"
+    assert fast.status == "PASS"
+    assert big.status == "PASS; MISS (+16 MB, 1.2x)"  # 250 ms holds; 64 MB per search does not
+    assert help_.status == "PASS; MISS (+20 ms, 1.3x)"  # under 300 ms, but 80 ms beyond Python
