@@ -22,6 +22,10 @@ from .models import TLP_ORDER, TYPE_FOLDERS, TYPES, Entry, Issue, tlp_rank
 _BARE_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_FIELD_SUSPECT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+_BODY_SUSPECT = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]"
+)
 
 
 class Check:
@@ -308,18 +312,20 @@ class TextSafetyCheck(Check):
     description = "no invisible direction overrides or control characters in the text"
 
     def check(self, entry: Entry) -> Iterator[Issue]:
-        for field, value in entry.meta.items():
-            text = str(value)
-            if _BIDI.search(text):
-                yield self.warning(
-                    entry,
-                    field,
-                    f"{field}: holds an invisible text-direction character (e.g. U+202E) that "
-                    "can make text read differently from what it is; remove it",
-                )
-            elif _CONTROL.search(text):
-                yield self.warning(entry, field, f"{field}: holds terminal control characters")
-        match = _BIDI.search(entry.body) or _CONTROL.search(entry.body.replace("\r", ""))
+        # One scan of all fields and one of the body; field by field only when something is there.
+        if _FIELD_SUSPECT.search(" ".join(map(str, entry.meta.values()))):
+            for field, value in entry.meta.items():
+                text = str(value)
+                if _BIDI.search(text):
+                    yield self.warning(
+                        entry,
+                        field,
+                        f"{field}: holds an invisible text-direction character (e.g. U+202E) "
+                        "that can make text read differently from what it is; remove it",
+                    )
+                elif _CONTROL.search(text):
+                    yield self.warning(entry, field, f"{field}: holds terminal control characters")
+        match = _BODY_SUSPECT.search(entry.body)
         if match:
             line = entry.body_line + entry.body.count("\n", 0, match.start())
             yield Issue(

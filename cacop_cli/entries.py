@@ -129,7 +129,7 @@ def read_entry(path: Path, root: Path, limits: dict[str, int] | None = None) -> 
             "the file holds NUL bytes: it is binary, not a Markdown entry",
             line=text.count("\n", 0, text.index("\x00")) + 1,
         )
-    conflict = _CONFLICT.search(text)
+    conflict = ("<<<<<<<" in text or ">>>>>>>" in text) and _CONFLICT.search(text)
     if conflict:
         raise EntryError(
             "conflict-markers",

@@ -77,7 +77,127 @@ def validator(name: str, root: Path | None = None) -> Any:
     return _validator(schema_dir_for(root), name)
 
 
+_ENTRY_KEYS = {
+    "$schema",
+    "$id",
+    "title",
+    "description",
+    "$ref",
+    "required",
+    "properties",
+    "unevaluatedProperties",
+}
+_COMMON_KEYS = {"$schema", "$id", "title", "description", "type", "required", "properties"}
+
+
+class _FieldwiseCheck:
+    """A quick yes/no for the common case, answered by jsonschema one field at a time.
+
+    An entry schema is "common fields plus the type's fields, nothing else": the
+    keywords `required`, `properties`, `patternProperties` and `unevaluatedProperties`
+    judge each field on its own. So an entry is valid exactly when its set of field
+    names is, and each field's value is, against the same subschemas — and those
+    answers repeat across thousands of entries (types, sites, topics, dates), so
+    they are remembered. Following `$ref`s through the registry was most of the
+    cost of `validate`; only an invalid entry now pays for the full validator,
+    which also explains what is wrong.
+    """
+
+    def __init__(self, shape: Any, fields: dict[str, Any]) -> None:
+        self.shape, self.fields = shape, fields
+        self.known: dict[Any, bool] = {}
+
+    def is_valid(self, instance: Any) -> bool:
+        if not isinstance(instance, dict):
+            return False
+        names = frozenset(instance)
+        if names not in self.known:
+            self.known[names] = self.shape.is_valid(dict.fromkeys(instance))
+        if not self.known[names]:
+            return False
+        for name, value in instance.items():
+            field = self.fields.get(name)
+            if field is None:
+                continue  # an x- extension field: any value
+            try:
+                key = (name, json.dumps(value, sort_keys=True))
+            except (TypeError, ValueError):
+                return False
+            if key not in self.known:
+                self.known[key] = field.is_valid(value)
+            if not self.known[key]:
+                return False
+        return True
+
+
+def _inline(node: Any, documents: dict[str, Any], base: dict[str, Any], depth: int = 0) -> Any:
+    """The subschema with every `$ref` into our own documents written out."""
+    if depth > 20:
+        raise ValueError("schema references nest too deeply")
+    if isinstance(node, list):
+        return [_inline(item, documents, base, depth + 1) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        if len(node) != 1:
+            raise ValueError("a $ref with siblings")
+        target_uri, _, pointer = node["$ref"].partition("#")
+        target = documents[target_uri.rsplit("/", 1)[-1]] if target_uri else base
+        new_base = target
+        for part in filter(None, pointer.split("/")):
+            target = target[part]
+        return _inline(target, documents, new_base, depth + 1)
+    return {key: _inline(value, documents, base, depth + 1) for key, value in node.items()}
+
+
+@cache
+def _fieldwise(folder: Path, name: str) -> _FieldwiseCheck | None:
+    """The field-by-field check for an entry type, or None when its schema has another shape."""
+    from jsonschema import Draft202012Validator
+
+    documents = _documents(folder)
+    by_file = {f"{key}.schema.json": value for key, value in documents.items()}
+    own, common = documents[name], documents["common"]
+    if (
+        set(own) - _ENTRY_KEYS
+        or own.get("$ref") != "common.schema.json"
+        or own.get("unevaluatedProperties") is not False
+        or set(common) - _COMMON_KEYS - {"patternProperties", "$defs"}
+        or common.get("type") != "object"
+    ):
+        return None
+    try:
+        properties = {
+            **{key: _inline(sub, by_file, common) for key, sub in common["properties"].items()},
+            **{key: _inline(sub, by_file, own) for key, sub in own["properties"].items()},
+        }
+    except (KeyError, ValueError, TypeError):
+        return None
+    patterns = common.get("patternProperties", {})
+    if any(sub not in ({}, True) for sub in patterns.values()):
+        return None
+    shape = Draft202012Validator(
+        {
+            "type": "object",
+            "required": sorted({*common.get("required", ()), *own.get("required", ())}),
+            "properties": dict.fromkeys(properties, True),
+            "patternProperties": dict.fromkeys(patterns, True),
+            "additionalProperties": False,
+        }
+    )
+    return _FieldwiseCheck(
+        shape, {key: Draft202012Validator(sub) for key, sub in properties.items()}
+    )
+
+
+ENTRY_TYPES = ("strategy", "work-product", "rfi", "response")
+
+
 def errors(name: str, instance: Any, root: Path | None = None) -> list[Any]:
     """Schema errors for an instance, most specific first, in field order."""
-    found = list(validator(name, root).iter_errors(instance))
+    folder = schema_dir_for(root)
+    quick = _fieldwise(folder, name) if name in ENTRY_TYPES else None
+    if quick is not None and quick.is_valid(instance):
+        return []
+    found = list(_validator(folder, name).iter_errors(instance))
     return sorted(found, key=lambda error: (list(map(str, error.absolute_path)), error.message))
