@@ -344,7 +344,7 @@ def test_unreachable_remote_is_exit_4_fast_and_nothing_changes(cli, net, site_a,
         port = listener.getsockname()[1]
         git(site_a, "remote", "set-url", "origin", f"git://127.0.0.1:{port}/kb.git")
         started = time.monotonic()
-        monkeypatch.setenv("CACOP_GIT_TIMEOUT", "2")
+        monkeypatch.setenv("CACOP_GIT_TIMEOUT", "1")
         result = submit_file(cli, site_a)
         elapsed = time.monotonic() - started
     assert result.exit_code == ExitCode.GIT, result.stderr

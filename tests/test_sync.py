@@ -308,7 +308,7 @@ def test_push_rejected_non_fast_forward_is_exit_4(cli, net, site_a, git_daemon):
 def test_stopped_daemon_unresolvable_host_and_silent_port_are_exit_4_quickly(
     cli, net, site_a, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("CACOP_GIT_TIMEOUT", "2")
+    monkeypatch.setenv("CACOP_GIT_TIMEOUT", "1")
     own = GitDaemon(tmp_path / "served-here")
     own.base.mkdir()
     own.start()
@@ -490,3 +490,19 @@ def test_a_branch_named_like_an_option_is_never_an_option(cli, net, site_a):
     assert snapshot(site_a) == before and not list(site_a.rglob("PWNED"))
     bundle = cli("bundle", "create", str(net.tmp / "x.bundle"), kb=site_a)
     assert bundle.exit_code == ExitCode.GIT and not (net.tmp / "x.bundle").exists()
+
+
+def test_missing_remote_is_exit_4_and_nothing_changes(cli, net, site_a, git_daemon):  # noqa: F811
+    commit_entry(site_a, "alpha-2025-local", "Local")
+    before = snapshot(site_a)
+    git(site_a, "remote", "set-url", "origin", git_daemon.url("no-such-repository.git"))
+    gone = cli("sync", kb=site_a)
+    assert gone.exit_code == ExitCode.GIT and "cannot reach the remote" in gone.stderr
+    git(site_a, "remote", "rename", "origin", "elsewhere")
+    git(site_a, "config", "branch.main.remote", "origin")
+    unnamed = cli("sync", kb=site_a)
+    assert unnamed.exit_code == ExitCode.GIT and "no remote called 'origin'" in unnamed.stderr
+    git(site_a, "remote", "rename", "elsewhere", "origin")
+    git(site_a, "remote", "set-url", "origin", net.url)
+    git(site_a, "config", "branch.main.remote", "origin")
+    assert snapshot(site_a) == before
