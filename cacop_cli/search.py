@@ -862,10 +862,10 @@ def _filters(**given: Any) -> list[Any]:
 
 def _search_once(
     searcher: Any, tree: Any, filters: list[Any], limit: int, mode: str
-) -> tuple[int, list[Any], Any]:
-    node = apply_mode(tree, mode)
-    total, raw = searcher.search(node, filters, limit)
-    return total, raw, node
+) -> tuple[int, list[Any], set[int]]:
+    """(how many entries match, the best `limit` of them, every matching document)."""
+    docs, raw = searcher.search(apply_mode(tree, mode), filters, limit)
+    return len(docs), raw, docs
 
 
 def _corrected_query(query: str, replacements: dict[str, str]) -> str:
@@ -911,7 +911,7 @@ def search(
     expanded = expander.expand(tree)
 
     def work(searcher: Any) -> SearchResult:
-        total, raw, node = _search_once(searcher, expanded, filters, limit, mode)
+        total, raw, docs = _search_once(searcher, expanded, filters, limit, mode)
         searched = expanded
         result = SearchResult(query=query, total=total, hits=[])
         if total <= FEW_HITS:
@@ -920,14 +920,14 @@ def search(
                 better_tree = expander.expand(parse(corrected))
                 better = _search_once(searcher, better_tree, filters, limit, mode)
                 if total == 0 and better[0]:
-                    total, raw, node = better
+                    total, raw, docs = better
                     searched = better_tree
                     result.corrected = corrected
                 elif better[0] > total:
                     result.suggestion = f"did you mean: {corrected}"
         if total < FEW_ALL_WORDS and mode == "all" and _has_implicit(searched):
             # Too few entries hold every word: list them first, then those holding most words.
-            some_total, some_raw, some_node = _search_once(
+            some_total, some_raw, some_docs = _search_once(
                 searcher, searched, filters, limit, "any"
             )
             if some_total > total:
@@ -940,14 +940,13 @@ def search(
                     else f"{total} {'entry holds' if total == 1 else 'entries hold'} every word "
                     "(listed first); the others hold some of the words"
                 )
-                total, node = some_total, some_node
+                total, docs = some_total, some_docs
         if total == 0 and not result.suggestion:
             result.suggestion = _no_hits_advice(tree, filters)
         pattern = highlight_pattern(highlight_words(searched))
         result.total, result.highlight = total, pattern
         result.hits = [_hit(kb, item, pattern) for item in raw]
         if facets and total:
-            docs = searcher.matching(node, filters)
             result.facets = {
                 name: searcher.counts(docs, name) for name in ("type", "site", "topic")
             }
