@@ -1,3 +1,17 @@
 """cacop: a command-line knowledge base for crime analysts."""
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
+
+
+def main() -> None:
+    """Console-script entry point: Ctrl-C while cacop is still loading is exit 130 too."""
+    import sys
+
+    try:
+        from .cli import main as run
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; nothing was changed\n")
+        raise SystemExit(130) from None
+    run()
