@@ -17,6 +17,14 @@ TOPICS = (
     "community-engagement",
 )
 TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
+STRATEGY_STATUSES = ("proposed", "active", "evaluated", "retired")
+EVIDENCE = ("effective", "promising", "no-effects", "insufficient", "untested")
+PRODUCT_TYPES = (
+    "bulletin", "problem-profile", "network-analysis", "map", "dashboard", "template", "sop",
+    "training", "report", "other",
+)  # fmt: skip
+RFI_STATUSES = ("open", "answered", "closed")
+PRIORITIES = ("routine", "priority", "urgent")
 TYPE_FOLDERS = {"strategy": "strategies", "work-product": "work-products", "rfi": "rfis"}
 
 

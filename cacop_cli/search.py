@@ -26,7 +26,18 @@ from .config import KB
 from .entries import check_id, read_entry, split_frontmatter
 from .errors import CacopError, EntryError, NotFound, QueryError, UsageError
 from .index import QUERY_FIELDS
-from .models import TLP_ORDER, TOPICS, TYPES, Hit, Issue
+from .models import (
+    EVIDENCE,
+    PRIORITIES,
+    PRODUCT_TYPES,
+    RFI_STATUSES,
+    STRATEGY_STATUSES,
+    TLP_ORDER,
+    TOPICS,
+    TYPES,
+    Hit,
+    Issue,
+)
 
 MAX_QUERY_CHARS = 1_000
 MAX_DEPTH = 12
@@ -49,21 +60,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "tlp": TLP_ORDER,
     "topic": TOPICS,
     "topics": TOPICS,
-    "status": ("proposed", "active", "evaluated", "retired", "open", "answered", "closed"),
-    "evidence": ("effective", "promising", "no-effects", "insufficient", "untested"),
-    "product_type": (
-        "bulletin",
-        "problem-profile",
-        "network-analysis",
-        "map",
-        "dashboard",
-        "template",
-        "sop",
-        "training",
-        "report",
-        "other",
-    ),  # fmt: skip
-    "priority": ("routine", "priority", "urgent"),
+    "status": STRATEGY_STATUSES + RFI_STATUSES,
+    "evidence": EVIDENCE,
+    "product_type": PRODUCT_TYPES,
+    "priority": PRIORITIES,
 }
 FIELD_EXAMPLES = {
     "text": 'title:carjacking or title:"hot spots"',

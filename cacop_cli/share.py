@@ -28,22 +28,8 @@ from .config import KB
 from .entries import check_id, parse_text, read_entry, relpath, write_atomic
 from .errors import CacopError, EntryError, GitError, NotFound, Refused, UsageError
 from .gates import Finding
-from .models import TLP_ORDER, TOPICS, Entry
+from .models import PRODUCT_TYPES, TLP_ORDER, TOPICS, Entry
 
-PRODUCT_TYPES = tuple(
-    [
-        "bulletin",
-        "problem-profile",
-        "network-analysis",
-        "map",
-        "dashboard",
-        "template",
-        "sop",
-        "training",
-        "report",
-        "other",
-    ]
-)
 _ENTRY_PATH = re.compile(
     r"^kb/(?:strategies|work-products|rfis)/[^/]+\.md$|^kb/rfis/[^/]+/responses/[^/]+\.md$"
 )

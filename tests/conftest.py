@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 
 from cacop_cli.cli import app
 
+# Real git for the sharing tests: git daemon, bare remotes and site clones, as fixtures.
+pytest_plugins = ["gitserver"]
+
 FILES = Path(__file__).parent / "files"
 REPO = Path(__file__).parent.parent
 

@@ -194,3 +194,25 @@ def entry_text(entry_id: str, site: str, title: str, tlp: str = "green", body: s
         f"authors: [A. Analyst]\ncreated: 2025-01-15\ntopics: [crime-analysis]\ntlp: {tlp}\n"
         f"status: active\nevidence: promising\n---\n\n{body or 'What we did and how it went.'}\n"
     )
+
+
+@pytest.fixture
+def quick_network(monkeypatch):
+    """git may take 5 s, not 60, before a remote counts as unreachable."""
+    monkeypatch.setenv("CACOP_GIT_TIMEOUT", "5")
+
+
+@pytest.fixture
+def net(tmp_path, git_daemon, seed, quick_network) -> Network:
+    return Network(tmp_path, git_daemon, seed)
+
+
+@pytest.fixture
+def site_a(net) -> Path:
+    return net.clone("alpha")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

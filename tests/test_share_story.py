@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gitserver import Network, git, git_daemon, seed  # noqa: F401
+from gitserver import Network, git
 
 from cacop_cli import yamlsafe
 from cacop_cli.errors import ExitCode

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gitserver import Network, entry_text, git, git_daemon, seed, snapshot  # noqa: F401
+from gitserver import Network, entry_text, git, snapshot, write
 
 from cacop_cli.errors import ExitCode
 from cacop_cli.share import compare_url, parse_remote
@@ -19,27 +19,6 @@ TODAY = dt.date.today()
 YEAR = TODAY.year
 WP = f"alpha-{YEAR}-weekly-gun-crime-bulletin"
 BULLETIN = "# Weekly gun-crime bulletin\n\nShootings fell 12% against the 4-week average.\n"
-
-
-@pytest.fixture(autouse=True)
-def quick_network(monkeypatch):
-    monkeypatch.setenv("CACOP_GIT_TIMEOUT", "5")
-
-
-@pytest.fixture
-def net(tmp_path, git_daemon, seed) -> Network:  # noqa: F811
-    return Network(tmp_path, git_daemon, seed)
-
-
-@pytest.fixture
-def site_a(net) -> Path:
-    return net.clone("alpha")
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def remote_branches(net: Network) -> list[str]:

@@ -12,32 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from gitserver import FILES, GitDaemon, Network, entry_text, git, git_daemon, seed, snapshot  # noqa: F401
+from gitserver import FILES, GitDaemon, Network, entry_text, git, snapshot, write
 
 from cacop_cli.errors import ExitCode
 
 STRATEGY = "kb/strategies/beta-2023-hot-spots-dosage.md"
-
-
-@pytest.fixture(autouse=True)
-def quick_network(monkeypatch):
-    monkeypatch.setenv("CACOP_GIT_TIMEOUT", "5")
-
-
-@pytest.fixture
-def net(tmp_path, git_daemon, seed) -> Network:  # noqa: F811
-    return Network(tmp_path, git_daemon, seed)
-
-
-@pytest.fixture
-def site_a(net) -> Path:
-    return net.clone("alpha")
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def commit_entry(site: Path, entry_id: str, title: str, tlp: str = "green", body: str = "") -> None:
