@@ -74,11 +74,46 @@ def user_site() -> str | None:
     return value if isinstance(value, str) else None
 
 
+def user_state_dir() -> Path:
+    """This user's private cacop state (never inside a KB, so nothing pulled can forge it)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cacop"
+
+
+def _settings_problems(root: Path, text: str, settings: dict[str, Any]) -> list[Any]:
+    """Schema problems of cacop.yaml, checked once per version of the file and its schema.
+
+    Importing jsonschema and building a validator cost 150-250 ms, on every command, for
+    a file that rarely changes; a verdict of "valid" is remembered under the hash of both
+    texts in this user's state folder.
+    """
+    import hashlib
+
+    schema = schemas.schema_dir_for(root) / "cacop-config.schema.json"
+    try:
+        schema_text = schema.read_bytes()
+    except OSError:
+        schema_text = b""
+    digest = hashlib.sha256(text.encode("utf-8") + b"\0" + schema_text).hexdigest()
+    stamp = user_state_dir() / "settings-checked" / digest
+    if stamp.is_file():
+        return []
+    problems = schemas.errors("cacop-config", settings, root)
+    if not problems:
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
+        except OSError:
+            pass  # a read-only home only costs the check next time
+    return problems
+
+
 def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> KB:
     root = find_root(explicit, cwd)
     path = root / CONFIG_NAME
     try:
-        document = yamlsafe.load(path.read_text("utf-8"))
+        text = path.read_text("utf-8")
+        document = yamlsafe.load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from exc
     except yamlsafe.YamlProblem as exc:
@@ -86,7 +121,7 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
     settings = document.value
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}:1: cacop.yaml must be a mapping of settings")
-    problems = schemas.errors("cacop-config", settings, root)
+    problems = _settings_problems(root, text, settings)
     if problems:
         first = problems[0]
         where = ".".join(map(str, first.absolute_path)) or "cacop.yaml"
