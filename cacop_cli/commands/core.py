@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 
-from .. import ops
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS
 from . import JSON_OPTION, KB_OPTION, open_kb
@@ -38,6 +37,7 @@ def register(app: typer.Typer) -> None:
         state: str = typer.Option("XX", "--state", help="The site's two-letter state code."),
     ) -> None:
         """Create a new knowledge base repository (git, settings, schemas, CI checks)."""
+        from .. import ops
         from ..render import core as view
 
         view.initialised(ops.init_kb(path, site, name=name, agency=agency, state=state.upper()))
@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
         kb: str | None = KB_OPTION,
     ) -> None:
         """Create an entry from its type's template and open it in your editor."""
+        from .. import ops
         from ..render import core as view
 
         knowledge_base = open_kb(ctx, kb)
@@ -81,6 +82,7 @@ def register(app: typer.Typer) -> None:
         kb: str | None = KB_OPTION,
     ) -> None:
         """Check entries against the schemas and the KB's rules; exit 1 on any error."""
+        from .. import ops
         from ..render import core as view
 
         report = ops.validate(open_kb(ctx, kb), paths or [], changed_since)
@@ -95,6 +97,7 @@ def register(app: typer.Typer) -> None:
         kb: str | None = KB_OPTION,
     ) -> None:
         """Show one entry, with an RFI's responses and the related entries."""
+        from .. import ops
         from ..render import core as view
 
         view.entry(ops.show(open_kb(ctx, kb), entry_id), as_json)
@@ -109,6 +112,7 @@ def register(app: typer.Typer) -> None:
         kb: str | None = KB_OPTION,
     ) -> None:
         """List entries, newest first."""
+        from .. import ops
         from ..render import core as view
 
         entries, unreadable = ops.list_entries(open_kb(ctx, kb), entry_type, site, topic)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from .. import ops
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS
 from . import JSON_OPTION, KB_OPTION, open_kb
@@ -76,7 +75,7 @@ def register(app: typer.Typer) -> None:
         today: str | None = TODAY_OPTION,
     ) -> None:
         """Ask other sites a question; without --message or --file, $EDITOR opens the template."""
-        from .. import rfi
+        from .. import ops, rfi
         from ..render import rfi as view
         from .core import open_editor
 
