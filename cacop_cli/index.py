@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
+import marshal
 import os
 import re
 import secrets
@@ -46,7 +48,8 @@ FORMAT = 1  # bump when the schema or the analysis changes: older indexes are re
 INDEX_NAME = "MAIN"
 STATE_DIR = ".cacop"
 RECORD = "record.json"
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.marshal"  # path -> [size, mtime_ns]; marshal loads 2x faster than JSON
+OLD_MANIFEST = "manifest.json"  # indexes written before marshal hold this: still read
 # Seconds a second writer (or a search) waits before "busy"; CACOP_LOCK_WAIT overrides it.
 LOCK_WAIT = 10.0
 
@@ -97,6 +100,15 @@ QUERY_FIELDS: dict[str, tuple[str, str]] = {
     "date": ("date", "date"),
 }
 STORED = ("path", "id", "type", "title", "site", "created", "updated", "topic")
+# The kind of each field of schema() (a test keeps the two equal). The record's identity is
+# made from this table, so the freshness check need not import Whoosh's fields and analysis.
+FIELD_KINDS = {
+    "author": "TEXT", "body": "TEXT", "created": "ID", "date": "ID", "evidence": "ID",
+    "id": "ID", "needed_by": "ID", "path": "ID", "priority": "ID", "product_type": "ID",
+    "rfi": "ID", "site": "ID", "spell": "TEXT", "status": "ID", "summary": "TEXT",
+    "tag": "KEYWORD", "tags": "TEXT", "title": "TEXT", "tlp": "ID", "to": "KEYWORD",
+    "topic": "KEYWORD", "type": "ID", "updated": "ID",
+}  # fmt: skip
 
 
 # ---------------------------------------------------------------- schema and analysis
@@ -156,9 +168,10 @@ def schema() -> Any:
     )
 
 
+@functools.cache
 def schema_digest() -> str:
     """Identifies everything that decides how the index reads: ours, Whoosh's, the schema."""
-    import whoosh
+    import whoosh  # the package alone: its version, no submodule
 
     described = json.dumps(
         {
@@ -168,7 +181,7 @@ def schema_digest() -> str:
             "token": TOKEN_PATTERN,
             "stemmer": "porter2",
             "boosts": TEXT_BOOSTS,
-            "fields": {name: type(kind).__name__ for name, kind in schema().items()},
+            "fields": FIELD_KINDS,
         },
         sort_keys=True,
     )
@@ -549,7 +562,7 @@ def _rebuild_locked(
         writer.cancel()
         raise
     manifest = scan
-    (building / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    _write_manifest(building, manifest)
     generation = f"gen-{token}"
     os.rename(building, state / generation)
     record = Record(
@@ -610,10 +623,23 @@ def refresh(
 
 
 def _read_manifest(folder: Path) -> dict[str, list[int]]:
-    manifest = json.loads((folder / MANIFEST).read_bytes())
+    """What the index holds (path -> [size, mtime_ns]). Read only after read_record checked
+    the file is the one this clone wrote (marshal, like pickle, is for trusted data only)."""
+    try:
+        with open(folder / MANIFEST, "rb") as handle:
+            manifest = marshal.load(handle)
+    except FileNotFoundError:
+        manifest = json.loads((folder / OLD_MANIFEST).read_bytes())
+    except EOFError as exc:
+        raise ValueError("the manifest is cut short") from exc
     if not isinstance(manifest, dict):
         raise ValueError("the manifest is not a mapping")
     return manifest
+
+
+def _write_manifest(folder: Path, scan: dict[str, list[int]]) -> None:
+    with open(folder / MANIFEST, "wb") as handle:
+        marshal.dump(scan, handle)
 
 
 def _update_locked(
@@ -663,7 +689,8 @@ def _update_locked(
                 progress(done, len(work))
         with _swap_lock(root):
             writer.commit()
-            (folder / MANIFEST).write_text(json.dumps(scan), "utf-8")
+            _write_manifest(folder, scan)
+            (folder / OLD_MANIFEST).unlink(missing_ok=True)
             new_record = Record(
                 generation=record.generation,
                 toc=_latest_toc(folder),
@@ -783,11 +810,13 @@ class Searcher:
     def search(self, node: Any, filters: list[Any], limit: int) -> tuple[set[int], list[RawHit]]:
         """(every matching document, the best `limit` of them with their stored fields).
 
-        The matching set is counted separately: Whoosh's top-N collector skips blocks
-        that cannot reach the top, so its own count re-runs the query anyway; this set
-        serves both the total and the facets.
+        One pass: a top-N collector without Whoosh's block-quality skipping, which also
+        keeps every document it scores. Skipping would make a second pass necessary for
+        the total (docs_for_query, 40-60% more time at 10k entries), and on indexes of
+        several segments it dropped the best-scoring entries of AND queries.
         """
         from whoosh import query as q
+        from whoosh.collectors import FilterCollector, TopCollector
 
         query = self.compile(node)
         restriction = q.And([self.compile(item) for item in filters]) if filters else None
@@ -795,11 +824,24 @@ class Searcher:
             results = self.searcher.search(
                 query, limit=limit, filter=restriction, sortedby="date", reverse=True
             )
-        else:
-            results = self.searcher.search(query, limit=limit, filter=restriction)
+            hits = [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
+            everything = q.And([query, restriction]) if restriction is not None else query
+            return set(self.searcher.docs_for_query(everything)), hits
+        matched: set[int] = set()
+
+        class Keeping(TopCollector):
+            def _collect(self, global_docnum: int, score: float) -> Any:
+                matched.add(global_docnum)
+                key = TopCollector._collect(self, global_docnum, score)
+                self.minscore = 0  # or the matcher is "replaced" by one that skips low scores
+                return key
+
+        top = Keeping(limit=limit, usequality=False)
+        collector = FilterCollector(top, allow=restriction) if restriction is not None else top
+        self.searcher.search_with_collector(query, collector)
+        results = collector.results()
         hits = [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
-        everything = q.And([query, restriction]) if restriction is not None else query
-        return set(self.searcher.docs_for_query(everything)), hits
+        return matched, hits
 
     def counts(self, docs: set[int], field_name: str) -> dict[str, int]:
         """How many of `docs` hold each value of an exact field (facets)."""

@@ -285,3 +285,53 @@ def test_two_index_runs_and_a_search_at_once(cacop_exe, kb_path, tmp_path):
         assert run.returncode == 0 or b"busy" in stderr, stderr
         assert b"Traceback" not in stderr
     assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
+
+
+def test_the_record_describes_the_schema_whoosh_builds():
+    assert {name: type(kind).__name__ for name, kind in index.schema().items()} == index.FIELD_KINDS
+
+
+def test_an_index_with_the_older_json_manifest_is_kept_not_rebuilt(cli, kb_path):
+    assert found(cli, kb_path) == [DETERRENCE]
+    record = index.read_record(kb_path)
+    folder = kb_path / ".cacop" / record.generation
+    manifest = index._read_manifest(folder)
+    (folder / index.OLD_MANIFEST).write_text(json.dumps(manifest))
+    (folder / index.MANIFEST).unlink()
+    record.files = index._file_stats(folder)
+    index._write_record(kb_path, record)
+    result = cli("index", kb=kb_path)
+    assert "index up to date" in result.stderr and "rebuilt" not in result.stderr
+    write_strategy(kb_path, "alpha-2024-added", body="moral voices, once more\n")
+    assert set(found(cli, kb_path)) == {DETERRENCE, "alpha-2024-added"}
+    assert (folder / index.MANIFEST).exists() and not (folder / index.OLD_MANIFEST).exists()
+
+
+def test_one_pass_gives_the_true_best_hits_and_every_match_across_segments(cli, kb_path):
+    words = ["nibin", "shooting", "review", "gun"]
+    rng = random.Random(7)
+    for batch in range(4):  # each update commits a segment of its own
+        for number in range(6):
+            body = " ".join(rng.choice(words) for _ in range(rng.randint(1, 40))) + "\n"
+            write_strategy(kb_path, f"alpha-2024-batch-{batch}-{number}", body=body)
+        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    with index.open_searcher(kb_path) as searcher:
+        assert len(searcher.reader.leaf_readers()) > 1
+        for text in ["nibin shooting", "review", '"gun review"', "nib*", "nibin OR gun"]:
+            node = search.apply_mode(search.parse(text))
+            for filters in ([], [search.Term("strategy", "type")]):
+                compiled = searcher.compile(node)
+                if filters:
+                    compiled = index_query_and(compiled, searcher.compile(filters[0]))
+                everything = searcher.searcher.search(compiled, limit=None)
+                for limit in (1, 3):
+                    docs, hits = searcher.search(node, filters, limit)
+                    assert docs == set(everything.docs()), (text, filters)
+                    best = [dict(hit.fields())["path"] for hit in everything[:limit]]
+                    assert [hit.fields["path"] for hit in hits] == best, (text, filters, limit)
+
+
+def index_query_and(*parts):
+    from whoosh import query
+
+    return query.And(list(parts))

@@ -19,12 +19,14 @@ BROKEN_SHOWN = 3
 @contextlib.contextmanager
 def progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A callback (done, total) that draws a progress bar on stderr for long work."""
-    console = err()
     state: dict[str, object] = {}
 
     def advance(done: int, total: int) -> None:
         if "bar" not in state:
-            if total < PROGRESS_FROM or not console.is_terminal:
+            if total < PROGRESS_FROM:  # Rich loads only for long work (50 ms of imports)
+                return
+            console = err()
+            if not console.is_terminal:
                 return
             from rich.progress import (
                 BarColumn,
