@@ -558,7 +558,8 @@ def git_commit() -> str:
 def report(meta: dict, figures: list[Figure]) -> str:
     lines = [
         f"cacop bench  {dt.datetime.now():%Y-%m-%d %H:%M}  commit {meta['commit']}  "
-        f"Python {meta['python']}  {meta['cores']} cores  load {os.getloadavg()[0]:.1f}"
+        f"Python {meta['python']}  {meta['cores']} cores  load {os.getloadavg()[0]:.1f}",
+        f"reproduce: {meta['command']}   (medians; cpu = user+system time; load = 1-min average)",
     ]
     for size, info in meta["knowledge_bases"].items():
         index_mb = info.get("index_mb")
@@ -610,7 +611,9 @@ def main(argv: list[str] | None = None) -> int:
         say("search/index: not available (`cacop search` / `cacop index` are not built yet)")
     kbs: dict[int, dict] = {}
     meta = {
-        "command": " ".join([Path(PYTHON).name, "scripts/bench.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(
+            [os.path.relpath(PYTHON, REPO), "scripts/bench.py", *(argv or sys.argv[1:])]
+        ),
         "commit": commit,
         "python": platform.python_version(),
         "cores": os.cpu_count(),
