@@ -19,7 +19,7 @@ from cacop_cli import index, search
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
 
-from conftest import git
+from conftest import FILES, git
 
 DETERRENCE = "alpha-2024-focused-deterrence-call-ins"
 
@@ -335,3 +335,33 @@ def index_query_and(*parts):
     from whoosh import query
 
     return query.And(list(parts))
+
+
+def test_the_fused_stemming_analyser_gives_exactly_the_whoosh_chains_tokens():
+    from whoosh.analysis.analyzers import CompositeAnalyzer
+
+    fused, _ = index.analyzers()
+    chain = CompositeAnalyzer(*fused.items)
+    assert type(fused) is not CompositeAnalyzer
+    assert pickle.loads(pickle.dumps(fused)) == fused  # Whoosh pickles it into its TOC
+    body = (FILES / "valid/kb/strategies/alpha-2024-focused-deterrence-call-ins.md").read_text()
+    texts = [
+        body,
+        "The Call-Ins are working: a of 24-013377 and 2024/013, co-offending x y",
+        "İstanbul ŞEHİR the straße ΣΊΣΥΦΟΣ ǅemal", "", "the a an", "a b",
+    ]  # fmt: skip
+    options = [
+        {}, {"positions": True}, {"positions": True, "removestops": False}, {"no_morph": True},
+        {"mode": "query", "positions": True, "removestops": False, "start_pos": 7},
+        {"chars": True, "positions": True}, {"tokenize": False},
+    ]  # fmt: skip
+
+    def seen(analyser, text, given):
+        return [
+            (t.text, t.stopped, getattr(t, "pos", None), getattr(t, "startchar", None), t.boost)
+            for t in analyser(text, **given)
+        ]
+
+    for text in texts:
+        for given in options:
+            assert seen(fused, text, given) == seen(chain, text, given), (text[:30], given)
