@@ -365,3 +365,39 @@ def test_the_fused_stemming_analyser_gives_exactly_the_whoosh_chains_tokens():
     for text in texts:
         for given in options:
             assert seen(fused, text, given) == seen(chain, text, given), (text[:30], given)
+
+
+def test_lengths_read_once_score_exactly_as_whoosh_reads_them(cli, kb_path):
+    for number in range(3):
+        write_strategy(kb_path, f"alpha-2024-more-{number}", body="shooting review " * number)
+        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    record = index.read_record(kb_path)
+    folder = kb_path / ".cacop" / record.generation
+    plain = index._pinned_index(folder, record.toc, readonly=True).searcher()
+    with index.open_searcher(kb_path) as searcher:
+        kinds = {
+            type(column).__name__
+            for leaf, _ in searcher.reader.leaf_readers()
+            for column in leaf._perdoc._readers.values()
+        }
+        assert kinds == {"_Lengths"}
+        for text in ["shooting review", "moral voices", "review*"]:
+            query = searcher.compile(search.apply_mode(search.parse(text)))
+            ours = [(hit.docnum, hit.score) for hit in searcher.searcher.search(query, limit=None)]
+            theirs = [(hit.docnum, hit.score) for hit in plain.search(query, limit=None)]
+            assert ours == theirs and ours, text
+    plain.close()
+
+
+def test_updates_gather_small_segments_and_merge_only_those(cli, kb_path, tmp_path, monkeypatch):
+    monkeypatch.setattr(index, "MERGE_AT", 3)
+    assert found(cli, kb_path) == [DETERRENCE]
+    counts = []
+    for number in range(5):
+        write_strategy(kb_path, f"alpha-2024-update-{number}", body=f"zeppelin {number}\n")
+        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+        with index.open_searcher(kb_path) as searcher:
+            counts.append(len(searcher.reader.leaf_readers()))
+    assert max(counts) <= 3 and counts != sorted(counts)  # it grew, then merged
+    assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
+    assert len(found(cli, kb_path, "zeppelin")) == 5
