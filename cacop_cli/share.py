@@ -923,6 +923,7 @@ def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
     branch = _check_state(kb)
     upstream = gitrepo.upstream_of(kb.root, branch)
     if upstream is None:
+        gitrepo.remote_urls(kb.root, kb.remote)  # no shared repository at all: say that first
         raise GitError(
             f"the branch {branch!r} does not follow a shared branch (no upstream)",
             hint=f"`git branch --set-upstream-to={kb.remote}/{kb.branch}` links it to the "

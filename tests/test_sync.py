@@ -247,6 +247,17 @@ def test_sync_without_upstream_says_what_to_do(cli, net, site_a):
     assert "no upstream" in result.stderr and "--set-upstream-to=origin/main" in result.stderr
 
 
+def test_sync_in_a_new_kb_with_no_shared_repository_says_how_to_add_one(cli, tmp_path):
+    root = tmp_path / "fresh"
+    assert cli("init", str(root), "--site", "alpha").exit_code == 0
+    before = git(root, "rev-parse", "HEAD")
+    result = cli("sync", kb=root)
+    assert result.exit_code == ExitCode.GIT
+    assert "no remote called 'origin'" in result.stderr
+    assert "git remote add origin URL" in result.stderr
+    assert git(root, "rev-parse", "HEAD") == before
+
+
 # ---------------------------------------------------------------- HOSTILE 30
 
 
