@@ -74,36 +74,26 @@ def load(root: Path) -> Vocabulary:
         cursor = position + 1 if position >= 0 else cursor
         line = text.count("\n", 0, position) + 1 if position >= 0 else 1
         if problem:
-            vocabulary.issues.append(
-                Issue("error", "vocabulary", VOCABULARY_PATH, line, f"group {number}: {problem}")
-            )
+            vocabulary.issues.append(_issue(line, f"group {number}: {problem}"))
             continue
         for term in group:
             key = " ".join(term.lower().split())
             if seen.get(key) == number:
-                vocabulary.issues.append(
-                    Issue(
-                        "error",
-                        "vocabulary",
-                        VOCABULARY_PATH,
-                        line,
-                        f"group {number}: {term!r} is listed twice (case does not matter)",
-                    )
-                )
+                message = f"{term!r} is listed twice (case does not matter)"
+                vocabulary.issues.append(_issue(line, f"group {number}: {message}"))
             elif key in seen:
-                vocabulary.issues.append(
-                    Issue(
-                        "error",
-                        "vocabulary",
-                        VOCABULARY_PATH,
-                        line,
-                        f"group {number}: {term!r} is already in group {seen[key]}; a term "
-                        "belongs to one group only (merge the two groups if they mean the same)",
-                    )
+                message = (
+                    f"{term!r} is already in group {seen[key]}; a term belongs to one group only "
+                    "(merge the two groups if they mean the same)"
                 )
+                vocabulary.issues.append(_issue(line, f"group {number}: {message}"))
             seen[key] = number
         vocabulary.groups.append([" ".join(term.split()) for term in group])
     return vocabulary
+
+
+def _issue(line: int, message: str) -> Issue:
+    return Issue("error", "vocabulary", VOCABULARY_PATH, line, message)
 
 
 def _offset_of_line(text: str, line: int) -> int:

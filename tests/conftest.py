@@ -57,11 +57,9 @@ def kb_path(tmp_path) -> Path:
 @pytest.fixture
 def git_kb(kb_path) -> Path:
     """The valid fixture KB as a git repository with one commit."""
-    git(kb_path, "init", "-q", "-b", "main")
-    (kb_path / ".gitignore").write_text(".cacop/\n")
-    git(kb_path, "add", "-A")
-    git(kb_path, "commit", "-q", "-m", "start")
-    return kb_path
+    from gitserver import committed_copy
+
+    return committed_copy(kb_path)
 
 
 class Cli:

@@ -97,14 +97,19 @@ def git_daemon(tmp_path_factory) -> Iterator[GitDaemon]:
     daemon.stop()
 
 
+def committed_copy(target: Path, message: str = "start", source: Path = FILES / "valid") -> Path:
+    """A fixture KB copied to `target` as a git repository with one commit."""
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    (target / ".gitignore").write_text(".cacop/\n")
+    git(target, "init", "-q", "-b", "main")
+    git(target, "add", "-A")
+    git(target, "commit", "-q", "-m", message)
+    return target
+
+
 def make_seed(folder: Path) -> Path:
     """A bare repository holding the fixture KB as one commit (copied for each test)."""
-    work = folder / "seed-work"
-    shutil.copytree(FILES / "valid", work)
-    (work / ".gitignore").write_text(".cacop/\n")
-    git(work, "init", "-q", "-b", "main")
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "start the shared knowledge base")
+    work = committed_copy(folder / "seed-work", "start the shared knowledge base")
     bare = folder / "seed.git"
     git(folder, "clone", "-q", "--bare", str(work), str(bare))
     git(bare, "remote", "remove", "origin")

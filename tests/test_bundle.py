@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from gitserver import FILES, entry_text, git, snapshot
+from gitserver import committed_copy, entry_text, git, snapshot
 
 from cacop_cli.errors import ExitCode
 
@@ -21,14 +21,7 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture
 def sites(tmp_path) -> tuple[Path, Path]:
     """Two sites with the same history and no network between them."""
-    import shutil
-
-    alpha = tmp_path / "alpha"
-    shutil.copytree(FILES / "valid", alpha)
-    (alpha / ".gitignore").write_text(".cacop/\n")
-    git(alpha, "init", "-q", "-b", "main")
-    git(alpha, "add", "-A")
-    git(alpha, "commit", "-q", "-m", "start")
+    alpha = committed_copy(tmp_path / "alpha")
     beta = tmp_path / "beta"
     git(tmp_path, "clone", "-q", str(alpha), str(beta))
     config = beta / "cacop.yaml"

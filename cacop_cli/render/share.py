@@ -115,13 +115,8 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
             {
                 "branch": result.branch,
                 "upstream": result.upstream,
-                "before": result.integration.before,
-                "after": result.integration.after,
-                "how": result.integration.how,
+                **_incoming_document(result),
                 "merged_edits": result.integration.merged_edits,
-                "arrived": [_arrival_document(item) for item in result.arrived],
-                "rfis_for_site": [_arrival_document(item) for item in result.rfis_for_us],
-                "responses_for_site": [_arrival_document(item) for item in result.responses_for_us],
                 "to_push": result.to_push,
                 "pushed": result.pushed,
                 "push_refused": [finding.as_dict() for finding in result.push_refused],
@@ -172,18 +167,25 @@ def bundle_created(result: BundleCreated) -> None:
     )
 
 
+def _incoming_document(result: SyncResult | BundleApplied) -> dict[str, object]:
+    """What sync and bundle apply both report: how the branch moved and what arrived."""
+    return {
+        "how": result.integration.how,
+        "before": result.integration.before,
+        "after": result.integration.after,
+        "arrived": [_arrival_document(item) for item in result.arrived],
+        "rfis_for_site": [_arrival_document(item) for item in result.rfis_for_us],
+        "responses_for_site": [_arrival_document(item) for item in result.responses_for_us],
+    }
+
+
 def bundle_applied(result: BundleApplied, site: str, as_json: bool) -> None:
     if as_json:
         print_json(
             {
                 "bundle": str(result.path),
                 "branch": result.branch,
-                "how": result.integration.how,
-                "before": result.integration.before,
-                "after": result.integration.after,
-                "arrived": [_arrival_document(item) for item in result.arrived],
-                "rfis_for_site": [_arrival_document(item) for item in result.rfis_for_us],
-                "responses_for_site": [_arrival_document(item) for item in result.responses_for_us],
+                **_incoming_document(result),
             }
         )
         return
