@@ -36,8 +36,9 @@ import re
 import secrets
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ STATE_DIR = ".cacop"
 RECORD = "record.json"
 MANIFEST = "manifest.marshal"  # path -> [size, mtime_ns]; marshal loads 2x faster than JSON
 OLD_MANIFEST = "manifest.json"  # indexes written before marshal hold this: still read
+FACETS = "facets.marshal"  # per document, its type, site and topics (see _write_facets)
+FACET_FIELDS = ("type", "site", "topic")
 # Seconds a second writer (or a search) waits before "busy"; CACOP_LOCK_WAIT overrides it.
 LOCK_WAIT = 10.0
 
@@ -296,28 +299,39 @@ def scan_entries(root: Path) -> dict[str, list[int]]:
 
     Follows entries.iter_entry_files: kb/strategies/*.md, kb/work-products/*.md,
     kb/rfis/*.md and kb/rfis/<id>/responses/*.md. Symbolic links are not followed.
-    This is the freshness check's whole cost: one lstat per entry file, strings not Paths.
+    This is the freshness check's whole cost: one stat per entry file. Each name is
+    stat-ed relative to its open folder (dir_fd), not by a full path: half the time
+    of DirEntry.stat at 10,000 entries, as the kernel walks no path for each file.
     """
     found: dict[str, list[int]] = {}
     base = f"{root}/kb"
+    stat = os.stat
 
     def add_folder(folder: str, prefix: str) -> list[str]:
-        subfolders = []
         try:
-            with os.scandir(f"{base}/{folder}") as listing:
+            fd = os.open(f"{base}/{folder}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:  # missing, not a folder, or a link
+            return []
+        try:
+            names, subfolders = [], []
+            with os.scandir(fd) as listing:
                 for item in listing:
                     name = item.name
-                    if name.endswith(".md") and not name.startswith("."):
-                        try:
-                            info = item.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        if info.st_mode & 0o170000 == 0o100000:  # a regular file
-                            found[f"{prefix}/{name}"] = [info.st_size, info.st_mtime_ns]
-                    elif item.is_dir(follow_symlinks=False) and not name.startswith("."):
+                    if name.startswith("."):
+                        continue
+                    if name.endswith(".md"):
+                        names.append(name)
+                    elif item.is_dir(follow_symlinks=False):
                         subfolders.append(name)
-        except (FileNotFoundError, NotADirectoryError):
-            pass
+            for name in names:
+                try:
+                    info = stat(name, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if info.st_mode & 0o170000 == 0o100000:  # a regular file
+                    found[f"{prefix}/{name}"] = [info.st_size, info.st_mtime_ns]
+        finally:
+            os.close(fd)
         return subfolders
 
     add_folder("strategies", "kb/strategies")
@@ -657,11 +671,13 @@ def _rebuild_locked(
         raise
     manifest = scan
     _write_manifest(building, manifest)
+    toc = _latest_toc(building)
+    _write_facets(building, toc)
     generation = f"gen-{token}"
     os.rename(building, state / generation)
     record = Record(
         generation=generation,
-        toc=_latest_toc(state / generation),
+        toc=toc,
         files=_file_stats(state / generation),
         digest=scan_digest(scan),
         count=report.added,
@@ -698,7 +714,7 @@ def refresh(
         record = read_record(root)
         manifest = _read_manifest(root / STATE_DIR / record.generation)
         scan = scan_entries(root)
-        if scan == manifest:
+        if scan == manifest and FACETS in record.files:
             return UpdateReport(count=record.count, broken=record.broken)
         checked = (record, scan, manifest)
     except (Untrusted, OSError, ValueError):
@@ -765,6 +781,10 @@ def _update_locked(
     folder = state / record.generation
     scan, manifest = known or (scan_entries(root), _read_manifest(folder))
     if scan == manifest:
+        if FACETS not in record.files:  # an index from before the facet table: add it
+            with _swap_lock(root):
+                _write_facets(folder, record.toc)
+                _write_record(root, replace(record, files=_file_stats(folder)))
         return UpdateReport(count=record.count, broken=record.broken)
     digest = scan_digest(scan)
     added = sorted(set(scan) - set(manifest))
@@ -803,9 +823,11 @@ def _update_locked(
             writer.commit(mergetype=_merge_small_segments)
             _write_manifest(folder, scan)
             (folder / OLD_MANIFEST).unlink(missing_ok=True)
+            toc = _latest_toc(folder)
+            _write_facets(folder, toc)
             new_record = Record(
                 generation=record.generation,
-                toc=_latest_toc(folder),
+                toc=toc,
                 files=_file_stats(folder),
                 digest=digest,
                 count=count,
@@ -832,11 +854,12 @@ class RawHit:
 class Searcher:
     """An open, verified index under the shared read lock. Use `open_searcher(root)`."""
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, folder: Path | None = None, toc: int | None = None) -> None:
         self.index = index
         self.searcher = index.searcher()
         self.reader = self.searcher.reader()
         _lengths_in_memory(self.reader)
+        self.facets = _read_facets(folder, toc) if folder is not None else {}
 
     def close(self) -> None:
         self.searcher.close()
@@ -958,6 +981,20 @@ class Searcher:
 
     def counts(self, docs: set[int], field_name: str) -> dict[str, int]:
         """How many of `docs` hold each value of an exact field (facets)."""
+        counted: dict[str, int] = {}
+        known = self.facets.get(field_name)
+        try:
+            if known is None:
+                raise IndexError(field_name)
+            combinations, codes = known
+            for code, number in Counter(map(codes.__getitem__, docs)).items():
+                for value in combinations[code]:
+                    counted[value] = counted.get(value, 0) + number
+        except IndexError:  # no table for this generation: read the postings
+            counted = self._counts_from_postings(docs, field_name)
+        return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+
+    def _counts_from_postings(self, docs: set[int], field_name: str) -> dict[str, int]:
         counted = {}
         for raw in self.reader.lexicon(field_name):
             value = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -965,7 +1002,7 @@ class Searcher:
             number = sum(1 for doc in ids if doc in docs)
             if number:
                 counted[value] = number
-        return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+        return counted
 
     # ---- words
 
@@ -1030,6 +1067,48 @@ class Searcher:
         ]
 
 
+def _write_facets(folder: Path, toc: int) -> None:
+    """Write, for index generation `toc`, each document's type, site and topics.
+
+    Facets count the values of every matching entry: read from the postings, one Python
+    call per posting, that was a third of a one-word search at 10,000 entries (40,000
+    postings). Each document gets a code per field, the code naming a combination of
+    values (an entry has one type and site but several topics), so counting is one
+    C-level Counter over the matching documents. Written after every commit, under the
+    write lock, inside the generation folder: the signed record pins it like Whoosh's files.
+    """
+    from array import array
+
+    table = {}
+    with _pinned_index(folder, toc, readonly=True).reader() as reader:
+        size = reader.doc_count_all()
+        for name in FACET_FIELDS:
+            held: list[list[str]] = [[] for _ in range(size)]
+            for raw in reader.lexicon(name):
+                value = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+                for doc in reader.postings(name, raw).all_ids():
+                    held[doc].append(value)
+            combinations: dict[tuple[str, ...], int] = {}
+            codes = array("I", [combinations.setdefault(tuple(v), len(combinations)) for v in held])
+            table[name] = (list(combinations), codes.tobytes())
+    (folder / FACETS).write_bytes(marshal.dumps({"toc": toc, "fields": table}))
+
+
+def _read_facets(folder: Path, toc: int | None) -> dict[str, tuple[list[tuple[str, ...]], Any]]:
+    """The facet table of generation `toc`, or {} (counting then reads the postings).
+    Read only from a folder read_record verified (marshal is for trusted data only)."""
+    try:
+        document = marshal.loads((folder / FACETS).read_bytes())
+        if document["toc"] != toc:
+            return {}
+        return {
+            name: (combinations, memoryview(codes).cast("I"))
+            for name, (combinations, codes) in document["fields"].items()
+        }
+    except (OSError, EOFError, ValueError, TypeError, KeyError):
+        return {}
+
+
 class _Lengths:
     """A field's length column read once: BM25F asks for every scored document's length,
     and without mmap Whoosh's column reader does a seek and read for each (a third of a
@@ -1066,7 +1145,7 @@ def open_searcher(root: Path, wait: float | None = None) -> Iterator[Searcher]:
         record = read_record(root)
         try:
             index = _pinned_index(root / STATE_DIR / record.generation, record.toc, readonly=True)
-            searcher = Searcher(index)
+            searcher = Searcher(index, root / STATE_DIR / record.generation, record.toc)
         except Exception as exc:  # a damaged file; Whoosh raises many kinds
             raise Untrusted(f"it could not be opened ({type(exc).__name__})") from exc
         try:

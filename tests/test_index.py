@@ -401,3 +401,40 @@ def test_updates_gather_small_segments_and_merge_only_those(cli, kb_path, tmp_pa
     assert max(counts) <= 3 and counts != sorted(counts)  # it grew, then merged
     assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
     assert len(found(cli, kb_path, "zeppelin")) == 5
+
+
+def test_facet_table_counts_exactly_what_the_postings_hold(cli, kb_path):
+    for number in range(4):  # several segments, a changed entry and a deleted one
+        extra = "tags: [nibin]\n" if number % 2 else ""
+        write_strategy(kb_path, f"alpha-2024-facet-{number}", extra=extra, body="review\n")
+        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    (kb_path / "kb/strategies/alpha-2024-facet-1.md").unlink()
+    changed = kb_path / "kb/strategies/alpha-2024-facet-2.md"
+    changed.write_text(changed.read_text().replace("crime-analysis", "gun-violence"))
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    with index.open_searcher(kb_path) as searcher:
+        assert set(searcher.facets) == set(index.FACET_FIELDS)
+        assert len(searcher.reader.leaf_readers()) > 1
+        for text in ["review", "moral voices", "nibin OR review"]:
+            docs, _ = searcher.search(search.apply_mode(search.parse(text)), [], 5)
+            assert docs, text
+            for name in index.FACET_FIELDS:
+                from_postings = searcher._counts_from_postings(docs, name)
+                assert searcher.counts(docs, name) == from_postings and from_postings
+        topics = searcher.counts(searcher.search(search.parse("review"), [], 5)[0], "topic")
+        assert topics.get("gun-violence", 0) >= 1
+
+
+def test_an_index_without_a_facet_table_gets_one_without_a_rebuild(cli, kb_path):
+    assert found(cli, kb_path) == [DETERRENCE]
+    record = index.read_record(kb_path)
+    folder = kb_path / ".cacop" / record.generation
+    (folder / index.FACETS).unlink()
+    del record.files[index.FACETS]
+    index._write_record(kb_path, record)
+    with index.open_searcher(kb_path) as searcher:
+        assert searcher.facets == {}  # counting still works, from the postings
+    assert "rebuilt" not in cli("index", kb=kb_path).stderr
+    assert index.read_record(kb_path).generation == record.generation
+    with index.open_searcher(kb_path) as searcher:
+        assert set(searcher.facets) == set(index.FACET_FIELDS)
