@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import schemas, yamlsafe
+from . import schemas
 from .errors import ConfigError, KBNotFound
 
 CONFIG_NAME = "cacop.yaml"
@@ -67,11 +68,21 @@ def user_site() -> str | None:
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     path = base / "cacop" / "config.yaml"
     try:
-        document = yamlsafe.load(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yamlsafe.YamlProblem):
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
-    value = document.value.get("site") if isinstance(document.value, dict) else None
-    return value if isinstance(value, str) else None
+
+    def site() -> str | None:
+        from . import yamlsafe
+
+        try:
+            value = yamlsafe.load(text).value
+        except yamlsafe.YamlProblem:
+            return None
+        found = value.get("site") if isinstance(value, dict) else None
+        return found if isinstance(found, str) else None
+
+    return remembered("user-site", text, site)
 
 
 def user_state_dir() -> Path:
@@ -80,32 +91,41 @@ def user_state_dir() -> Path:
     return Path(base) / "cacop"
 
 
-def _settings_problems(root: Path, text: str, settings: dict[str, Any]) -> list[Any]:
-    """Schema problems of cacop.yaml, checked once per version of the file and its schema.
+def remembered(kind: str, text: str, derive: Callable[[], Any]) -> Any:
+    """`derive()`, a plain value read from `text`, remembered per version of the text.
 
-    Importing jsonschema and building a validator cost 150-250 ms, on every command, for
-    a file that rarely changes; a verdict of "valid" is remembered under the hash of both
-    texts in this user's state folder.
+    Every command reads cacop.yaml, and a search reads kb/vocabulary.yaml too: parsing
+    them meant importing PyYAML (15-25 ms) each time for files that rarely change. The
+    value is kept as JSON in this user's state folder (never in the KB), under the hash
+    of the text and of cacop's version; a None or an exception is not remembered.
     """
     import hashlib
+    import json
 
-    schema = schemas.schema_dir_for(root) / "cacop-config.schema.json"
+    from . import __version__
+
+    digest = hashlib.sha256(f"{kind}\0{__version__}\0{text}".encode()).hexdigest()
+    stamp = user_state_dir() / "remembered" / digest
     try:
-        schema_text = schema.read_bytes()
-    except OSError:
-        schema_text = b""
-    digest = hashlib.sha256(text.encode("utf-8") + b"\0" + schema_text).hexdigest()
-    stamp = user_state_dir() / "settings-checked" / digest
-    if stamp.is_file():
-        return []
-    problems = schemas.errors("cacop-config", settings, root)
-    if not problems:
+        return json.loads(stamp.read_bytes())["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    value = derive()
+    if value is not None:
         try:
             stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.touch()
+            partial = stamp.with_name(f".{digest}.{os.getpid()}")
+            partial.write_text(json.dumps({"value": value}), "utf-8")
+            os.replace(partial, stamp)
         except OSError:
-            pass  # a read-only home only costs the check next time
-    return problems
+            pass  # a read-only home only costs the parse next time
+    return value
+
+
+def _settings_problems(root: Path, settings: dict[str, Any]) -> list[Any]:
+    """Schema problems of cacop.yaml (importing jsonschema costs 150-250 ms: load_kb
+    remembers settings that passed, per version of the file and its schema)."""
+    return schemas.errors("cacop-config", settings, root)
 
 
 def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> KB:
@@ -113,23 +133,14 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
     path = root / CONFIG_NAME
     try:
         text = path.read_text("utf-8")
-        document = yamlsafe.load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from exc
-    except yamlsafe.YamlProblem as exc:
-        raise ConfigError(f"{path}:{exc.line + 1}: {exc.message}") from exc
-    settings = document.value
-    if not isinstance(settings, dict):
-        raise ConfigError(f"{path}:1: cacop.yaml must be a mapping of settings")
-    problems = _settings_problems(root, text, settings)
-    if problems:
-        first = problems[0]
-        where = ".".join(map(str, first.absolute_path)) or "cacop.yaml"
-        line = document.key_lines.get(str(first.absolute_path[0]), 0) + 1 if first.path else 1
-        raise ConfigError(
-            f"{path}:{line}: {where}: {first.message}",
-            hint="see the README's 'cacop.yaml' section for the settings it takes",
-        )
+    schema = schemas.schema_dir_for(root) / "cacop-config.schema.json"
+    try:
+        schema_text = schema.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        schema_text = ""
+    settings = remembered("settings", f"{text}\0{schema_text}", lambda: _checked(root, path, text))
     share = settings.get("share") or {}
     site = os.environ.get("CACOP_SITE") or user_site() or settings["site"]
     return KB(
@@ -142,3 +153,26 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
         limits={**DEFAULT_LIMITS, **(settings.get("limits") or {})},
         settings=settings,
     )
+
+
+def _checked(root: Path, path: Path, text: str) -> dict[str, Any]:
+    """cacop.yaml's settings, parsed and checked against its schema; ConfigError if not valid."""
+    from . import yamlsafe
+
+    try:
+        document = yamlsafe.load(text)
+    except yamlsafe.YamlProblem as exc:
+        raise ConfigError(f"{path}:{exc.line + 1}: {exc.message}") from exc
+    settings = document.value
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}:1: cacop.yaml must be a mapping of settings")
+    problems = _settings_problems(root, settings)
+    if problems:
+        first = problems[0]
+        where = ".".join(map(str, first.absolute_path)) or "cacop.yaml"
+        line = document.key_lines.get(str(first.absolute_path[0]), 0) + 1 if first.path else 1
+        raise ConfigError(
+            f"{path}:{line}: {where}: {first.message}",
+            hint="see the README's 'cacop.yaml' section for the settings it takes",
+        )
+    return settings

@@ -13,11 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from frontmatter.default_handlers import BaseHandler
-
-from . import yamlsafe
 from .errors import EntryError, UsageError
 from .models import TYPE_FOLDERS, Entry
 
@@ -34,25 +31,45 @@ _CONFLICT = re.compile(r"^(<{7}|>{7})(?:[ \t]|\r?$)", re.MULTILINE)
 DEFAULT_ENTRY_BYTES = 1_048_576
 DEFAULT_FRONTMATTER_BYTES = 65_536
 
+if TYPE_CHECKING:
+    from . import yamlsafe
 
-class StrictYAMLHandler(BaseHandler):
-    """A python-frontmatter handler that never returns empty metadata by accident."""
 
-    FM_BOUNDARY = _DELIMITER
-    START_DELIMITER = END_DELIMITER = "---"
+def _strict_handler() -> type:
+    from frontmatter.default_handlers import BaseHandler
 
-    def detect(self, text: str) -> bool:
-        return text.lstrip(BOM).startswith("---")
+    from . import yamlsafe
 
-    def split(self, text: str) -> tuple[str, str]:
-        frontmatter, body, _ = split_frontmatter(text)
-        return frontmatter, body
+    class StrictYAMLHandler(BaseHandler):
+        """A python-frontmatter handler that never returns empty metadata by accident."""
 
-    def load(self, fm: str, **kwargs: Any) -> dict[str, Any]:
-        return parse_frontmatter(fm).value
+        FM_BOUNDARY = _DELIMITER
+        START_DELIMITER = END_DELIMITER = "---"
 
-    def export(self, metadata: dict[str, Any], **kwargs: Any) -> str:
-        return yamlsafe.dump(ordered(metadata)).rstrip("\n")
+        def detect(self, text: str) -> bool:
+            return text.lstrip(BOM).startswith("---")
+
+        def split(self, text: str) -> tuple[str, str]:
+            frontmatter, body, _ = split_frontmatter(text)
+            return frontmatter, body
+
+        def load(self, fm: str, **kwargs: Any) -> dict[str, Any]:
+            return parse_frontmatter(fm).value
+
+        def export(self, metadata: dict[str, Any], **kwargs: Any) -> str:
+            return yamlsafe.dump(ordered(metadata)).rstrip("\n")
+
+    return StrictYAMLHandler
+
+
+def __getattr__(name: str) -> Any:
+    """`StrictYAMLHandler` is built on first use: python-frontmatter and PyYAML load only
+    for commands that parse entries (a search that finds the index fresh parses none)."""
+    if name == "StrictYAMLHandler":
+        handler = _strict_handler()
+        globals()[name] = handler
+        return handler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def split_frontmatter(text: str) -> tuple[str, str, int]:
@@ -84,6 +101,8 @@ def split_frontmatter(text: str) -> tuple[str, str, int]:
 
 def parse_frontmatter(frontmatter: str) -> yamlsafe.Document:
     """Frontmatter text -> mapping document; raises EntryError with file lines (+1 for '---')."""
+    from . import yamlsafe
+
     try:
         document = yamlsafe.load(frontmatter)
     except yamlsafe.YamlProblem as exc:
@@ -173,6 +192,8 @@ def ordered(meta: dict[str, Any]) -> dict[str, Any]:
 
 def render_entry(meta: dict[str, Any], body: str) -> str:
     """An entry's text: frontmatter block, then the body."""
+    from . import yamlsafe
+
     body = body if body.endswith("\n") or not body else body + "\n"
     return f"---\n{yamlsafe.dump(ordered(meta))}---\n{body}"
 
@@ -204,6 +225,8 @@ def set_field(text: str, name: str, value: Any) -> str:
     '#', block lists and `|` texts are replaced whole; CRLF, a BOM, comments and the
     order of fields are kept.
     """
+    from . import yamlsafe
+
     frontmatter, _, _ = split_frontmatter(text)
     bom = BOM if text.startswith(BOM) else ""
     offset = len(bom) + text.removeprefix(BOM).index("\n") + 1

@@ -124,8 +124,48 @@ FIELD_KINDS = {
 # ---------------------------------------------------------------- schema and analysis
 
 
+@functools.cache
+def _defer_unused_whoosh_modules() -> None:
+    """Let Whoosh load two modules it imports, that cacop never uses, only when first used.
+
+    whoosh.searching imports whoosh.highlight (Results builds a highlighter, and our own
+    searches build no Results), and whoosh.query imports whoosh.lang.morph_en, which
+    compiles some 50 regular expressions of English word forms for a query type we never
+    build. importlib's LazyLoader loads a module at its first attribute access (the
+    package attribute is set too, or `from whoosh import highlight` would touch it);
+    morph_en is imported as `from ... import variations`, so it gets a stand-in whose
+    `variations` loads the real module.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    import whoosh
+
+    name = "whoosh.highlight"
+    spec = importlib.util.find_spec(name)
+    if name not in sys.modules and spec is not None and spec.loader is not None:
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        whoosh.highlight = module  # type: ignore[attr-defined]
+        spec.loader.exec_module(module)
+    name = "whoosh.lang.morph_en"
+    if name not in sys.modules:
+        stand_in = types.ModuleType(name)
+
+        def variations(word: str) -> Any:
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+            return importlib.import_module(name).variations(word)
+
+        stand_in.variations = variations  # type: ignore[attr-defined]
+        sys.modules[name] = stand_in
+
+
 def _analyzers() -> tuple[Any, Any]:
     """(stemming analyser for ranked text, plain analyser for spelling and names)."""
+    _defer_unused_whoosh_modules()
     from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
     from whoosh.lang.porter2 import stem
 
@@ -566,6 +606,7 @@ def read_lock(root: Path, wait: float | None = None) -> contextlib.AbstractConte
 
 def _pinned_index(folder: Path, toc: int, readonly: bool) -> Any:
     """The Whoosh index in `folder` at exactly generation `toc` (never the newest on disk)."""
+    _defer_unused_whoosh_modules()
     from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC, FileIndex
 
@@ -1078,7 +1119,7 @@ class Searcher:
                         score = idf * ((tf * k1_plus) / (tf + norms[data[doc]]))
                         scores[offset + doc] = score * boost if boost != 1.0 else score
                     matcher._next_block()
-        except (AttributeError, IndexError, TypeError):
+        except (AttributeError, IndexError, TypeError, ValueError):
             return None
         return scores
 

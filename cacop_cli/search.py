@@ -543,7 +543,7 @@ class Expander:
         from .index import tokens
 
         lookup: dict[tuple[str, ...], tuple[str, ...]] = {}
-        for group in vocabulary_file.load(kb.root).groups:
+        for group in vocabulary_file.groups(kb.root):
             for form in group:
                 key = tuple(tokens(form))
                 if key:

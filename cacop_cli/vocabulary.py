@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import yamlsafe
 from .models import Issue
 
 VOCABULARY_PATH = "kb/vocabulary.yaml"
@@ -43,6 +42,26 @@ def load(root: Path) -> Vocabulary:
             Issue("error", "vocabulary", VOCABULARY_PATH, 1, f"cannot be read: {exc}")
         )
         return vocabulary
+    return parse(text)
+
+
+def groups(root: Path) -> list[list[str]]:
+    """The usable groups of the KB's vocabulary (what search expands queries with),
+    remembered per version of the file so that a search need not load PyYAML."""
+    from .config import remembered
+
+    try:
+        text = (root / VOCABULARY_PATH).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return load(root).groups
+    return remembered("vocabulary", text, lambda: parse(text).groups)
+
+
+def parse(text: str) -> Vocabulary:
+    """The vocabulary in the text of a vocabulary.yaml."""
+    from . import yamlsafe
+
+    vocabulary = Vocabulary()
     try:
         document = yamlsafe.load(text)
     except yamlsafe.YamlProblem as exc:

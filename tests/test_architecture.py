@@ -154,3 +154,33 @@ def test_light_commands_do_not_import_heavy_libraries(argv, kb_path, tmp_path):
     assert heavy == set()
     if argv == ["--help"]:  # nothing is validated, so the schema machinery stays unloaded
         assert not {name for name in modules if name.split(".")[0] in ("jsonschema", "pydantic")}
+
+
+def test_a_search_leaves_whooshs_unused_modules_unloaded_yet_usable(kb_path, tmp_path):
+    record = tmp_path / "kinds.txt"
+    code = (
+        "import atexit, sys\n"
+        "def kinds():\n"
+        "    lazy = type(sys.modules.get('whoosh.highlight')).__name__\n"
+        "    morph = sys.modules.get('whoosh.lang.morph_en')\n"
+        "    real = hasattr(morph, '_partitions')\n"
+        f"    open({str(record)!r}, 'w').write(f'{{lazy}} {{real}}')\n"
+        "atexit.register(kinds)\n"
+        f"sys.argv = ['cacop', '--kb', {str(kb_path)!r}, 'search', 'moral voices']\n"
+        "from cacop_cli.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "moral" in result.stdout.lower()
+    assert record.read_text() == "_LazyModule False"
+    used = (
+        "from cacop_cli import index\n"
+        "index.analyzers()\n"
+        "from whoosh.query import Variations\n"
+        "from whoosh.lang.morph_en import variations\n"
+        "from whoosh.highlight import Highlighter\n"
+        "print(sorted(variations('render'))[:2], Highlighter.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", used], capture_output=True, text=True)
+    assert result.stdout.strip() == "['rend', 'rende'] Highlighter", result.stderr
