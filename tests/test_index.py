@@ -483,3 +483,51 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
                 for doc, score in theirs.items():
                     assert ours[doc] == pytest.approx(score, rel=1e-9), (text, mode, doc)
         assert searcher.scores(searcher.compile(search.parse("nibin"))), "the fast path ran"
+
+
+def odd_kb_folders(kb_path: Path, tmp_path: Path) -> None:
+    """Things the scan must pass over: hidden files, links, a stray file and folder."""
+    rfis = kb_path / "kb/rfis"
+    (kb_path / "kb/strategies/.draft.md").write_text("not an entry")
+    (kb_path / "kb/strategies/notes.txt").write_text("not an entry")
+    outside = tmp_path / "outside"
+    (outside / "responses").mkdir(parents=True)
+    (outside / "responses/evil.md").write_text("outside the KB")
+    (rfis / "linked-rfi").symlink_to(outside)
+    (rfis / "stray.txt").write_text("a file, not an RFI folder")
+    (rfis / "empty-rfi").mkdir()
+    (kb_path / "kb/strategies/link.md").symlink_to(outside / "responses/evil.md")
+
+
+def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_path, monkeypatch):
+    odd_kb_folders(kb_path, tmp_path)
+    alone = index.scan_entries(kb_path)
+    assert not [path for path in alone if "evil" in path or "link" in path or ".draft" in path]
+    assert sum("/responses/" in path for path in alone) == 2 and len(alone) == 6
+    monkeypatch.setattr(index, "PARALLEL_SCAN_FROM", 1)
+    forks = []
+    real = index._in_second_process
+    monkeypatch.setattr(index, "_in_second_process", lambda work: forks.append(1) or real(work))
+    assert index.scan_entries(kb_path) == alone and forks == [1]
+    monkeypatch.setattr(index, "_in_second_process", lambda work: lambda: None)  # no child
+    assert index.scan_entries(kb_path) == alone
+
+
+def test_the_second_process_returns_its_result_or_nothing_when_it_fails():
+    assert index._in_second_process(lambda: {"kb/a.md": [1, 2]})() == {"kb/a.md": [1, 2]}
+    assert index._in_second_process(lambda: 1 / 0)() is None
+
+
+def test_the_forked_scan_never_writes_our_buffered_output_twice(kb_path, tmp_path):
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from cacop_cli import index\n"
+        "index.PARALLEL_SCAN_FROM = 1\n"
+        "sys.stdout.write('once')\n"  # still in the buffer when the child starts
+        f"found = index.scan_entries(Path({str(kb_path)!r}))\n"
+        "sys.stdout.write(f' {len(found)}')\n"
+    )
+    result = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"once {len(index.scan_entries(kb_path))}"
