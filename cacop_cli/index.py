@@ -1192,16 +1192,17 @@ class Searcher:
 
     def counts(self, docs: set[int], field_name: str) -> dict[str, int]:
         """How many of `docs` hold each value of an exact field (facets)."""
-        counted: dict[str, int] = {}
-        known = self.facets.get(field_name)
-        try:
-            if known is None:
-                raise IndexError(field_name)
-            combinations, codes = known
-            for code, number in Counter(map(codes.__getitem__, docs)).items():
-                for value in combinations[code]:
-                    counted[value] = counted.get(value, 0) + number
-        except IndexError:  # no table for this generation: read the postings
+        counted: dict[str, int] | None = None
+        if field_name in self.facets:
+            combinations, codes = self.facets[field_name]
+            counted = {}
+            try:
+                for code, number in Counter(map(codes.__getitem__, docs)).items():
+                    for value in combinations[code]:
+                        counted[value] = counted.get(value, 0) + number
+            except IndexError:  # a document the table does not cover
+                counted = None
+        if counted is None:  # no table for this generation: read the postings
             counted = self._counts_from_postings(docs, field_name)
         return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
 
