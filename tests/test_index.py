@@ -425,6 +425,43 @@ def test_facet_table_counts_exactly_what_the_postings_hold(cli, kb_path):
         assert topics.get("gun-violence", 0) >= 1
 
 
+def segment_ids(kb_path) -> set[str]:
+    with index.open_searcher(kb_path) as searcher:
+        return {leaf.segment().segment_id() for leaf, _ in searcher.reader.leaf_readers()}
+
+
+def test_a_refresh_reads_facets_from_new_segments_only(cli, kb_path, monkeypatch):
+    for number in range(3):  # several segments
+        write_strategy(kb_path, f"alpha-2024-parts-{number}", body="review\n")
+        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    before = segment_ids(kb_path)
+    assert len(before) > 1
+    read: list[str] = []
+    real = index._segment_facets
+
+    def spy(leaf):
+        read.append(leaf.segment().segment_id())
+        return real(leaf)
+
+    def gun_violence() -> int:
+        with index.open_searcher(kb_path) as searcher:
+            docs, _ = searcher.search(search.parse("review"), [], 5)
+            return searcher.counts(docs, "topic").get("gun-violence", 0)
+
+    counted = gun_violence()
+    monkeypatch.setattr(index, "_segment_facets", spy)
+    changed = kb_path / "kb/strategies/alpha-2024-parts-1.md"
+    changed.write_text(changed.read_text().replace("crime-analysis", "gun-violence"))
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    after = segment_ids(kb_path)
+    assert read and set(read) == after - before  # the new segment, not the old ones
+    with index.open_searcher(kb_path) as searcher:
+        docs, _ = searcher.search(search.parse("review"), [], 5)
+        for name in index.FACET_FIELDS:
+            assert searcher.counts(docs, name) == searcher._counts_from_postings(docs, name)
+    assert gun_violence() == counted + 1
+
+
 def test_an_index_without_a_facet_table_gets_one_without_a_rebuild(cli, kb_path):
     assert found(cli, kb_path) == [DETERRENCE]
     record = index.read_record(kb_path)
