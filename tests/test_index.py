@@ -500,6 +500,8 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
         "nibin", "nibin shooting", "gun OR review", "nibin NOT shooting", "(gun OR hot) review",
         '"hot spot"', "carjack*", "tag:nibin", "title:burglary", "type:strategy gun",
         "created:[2024-01-01 TO 2024-12-31] review", "unheardof", "nibin shooting review gun",
+        '"gun review"', '"gun gun"', '"nibin shooting review"', '"review the gun" nibin',
+        'body:"shooting gun"', '"hot spot" OR "gun nibin"',
     ]  # fmt: skip
     kb = load_kb(kb_path)
     expander = search.Expander.for_kb(kb)
@@ -520,6 +522,8 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
                 for doc, score in theirs.items():
                     assert ours[doc] == pytest.approx(score, rel=1e-9), (text, mode, doc)
         assert searcher.scores(searcher.compile(search.parse("nibin"))), "the fast path ran"
+        phrase = searcher.compile(search.parse('body:"gun review"'))
+        assert searcher._phrase_scores(phrase), "the phrase's fast path ran"
 
 
 def odd_kb_folders(kb_path: Path, tmp_path: Path) -> None:
