@@ -9,6 +9,9 @@ def main() -> None:
     """Console-script entry point: Ctrl-C while cacop is still loading is exit 130 too."""
     import sys
 
+    from . import scan
+
+    scan.start_early(sys.argv[1:])  # on the second core, while the CLI loads
     try:
         from .cli import main as run
     except KeyboardInterrupt:

@@ -45,6 +45,8 @@ from typing import Any
 
 from . import __version__
 from .errors import Busy, CacopError
+from .scan import scan_entries
+from .scan import take as early_scan
 
 FORMAT = 1  # bump when the schema or the analysis changes: older indexes are rebuilt
 INDEX_NAME = "MAIN"
@@ -334,120 +336,6 @@ def tokens(text: str, stemmed: bool = True) -> list[str]:
 
 
 # ---------------------------------------------------------------- files and freshness
-
-
-# From this many entry files, the freshness scan stats half of them in a forked process.
-PARALLEL_SCAN_FROM = 3_000
-_TOP_FOLDERS = ("strategies", "work-products", "rfis")
-
-
-def scan_entries(root: Path) -> dict[str, list[int]]:
-    """Every entry file (relative path -> size, mtime_ns), by listing folders and stat-ing files.
-
-    Follows entries.iter_entry_files: kb/strategies/*.md, kb/work-products/*.md,
-    kb/rfis/*.md and kb/rfis/<id>/responses/*.md. Symbolic links are not followed.
-    This is the freshness check's whole cost: one stat per entry file, about 4 us in
-    CPython here (the system call is under half of it; building the stat result is the
-    rest), so each name is stat-ed relative to its open folder (dir_fd, no path walk),
-    and in a large KB a forked process stats every other file on the second core.
-    """
-    base = f"{root}/kb"
-    listed: list[tuple[str, str, list[str]]] = []
-    rfi_folders: list[str] = []
-    for folder in _TOP_FOLDERS:
-        try:
-            names = [name for name in os.listdir(f"{base}/{folder}") if name[0] != "."]
-        except OSError:  # missing, or not a folder
-            continue
-        listed.append((folder, f"kb/{folder}", [n for n in names if n.endswith(".md")]))
-        if folder == "rfis":  # an RFI's folder holds its responses
-            rfi_folders = [name for name in names if not name.endswith(".md")]
-    size = sum(len(names) for _, _, names in listed) + 2 * len(rfi_folders)
-    if size < PARALLEL_SCAN_FROM:
-        return _stat_files(base, listed, rfi_folders)
-    theirs = ([(f, p, names[1::2]) for f, p, names in listed], rfi_folders[1::2])
-    collect = _in_second_process(lambda: _stat_files(base, *theirs))
-    found = _stat_files(base, [(f, p, names[0::2]) for f, p, names in listed], rfi_folders[0::2])
-    other = collect()
-    found.update(other if other is not None else _stat_files(base, *theirs))
-    return found
-
-
-def _stat_files(
-    base: str, listed: list[tuple[str, str, list[str]]], rfi_folders: list[str]
-) -> dict[str, list[int]]:
-    """Stat the listed names, and list and stat kb/rfis/<name>/responses of `rfi_folders`
-    (names that are not folders, or are links, are passed over)."""
-    found: dict[str, list[int]] = {}
-    stat = os.stat
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-    work: list[tuple[str, str, list[str] | None]] = [*listed]
-    work += [(f"rfis/{name}", f"kb/rfis/{name}/responses", None) for name in rfi_folders]
-    for folder, prefix, names in work:
-        try:
-            fd = os.open(f"{base}/{folder}", flags)
-        except OSError:  # gone since it was listed, a file, or a link
-            continue
-        try:
-            if names is None:  # an RFI's folder: its responses
-                inner = os.open("responses", flags, dir_fd=fd)
-                os.close(fd)
-                fd = inner
-                names = [n for n in os.listdir(fd) if n.endswith(".md") and n[0] != "."]
-            for name in names:
-                try:
-                    info = stat(name, dir_fd=fd, follow_symlinks=False)
-                except OSError:
-                    continue
-                if info.st_mode & 0o170000 == 0o100000:  # a regular file
-                    found[f"{prefix}/{name}"] = [info.st_size, info.st_mtime_ns]
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-    return found
-
-
-def _in_second_process(work: Callable[[], Any]) -> Callable[[], Any]:
-    """Start `work()` in a forked child; the returned function waits for its result (None
-    if there is none: no fork here, threads running, or the child failed). The child only
-    calls the OS and marshal, writes to a pipe and leaves with os._exit: no atexit, no
-    buffered output of ours written twice."""
-    import sys
-
-    threading = sys.modules.get("threading")
-    if not hasattr(os, "fork") or (threading and threading.active_count() > 1):
-        return lambda: None
-    try:
-        reading, writing = os.pipe()
-        pid = os.fork()
-    except OSError:
-        return lambda: None
-    if pid == 0:  # the child
-        code = 1
-        try:
-            os.close(reading)
-            data = marshal.dumps(work())
-            view = memoryview(data)
-            while view:
-                view = view[os.write(writing, view) :]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(writing)
-
-    def result() -> Any:
-        with os.fdopen(reading, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            return None
-        try:
-            return marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            return None
-
-    return result
 
 
 def scan_digest(scan: dict[str, list[int]]) -> str:
@@ -820,10 +708,11 @@ def refresh(
     or not this clone's is rebuilt; `reason` says why.
     """
     checked = None
+    early = early_scan(root)  # taken first: its process never waits out a rebuild
     try:
         record = read_record(root)
         manifest = _read_manifest(root / STATE_DIR / record.generation)
-        scan = scan_entries(root)
+        scan = early if early is not None else scan_entries(root)
         if scan == manifest and FACETS in record.files:
             return UpdateReport(count=record.count, broken=record.broken)
         checked = (record, scan, manifest)

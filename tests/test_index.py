@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kbtools import write_strategy
 
-from cacop_cli import index, search
+from cacop_cli import index, scan, search
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
 
@@ -545,26 +545,26 @@ def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_pat
     alone = index.scan_entries(kb_path)
     assert not [path for path in alone if "evil" in path or "link" in path or ".draft" in path]
     assert sum("/responses/" in path for path in alone) == 2 and len(alone) == 6
-    monkeypatch.setattr(index, "PARALLEL_SCAN_FROM", 1)
+    monkeypatch.setattr(scan, "PARALLEL_SCAN_FROM", 1)
     forks = []
-    real = index._in_second_process
-    monkeypatch.setattr(index, "_in_second_process", lambda work: forks.append(1) or real(work))
+    real = scan._in_second_process
+    monkeypatch.setattr(scan, "_in_second_process", lambda work: forks.append(1) or real(work))
     assert index.scan_entries(kb_path) == alone and forks == [1]
-    monkeypatch.setattr(index, "_in_second_process", lambda work: lambda: None)  # no child
+    monkeypatch.setattr(scan, "_in_second_process", lambda work: lambda: None)  # no child
     assert index.scan_entries(kb_path) == alone
 
 
 def test_the_second_process_returns_its_result_or_nothing_when_it_fails():
-    assert index._in_second_process(lambda: {"kb/a.md": [1, 2]})() == {"kb/a.md": [1, 2]}
-    assert index._in_second_process(lambda: 1 / 0)() is None
+    assert scan._in_second_process(lambda: {"kb/a.md": [1, 2]})() == {"kb/a.md": [1, 2]}
+    assert scan._in_second_process(lambda: 1 / 0)() is None
 
 
 def test_the_forked_scan_never_writes_our_buffered_output_twice(kb_path, tmp_path):
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from cacop_cli import index\n"
-        "index.PARALLEL_SCAN_FROM = 1\n"
+        "from cacop_cli import index, scan\n"
+        "scan.PARALLEL_SCAN_FROM = 1\n"
         "sys.stdout.write('once')\n"  # still in the buffer when the child starts
         f"found = index.scan_entries(Path({str(kb_path)!r}))\n"
         "sys.stdout.write(f' {len(found)}')\n"
@@ -572,3 +572,70 @@ def test_the_forked_scan_never_writes_our_buffered_output_twice(kb_path, tmp_pat
     result = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"once {len(index.scan_entries(kb_path))}"
+
+
+def scans_counted(monkeypatch) -> list[int]:
+    """Spy on the index's own scan (it still runs): how often a refresh scanned itself."""
+    calls: list[int] = []
+    real = index.scan_entries
+    monkeypatch.setattr(index, "scan_entries", lambda root: calls.append(1) or real(root))
+    return calls
+
+
+def test_an_early_scan_serves_the_refresh_of_its_own_kb(cli, kb_path, monkeypatch):
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    calls = scans_counted(monkeypatch)
+    write_strategy(kb_path, "alpha-2024-early-scan", body="started before the CLI loaded\n")
+    scan.start_early(["search", "early", "--kb", str(kb_path)])
+    report = search.refresh(load_kb(kb_path))
+    assert calls == [] and report.added == 1  # the early scan was used, and saw the new file
+    assert scan._early is None  # taken once: a later refresh scans afresh
+    search.refresh(load_kb(kb_path))
+    assert calls == [1]
+    (kb_path / ".cacop" / "record.json").unlink()  # a rebuild follows: the early scan is
+    scan.start_early(["index", "--kb", str(kb_path)])  # still collected before it starts
+    assert search.refresh(load_kb(kb_path)).rebuilt
+    assert scan._early is None
+
+
+def test_an_early_scan_of_another_folder_is_dropped(cli, kb_path, tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    shutil.copytree(kb_path, other)
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    calls = scans_counted(monkeypatch)
+    scan.start_early(["--kb", str(other), "search", "x"])
+    assert scan._early is not None and scan._early[0] == str(other.resolve())
+    write_strategy(kb_path, "alpha-2024-not-in-other", body="only here\n")
+    assert search.refresh(load_kb(kb_path)).added == 1
+    assert calls == [1] and scan._early is None
+
+
+def test_the_early_scan_finds_the_kb_as_the_cli_does(kb_path, monkeypatch):
+    from cacop_cli.config import find_root
+
+    monkeypatch.delenv("CACOP_KB", raising=False)
+    monkeypatch.chdir(kb_path / "kb" / "strategies")
+    assert scan._early_root(["search", "x"]) == str(find_root())
+    assert scan._early_root(["similar", "some-id"]) == str(find_root())
+    assert scan._early_root(["index"]) == str(find_root())
+    for args in (["show", "x"], ["search", "--help"], ["index", "--rebuild"], [], ["--version"]):
+        assert scan._early_root(args) is None, args
+    monkeypatch.chdir(kb_path.parent)
+    assert scan._early_root(["search", "x"]) is None  # no cacop.yaml here or above
+    assert scan._early_root([f"--kb={kb_path}", "search", "x"]) == str(find_root(kb_path))
+    monkeypatch.setenv("CACOP_KB", str(kb_path))
+    assert scan._early_root(["search", "x"]) == str(find_root())
+    assert scan._early_root(["search", "x", "--kb", str(kb_path.parent)]) is None  # not a KB
+    monkeypatch.delenv("CACOP_KB")
+    scan.start_early(["search", "x", "--kb"])  # a dangling option: no scan, no error
+    assert scan._early is None and scan.take(kb_path) is None
+
+
+def test_a_search_process_sees_a_change_made_just_before_it(cacop_exe, kb_path):
+    base = [*cacop_exe, "--kb", str(kb_path)]
+    assert subprocess.run([*base, "index"], capture_output=True).returncode == 0
+    for number in range(3):
+        write_strategy(kb_path, f"alpha-2024-just-before-{number}", body="zanzibar review\n")
+        run = subprocess.run([*base, "search", "zanzibar", "--json"], capture_output=True)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["total"] == number + 1
