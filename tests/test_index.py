@@ -639,3 +639,26 @@ def test_a_search_process_sees_a_change_made_just_before_it(cacop_exe, kb_path):
         run = subprocess.run([*base, "search", "zanzibar", "--json"], capture_output=True)
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout)["total"] == number + 1
+
+
+def remembered_stems(kb_path) -> dict[str, str]:
+    import marshal
+
+    folder = kb_path / ".cacop" / index.read_record(kb_path).generation
+    return marshal.loads((folder / index.STEMS_FILE).read_bytes())
+
+
+def test_stems_are_remembered_beside_the_index_and_used_by_the_next_writer(cli, kb_path):
+    from whoosh.lang.porter2 import stem
+
+    assert cli("index", "--rebuild", kb=kb_path).exit_code == ExitCode.OK
+    stems = remembered_stems(kb_path)
+    assert stems["deterrence"] == stem("deterrence") and len(stems) > 100
+    assert all(stemmed == stem(word) for word, stemmed in stems.items())
+    index.STEMS.clear()  # as in a new process
+    write_strategy(kb_path, "alpha-2024-stems", body="Zanzibarizations were reviewed.\n")
+    assert search.refresh(load_kb(kb_path)).added == 1
+    assert set(stems) <= set(index.STEMS)  # the remembered stems were loaded, not recomputed
+    after = remembered_stems(kb_path)
+    assert after["zanzibarizations"] == stem("zanzibarizations") and set(stems) < set(after)
+    assert found(cli, kb_path, "zanzibarization") == ["alpha-2024-stems"]
