@@ -107,6 +107,9 @@ def _in_second_process(work: Callable[[], Any]) -> Callable[[], Any]:
         code = 1
         try:
             os.close(reading)
+            quiet = os.open(os.devnull, os.O_RDWR)  # it never reads or prints; and holding
+            for standard in (0, 1, 2):  # our stdout open would keep `$(cacop …)` waiting
+                os.dup2(quiet, standard)
             data = marshal.dumps(work())
             view = memoryview(data)
             while view:

@@ -557,6 +557,10 @@ def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_pat
 def test_the_second_process_returns_its_result_or_nothing_when_it_fails():
     assert scan._in_second_process(lambda: {"kb/a.md": [1, 2]})() == {"kb/a.md": [1, 2]}
     assert scan._in_second_process(lambda: 1 / 0)() is None
+    nulled = scan._in_second_process(  # the child lets go of our terminal and pipes
+        lambda: [os.path.samestat(os.fstat(fd), os.stat(os.devnull)) for fd in (0, 1, 2)]
+    )
+    assert nulled() == [True, True, True]
 
 
 def test_the_forked_scan_never_writes_our_buffered_output_twice(kb_path, tmp_path):
