@@ -10,8 +10,8 @@ from typing import Any
 
 from . import schemas
 from .errors import ConfigError, KBNotFound
+from .scan import CONFIG_NAME, find_kb
 
-CONFIG_NAME = "cacop.yaml"
 DEFAULT_LIMITS = {
     "entry_bytes": 1_048_576,
     "frontmatter_bytes": 65_536,
@@ -44,21 +44,19 @@ class KB:
 def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     """--kb PATH, else CACOP_KB, else the nearest folder at or above cwd with cacop.yaml."""
     chosen = explicit or os.environ.get("CACOP_KB")
+    found = find_kb(chosen, cwd or Path.cwd())
+    if found:
+        return Path(found)
     if chosen:
-        root = Path(chosen).expanduser().resolve()
-        if not (root / CONFIG_NAME).is_file():
-            source = "--kb" if explicit else "CACOP_KB"
-            raise KBNotFound(
-                f"{root} is not a cacop knowledge base (no {CONFIG_NAME}) — given by {source}",
-                hint="point it at the folder that holds cacop.yaml, or run `cacop init PATH`",
-            )
-        return root
-    here = (cwd or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
+        source = "--kb" if explicit else "CACOP_KB"
+        raise KBNotFound(
+            f"{Path(chosen).expanduser().resolve()} is not a cacop knowledge base "
+            f"(no {CONFIG_NAME}) — given by {source}",
+            hint="point it at the folder that holds cacop.yaml, or run `cacop init PATH`",
+        )
     raise KBNotFound(
-        f"no knowledge base here: no {CONFIG_NAME} in {here} or any folder above it",
+        f"no knowledge base here: no {CONFIG_NAME} in {(cwd or Path.cwd()).resolve()} "
+        "or any folder above it",
         hint="cd into a KB, pass --kb PATH, set CACOP_KB, or create one with `cacop init PATH`",
     )
 

@@ -1097,16 +1097,16 @@ class Searcher:
             or not field.format.supports("positions")
         ):
             return None
-        parts, held = [], {}
-        for word in words:
+        scored, held = {}, {}
+        for word in dict.fromkeys(words):  # a repeated word ("gun gun") is read once
             values: dict[int, bytes] = {}
             part = self._term_scores(q.Term(name, word), values)
             if part is None:
                 return None
             if not part:
                 return {}
-            parts.append(part)
-            held[word] = values
+            scored[word], held[word] = part, values
+        parts = [scored[word] for word in words]  # Whoosh adds a repeated word's score twice
         common = set(min(parts, key=len)).intersection(*parts)
         decode = field.format.decode_positions
         scores = {}

@@ -144,8 +144,8 @@ def start_early(args: list[str]) -> None:
     """Start the scan of the KB that `cacop ARGS` will refresh, in a forked process.
 
     Called by the console entry point before anything else is imported. The KB is found
-    as config.find_root finds it (--kb, CACOP_KB, then cacop.yaml at or above the current
-    folder); `take` hands the result only to a refresh of that same folder, so a wrong
+    by find_kb, as config.find_root finds it (--kb, CACOP_KB, then cacop.yaml at or above
+    the current folder); `take` hands the result only to a refresh of that same folder, so a wrong
     guess costs nothing but the second core's time. Anything unexpected: no early scan.
     """
     global _early
@@ -179,11 +179,17 @@ def _early_root(args: list[str]) -> str | None:
             command = arg  # the first word that is not an option or --kb's value
     if command not in REFRESHING or "--help" in args or "--rebuild" in args:
         return None
-    chosen = chosen or os.environ.get("CACOP_KB")
+    return find_kb(chosen or os.environ.get("CACOP_KB"), os.getcwd())
+
+
+def find_kb(chosen: str | os.PathLike[str] | None, cwd: str | os.PathLike[str]) -> str | None:
+    """The KB root: `chosen` (--kb or CACOP_KB) if it holds cacop.yaml, else with nothing
+    chosen the nearest folder at or above `cwd` that does; None if there is none.
+    config.find_root is this with its error messages; the entry point calls it directly."""
     if chosen:
         root = os.path.realpath(os.path.expanduser(chosen))
         return root if os.path.isfile(os.path.join(root, CONFIG_NAME)) else None
-    folder = os.path.realpath(os.getcwd())
+    folder = os.path.realpath(cwd)
     while True:
         if os.path.isfile(os.path.join(folder, CONFIG_NAME)):
             return folder
