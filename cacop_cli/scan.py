@@ -168,16 +168,23 @@ def take(root: object) -> dict[str, list[int]] | None:
     return found if started_for == str(root) and isinstance(found, dict) else None
 
 
+def command_word(args: list[str]) -> str | None:
+    """The command that `cacop ARGS` runs: the first word that is not an option or --kb's
+    value (the root's only option with a value)."""
+    for number, arg in enumerate(args):
+        if not arg.startswith("-") and args[number - 1 : number] != ["--kb"]:
+            return arg
+    return None
+
+
 def _early_root(args: list[str]) -> str | None:
-    chosen = command = None
+    chosen = None
     for number, arg in enumerate(args):
         if arg == "--kb" and number + 1 < len(args):
             chosen = args[number + 1]
         elif arg.startswith("--kb="):
             chosen = arg[len("--kb=") :]
-        elif command is None and not arg.startswith("-") and args[number - 1 : number] != ["--kb"]:
-            command = arg  # the first word that is not an option or --kb's value
-    if command not in REFRESHING or "--help" in args or "--rebuild" in args:
+    if command_word(args) not in REFRESHING or "--help" in args or "--rebuild" in args:
         return None
     return find_kb(chosen or os.environ.get("CACOP_KB"), os.getcwd())
 
