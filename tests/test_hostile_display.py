@@ -126,10 +126,15 @@ def test_pty_output_has_no_injected_escapes_and_markup_is_literal(hostile_kb, ca
     assert snapshot(hostile_kb) == before
 
 
-# 13 + 14, in a pipe
-@pytest.mark.parametrize("command", [["show", ENTRY_ID], ["show", RFI_ID], ["list"]])
-def test_piped_output_has_no_injected_escapes(hostile_kb, cacop_exe, command):
+# 13 + 14, in a pipe: plain lines, or Rich when FORCE_COLOR says the pipe is a terminal
+@pytest.mark.parametrize("forced", [True, False], ids=["force-color", "plain"])
+@pytest.mark.parametrize(
+    "command", [["show", ENTRY_ID], ["show", RFI_ID], ["list"], ["search", "robbery series"]]
+)
+def test_piped_output_has_no_injected_escapes(hostile_kb, cacop_exe, command, forced):
     env = terminal_env()
+    if not forced:
+        del env["FORCE_COLOR"]
     result = subprocess.run(
         [*cacop_exe, "--kb", str(hostile_kb), *command],
         capture_output=True,

@@ -384,8 +384,23 @@ def test_list_counts_a_new_response_without_the_rfi_changing(cli, community):
     assert rows["gamma-2026-drone-program-policy"]["responses"] == 1
 
 
+def test_list_in_a_pipe_is_one_tab_separated_line_an_rfi(cli, community):
+    result = cli("rfi", "list", "--today", TODAY, kb=community)
+    assert result.exit_code == 0
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert all(len(row) == 8 for row in rows), rows
+    by_id = {row[-1]: row for row in rows}
+    assert by_id["beta-2026-federal-task-force-contacts"][:6] == [
+        "2026-06-01", "14 d overdue", "routine", "open", "0", "beta"
+    ]  # fmt: skip
+    assert by_id["beta-2026-federal-task-force-contacts"][6] == (
+        "Who is your federal task force contact?"
+    )
+
+
 def test_list_table_shows_due_priority_and_answers(cli, community):
-    result = cli("rfi", "list", "--today", TODAY, kb=community, env={"COLUMNS": "160"})
+    terminal = {"COLUMNS": "160", "FORCE_COLOR": "1", "NO_COLOR": "1"}  # a table on a terminal
+    result = cli("rfi", "list", "--today", TODAY, kb=community, env=terminal)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     first = next(n for n, line in enumerate(lines) if "2026-06-01" in line)

@@ -1,17 +1,24 @@
 """Output: Rich for people (stdout data, stderr talk), JSON for --json.
 
-Everything that came from an entry passes through `clean()` before Rich sees
-it: control characters go (keeping newline and tab), direction overrides are
-shown escaped, and text is wrapped in `Text` so Rich markup stays literal.
+Everything that came from an entry passes through `clean()` before it is printed:
+control characters go (keeping newline and tab), direction overrides are shown escaped,
+and text is wrapped in `Text` so Rich markup stays literal.
+
+Rich's colour and layout are for terminals only (`terminal()` decides as Rich does). A
+stream that is a pipe or a file gets the same lines as plain text, without Rich's
+wrapping or boxes, so `cacop show ID > entry.md` or `cacop search x | grep` get text
+they can use, and Rich (~30 ms of imports) never loads.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+from collections.abc import Iterable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,16 +72,53 @@ def print_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+def terminal(stream: IO[str]) -> bool:
+    """Is `stream` a terminal? Decided as Rich decides it: TTY_COMPATIBLE=0/1, then
+    FORCE_COLOR (set and not empty), then the stream's own isatty()."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force != ""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def plain_lines(lines: Iterable[str], stream: IO[str] | None = None) -> None:
+    """Lines of text, cleaned, on stdout (or `stream`): the view for pipes and files."""
+    target = sys.stdout if stream is None else stream
+    target.write("".join(clean(line) + "\n" for line in lines))
+    target.flush()
+
+
+def emit(message: Any, style: str = "") -> None:
+    """One line of data on stdout, never wrapped: styled on a terminal, plain elsewhere."""
+    if terminal(sys.stdout):
+        out().print(text(message, style), soft_wrap=True)
+    else:
+        plain_lines([str(message)])
+
+
+def talk(message: Any, style: str = "") -> None:
+    """One line of talk on stderr, never wrapped: styled on a terminal, plain elsewhere."""
+    if terminal(sys.stderr):
+        err().print(text(message, style), soft_wrap=True)
+    else:
+        plain_lines([str(message)], sys.stderr)
+
+
 def error(message: str, hint: str | None = None) -> None:
-    console = err()
-    console.print(text(f"error: {message}", "bold red"), soft_wrap=True)
+    talk(f"error: {message}", "bold red")
     if hint:
-        console.print(text(f"hint: {hint}", "yellow"), soft_wrap=True)
+        talk(f"hint: {hint}", "yellow")
 
 
 def warn(message: str) -> None:
-    err().print(text(f"warning: {message}", "yellow"), soft_wrap=True)
+    talk(f"warning: {message}", "yellow")
 
 
 def note(message: str) -> None:
-    err().print(text(message, "dim"))
+    talk(message, "dim")

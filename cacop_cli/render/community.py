@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import math
 import re
+import sys
 
 from ..community import Digest, Expert, ExpertReport, GapReport
 from ..models import Entry
-from . import clean, err, note, out, print_json, text
+from . import clean, emit, note, out, plain_lines, print_json, talk, terminal, text
 from .core import issue_line
 
 __all__ = ["note"]
@@ -33,7 +34,7 @@ def heat_level(count: int, most: int) -> int:
 
 def _report_unreadable(report) -> None:
     for problem in report.unreadable:
-        err().print(text(issue_line(problem), "red"), soft_wrap=True)
+        talk(issue_line(problem), "red")
 
 
 # ---------------------------------------------------------------- gaps: terminal
@@ -226,7 +227,7 @@ def gaps_html(report: GapReport, kb_name: str) -> str:
 
 
 def page_written(path) -> None:
-    out().print(text(str(path)), soft_wrap=True)
+    emit(str(path))
     note("open it in a browser; it needs no network")
 
 
@@ -353,4 +354,7 @@ def digest(result: Digest, as_json: bool) -> None:
     if as_json:
         print_json(result.as_dict())
         return
-    out().print(text(digest_markdown(result)), soft_wrap=True, end="")
+    if terminal(sys.stdout):
+        out().print(text(digest_markdown(result)), soft_wrap=True, end="")
+    else:
+        plain_lines([digest_markdown(result).rstrip("\n")])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..models import Entry, Issue, ValidationReport
 from ..ops import EntryView, entry_document
-from . import clean, err, note, out, print_json, text
+from . import clean, emit, note, out, plain_lines, print_json, talk, terminal, text
 
 __all__ = ["note"]
 
@@ -19,26 +20,23 @@ def validation(report: ValidationReport, as_json: bool) -> None:
     if as_json:
         print_json({"ok": report.ok, "problems": [issue.as_dict() for issue in report.issues]})
         return
-    console = out()
     for issue in report.issues:
-        style = "red" if issue.severity == "error" else "yellow"
-        console.print(text(issue_line(issue), style), soft_wrap=True)
+        emit(issue_line(issue), "red" if issue.severity == "error" else "yellow")
     errors = sum(issue.severity == "error" for issue in report.issues)
     warnings = len(report.issues) - errors
     summary = f"{report.checked} checked, {errors} error(s), {warnings} warning(s)"
-    err().print(text(("ok: " if report.ok else "") + summary, "green" if report.ok else "red"))
+    talk(("ok: " if report.ok else "") + summary, "green" if report.ok else "red")
 
 
 def initialised(root: Path) -> None:
-    out().print(text(str(root)), soft_wrap=True)
+    emit(root)
     note(f"new knowledge base ready: cd {root} && cacop new strategy --title '…'")
 
 
 def created(path: Path, issues: list[Issue]) -> int:
-    out().print(text(str(path)), soft_wrap=True)
+    emit(path)
     for issue in issues:
-        style = "red" if issue.severity == "error" else "yellow"
-        err().print(text(issue_line(issue), style), soft_wrap=True)
+        talk(issue_line(issue), "red" if issue.severity == "error" else "yellow")
     return 1 if any(issue.severity == "error" for issue in issues) else 0
 
 
@@ -62,6 +60,35 @@ def body_markdown(body: str):  # -> rich.markdown.Markdown
     return Markdown(clean(body), hyperlinks=False)
 
 
+def _header(view: EntryView) -> list[tuple[str, str]]:
+    """The entry's fields worth a glance, as (name, value) rows."""
+    item = view.entry
+    rows = []
+    for name in HEADER_FIELDS:
+        if name in item.meta:
+            value = _value(item.meta[name])
+            if name == "status" and item.type == "rfi" and value == "open" and view.responses:
+                value = "answered"  # derived from the response files; the RFI is never edited
+            rows.append((name, value))
+    if view.rfi_title:
+        rows.append(("answers", view.rfi_title))
+    if item.type == "rfi":
+        rows.append(("responses", str(len(view.responses))))
+    return rows
+
+
+def _response_heading(position: int, response: Entry) -> str:
+    meta = response.meta
+    return (
+        f"Response {position} — {_value(meta.get('site', '?'))}, "
+        f"{_value(meta.get('authors', []))}, {_value(meta.get('created', '?'))}"
+    )
+
+
+def _related_line(entry_id: str, title: str | None) -> str:
+    return f"• {title if title else '(missing entry)'}  [{entry_id}]"
+
+
 def entry(view: EntryView, as_json: bool) -> None:
     item = view.entry
     if as_json:
@@ -73,45 +100,56 @@ def entry(view: EntryView, as_json: bool) -> None:
         ]
         print_json(document)
         return
+    if terminal(sys.stdout):
+        _entry_for_terminal(view)
+    else:
+        plain_lines(_entry_as_text(view))
+    for problem in view.problems:
+        talk(issue_line(problem), "red")
+
+
+def _entry_as_text(view: EntryView) -> list[str]:
+    """The entry for a pipe or a file: its fields, then its Markdown as written."""
+    item = view.entry
+    lines = [item.title, item.id, ""]
+    width = max(len(name) for name, _ in _header(view)) if _header(view) else 0
+    lines += [f"{name:<{width}}  {value}" for name, value in _header(view)]
+    if item.meta.get("summary"):
+        lines += ["", _value(item.meta["summary"])]
+    lines += ["", item.body.strip("\n")]
+    for position, response in enumerate(view.responses, 1):
+        heading = _response_heading(position, response)
+        lines += ["", f"--- {heading} ---", response.title, "", response.body.strip("\n")]
+    if view.related:
+        lines += ["", "--- Related ---"]
+        lines += [_related_line(entry_id, title) for entry_id, title in view.related]
+    return lines
+
+
+def _entry_for_terminal(view: EntryView) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    item = view.entry
     console = out()
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold cyan", no_wrap=True)
     header.add_column()
-    for name in HEADER_FIELDS:
-        if name in item.meta:
-            value = _value(item.meta[name])
-            if name == "status" and item.type == "rfi" and value == "open" and view.responses:
-                value = "answered"  # derived from the response files; the RFI is never edited
-            header.add_row(text(name), text(value))
-    if view.rfi_title:
-        header.add_row(text("answers"), text(view.rfi_title))
-    if item.type == "rfi":
-        count = len(view.responses)
-        header.add_row(text("responses"), text(str(count)))
+    for name, value in _header(view):
+        header.add_row(text(name), text(value))
     title = text(item.title, "bold")
     console.print(Panel(header, title=title, subtitle=text(item.id, "dim"), expand=False))
     if item.meta.get("summary"):
         console.print(text(item.meta["summary"], "italic"))
     console.print(body_markdown(item.body))
     for position, response in enumerate(view.responses, 1):
-        meta = response.meta
-        heading = (
-            f"Response {position} — {_value(meta.get('site', '?'))}, "
-            f"{_value(meta.get('authors', []))}, {_value(meta.get('created', '?'))}"
-        )
-        console.rule(text(heading, "bold green"))
+        console.rule(text(_response_heading(position, response), "bold green"))
         console.print(text(response.title, "bold"))
         console.print(body_markdown(response.body))
-    for problem in view.problems:
-        err().print(text(issue_line(problem), "red"), soft_wrap=True)
     if view.related:
         console.rule(text("Related", "bold"))
         for entry_id, related_title in view.related:
-            label = related_title if related_title else "(missing entry)"
-            console.print(text(f"• {label}  [{entry_id}]"))
+            console.print(text(_related_line(entry_id, related_title)))
 
 
 def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> None:
@@ -135,19 +173,26 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
             }
         )
         return
-    from rich.table import Table
+    if not terminal(sys.stdout):  # one line an entry, tab-separated: ready for grep and cut
+        plain_lines(
+            "\t".join(" ".join(_value(part).split()) for part in (item.meta.get("created", ""),
+                      item.type, item.meta.get("site", ""), item.title, item.id))
+            for item in entries
+        )  # fmt: skip
+    else:
+        from rich.table import Table
 
-    table = Table(title=text(f"{len(entries)} entries"), show_lines=False)
-    for column in ("created", "type", "site", "title", "id"):
-        table.add_column(column, overflow="fold")
-    for item in entries:
-        table.add_row(
-            text(item.meta.get("created", "")),
-            text(item.type),
-            text(item.meta.get("site", "")),
-            text(item.title),
-            text(item.id, "dim"),
-        )
-    out().print(table)
+        table = Table(title=text(f"{len(entries)} entries"), show_lines=False)
+        for column in ("created", "type", "site", "title", "id"):
+            table.add_column(column, overflow="fold")
+        for item in entries:
+            table.add_row(
+                text(item.meta.get("created", "")),
+                text(item.type),
+                text(item.meta.get("site", "")),
+                text(item.title),
+                text(item.id, "dim"),
+            )
+        out().print(table)
     for problem in unreadable:
-        err().print(text(issue_line(problem), "red"), soft_wrap=True)
+        talk(issue_line(problem), "red")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from ..ops import NewEntry
 from ..rfi import Closed, NewResponse, RfiListing, RfiRow
-from . import err, note, out, print_json, text
+from . import emit, note, out, plain_lines, print_json, talk, terminal, text
 from .core import issue_line
 
 __all__ = ["note"]
@@ -12,12 +14,12 @@ __all__ = ["note"]
 
 def _report_issues(created: NewEntry) -> int:
     for issue in created.issues:
-        err().print(text(issue_line(issue), "red" if issue.severity == "error" else "yellow"))
+        talk(issue_line(issue), "red" if issue.severity == "error" else "yellow")
     return 1 if any(issue.severity == "error" for issue in created.issues) else 0
 
 
 def opened(created: NewEntry) -> int:
-    out().print(text(str(created.path)), soft_wrap=True)
+    emit(str(created.path))
     code = _report_issues(created)
     if not code:
         note(f"RFI {created.entry_id} is ready; share it with `cacop submit {created.entry_id}`")
@@ -25,7 +27,7 @@ def opened(created: NewEntry) -> int:
 
 
 def responded(created: NewResponse) -> int:
-    out().print(text(str(created.path)), soft_wrap=True)
+    emit(str(created.path))
     code = _report_issues(created)
     if created.rfi is not None and created.rfi.meta.get("status") == "closed":
         note(f"{created.rfi.id} is already closed; your response is recorded all the same")
@@ -37,7 +39,7 @@ def responded(created: NewResponse) -> int:
 
 
 def closed(result: Closed) -> None:
-    out().print(text(result.rfi.id), soft_wrap=True)
+    emit(result.rfi.id)
     if result.changed:
         count = result.responses
         note(f"closed {result.rfi.id} after {count} response(s); share it with `cacop sync`")
@@ -62,6 +64,15 @@ PRIORITY_STYLE = {"urgent": "bold red", "priority": "yellow", "routine": ""}
 STATUS_STYLE = {"open": "bold", "answered": "green", "closed": "dim"}
 
 
+def _rows(result: RfiListing) -> list[tuple[object, ...]]:
+    """needed by, when due, priority, status, answers, site, title, id: one row an RFI."""
+    return [
+        (row.entry.meta.get("needed_by", ""), due_text(row)[0], row.entry.meta.get("priority", ""),
+         row.status, row.responses, row.entry.meta.get("site", ""), row.entry.title, row.entry.id)
+        for row in result.rows
+    ]  # fmt: skip
+
+
 def listing(result: RfiListing, as_json: bool) -> None:
     if as_json:
         print_json(
@@ -73,13 +84,16 @@ def listing(result: RfiListing, as_json: bool) -> None:
             }
         )
         return
-    from rich.table import Table
-
     for problem in result.unreadable:
-        err().print(text(issue_line(problem), "red"))
+        talk(issue_line(problem), "red")
     if not result.rows:
         note("no RFIs match")
         return
+    if not terminal(sys.stdout):  # one line an RFI, tab-separated: ready for grep and cut
+        plain_lines("\t".join(" ".join(str(part).split()) for part in row) for row in _rows(result))
+        return
+    from rich.table import Table
+
     table = Table(title=text(f"{len(result.rows)} RFI(s) as of {result.today.isoformat()}"))
     table.add_column("needed by", no_wrap=True)
     table.add_column("priority", no_wrap=True)

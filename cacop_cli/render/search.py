@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ..models import Hit, Issue
-from . import err, note, out, print_json, text, warn
+from . import emit, err, note, out, plain_lines, print_json, talk, terminal, text, warn
 
 if TYPE_CHECKING:
     from ..search import RefreshStats, SearchResult
@@ -75,19 +76,28 @@ def hit_document(hit: Hit) -> dict[str, object]:
 
 
 def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
-    console = out()
     width = len(str(len(hits)))
+    indent = " " * (width + 2)
+    if not terminal(sys.stdout):
+        lines = []
+        for rank, hit in enumerate(hits, 1):
+            details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
+            lines += [f"{rank:>{width}}. {hit.title}", f"{indent}{details}  {hit.id}"]
+            lines += [f"{indent}{hit.snippet}", ""] if hit.snippet else [""]
+        plain_lines(lines)
+        return
+    from rich.padding import Padding
+
+    console = out()
     for rank, hit in enumerate(hits, 1):
         line = text(f"{rank:>{width}}. ", "bold")
         line.append_text(text(hit.title, "bold"))
         console.print(line, soft_wrap=True)
         details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
-        meta = text(" " * (width + 2) + details, "cyan")
+        meta = text(indent + details, "cyan")
         meta.append_text(text(f"  {hit.id}", "dim"))
         console.print(meta, soft_wrap=True)
         if hit.snippet:
-            from rich.padding import Padding
-
             snippet = text(hit.snippet)
             if pattern:
                 snippet.highlight_regex(pattern, "bold yellow")
@@ -113,8 +123,8 @@ def results(result: SearchResult, as_json: bool) -> None:
             note(result.suggestion)
         return
     if not result.hits:
-        err().print(text(f"no entries found for {result.query!r}" if result.query else
-                         "no entries match these filters", "bold"))  # fmt: skip
+        talk(f"no entries found for {result.query!r}" if result.query else
+             "no entries match these filters", "bold")  # fmt: skip
         if result.suggestion:
             note(result.suggestion)
         return
@@ -123,12 +133,11 @@ def results(result: SearchResult, as_json: bool) -> None:
     summary = f"{result.total} {'entry' if result.total == 1 else 'entries'} found"
     if shown < result.total:
         summary += f", best {shown} shown (--limit N for more)"
-    console = out()
-    console.print(text(summary, "bold"))
+    emit(summary, "bold")
     for name, counts in result.facets.items():
         if counts:
             listed = ", ".join(f"{value} {count}" for value, count in counts.items())
-            console.print(text(f"  by {name}: {listed}", "dim"), soft_wrap=True)
+            emit(f"  by {name}: {listed}", "dim")
     if result.suggestion:
         note(result.suggestion)
 
@@ -146,7 +155,7 @@ def index_stats(stats: RefreshStats) -> None:
         )
     else:
         done = f"index up to date: {stats.count} entries"
-    err().print(text(done, "green"))
+    talk(done, "green")
 
 
 def similar(entry_id: str, hits: list[Hit], as_json: bool) -> None:

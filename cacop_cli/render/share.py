@@ -7,23 +7,18 @@ from typing import Any
 
 from ..errors import ExitCode
 from ..share import Arrival, BundleApplied, BundleCreated, SubmitResult, SyncResult
-from . import err, note, out, print_json, text, warn
-
-
-def _print(console: Any, *renderables: Any) -> None:
-    """One line of output, never wrapped (paths and addresses stay copyable)."""
-    console.print(*renderables, soft_wrap=True)
+from . import emit, note, print_json, talk, warn
 
 
 def similar(hits: list[Any]) -> None:
     """The most similar existing entries, shown before the commit so a duplicate is noticed."""
     if not hits:
         return
-    console = err()
-    _print(console, text("Similar entries already in the knowledge base (is this a duplicate?):"))
+    console = talk
+    console("Similar entries already in the knowledge base (is this a duplicate?):")
     for hit in hits:
         title = getattr(hit, "title", "")
-        _print(console, text(f"  • {title}  [{getattr(hit, 'id', '?')}]"))
+        console(f"  • {title}  [{getattr(hit, 'id', '?')}]")
 
 
 def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
@@ -50,24 +45,21 @@ def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
         warn(f"{finding} — shared anyway: {(result.override or {}).get('reason', 'pii_override')}")
     for path in result.unscanned:
         note(f"{path}: not a text file, so it was not scanned for personal data; check it yourself")
-    console = out()
-    _print(console, text(f"{result.path} is on the branch {result.branch} (from {result.base})"))
+    console = emit
+    console(f"{result.path} is on the branch {result.branch} (from {result.base})")
     if not result.pushed:
         if result.offline:
             note("the remote did not answer; the branch was made from the last copy fetched")
-        _print(console, text(f"not pushed; to send it for review: cacop submit {result.entry_id}"))
+        console(f"not pushed; to send it for review: cacop submit {result.entry_id}")
         return
     if result.pr_command:
-        _print(console, text(result.pr_command))
+        console(result.pr_command)
     if result.pr_url:
-        _print(console, text(f"open the pull request: {result.pr_url}"))
+        console(f"open the pull request: {result.pr_url}")
     elif not result.pr_command:
-        _print(
-            console,
-            text(
-                f"pushed to {result.remote}. Open a pull request from {result.branch} into "
-                f"{base} on your forge's website (or ask the maintainers to merge it)"
-            ),
+        console(
+            f"pushed to {result.remote}. Open a pull request from {result.branch} into "
+            f"{base} on your forge's website (or ask the maintainers to merge it)"
         )
 
 
@@ -76,31 +68,31 @@ def _arrival_document(item: Arrival) -> dict[str, str]:
 
 
 def _arrivals(heading: str, items: list[Arrival]) -> None:
-    console = out()
+    console = emit
     if not items:
         return
-    _print(console, text(heading, "bold"))
+    console(heading, "bold")
     grouped: dict[tuple[str, str], list[Arrival]] = defaultdict(list)
     for item in items:
         grouped[(item.site, item.entry_type)].append(item)
     for (site, entry_type), group in sorted(grouped.items()):
         new = sum(item.status == "new" for item in group)
-        _print(console, text(f"  {site} — {entry_type}: {new} new, {len(group) - new} updated"))
+        console(f"  {site} — {entry_type}: {new} new, {len(group) - new} updated")
         for item in group:
             mark = "+" if item.status == "new" else "~"
-            _print(console, text(f"    {mark} {item.title}  [{item.entry_id}]"))
+            console(f"    {mark} {item.title}  [{item.entry_id}]")
 
 
 def _for_site(site: str, rfis: list[Arrival], responses: list[Arrival]) -> None:
-    console = out()
+    console = emit
     if rfis:
-        _print(console, text(f"New RFIs addressed to {site}:", "bold"))
+        console(f"New RFIs addressed to {site}:", "bold")
         for item in rfis:
-            _print(console, text(f"  ? {item.title}  [{item.entry_id}] from {item.site}"))
+            console(f"  ? {item.title}  [{item.entry_id}] from {item.site}")
     if responses:
-        _print(console, text(f"New responses to {site}'s RFIs:", "bold"))
+        console(f"New responses to {site}'s RFIs:", "bold")
         for item in responses:
-            _print(console, text(f"  ! {item.title}  [{item.entry_id}] from {item.site}"))
+            console(f"  ! {item.title}  [{item.entry_id}] from {item.site}")
 
 
 def synced(result: SyncResult, site: str, as_json: bool) -> int:
@@ -124,42 +116,35 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
             }
         )
     else:
-        console = out()
-        _print(console, text(f"{result.branch} ← {result.upstream}: {result.integration.how}"))
+        console = emit
+        console(f"{result.branch} ← {result.upstream}: {result.integration.how}")
         _arrivals("Arrived:", result.arrived)
         _for_site(site, result.rfis_for_us, result.responses_for_us)
         for name in result.integration.merged_edits:
             note(f"{name}: your uncommitted edits were merged with what arrived (not staged)")
         if not result.arrived and result.integration.how == "up to date":
-            _print(console, text("nothing new from other sites"))
+            console("nothing new from other sites")
         if result.pushed:
-            _print(console, text(f"sent {result.to_push} commit(s) to {result.upstream}"))
+            console(f"sent {result.to_push} commit(s) to {result.upstream}")
         elif result.to_push and not result.push_refused and not result.push_failure:
-            _print(console, text(f"{result.to_push} local commit(s) not pushed (--no-push)"))
+            console(f"{result.to_push} local commit(s) not pushed (--no-push)")
     if result.push_refused:
-        console = err()
-        _print(
-            console,
-            text(f"error: the push was refused: {len(result.push_refused)} problem(s)", "bold red"),
-        )
+        talk(f"error: the push was refused: {len(result.push_refused)} problem(s)", "bold red")
         for finding in result.push_refused:
-            _print(console, text(f"  {finding}", "red"))
-        _print(
-            console,
-            text(
-                "hint: your commits are kept here and nothing left. Remove what is listed in a "
-                "new commit AND out of the history (e.g. `git rebase -i`), then sync again",
-                "yellow",
-            ),
+            talk(f"  {finding}", "red")
+        talk(
+            "hint: your commits are kept here and nothing left. Remove what is listed in a "
+            "new commit AND out of the history (e.g. `git rebase -i`), then sync again",
+            "yellow",
         )
     elif result.push_failure:
-        _print(err(), text(f"error: the push was rejected: {result.push_failure}", "bold red"))
-        _print(err(), text("hint: your commits are kept here; run `cacop sync` again", "yellow"))
+        talk(f"error: the push was rejected: {result.push_failure}", "bold red")
+        talk("hint: your commits are kept here; run `cacop sync` again", "yellow")
     return int(code)
 
 
 def bundle_created(result: BundleCreated) -> None:
-    out().print(text(str(result.path)))
+    emit(str(result.path))
     since = f" after {result.since}" if result.since else ""
     note(
         f"{result.commits} commit(s) of {result.branch}{since}; the other site runs "
@@ -189,6 +174,6 @@ def bundle_applied(result: BundleApplied, site: str, as_json: bool) -> None:
             }
         )
         return
-    out().print(text(f"{result.branch} ← {result.path.name}: {result.integration.how}"))
+    emit(f"{result.branch} ← {result.path.name}: {result.integration.how}")
     _arrivals("Arrived:", result.arrived)
     _for_site(site, result.rfis_for_us, result.responses_for_us)

@@ -1,0 +1,125 @@
+"""Rich's colour and layout only on a terminal: pipes and files get plain lines, without Rich."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+from cacop_cli import render
+from cacop_cli.errors import ExitCode
+
+RFI_ID = "beta-2025-nibin-and-group-data"
+STRATEGY_ID = "alpha-2024-focused-deterrence-call-ins"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tty", [True, False])
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"FORCE_COLOR": "1"}, {"FORCE_COLOR": ""}, {"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"},
+     {"TTY_COMPATIBLE": "1"}, {"TTY_COMPATIBLE": "2"}, {"NO_COLOR": "1"}],
+)  # fmt: skip
+def test_terminal_is_decided_as_rich_decides_it(monkeypatch, tty, environ):
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    stream = _Tty() if tty else io.StringIO()
+    assert render.terminal(stream) == Console(file=stream).is_terminal
+
+
+def test_show_in_a_pipe_is_its_fields_then_its_markdown_as_written(cli, kb_path):
+    result = cli("show", RFI_ID, kb=kb_path)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["Has anyone linked NIBIN leads to group violence data?", RFI_ID]
+    assert "site       beta" in lines
+    assert "status     answered" in lines  # derived from the two response files
+    assert "responses  2" in lines
+    assert "## Question" in lines  # Markdown as written, not rendered
+    assert "--- Response 1 — gamma, G. Analyst, 2025-02-05 ---" in lines
+    assert "We join the lead's incident numbers to the group audit's incident list weekly." in lines
+    assert not any(char in result.stdout for char in "╭│═")
+
+
+def test_show_on_a_terminal_keeps_richs_panel_and_rendered_markdown(cli, kb_path):
+    terminal = {"FORCE_COLOR": "1", "NO_COLOR": "1", "COLUMNS": "100"}
+    result = cli("show", RFI_ID, kb=kb_path, env=terminal)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert "╭" in result.stdout and "Question" in result.stdout
+    assert "## Question" not in result.stdout  # rendered as a heading
+
+
+def test_show_written_to_a_file_keeps_the_entrys_markdown(cli, kb_path):
+    body = (kb_path / f"kb/strategies/{STRATEGY_ID}.md").read_text().split("---\n", 2)[2]
+    result = cli("show", STRATEGY_ID, kb=kb_path)
+    assert body.strip("\n") in result.stdout
+
+
+def test_search_in_a_pipe_is_plain_lines(cli, kb_path):
+    result = cli("search", "nibin", kb=kb_path)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    lines = result.stdout.splitlines()
+    first = next(number for number, line in enumerate(lines) if line.startswith("1. "))
+    assert lines[first] == "1. Has anyone linked NIBIN leads to group violence data?"
+    assert lines[first + 1].split() == ["rfi", "·", "beta", "·", "2025-02-01", RFI_ID]
+    assert "nibin" in lines[first + 2].lower()  # the snippet, on one line
+    assert any(line.startswith("  by type: ") for line in lines)
+    assert "entries found" in result.stdout or "entry found" in result.stdout
+
+
+def test_list_in_a_pipe_is_one_tab_separated_line_an_entry(cli, kb_path):
+    result = cli("list", kb=kb_path)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    listed = cli("list", "--json", kb=kb_path)
+    assert len(rows) == listed.stdout.count('"id":')
+    assert all(len(row) == 5 for row in rows)
+    row = next(row for row in rows if row[-1] == STRATEGY_ID)
+    assert row[:3] == ["2024-03-05", "strategy", "alpha"]
+
+
+CHECK_NO_RICH = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('RICH LOADED\\n' if 'rich' in sys.modules else ''))\n"
+    "from cacop_cli import main\n"
+    "sys.argv = ['cacop', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["show", RFI_ID], ["list"], ["search", "nibin"], ["search", "nibbin"], ["index"],
+     ["validate"], ["rfi", "list"], ["search", "nibin", "--json"]],
+)  # fmt: skip
+def test_a_piped_command_never_loads_rich(kb_path, command):
+    env = {key: value for key, value in os.environ.items() if key not in ("FORCE_COLOR",)}
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_NO_RICH, "--kb", str(kb_path), *command],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert (result.stdout + result.stderr).strip()  # it said something
+    assert "RICH LOADED" not in result.stderr
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(kb_path, cacop_exe):
+    listing = subprocess.Popen(
+        [*cacop_exe, "--kb", str(kb_path), "show", RFI_ID],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    listing.stdout.read(10)
+    listing.stdout.close()  # like `| head -c 10`
+    _, stderr = listing.communicate(timeout=30)
+    assert listing.returncode == ExitCode.OK
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr
