@@ -45,6 +45,7 @@ from typing import Any
 
 from . import __version__
 from .errors import Busy, CacopError
+from .scan import dump as dump_scan
 from .scan import scan_entries
 from .scan import take as early_scan
 
@@ -756,12 +757,15 @@ def refresh(
     early = early_scan(root)  # taken first: its process never waits out a rebuild
     try:
         record = read_record(root)
-        manifest = _read_manifest(root / STATE_DIR / record.generation)
-        scan = early if early is not None else scan_entries(root)
-        if scan == manifest and FACETS in record.files:
+        folder = root / STATE_DIR / record.generation
+        held = _manifest_bytes(folder)
+        scanned = early if early is not None else dump_scan(scan_entries(root))
+        if scanned == held and FACETS in record.files:  # the same bytes: nothing to load
             return UpdateReport(count=record.count, broken=record.broken)
+        scan = marshal.loads(scanned)
+        manifest = _read_manifest(folder, held)
         checked = (record, scan, manifest)
-    except (Untrusted, OSError, ValueError):
+    except (Untrusted, OSError, ValueError, EOFError, TypeError):
         pass
     with write_lock(root, wait):
         try:
@@ -781,13 +785,24 @@ def refresh(
             return _rebuild_locked(root, make_document, progress, reason)
 
 
-def _read_manifest(folder: Path) -> dict[str, list[int]]:
-    """What the index holds (path -> [size, mtime_ns]). Read only after read_record checked
-    the file is the one this clone wrote (marshal, like pickle, is for trusted data only)."""
-    try:  # marshal.loads of the bytes: marshal.load of a file reads it piece by piece (10x)
-        manifest = marshal.loads((folder / MANIFEST).read_bytes())
+def _manifest_bytes(folder: Path) -> bytes | None:
+    """The manifest file's bytes (None for an index from before it, which kept JSON)."""
+    try:
+        return (folder / MANIFEST).read_bytes()
     except FileNotFoundError:
-        manifest = json.loads((folder / OLD_MANIFEST).read_bytes())
+        return None
+
+
+def _read_manifest(folder: Path, held: bytes | None = None) -> dict[str, list[int]]:
+    """What the index holds (path -> [size, mtime_ns]); `held`: its bytes, already read.
+    Read only after read_record checked the file is the one this clone wrote (marshal,
+    like pickle, is for trusted data only)."""
+    if held is None:
+        held = _manifest_bytes(folder)
+    try:  # marshal.loads of the bytes: marshal.load of a file reads it piece by piece (10x)
+        manifest = json.loads((folder / OLD_MANIFEST).read_bytes()) if held is None else (
+            marshal.loads(held)
+        )  # fmt: skip
     except EOFError as exc:
         raise ValueError("the manifest is cut short") from exc
     if not isinstance(manifest, dict):
@@ -796,7 +811,8 @@ def _read_manifest(folder: Path) -> dict[str, list[int]]:
 
 
 def _write_manifest(folder: Path, scan: dict[str, list[int]]) -> None:
-    (folder / MANIFEST).write_bytes(marshal.dumps(scan))
+    """As scan.dump writes a scan: an unchanged KB's scan then has exactly these bytes."""
+    (folder / MANIFEST).write_bytes(dump_scan(scan))
 
 
 def _merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
@@ -825,9 +841,14 @@ def _update_locked(
     folder = state / record.generation
     scan, manifest = known or (scan_entries(root), _read_manifest(folder))
     if scan == manifest:
-        if FACETS not in record.files:  # an index from before the facet table: add it
+        old_facets = FACETS not in record.files  # an index from before the facet table
+        old_bytes = _manifest_bytes(folder) != dump_scan(scan)  # older format, or order
+        if old_facets or old_bytes:  # bring it up to date, so the next check is quick
             with _swap_lock(root):
-                _write_facets(folder, record.toc)
+                if old_facets:
+                    _write_facets(folder, record.toc)
+                _write_manifest(folder, scan)
+                (folder / OLD_MANIFEST).unlink(missing_ok=True)
                 _write_record(root, replace(record, files=_file_stats(folder)))
         return UpdateReport(count=record.count, broken=record.broken)
     digest = scan_digest(scan)

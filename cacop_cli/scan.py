@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 
 # From this many entry files, the freshness scan stats half of them in a forked process.
 PARALLEL_SCAN_FROM = 3_000
+# marshal's format 2 has no back-references (3 and later mark objects that are shared at
+# the moment of writing), so equal scans in the same order always give equal bytes.
+SCAN_FORMAT = 2
+
+
+def dump(scan: dict[str, list[int]]) -> bytes:
+    """A scan as bytes, the same bytes for the same scan: the index keeps its manifest so,
+    and the freshness check compares bytes instead of loading both sides."""
+    return marshal.dumps(scan, SCAN_FORMAT)
+
+
 _TOP_FOLDERS = ("strategies", "work-products", "rfis")
 
 
@@ -88,11 +99,12 @@ def _stat_files(
     return found
 
 
-def _in_second_process(work: Callable[[], Any]) -> Callable[[], Any]:
+def _in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Callable[[], Any]:
     """Start `work()` in a forked child; the returned function waits for its result (None
-    if there is none: no fork here, threads running, or the child failed). The child only
-    calls the OS and marshal, writes to a pipe and leaves with os._exit: no atexit, no
-    buffered output of ours written twice."""
+    if there is none: no fork here, threads running, or the child failed), or for the
+    result as `dump` writes it if `as_bytes`. The child only calls the OS and marshal,
+    writes to a pipe and leaves with os._exit: no atexit, no buffered output of ours
+    written twice."""
     import sys
 
     threading = sys.modules.get("threading")
@@ -110,7 +122,7 @@ def _in_second_process(work: Callable[[], Any]) -> Callable[[], Any]:
             quiet = os.open(os.devnull, os.O_RDWR)  # it never reads or prints; and holding
             for standard in (0, 1, 2):  # our stdout open would keep `$(cacop …)` waiting
                 os.dup2(quiet, standard)
-            data = marshal.dumps(work())
+            data = marshal.dumps(work(), SCAN_FORMAT)
             view = memoryview(data)
             while view:
                 view = view[os.write(writing, view) :]
@@ -125,6 +137,8 @@ def _in_second_process(work: Callable[[], Any]) -> Callable[[], Any]:
         _, status = os.waitpid(pid, 0)
         if status != 0:
             return None
+        if as_bytes:
+            return data
         try:
             return marshal.loads(data)
         except (EOFError, ValueError, TypeError):
@@ -152,20 +166,21 @@ def start_early(args: list[str]) -> None:
     try:
         root = _early_root(args)
         if root is not None:
-            _early = (root, _in_second_process(lambda: scan_entries(root)))
+            _early = (root, _in_second_process(lambda: scan_entries(root), as_bytes=True))
     except Exception:  # never in the way of the command itself
         _early = None
 
 
-def take(root: object) -> dict[str, list[int]] | None:
-    """The early scan, if one was started for this KB root (else None: scan now)."""
+def take(root: object) -> bytes | None:
+    """The early scan as `dump` writes it, if one was started for this KB root (else None:
+    scan now). Not loaded here: if it equals the manifest's bytes, it never needs to be."""
     global _early
     if _early is None:
         return None
     started_for, collect = _early
     _early = None
     found = collect()  # waits for the child; a scan of another folder is read and dropped
-    return found if started_for == str(root) and isinstance(found, dict) else None
+    return found if started_for == str(root) and isinstance(found, bytes) else None
 
 
 def command_word(args: list[str]) -> str | None:

@@ -666,3 +666,55 @@ def test_stems_are_remembered_beside_the_index_and_used_by_the_next_writer(cli, 
     after = remembered_stems(kb_path)
     assert after["zanzibarizations"] == stem("zanzibarizations") and set(stems) < set(after)
     assert found(cli, kb_path, "zanzibarization") == ["alpha-2024-stems"]
+
+
+def test_equal_scans_dump_to_equal_bytes_however_their_objects_are_shared():
+    import marshal
+
+    fresh = {f"kb/strategies/{n}.md": [1000 + n, 1_700_000_000_000_000_000 + n] for n in range(50)}
+    shared = marshal.loads(marshal.dumps(fresh))
+    held = list(shared) + [stats for stats in shared.values()]  # more references to each
+    assert shared == fresh and held
+    assert scan.dump(shared) == scan.dump(fresh)
+    assert marshal.loads(scan.dump(fresh)) == fresh
+
+
+def manifest_loads_counted(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = index._read_manifest
+    monkeypatch.setattr(index, "_read_manifest", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def test_an_unchanged_kb_is_known_fresh_from_bytes_alone(cli, kb_path, monkeypatch):
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    loads = manifest_loads_counted(monkeypatch)
+    kb = load_kb(kb_path)
+    assert search.refresh(kb).changed == 0  # scanned here
+    scan.start_early(["search", "x", "--kb", str(kb_path)])
+    assert search.refresh(kb).changed == 0  # scanned early, in the forked process
+    assert loads == []  # neither the scan nor the manifest was loaded to compare them
+    write_strategy(kb_path, "alpha-2024-bytes-differ", body="a new entry\n")
+    assert search.refresh(kb).added == 1 and loads == [1]  # bytes differ: compared in full
+    assert search.refresh(kb).added == 0 and loads == [1]  # the new manifest: bytes again
+
+
+def test_a_manifest_in_an_older_format_is_rewritten_once(cli, kb_path, monkeypatch):
+    import dataclasses
+    import marshal
+
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    folder = live_folder(kb_path)
+    record = index.read_record(kb_path)
+    written = marshal.loads((folder / index.MANIFEST).read_bytes())
+    older = dict(reversed(written.items()))  # another order, in marshal's default format
+    (folder / index.MANIFEST).write_bytes(marshal.dumps(older))
+    index._write_record(kb_path, dataclasses.replace(record, files=index._file_stats(folder)))
+    loads = manifest_loads_counted(monkeypatch)
+    report = search.refresh(load_kb(kb_path))
+    assert (report.added, report.changed, report.removed, report.rebuilt) == (0, 0, 0, False)
+    assert (folder / index.MANIFEST).read_bytes() == scan.dump(index.scan_entries(kb_path))
+    assert len(loads) == 1
+    search.refresh(load_kb(kb_path))
+    assert len(loads) == 1  # from now on, bytes alone
+    assert found(cli, kb_path, "moral voices")  # the re-signed record still opens
