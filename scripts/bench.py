@@ -64,12 +64,15 @@ TARGETS = [
     (10_000, "validate", 10_000, "ms", "issue 2"),
     (None, "cacop --help", 300, "ms", "issue 2: well under 300 ms"),
     (None, "cacop show ID", 300, "ms", "issue 2: well under 300 ms"),
+    (None, "cacop show ID, on a terminal", 300, "ms", "issue 2: well under 300 ms"),
     (10_000, "search: one word", 200, "ms", "issue 3"),
+    (10_000, "search: one word, on a terminal", 200, "ms", "issue 3"),
     (10_000, "search: two words", 200, "ms", "issue 3"),
     (10_000, "search: prefix", 200, "ms", "issue 3"),
     (10_000, "search: phrase", 300, "ms", "issue 3"),
     (10_000, "search: misspelled", 400, "ms", "issue 3"),
     (50_000, "search: one word", 250, "ms", "issue 3"),
+    (50_000, "search: one word, on a terminal", 250, "ms", "issue 3"),
     (10_000, "index --rebuild", 90_000, "ms", "issue 3"),
     (50_000, "index --rebuild", None, "ms", ""),
     (10_000, "refresh 10 changed", 500, "ms", "issue 3"),
@@ -116,16 +119,43 @@ def say(message: str) -> None:
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
-def run_once(argv: list[str], cwd: Path, timeout: float = 3600) -> Run:
+def _drain(leader: int, into: list[bytes]) -> None:
+    """Read a pseudo-terminal until its other side closes (as a terminal would show it)."""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the program exited
+            return
+        if not data:
+            return
+        into.append(data)
+
+
+def run_once(argv: list[str], cwd: Path, timeout: float = 3600, terminal: bool = False) -> Run:
     """Run a whole process; its wall time and its peak RSS.
 
     The peak comes from GNU time (`/usr/bin/time -f %M`), whose own small fork is what the
     measured program replaces on exec. Without it, `os.wait4` reports the child's peak, but
     that includes this (larger) Python process as copied at fork time: a floor, noted in the
-    results.
+    results. With `terminal`, stdout is a pseudo-terminal 100 columns wide, in colour: what
+    an analyst at a terminal waits for (in a pipe, cacop prints plain text without Rich).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("CACOP_")}
     env.update(NO_COLOR="1", COLUMNS="100", TERM="dumb")
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        env.pop(name, None)
+    shown: list[bytes] = []
+    if terminal:
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        env.pop("NO_COLOR")
+        env["TERM"] = "xterm-256color"
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 100, 0, 0))
+        reader = threading.Thread(target=_drain, args=(leader, shown), daemon=True)
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
@@ -133,7 +163,11 @@ def run_once(argv: list[str], cwd: Path, timeout: float = 3600) -> Run:
     ):
         wrapped = [TIME, "-q", "-f", "%M", "-o", peak_file.name, *argv] if TIME else argv
         started = time.perf_counter()
-        process = subprocess.Popen(wrapped, cwd=cwd, env=env, stdout=out, stderr=err)
+        stdout = follower if terminal else out
+        process = subprocess.Popen(wrapped, cwd=cwd, env=env, stdout=stdout, stderr=err)
+        if terminal:
+            os.close(follower)
+            reader.start()
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         try:
@@ -141,6 +175,10 @@ def run_once(argv: list[str], cwd: Path, timeout: float = 3600) -> Run:
         finally:
             timer.cancel()
         seconds = time.perf_counter() - started
+        if terminal:
+            reader.join(timeout=10)
+            os.close(leader)
+            out.write(b"".join(shown))
         process.returncode = os.waitstatus_to_exitcode(status)
         peak_kb = usage.ru_maxrss
         if TIME:
@@ -166,13 +204,14 @@ def measure(
     runs: int,
     warm_up: bool = True,
     ok=(0,),
+    terminal: bool = False,
 ) -> tuple[Figure, list[Run]]:
     """Run `argv` `runs` times (after a warm-up run): median wall and CPU time, highest peak."""
     if warm_up:
-        run_once(argv, cwd)
+        run_once(argv, cwd, terminal=terminal)
     done = []
     for _ in range(runs):
-        run = run_once(argv, cwd)
+        run = run_once(argv, cwd, terminal=terminal)
         if run.returncode not in ok:
             raise RuntimeError(f"{name} exited {run.returncode}: {run.stderr.strip()[-500:]}")
         done.append(run)
@@ -265,14 +304,17 @@ def startup(cacop: str, runs: int) -> list[Figure]:
 def kb_commands(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
     entry_id = an_rfi_with_responses(kb)
     say(f"{size:,}: cacop show {entry_id}")
-    show, _ = measure(size, "cacop show ID", [cacop, "--kb", str(kb), "show", entry_id], kb, runs)
-    show.note = "an RFI with responses"
+    argv = [cacop, "--kb", str(kb), "show", entry_id]
+    show, _ = measure(size, "cacop show ID", argv, kb, runs)
+    show.note = "an RFI with responses, piped: plain text"
+    shown, _ = measure(size, "cacop show ID, on a terminal", argv, kb, runs, terminal=True)
+    shown.note = "the same, Rich panel and Markdown on a pseudo-terminal"
     say(f"{size:,}: cacop validate ({runs} runs)")
     validate, done = measure(
         size, "validate", [cacop, "--kb", str(kb), "validate"], kb, runs, warm_up=False
     )
     validate.note = done[-1].stdout.strip()[-60:]
-    return [show, validate]
+    return [show, shown, validate]
 
 
 def freshness_function() -> tuple[str, str] | None:
@@ -396,6 +438,12 @@ def search_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
         except (ValueError, AttributeError):
             total = None
         search.note = f"{query} -> {total} hits"
+        if kind == "one word":  # what an analyst at a terminal waits for: Rich, facets
+            human = [cacop, "--kb", str(kb), "search", query]
+            label = f"search: {kind}, on a terminal"
+            shown, _ = measure(size, label, human, kb, runs, terminal=True)
+            shown.note = "Rich list with snippets and counts, on a pseudo-terminal"
+            figures.append(shown)
         argv = ["git", "grep", "-il", *git_args, "--", "kb"]
         grep, done = measure(size, f"git grep: {kind}", argv, kb, runs, ok=(0, 1))
         grep.note = f"{len(done[-1].stdout.splitlines())} files"

@@ -109,3 +109,13 @@ def test_bench_judges_each_figure_against_its_own_target():
     assert fast.status == "PASS"
     assert big.status == "PASS; MISS (+16 MB, 1.2x)"  # 250 ms holds; 64 MB per search does not
     assert help_.status == "PASS; MISS (+20 ms, 1.3x)"  # under 300 ms, but 80 ms beyond Python
+
+
+def test_bench_can_run_a_command_on_a_terminal_or_in_a_pipe(tmp_path):
+    bench = load_script("bench")
+    code = "import os, sys; print(sys.stdout.isatty(), os.environ.get('NO_COLOR'))"
+    on_terminal = bench.run_once([sys.executable, "-c", code], tmp_path, terminal=True)
+    piped = bench.run_once([sys.executable, "-c", code], tmp_path)
+    assert on_terminal.returncode == 0 and piped.returncode == 0
+    assert on_terminal.stdout.split() == ["True", "None"]  # a terminal, in colour
+    assert piped.stdout.split() == ["False", "1"]
