@@ -718,3 +718,15 @@ def test_a_manifest_in_an_older_format_is_rewritten_once(cli, kb_path, monkeypat
     search.refresh(load_kb(kb_path))
     assert len(loads) == 1  # from now on, bytes alone
     assert found(cli, kb_path, "moral voices")  # the re-signed record still opens
+
+
+def test_updates_write_their_segments_without_compressing_blocks(cli, kb_path):
+    assert cli("index", "--rebuild", kb=kb_path).exit_code == ExitCode.OK
+    body = " ".join(["nibin shooting review"] * 60) + "\n"  # blocks well over zlib's minimum
+    write_strategy(kb_path, "alpha-2024-uncompressed", body=body)
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    with index.open_searcher(kb_path) as searcher:
+        segments = searcher.index._segments()
+        assert [segment.codec()._compression for segment in segments][-1] == 0
+        assert segments[0].codec()._compression > 0  # a rebuild still compresses
+    assert "alpha-2024-uncompressed" in found(cli, kb_path, '"shooting review nibin"')
