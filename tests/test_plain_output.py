@@ -123,3 +123,19 @@ def test_a_reader_that_leaves_early_is_not_an_error(kb_path, cacop_exe):
     _, stderr = listing.communicate(timeout=30)
     assert listing.returncode == ExitCode.OK
     assert b"Traceback" not in stderr and b"Exception ignored" not in stderr
+
+
+def test_a_long_index_shows_a_progress_bar_only_on_a_terminal(cli, kb_path, monkeypatch):
+    from kbtools import write_strategy
+    from rich.progress import Progress
+
+    started: list[str] = []
+    real_start = Progress.start
+    monkeypatch.setattr(Progress, "start", lambda bar: started.append("bar") or real_start(bar))
+    for number in range(60):  # above the progress bar's threshold
+        write_strategy(kb_path, f"alpha-2024-progress-{number}", body=f"entry {number}\n")
+    watched = cli("index", "--rebuild", kb=kb_path, env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert watched.exit_code == ExitCode.OK and started == ["bar"]
+    piped = cli("index", "--rebuild", kb=kb_path)
+    assert piped.exit_code == ExitCode.OK and started == ["bar"]  # no second bar
+    assert piped.stderr.startswith("index rebuilt: 66 entries")

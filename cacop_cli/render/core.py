@@ -111,9 +111,9 @@ def entry(view: EntryView, as_json: bool) -> None:
 def _entry_as_text(view: EntryView) -> list[str]:
     """The entry for a pipe or a file: its fields, then its Markdown as written."""
     item = view.entry
-    lines = [item.title, item.id, ""]
-    width = max(len(name) for name, _ in _header(view)) if _header(view) else 0
-    lines += [f"{name:<{width}}  {value}" for name, value in _header(view)]
+    rows = _header(view)
+    width = max((len(name) for name, _ in rows), default=0)
+    lines = [item.title, item.id, ""] + [f"{name:<{width}}  {value}" for name, value in rows]
     if item.meta.get("summary"):
         lines += ["", _value(item.meta["summary"])]
     lines += ["", item.body.strip("\n")]

@@ -24,11 +24,9 @@ def progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
     def advance(done: int, total: int) -> None:
         if "bar" not in state:
-            if total < PROGRESS_FROM:  # Rich loads only for long work (50 ms of imports)
-                return
+            if total < PROGRESS_FROM or not terminal(sys.stderr):  # Rich loads only for
+                return  # long work that someone watches (50 ms of imports)
             console = err()
-            if not console.is_terminal:
-                return
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
