@@ -441,6 +441,11 @@ class Record:
     count: int
     broken: dict[str, str] = field(default_factory=dict)  # path -> "line: message"
 
+    @property
+    def version(self) -> tuple[str, int]:
+        """Which index this is: a rebuild makes a new generation, an update a new toc."""
+        return (self.generation, self.toc)
+
 
 class Untrusted(Exception):
     """The index on disk may not be opened; `reason` says why, for the notice."""
@@ -643,6 +648,7 @@ class UpdateReport:
     first_use: bool = False
     count: int = 0
     broken: dict[str, str] = field(default_factory=dict)  # all entries the index lacks
+    unchanged: tuple[str, int] | None = None  # (generation, toc) found up to date, untouched
 
 
 def _clean_leftovers(state: Path, keep: str | None) -> None:
@@ -761,7 +767,7 @@ def refresh(
         held = _manifest_bytes(folder)
         scanned = early if early is not None else dump_scan(scan_entries(root))
         if scanned == held and FACETS in record.files:  # the same bytes: nothing to load
-            return UpdateReport(count=record.count, broken=record.broken)
+            return UpdateReport(count=record.count, broken=record.broken, unchanged=record.version)
         scan = marshal.loads(scanned)
         manifest = _read_manifest(folder, held)
         checked = (record, scan, manifest)
@@ -939,6 +945,7 @@ class Searcher:
         self.schema = self.searcher.schema
         _lengths_in_memory(self.reader)
         self.facets = _read_facets(folder, toc) if folder is not None else {}
+        self.version: tuple[str, int] | None = None  # the record's, set by open_searcher
 
     def close(self) -> None:
         self.searcher.close()
@@ -1426,6 +1433,7 @@ def open_searcher(root: Path, wait: float | None = None) -> Iterator[Searcher]:
         try:
             index = _pinned_index(root / STATE_DIR / record.generation, record.toc, readonly=True)
             searcher = Searcher(index, root / STATE_DIR / record.generation, record.toc)
+            searcher.version = record.version
         except Exception as exc:  # a damaged file; Whoosh raises many kinds
             raise Untrusted(f"it could not be opened ({type(exc).__name__})") from exc
         try:

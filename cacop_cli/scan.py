@@ -144,6 +144,7 @@ def _in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Calla
         except (EOFError, ValueError, TypeError):
             return None
 
+    result.pipe = reading  # type: ignore[attr-defined]  # readable once the child writes
     return result
 
 
@@ -169,6 +170,16 @@ def start_early(args: list[str]) -> None:
             _early = (root, _in_second_process(lambda: scan_entries(root), as_bytes=True))
     except Exception:  # never in the way of the command itself
         _early = None
+
+
+def running(root: object) -> bool:
+    """Is the early scan of this KB root still running (nothing from it to read yet)?"""
+    if _early is None or _early[0] != str(root):
+        return False
+    import select
+
+    pipe = getattr(_early[1], "pipe", None)
+    return pipe is not None and not select.select([pipe], [], [], 0)[0]
 
 
 def take(root: object) -> bytes | None:

@@ -668,6 +668,7 @@ class RefreshStats:
     notices: list[str] = field(default_factory=list)
     skipped: list[Issue] = field(default_factory=list)  # broken entries met this time
     broken: list[Issue] = field(default_factory=list)  # every entry the index lacks
+    unchanged: tuple[str, int] | None = None  # the index version found fresh, if untouched
 
 
 Progress = Callable[[int, int], None]
@@ -696,6 +697,7 @@ def _stats(report: Any, started: float) -> RefreshStats:
         notices=notices,
         skipped=_issues(report.skipped),
         broken=_issues(report.broken),
+        unchanged=report.unchanged,
     )
 
 
@@ -717,11 +719,33 @@ def rebuild(kb: KB, progress: Progress | None = None, reason: str | None = None)
     return _stats(report, started)
 
 
+def _while_scanning(kb: KB, work: Callable[[Any], Any]) -> tuple[tuple[str, int], Any] | None:
+    """(index version, `work(searcher)`) run on the index as it is while the early freshness
+    scan still runs in its own process (a large KB), instead of waiting for it; None if no
+    scan is running or anything goes wrong (the caller then works as usual)."""
+    from . import index, scan
+
+    if not scan.running(kb.root):
+        return None
+    try:
+        with index.open_searcher(kb.root) as searcher:
+            return searcher.version, work(searcher)
+    except Exception:  # the usual path below meets it again, and reports it
+        return None
+
+
 def _with_searcher(kb: KB, work: Callable[[Any], Any], progress: Progress | None = None):
-    """Refresh, then run `work(searcher)`; a damaged index is rebuilt once, with a notice."""
+    """Refresh, then run `work(searcher)`; a damaged index is rebuilt once, with a notice.
+
+    In a large KB the early scan outlasts the CLI's loading, so the work runs meanwhile on
+    the index as it is; its result stands only if the refresh then finds that same index
+    version up to date (no file changed, no other writer), else the work runs again."""
     from . import index
 
+    guess = _while_scanning(kb, work)
     stats = refresh(kb, progress)
+    if guess is not None and guess[0] == stats.unchanged:
+        return stats, guess[1]
     for attempt in (1, 2):
         try:
             with index.open_searcher(kb.root) as searcher:

@@ -730,3 +730,73 @@ def test_updates_write_their_segments_without_compressing_blocks(cli, kb_path):
         assert [segment.codec()._compression for segment in segments][-1] == 0
         assert segments[0].codec()._compression > 0  # a rebuild still compresses
     assert "alpha-2024-uncompressed" in found(cli, kb_path, '"shooting review nibin"')
+
+
+def slow_early_scan(monkeypatch, kb_path, seconds=0.6) -> None:
+    """Start the early scan in a child that takes `seconds` first, like a scan of a large KB."""
+    real = scan.scan_entries
+
+    def slow(root):
+        time.sleep(seconds)
+        return real(root)
+
+    monkeypatch.setattr(scan, "scan_entries", slow)  # the forked child calls this one
+    scan.start_early(["search", "x", "--kb", str(kb_path)])
+    monkeypatch.setattr(scan, "scan_entries", real)
+
+
+def opened_and_taken(monkeypatch) -> list[str]:
+    """The order in which a search opened the index and collected the early scan."""
+    events: list[str] = []
+    real_open, real_take = index.open_searcher, index.early_scan
+    monkeypatch.setattr(index, "open_searcher", lambda *a: events.append("open") or real_open(*a))
+    monkeypatch.setattr(index, "early_scan", lambda root: events.append("take") or real_take(root))
+    return events
+
+
+def test_running_tells_whether_the_early_scan_has_finished(kb_path, monkeypatch):
+    assert not scan.running(kb_path)
+    slow_early_scan(monkeypatch, kb_path)
+    assert scan.running(kb_path.resolve()) and not scan.running(kb_path.parent)
+    assert scan.take(kb_path.resolve()) == scan.dump(scan.scan_entries(kb_path))
+    assert not scan.running(kb_path.resolve())
+
+
+def test_a_search_runs_while_the_early_scan_does_and_keeps_a_fresh_result(
+    cli, kb_path, monkeypatch
+):
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    events = opened_and_taken(monkeypatch)
+    slow_early_scan(monkeypatch, kb_path)
+    result = search.search(load_kb(kb_path), "moral voices")
+    assert [hit.id for hit in result.hits] == [DETERRENCE]
+    assert events == ["open", "take"]  # searched first; the scan then found nothing new
+
+
+def test_a_search_made_while_scanning_is_redone_when_a_file_changed(cli, kb_path, monkeypatch):
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    events = opened_and_taken(monkeypatch)
+    slow_early_scan(monkeypatch, kb_path)
+    write_strategy(kb_path, "alpha-2024-while-scanning", body="moral voices, new\n")
+    result = search.search(load_kb(kb_path), "moral voices")
+    assert {hit.id for hit in result.hits} == {DETERRENCE, "alpha-2024-while-scanning"}
+    assert events == ["open", "take", "open"]  # the first result was stale: searched again
+    assert result.refresh.added == 1
+
+
+def test_a_search_made_while_scanning_is_redone_when_another_writer_came(cli, kb_path, monkeypatch):
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    events = opened_and_taken(monkeypatch)
+    slow_early_scan(monkeypatch, kb_path)
+    real_refresh = search.refresh
+
+    def another_writer_first(kb, progress=None):  # an `index` elsewhere, just before ours
+        write_strategy(kb_path, "alpha-2024-other-writer", body="moral voices, other\n")
+        index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+        return real_refresh(kb, progress)
+
+    monkeypatch.setattr(search, "refresh", another_writer_first)
+    result = search.search(load_kb(kb_path), "moral voices")
+    assert result.refresh.added == 0  # ours found the files indexed: by the other writer
+    assert {hit.id for hit in result.hits} == {DETERRENCE, "alpha-2024-other-writer"}
+    assert events[:2] == ["open", "take"] and events[-1] == "open"
