@@ -37,6 +37,11 @@ def add(site: Path, entry_id: str, title: str, tlp: str = "green", body: str = "
     git(site, "commit", "-qm", f"Add {entry_id}")
 
 
+def bundled_since(cli, site: Path, target: Path, since: str):
+    """`cacop bundle create TARGET --since SINCE` run at `site`."""
+    return cli("bundle", "create", str(target), "--since", since, kb=site)
+
+
 def test_bundle_round_trip_full_then_since(cli, sites, tmp_path):
     alpha, beta = sites
     start = git(alpha, "rev-parse", "HEAD").strip()
@@ -54,10 +59,7 @@ def test_bundle_round_trip_full_then_since(cli, sites, tmp_path):
     add(beta, "beta-2025-own", "Own")
     since = git(alpha, "rev-parse", "HEAD").strip()
     add(alpha, "alpha-2025-second", "Second")
-    assert (
-        cli("bundle", "create", str(tmp_path / "two.bundle"), "--since", since, kb=alpha).exit_code
-        == 0
-    )
+    assert bundled_since(cli, alpha, tmp_path / "two.bundle", since).exit_code == 0
     applied = cli("bundle", "apply", str(tmp_path / "two.bundle"), kb=beta)
     assert applied.exit_code == 0, applied.stderr
     assert "rebased 1 local commit(s)" in applied.stdout
@@ -108,10 +110,7 @@ def test_bundle_missing_prerequisites_is_exit_4(cli, sites, tmp_path):
     add(alpha, "alpha-2025-a", "A")
     middle = git(alpha, "rev-parse", "HEAD").strip()
     add(alpha, "alpha-2025-b", "B")
-    assert (
-        cli("bundle", "create", str(tmp_path / "b.bundle"), "--since", middle, kb=alpha).exit_code
-        == 0
-    )
+    assert bundled_since(cli, alpha, tmp_path / "b.bundle", middle).exit_code == 0
     before = snapshot(beta)
     result = cli("bundle", "apply", str(tmp_path / "b.bundle"), kb=beta)
     assert result.exit_code == ExitCode.GIT and "cannot be applied" in result.stderr
