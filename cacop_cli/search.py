@@ -707,6 +707,8 @@ def refresh(kb: KB, progress: Progress | None = None) -> RefreshStats:
 
     started = time.perf_counter()
     report = index.refresh(kb.root, lambda rel: document_for(kb, rel), progress)
+    if report.merge_due:  # small segments have gathered: merge them, but not in our time
+        index.merge_in_background(kb.root)
     return _stats(report, started)
 
 

@@ -389,18 +389,116 @@ def test_lengths_read_once_score_exactly_as_whoosh_reads_them(cli, kb_path):
     plain.close()
 
 
-def test_updates_gather_small_segments_and_merge_only_those(cli, kb_path, tmp_path, monkeypatch):
+def segment_count(kb_path) -> int:
+    with index.open_searcher(kb_path) as searcher:
+        return len(searcher.reader.leaf_readers())
+
+
+def test_updates_never_merge_and_a_merge_joins_their_segments(cli, kb_path, tmp_path, monkeypatch):
     monkeypatch.setattr(index, "MERGE_AT", 3)
+    asked: list[Path] = []
+    monkeypatch.setattr(index, "merge_in_background", asked.append)
     assert found(cli, kb_path) == [DETERRENCE]
     counts = []
-    for number in range(5):
+    for number in range(4):
         write_strategy(kb_path, f"alpha-2024-update-{number}", body=f"zeppelin {number}\n")
         assert cli("index", kb=kb_path).exit_code == ExitCode.OK
-        with index.open_searcher(kb_path) as searcher:
-            counts.append(len(searcher.reader.leaf_readers()))
-    assert max(counts) <= 3 and counts != sorted(counts)  # it grew, then merged
+        counts.append(segment_count(kb_path))
+    assert counts == sorted(counts) and counts[-1] == counts[0] + 3  # one segment an update
+    assert asked and set(asked) == {kb_path}  # once MERGE_AT gathered, a merge was asked for
+    live = index.read_record(kb_path).generation
+    assert index.merge(kb_path)
+    assert segment_count(kb_path) == 1  # in this small KB, every segment is small
+    state = kb_path / ".cacop"
+    assert not (state / live).exists() and not list(state.glob("build-*"))
     assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
-    assert len(found(cli, kb_path, "zeppelin")) == 5
+    assert len(found(cli, kb_path, "zeppelin")) == 4
+
+
+def test_a_merge_gives_way_to_an_update_made_meanwhile(cli, kb_path, monkeypatch):
+    monkeypatch.setattr(index, "MERGE_AT", 2)
+    monkeypatch.setattr(index, "merge_in_background", lambda root: None)
+    for number in range(3):
+        write_strategy(kb_path, f"alpha-2024-small-{number}", body="zeppelin\n")
+        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    kb, real = load_kb(kb_path), index._merge_small_segments
+    updated: list[tuple[str, int]] = []
+
+    def update_first(writer, segments):  # `cacop index` elsewhere, while this merge works
+        write_strategy(kb_path, "alpha-2024-during-merge", body="zeppelin late\n")
+        index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+        updated.append(index.read_record(kb_path).version)
+        return real(writer, segments)
+
+    monkeypatch.setattr(index, "_merge_small_segments", update_first)
+    assert index.merge(kb_path, attempts=2) is False  # an update came during each attempt
+    assert len(updated) == 2 and index.read_record(kb_path).version == updated[-1]
+    assert not list((kb_path / ".cacop").glob("build-*"))  # the live files untouched (verified)
+    assert "alpha-2024-during-merge" in found(cli, kb_path, "zeppelin")
+
+
+def test_a_merge_that_gave_way_tries_again(cli, kb_path, tmp_path, monkeypatch):
+    monkeypatch.setattr(index, "MERGE_AT", 2)
+    monkeypatch.setattr(index, "merge_in_background", lambda root: None)
+    for number in range(3):
+        write_strategy(kb_path, f"alpha-2024-again-{number}", body="zeppelin\n")
+        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    kb, real = load_kb(kb_path), index._merge_small_segments
+    calls: list[int] = []
+
+    def update_the_first_time(writer, segments):
+        if not calls:
+            write_strategy(kb_path, "alpha-2024-first-attempt", body="zeppelin once\n")
+            index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+        calls.append(1)
+        return real(writer, segments)
+
+    monkeypatch.setattr(index, "_merge_small_segments", update_the_first_time)
+    assert index.merge(kb_path) is True and len(calls) == 2
+    assert segment_count(kb_path) == 1
+    assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
+    assert index.merge(kb_path) is False  # nothing left to merge
+
+
+def test_one_merge_at_a_time(cli, kb_path):
+    from cacop_cli.errors import Busy
+
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    held = index._locked(kb_path / ".cacop" / "merge.lock", True, 0, "merging it")
+    with held, pytest.raises(Busy):
+        index.merge(kb_path)
+
+
+def test_a_detached_merge_joins_segments_after_the_command(cli, kb_path, tmp_path):
+    kb = load_kb(kb_path)
+    for number in range(index.MERGE_AT):  # the real threshold: the merge is another process
+        write_strategy(kb_path, f"alpha-2024-many-{number}", body=f"zeppelin {number}\n")
+        report = index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+    assert report.merge_due and segment_count(kb_path) >= index.MERGE_AT
+    index.merge_in_background(kb_path)
+    deadline = time.monotonic() + 60
+    while segment_count(kb_path) > 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert segment_count(kb_path) == 1
+    assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
+
+
+def test_a_merge_killed_at_any_moment_leaves_a_working_index(cli, kb_path, tmp_path):
+    kb = load_kb(kb_path)
+    for number in range(index.MERGE_AT):
+        write_strategy(kb_path, f"alpha-2024-kill-{number}", body=f"zeppelin {number}\n")
+        index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+    rng = random.Random(3)
+    for _ in range(4):
+        merging = subprocess.Popen([os.sys.executable, "-c", index.MERGE_COMMAND, str(kb_path)])
+        time.sleep(rng.uniform(0.05, 0.8))
+        merging.send_signal(signal.SIGKILL)
+        merging.wait()
+        assert len(found(cli, kb_path, "zeppelin")) == index.MERGE_AT
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    index.merge(kb_path)  # whichever way the kills fell, a merge now completes
+    assert segment_count(kb_path) == 1 and not list((kb_path / ".cacop").glob("build-*"))
+    assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
 
 
 def test_facet_table_counts_exactly_what_the_postings_hold(cli, kb_path):
