@@ -119,3 +119,27 @@ def test_bench_can_run_a_command_on_a_terminal_or_in_a_pipe(tmp_path):
     assert on_terminal.returncode == 0 and piped.returncode == 0
     assert on_terminal.stdout.split() == ["True", "None"]  # a terminal, in colour
     assert piped.stdout.split() == ["False", "1"]
+
+
+def test_bench_waits_for_a_background_merge_before_measuring_searches(tmp_path):
+    import subprocess
+    import time
+
+    bench = load_script("bench")
+    assert bench.background_merge(tmp_path, 10).note.startswith("no merge has ever run")
+    (tmp_path / ".cacop").mkdir()
+    lock = tmp_path / ".cacop" / "merge.lock"
+    holder = (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+        "print('held', flush=True); time.sleep(1.5)"
+    )
+    merging = subprocess.Popen(
+        [sys.executable, "-c", holder, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    assert merging.stdout.readline().strip() == "held"
+    started = time.perf_counter()
+    figure = bench.background_merge(tmp_path, 10)
+    assert figure.median_ms >= 1000 and time.perf_counter() - started >= 1.0
+    assert figure.note.startswith("a merge ran")
+    merging.wait(timeout=10)
+    assert bench.background_merge(tmp_path, 10).median_ms < 700  # free: half a second
