@@ -783,7 +783,7 @@ def _merge_once(root: Path, state: Path) -> bool | None:
         toc = _latest_toc(building)
         _write_facets(building, toc)
         with write_lock(root, LOCK_WAIT):
-            if read_record(root).version != record.version:
+            if read_record(root) != record:  # files too: a manifest rewritten in place
                 return None  # an update or a rebuild came first: theirs stands
             generation = f"gen-{token}"
             os.rename(building, state / generation)

@@ -415,12 +415,17 @@ def test_updates_never_merge_and_a_merge_joins_their_segments(cli, kb_path, tmp_
     assert len(found(cli, kb_path, "zeppelin")) == 4
 
 
-def test_a_merge_gives_way_to_an_update_made_meanwhile(cli, kb_path, monkeypatch):
+def gather_small_segments(cli, kb_path, monkeypatch) -> None:
+    """Three updates, so a merge is due (MERGE_AT 2), and no merge started in the background."""
     monkeypatch.setattr(index, "MERGE_AT", 2)
     monkeypatch.setattr(index, "merge_in_background", lambda root: None)
     for number in range(3):
         write_strategy(kb_path, f"alpha-2024-small-{number}", body="zeppelin\n")
         assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+
+
+def test_a_merge_gives_way_to_an_update_made_meanwhile(cli, kb_path, monkeypatch):
+    gather_small_segments(cli, kb_path, monkeypatch)
     kb, real = load_kb(kb_path), index._merge_small_segments
     updated: list[tuple[str, int]] = []
 
@@ -438,11 +443,7 @@ def test_a_merge_gives_way_to_an_update_made_meanwhile(cli, kb_path, monkeypatch
 
 
 def test_a_merge_that_gave_way_tries_again(cli, kb_path, tmp_path, monkeypatch):
-    monkeypatch.setattr(index, "MERGE_AT", 2)
-    monkeypatch.setattr(index, "merge_in_background", lambda root: None)
-    for number in range(3):
-        write_strategy(kb_path, f"alpha-2024-again-{number}", body="zeppelin\n")
-        assert cli("index", kb=kb_path).exit_code == ExitCode.OK
+    gather_small_segments(cli, kb_path, monkeypatch)
     kb, real = load_kb(kb_path), index._merge_small_segments
     calls: list[int] = []
 
