@@ -71,10 +71,9 @@ def _lock_wait() -> float:
 
 MAX_RECORD_BYTES = 16 * 1_048_576
 PARALLEL_FROM = 1_000  # entries: a rebuild this large uses two writer processes
-# An update writes a small segment of its own. Whoosh's default policy may merge on any
-# commit (measured at 10k: 10 changed entries 0.8 s -> 7 s with a merge). We merge only
-# when this many small segments (under SMALL_SEGMENT documents) have gathered, and only
-# those: about 3 s once in ten updates (a merge is per distinct word, in Python).
+# An update writes a small segment of its own and never merges (Whoosh merges term by
+# term, in Python: 8-18 s at 10k). Once this many small segments (under SMALL_SEGMENT
+# documents) have gathered, merge() joins them, in a detached process (see merge()).
 MERGE_AT = 10
 SMALL_SEGMENT = 2_000
 ENTRY_FOLDERS = ("strategies", "work-products", "rfis")
@@ -900,9 +899,9 @@ def _write_manifest(folder: Path, scan: dict[str, list[int]]) -> None:
 
 def _update_codec() -> Any:
     """Whoosh's own codec, without compressing posting blocks: for the small segments of an
-    update. zlib sets up its state afresh for every block (~50 us) and an update of ten
-    entries writes ~1,000 blocks of a few hundred bytes: ~50 ms of each commit, to save a
-    few kB. Readers follow each block's own flag; rebuilds keep compressing."""
+    update. zlib sets up its state afresh for every block (~18 us here) and an update of
+    ten entries writes ~1,000 blocks of a few hundred bytes: 17-36 ms of each commit, to
+    save a few kB. Readers follow each block's own flag; rebuilds keep compressing."""
     from whoosh.codec.whoosh3 import W3Codec
 
     return W3Codec(compression=0)
@@ -947,7 +946,7 @@ def _update_locked(
                 _write_manifest(folder, scan)
                 (folder / OLD_MANIFEST).unlink(missing_ok=True)
                 _write_record(root, replace(record, files=_file_stats(folder)))
-        return UpdateReport(count=record.count, broken=record.broken)
+        return UpdateReport(count=record.count, broken=record.broken, unchanged=record.version)
     digest = scan_digest(scan)
     added = sorted(set(scan) - set(manifest))
     removed = sorted(set(manifest) - set(scan))
@@ -1030,7 +1029,8 @@ class Searcher:
         self.schema = self.searcher.schema
         _lengths_in_memory(self.reader)
         self.facets = _read_facets(folder, toc) if folder is not None else {}
-        self.version: tuple[str, int] | None = None  # the record's, set by open_searcher
+        # Which index this is, as Record.version: (generation folder, toc).
+        self.version = (folder.name, toc) if folder is not None and toc is not None else None
 
     def close(self) -> None:
         self.searcher.close()
@@ -1518,7 +1518,6 @@ def open_searcher(root: Path, wait: float | None = None) -> Iterator[Searcher]:
         try:
             index = _pinned_index(root / STATE_DIR / record.generation, record.toc, readonly=True)
             searcher = Searcher(index, root / STATE_DIR / record.generation, record.toc)
-            searcher.version = record.version
         except Exception as exc:  # a damaged file; Whoosh raises many kinds
             raise Untrusted(f"it could not be opened ({type(exc).__name__})") from exc
         try:

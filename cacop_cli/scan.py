@@ -21,15 +21,13 @@ PARALLEL_SCAN_FROM = 3_000
 # marshal's format 2 has no back-references (3 and later mark objects that are shared at
 # the moment of writing), so equal scans in the same order always give equal bytes.
 SCAN_FORMAT = 2
+_TOP_FOLDERS = ("strategies", "work-products", "rfis")
 
 
 def dump(scan: dict[str, list[int]]) -> bytes:
     """A scan as bytes, the same bytes for the same scan: the index keeps its manifest so,
     and the freshness check compares bytes instead of loading both sides."""
     return marshal.dumps(scan, SCAN_FORMAT)
-
-
-_TOP_FOLDERS = ("strategies", "work-products", "rfis")
 
 
 def scan_entries(root: str | os.PathLike[str]) -> dict[str, list[int]]:
