@@ -289,10 +289,22 @@ def search_available(cacop: str) -> bool:
     return all(probe.returncode == 0 and probe.stdout.strip() for probe in probes)
 
 
+# What cacop cannot start below on this machine: Python with the libraries every command
+# (Typer) and every search (Typer and Whoosh's search modules) imports before any of our code.
+FLOORS = {
+    "python: import typer": "import typer",
+    "python: import typer and Whoosh": (
+        "import typer, whoosh.analysis, whoosh.filedb.filestore, whoosh.searching"
+    ),
+}
+TYPER_FLOOR = "python: import typer"
+
+
 def startup(cacop: str, runs: int) -> list[Figure]:
     figures = []
     for label, argv in (
         ("python -c pass", [PYTHON, "-c", "pass"]),
+        *((label, [PYTHON, "-c", code]) for label, code in FLOORS.items()),
         ("cacop --help", [cacop, "--help"]),
         ("cacop --version", [cacop, "--version"]),
     ):
@@ -556,7 +568,10 @@ def relevance_table(found: dict) -> str:
 
 
 def judge(figures: list[Figure], python_ms: float | None) -> None:
-    """Set each figure's targets and PASS/MISS (once: figures judged before are left alone)."""
+    """Set each figure's targets and PASS/MISS (once: figures judged before are left alone).
+    A start-up figure beyond Python's own start also says how much of that Typer's import
+    alone takes, when the floors were measured."""
+    typer_ms = next((f.median_ms for f in figures if f.measure == TYPER_FLOOR), None)
     for figure in figures:
         if figure.target or figure.status:
             continue
@@ -576,6 +591,12 @@ def judge(figures: list[Figure], python_ms: float | None) -> None:
         ):
             beyond = figure.median_ms - python_ms
             figure.extra["beyond_python_ms"] = beyond
+            if typer_ms is not None:
+                typer_beyond = typer_ms - python_ms
+                figure.extra["typer_beyond_python_ms"] = typer_beyond
+                figure.note = "; ".join(
+                    filter(None, [figure.note, f"import typer alone: +{typer_beyond:,.0f} ms"])
+                )
             verdict(
                 figure,
                 beyond,

@@ -109,6 +109,23 @@ def test_bench_judges_each_figure_against_its_own_target():
     assert fast.status == "PASS"
     assert big.status == "PASS; MISS (+16 MB, 1.2x)"  # 250 ms holds; 64 MB per search does not
     assert help_.status == "PASS; MISS (+20 ms, 1.3x)"  # under 300 ms, but 80 ms beyond Python
+    assert help_.note == ""  # no floor measured: nothing to compare with
+
+
+def test_bench_says_how_much_of_the_start_up_is_typer_alone():
+    bench = load_script("bench")
+    python = bench.Figure(None, "python -c pass", 20.0, 9.0, 5)
+    typer = bench.Figure(None, bench.TYPER_FLOOR, 85.0, 20.0, 5)
+    version = bench.Figure(None, "cacop --version", 110.0, 25.0, 5)
+    search = bench.Figure(10_000, "search: one word", 190.0, 30.0, 5)
+
+    bench.judge([python, typer, version, search], python_ms=20.0)
+
+    assert version.status == "MISS (+30 ms, 1.5x)"
+    assert version.note == "import typer alone: +65 ms"
+    assert version.extra["typer_beyond_python_ms"] == 65.0
+    assert search.note == "" and typer.status == ""  # floors have no target of their own
+    assert set(bench.FLOORS) >= {bench.TYPER_FLOOR}
 
 
 def test_bench_can_run_a_command_on_a_terminal_or_in_a_pipe(tmp_path):
