@@ -13,8 +13,14 @@ def main() -> None:
 
     scan.start_early(sys.argv[1:])  # on the second core, while the CLI loads
     try:
+        from .cli import leave
         from .cli import main as run
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; nothing was changed\n")
         raise SystemExit(130) from None
-    run()
+    try:
+        run()
+    except SystemExit as leaving:  # Typer always leaves this way
+        if isinstance(leaving.code, int | None):
+            leave(leaving.code or 0)
+        raise

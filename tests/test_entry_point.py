@@ -58,3 +58,85 @@ def test_the_installed_script_runs_commands_and_answers_typos(cacop_exe, kb_path
     )
     assert typo.returncode == ExitCode.USAGE
     assert "Did you mean 'search'" in typo.stderr
+
+
+# ---------------------------------------------------------------- leaving without the teardown
+
+# Runs the console entry point in a fresh interpreter. The witness's __del__ runs only in
+# Python's teardown (its module's globals are cleared), so "torn down" shows that it ran.
+ENTRY = """
+import atexit, sys, threading, time
+class Witness:
+    def __del__(self):
+        sys.stderr.write("torn down\\n")
+witness = Witness()
+if "--with-atexit" in sys.argv:
+    sys.argv.remove("--with-atexit")
+    atexit.register(lambda: sys.stderr.write("atexit ran\\n"))
+if "--with-thread" in sys.argv:
+    sys.argv.remove("--with-thread")
+    threading.Thread(target=lambda: (time.sleep(0.3), sys.stderr.write("thread done\\n"))).start()
+sys.argv[0] = "cacop"
+from cacop_cli import main
+main()
+"""
+
+
+def run_entry(*args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, *args],
+        stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60, env=env,
+    )  # fmt: skip
+
+
+def test_the_entry_point_leaves_without_the_interpreters_teardown(kb_path):
+    version = run_entry("--version")
+    assert (version.returncode, version.stdout, version.stderr) == (0, "cacop 0.1.0\n", "")
+    missing = run_entry("--kb", str(kb_path), "show", "no-such-entry")
+    assert missing.returncode == ExitCode.PROBLEMS
+    assert missing.stderr.startswith("error: no entry has the id")
+    assert "torn down" not in missing.stderr
+    usage = run_entry("--kb", str(kb_path), "search", '"unclosed')
+    assert usage.returncode == ExitCode.USAGE and "torn down" not in usage.stderr
+    nowhere = run_entry("--kb", str(kb_path / "nowhere"), "list")
+    assert nowhere.returncode == ExitCode.NO_KB and "torn down" not in nowhere.stderr
+
+
+def test_an_atexit_handler_or_a_running_thread_gets_the_normal_exit(kb_path):
+    handler = run_entry("--with-atexit", "--version")
+    assert handler.returncode == 0 and handler.stdout == "cacop 0.1.0\n"
+    assert handler.stderr.splitlines() == ["atexit ran", "torn down"]
+    thread = run_entry("--with-thread", "--version")
+    assert thread.returncode == 0 and thread.stdout == "cacop 0.1.0\n"
+    assert thread.stderr.splitlines() == ["thread done", "torn down"]
+
+
+def test_all_the_output_is_written_before_leaving(kb_path, tmp_path):
+    from typer.testing import CliRunner
+
+    entry = kb_path / "kb/strategies/alpha-2024-focused-deterrence-call-ins.md"
+    entry.write_text(entry.read_text() + "\nCall-ins, then follow-up visits.\n" * 1000)
+    args = ["--kb", str(kb_path), "show", "alpha-2024-focused-deterrence-call-ins", "--json"]
+    expected = CliRunner().invoke(cli.app, args).stdout
+    assert len(expected) > 4 * 8192  # several buffers of a file or a pipe
+    with open(tmp_path / "shown.json", "w") as into:
+        result = run_entry(*args, stdout=into)
+    assert result.returncode == 0 and result.stderr == ""
+    assert (tmp_path / "shown.json").read_text() == expected
+
+
+@pytest.mark.parametrize("args", [["list"], ["--version"]])  # written during the command; at exit
+def test_a_reader_that_left_early_is_not_an_error(kb_path, args):
+    import os
+
+    reading, writing = os.pipe()
+    os.close(reading)  # like `cacop list | head` once head has gone
+    try:
+        result = run_entry("--kb", str(kb_path), *args, stdout=writing)
+    finally:
+        os.close(writing)
+    assert (result.returncode, result.stderr) == (0, "")
