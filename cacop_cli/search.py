@@ -784,8 +784,10 @@ class SearchResult:
     refresh: RefreshStats | None = None
 
 
-_MARKUP = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[`*_#>|]+|<[^>]{0,200}>")
-_SPACE = re.compile(r"\s+")
+# Markdown's marks: a link or image (its text is kept), runs of `*_#>|, and HTML tags. The
+# lookahead lets the regex engine skip to the next possible mark instead of trying every
+# alternative at every character (2.5x faster on an entry's body here).
+_MARKUP = re.compile(r"(?=[!\[`*_#>|<])(?:!?\[([^\]]*)\]\([^)]*\)|[`*_#>|]+|<[^>]{0,200}>)")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -806,8 +808,7 @@ def highlight_pattern(words: list[str]) -> str | None:
 
 def make_snippet(text: str, pattern: str | None, width: int = SNIPPET_CHARS) -> str:
     """A short passage of `text` around the densest cluster of the query's words."""
-    plain = _SPACE.sub(" ", _CONTROL.sub(" ", _MARKUP.sub(lambda m: m.group(1) or " ", text)))
-    plain = plain.strip()
+    plain = " ".join(_CONTROL.sub(" ", _MARKUP.sub(lambda m: m.group(1) or " ", text)).split())
     if len(plain) <= width:
         return plain
     start = 0

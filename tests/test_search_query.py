@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cacop_cli import search
 from cacop_cli.errors import ExitCode, QueryError
-from cacop_cli.search import AllOf, AnyOf, Implicit, Not, Phrase, Range, Term
+from cacop_cli.search import AllOf, AnyOf, Implicit, Not, Phrase, Range, Term, make_snippet
 
 MALFORMED = {
     '"unclosed': "never closed",
@@ -122,3 +122,34 @@ def test_any_string_parses_or_is_refused_never_crashes(query):
 def test_any_mix_of_syntax_parses_or_is_refused(parts):
     with contextlib.suppress(QueryError):
         search.parse(" ".join(parts))
+
+
+# ---------------------------------------------------------------- snippets
+
+
+def reference_plain(text: str) -> str:
+    """What a snippet's text is, written the plain way: Markdown's marks out (a link keeps
+    its text), control characters and runs of white space each one space."""
+    import re
+
+    marks = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[`*_#>|]+|<[^>]{0,200}>")
+    text = marks.sub(lambda match: match.group(1) or " ", text)
+    text = re.sub("[\x00-\x08\x0b-\x1f\x7f-\x9f]", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+MARKDOWNISH = st.text(
+    alphabet=st.sampled_from(list("ab c\n\t\r!()[]<>`*_#|/:\x1b\x07\x85\u2028\u00a0é")),
+    max_size=400,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(MARKDOWNISH)
+def test_a_snippet_is_the_plain_text_as_the_reference_reads_it(text):
+    assert make_snippet(text, None, width=10_000) == reference_plain(text)
+
+
+def test_a_snippet_keeps_link_text_and_drops_marks():
+    text = "## Result\n\nSee **the [NIBIN map](http://x/y)** and ![chart](c.png)\x1b[2J <b>now</b>."
+    assert make_snippet(text, None) == "Result See the NIBIN map and chart [2J now ."
