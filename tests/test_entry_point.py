@@ -140,3 +140,24 @@ def test_a_reader_that_left_early_is_not_an_error(kb_path, args):
     finally:
         os.close(writing)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_search_runs_no_garbage_collection(kb_path, cli):
+    import sys
+
+    assert cli("index", kb=kb_path).exit_code == 0
+    code = (
+        "import atexit, gc, sys\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(info['generation']))\n"
+        "atexit.register(lambda: sys.stderr.write(f'collections: {len(runs) // 2}\\n'))\n"
+        "sys.argv[0] = 'cacop'\n"
+        "from cacop_cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--kb", str(kb_path), "search", "call-ins"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0 and "call-ins" in result.stdout.lower(), result.stderr
+    assert result.stderr.splitlines()[-1] == "collections: 0"  # ~60 at Python's default
