@@ -120,12 +120,17 @@ def _group_name(info: Any) -> str | None:
 
 
 def for_command(args: list[str]) -> typer.Typer:
-    """The app with only the command that `cacop ARGS` runs, or the whole app.
+    """The app with only the command that `cacop ARGS` runs, or the whole app; with
+    Typer's Rich help and error boxes only when standard output and error are terminals.
 
     Typer turns every registered function into a Click command on each run (inspecting
     signatures: ~13 ms for all of them, ~2 ms for one). Only the named command can run, so
     only it is built, and `cacop --version` alone needs none. Without a known command word
     (`--help`, a typo that Typer answers with "did you mean"), every command is built.
+
+    In a pipe or a file, help and usage errors are Click's plain text, as all our other
+    output is there; Typer's Rich help loads Rich's Markdown and traceback modules
+    (~60-100 ms here).
     """
     import copy
 
@@ -135,10 +140,14 @@ def for_command(args: list[str]) -> typer.Typer:
     commands = [info for info in app.registered_commands if _command_name(info) == word]
     groups = [info for info in app.registered_groups if _group_name(info) == word]
     just_version = word is None and "--version" in args and not {"-h", "--help"} & set(args)
-    if not (commands or groups or just_version):
-        return app
     only = copy.copy(app)
-    only.registered_commands, only.registered_groups = commands, groups
+    if commands or groups or just_version:
+        only.registered_commands, only.registered_groups = commands, groups
+    if not just_version:  # the version alone prints no help: no need to load render
+        from .render import terminal
+
+        if not (terminal(sys.stdout) and terminal(sys.stderr)):
+            only.rich_markup_mode = None
     return only
 
 

@@ -113,6 +113,40 @@ def test_a_piped_command_never_loads_rich(kb_path, command):
     assert "RICH LOADED" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [(["--help"], ExitCode.OK), (["search", "--help"], ExitCode.OK), (["rfi", "-h"], ExitCode.OK),
+     (["nosuch"], ExitCode.USAGE), (["search", "--bad"], ExitCode.USAGE)],
+)  # fmt: skip
+def test_help_and_usage_errors_are_plain_text_off_a_terminal(kb_path, command, code):
+    env = {key: value for key, value in os.environ.items() if key not in ("FORCE_COLOR",)}
+    run = [sys.executable, "-c", CHECK_NO_RICH, "--kb", str(kb_path), *command]
+    piped = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60)
+    assert piped.returncode == code, piped.stderr
+    said = piped.stdout + piped.stderr
+    assert "Usage: cacop" in said and "RICH LOADED" not in said
+    assert not {"╭", "│", "╰"} & set(said)  # no boxes
+    shown = subprocess.run(
+        run, capture_output=True, text=True, env={**env, "TTY_COMPATIBLE": "1"}, timeout=60
+    )
+    assert shown.returncode == code and "RICH LOADED" in shown.stderr  # Typer's Rich help
+    assert "╭" in shown.stdout + shown.stderr
+    if code == ExitCode.USAGE:  # `cacop nosuch 2> errors.log` at a terminal: a plain file
+        import pty
+
+        leader, follower = pty.openpty()
+        try:
+            logged = subprocess.run(
+                run, stdout=follower, stderr=subprocess.PIPE, text=True,
+                env={**env, "TERM": "xterm"}, timeout=60,
+            )  # fmt: skip
+        finally:
+            os.close(follower)
+            os.close(leader)
+        assert logged.returncode == code and "Usage: cacop" in logged.stderr
+        assert "╭" not in logged.stderr
+
+
 def test_a_reader_that_leaves_early_is_not_an_error(kb_path, cacop_exe):
     listing = subprocess.Popen(
         [*cacop_exe, "--kb", str(kb_path), "show", RFI_ID],
