@@ -290,11 +290,12 @@ def search_available(cacop: str) -> bool:
 
 
 # What cacop cannot start below on this machine: Python with the libraries every command
-# (Typer) and every search (Typer and Whoosh's search modules) imports before any of our code.
+# (Typer) and every search (Typer and Whoosh's search modules) imports before any of our code,
+# leaving as cacop leaves (os._exit: no teardown of the modules).
 FLOORS = {
-    "python: import typer": "import typer",
+    "python: import typer": "import os, typer; os._exit(0)",
     "python: import typer and Whoosh": (
-        "import typer, whoosh.analysis, whoosh.filedb.filestore, whoosh.searching"
+        "import os, typer, whoosh.analysis, whoosh.filedb.filestore, whoosh.searching; os._exit(0)"
     ),
 }
 TYPER_FLOOR = "python: import typer"
