@@ -177,6 +177,8 @@ def leave(code: int) -> None:
     if callbacks or threading.active_count() > 1:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed
+            continue
         try:
             stream.flush()
         except BrokenPipeError:  # `cacop … | head`: the reader left; that is not an error

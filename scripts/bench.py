@@ -5,7 +5,8 @@
 For each size it generates (once; cached under bench-data/) a realistic KB with
 scripts/genkb.py, then measures whole processes, as an analyst would meet them:
 
-- start-up: `python -c pass`, `cacop --help`, `cacop --version`, `cacop show ID`;
+- start-up: `python -c pass`, the floors below which no cacop command can start (Python
+  importing Typer, and Typer and Whoosh), `cacop --help`, `cacop --version`, `cacop show ID`;
 - `cacop validate` of the whole KB;
 - search and index (once `cacop search` exists): full build, refresh after 10 changed
   entries, the no-change freshness check, and five kinds of query, side by side with
