@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 
 import pytest
 import typer.main
@@ -83,9 +85,6 @@ main()
 
 
 def run_entry(*args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess[str]:
-    import os
-    import sys
-
     env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     return subprocess.run(
         [sys.executable, "-c", ENTRY, *args],
@@ -131,8 +130,6 @@ def test_all_the_output_is_written_before_leaving(kb_path, tmp_path):
 
 @pytest.mark.parametrize("args", [["list"], ["--version"]])  # written during the command; at exit
 def test_a_reader_that_left_early_is_not_an_error(kb_path, args):
-    import os
-
     reading, writing = os.pipe()
     os.close(reading)  # like `cacop list | head` once head has gone
     try:
@@ -143,8 +140,6 @@ def test_a_reader_that_left_early_is_not_an_error(kb_path, args):
 
 
 def test_a_search_runs_no_garbage_collection(kb_path, cli):
-    import sys
-
     assert cli("index", kb=kb_path).exit_code == 0
     code = (
         "import atexit, gc, sys\n"
