@@ -14,11 +14,10 @@ def similar(hits: list[Any]) -> None:
     """The most similar existing entries, shown before the commit so a duplicate is noticed."""
     if not hits:
         return
-    console = talk
-    console("Similar entries already in the knowledge base (is this a duplicate?):")
+    talk("Similar entries already in the knowledge base (is this a duplicate?):")
     for hit in hits:
         title = getattr(hit, "title", "")
-        console(f"  • {title}  [{getattr(hit, 'id', '?')}]")
+        talk(f"  • {title}  [{getattr(hit, 'id', '?')}]")
 
 
 def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
@@ -45,19 +44,18 @@ def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
         warn(f"{finding} — shared anyway: {(result.override or {}).get('reason', 'pii_override')}")
     for path in result.unscanned:
         note(f"{path}: not a text file, so it was not scanned for personal data; check it yourself")
-    console = emit
-    console(f"{result.path} is on the branch {result.branch} (from {result.base})")
+    emit(f"{result.path} is on the branch {result.branch} (from {result.base})")
     if not result.pushed:
         if result.offline:
             note("the remote did not answer; the branch was made from the last copy fetched")
-        console(f"not pushed; to send it for review: cacop submit {result.entry_id}")
+        emit(f"not pushed; to send it for review: cacop submit {result.entry_id}")
         return
     if result.pr_command:
-        console(result.pr_command)
+        emit(result.pr_command)
     if result.pr_url:
-        console(f"open the pull request: {result.pr_url}")
+        emit(f"open the pull request: {result.pr_url}")
     elif not result.pr_command:
-        console(
+        emit(
             f"pushed to {result.remote}. Open a pull request from {result.branch} into "
             f"{base} on your forge's website (or ask the maintainers to merge it)"
         )
@@ -68,31 +66,29 @@ def _arrival_document(item: Arrival) -> dict[str, str]:
 
 
 def _arrivals(heading: str, items: list[Arrival]) -> None:
-    console = emit
     if not items:
         return
-    console(heading, "bold")
+    emit(heading, "bold")
     grouped: dict[tuple[str, str], list[Arrival]] = defaultdict(list)
     for item in items:
         grouped[(item.site, item.entry_type)].append(item)
     for (site, entry_type), group in sorted(grouped.items()):
         new = sum(item.status == "new" for item in group)
-        console(f"  {site} — {entry_type}: {new} new, {len(group) - new} updated")
+        emit(f"  {site} — {entry_type}: {new} new, {len(group) - new} updated")
         for item in group:
             mark = "+" if item.status == "new" else "~"
-            console(f"    {mark} {item.title}  [{item.entry_id}]")
+            emit(f"    {mark} {item.title}  [{item.entry_id}]")
 
 
 def _for_site(site: str, rfis: list[Arrival], responses: list[Arrival]) -> None:
-    console = emit
     if rfis:
-        console(f"New RFIs addressed to {site}:", "bold")
+        emit(f"New RFIs addressed to {site}:", "bold")
         for item in rfis:
-            console(f"  ? {item.title}  [{item.entry_id}] from {item.site}")
+            emit(f"  ? {item.title}  [{item.entry_id}] from {item.site}")
     if responses:
-        console(f"New responses to {site}'s RFIs:", "bold")
+        emit(f"New responses to {site}'s RFIs:", "bold")
         for item in responses:
-            console(f"  ! {item.title}  [{item.entry_id}] from {item.site}")
+            emit(f"  ! {item.title}  [{item.entry_id}] from {item.site}")
 
 
 def synced(result: SyncResult, site: str, as_json: bool) -> int:
@@ -116,18 +112,17 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
             }
         )
     else:
-        console = emit
-        console(f"{result.branch} ← {result.upstream}: {result.integration.how}")
+        emit(f"{result.branch} ← {result.upstream}: {result.integration.how}")
         _arrivals("Arrived:", result.arrived)
         _for_site(site, result.rfis_for_us, result.responses_for_us)
         for name in result.integration.merged_edits:
             note(f"{name}: your uncommitted edits were merged with what arrived (not staged)")
         if not result.arrived and result.integration.how == "up to date":
-            console("nothing new from other sites")
+            emit("nothing new from other sites")
         if result.pushed:
-            console(f"sent {result.to_push} commit(s) to {result.upstream}")
+            emit(f"sent {result.to_push} commit(s) to {result.upstream}")
         elif result.to_push and not result.push_refused and not result.push_failure:
-            console(f"{result.to_push} local commit(s) not pushed (--no-push)")
+            emit(f"{result.to_push} local commit(s) not pushed (--no-push)")
     if result.push_refused:
         talk(f"error: the push was refused: {len(result.push_refused)} problem(s)", "bold red")
         for finding in result.push_refused:
