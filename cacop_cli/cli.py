@@ -36,6 +36,12 @@ class CacopGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         from . import render
 
+        if sys.stdout is None:  # started with its descriptor closed (`cacop list >&-`)
+            render.error(
+                "standard output is closed, so there is nowhere to print; nothing was done",
+                "send the output to a terminal, a file or a pipe (`> /dev/null` to drop it)",
+            )
+            ctx.exit(int(ExitCode.PROBLEMS))
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):

@@ -140,6 +140,30 @@ def test_a_reader_that_left_early_is_not_an_error(kb_path, args):
     assert (result.returncode, result.stderr) == (0, "")
 
 
+def run_closed(redirect: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The entry point started with the descriptors that `redirect` (`>&-`, say) closes."""
+    with_shell = ["sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-c", ENTRY, *args]
+    return subprocess.run(with_shell, stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list"],
+        ["search", "call-ins", "--json"],
+        ["show", "alpha-2024-focused-deterrence-call-ins"],
+    ],
+)
+def test_a_command_started_with_stdout_closed_says_so_and_does_nothing(kb_path, args):
+    closed = run_closed(">&-", "--kb", str(kb_path), *args)
+    assert closed.returncode == ExitCode.PROBLEMS
+    assert closed.stderr.startswith("error: standard output is closed"), closed.stderr
+    assert "hint: send the output to a terminal, a file or a pipe" in closed.stderr
+    assert not (kb_path / ".cacop").exists()  # not even the index was built
+    both = run_closed(">&- 2>&-", "--kb", str(kb_path), *args)  # nowhere to say it either
+    assert (both.returncode, both.stderr) == (ExitCode.PROBLEMS, "")
+
+
 def collections_in_a_search(kb_path, youngest):
     """Garbage collections run by a whole search through the entry point, at this threshold."""
     code = (

@@ -37,6 +37,15 @@ def test_terminal_is_decided_as_rich_decides_it(monkeypatch, tty, environ):
     assert render.terminal(stream) == Console(file=stream).is_terminal
 
 
+def test_talk_with_stderr_closed_at_start_is_dropped_and_stdout_untouched(monkeypatch):
+    data = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", data)
+    monkeypatch.setattr(sys, "stderr", None)  # what Python sets for a descriptor closed at start
+    render.error("no entry has the id x", "run cacop list")
+    render.warn("skipped one entry")
+    assert data.getvalue() == ""
+
+
 def test_show_in_a_pipe_is_its_fields_then_its_markdown_as_written(cli, kb_path):
     result = cli("show", RFI_ID, kb=kb_path)
     assert result.exit_code == ExitCode.OK, result.stderr

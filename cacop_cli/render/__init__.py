@@ -104,6 +104,8 @@ def emit(message: Any, style: str = "") -> None:
 
 def talk(message: Any, style: str = "") -> None:
     """One line of talk on stderr, never wrapped: styled on a terminal, plain elsewhere."""
+    if sys.stderr is None:  # started with its descriptor closed: nobody to tell
+        return
     if terminal(sys.stderr):
         err().print(text(message, style), soft_wrap=True)
     else:
