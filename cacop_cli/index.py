@@ -25,6 +25,7 @@ not pay for it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import hashlib
@@ -559,7 +560,10 @@ def _prepare_state(root: Path) -> Path:
             f"{state} is a symbolic link; cacop keeps its index only in a real folder",
             hint=f"remove it (`rm {state}`); the index is rebuilt from the entries",
         )
-    state.mkdir(exist_ok=True)
+    try:
+        state.mkdir(exist_ok=True)
+    except OSError as error:  # a file in the way, a folder we may not write, a full disk
+        raise _unusable(state, error) from None
     ignore = state / ".gitignore"
     if not ignore.exists():
         with contextlib.suppress(OSError):
@@ -567,10 +571,34 @@ def _prepare_state(root: Path) -> Path:
     return state
 
 
+def _unusable(path: Path, error: OSError) -> CacopError:
+    """Why the index's folder or lock cannot be used, and what to do about it."""
+    reason = (error.strerror or type(error).__name__).lower()
+    if isinstance(error, FileExistsError | NotADirectoryError | IsADirectoryError):
+        needed = "a file" if isinstance(error, IsADirectoryError) else "a folder"
+        return CacopError(
+            f"{path} is in the way of the search index: cacop keeps {needed} there",
+            hint="remove it, then try again; the index is rebuilt from the entries",
+        )
+    if isinstance(error, PermissionError) or error.errno == errno.EROFS:
+        return CacopError(
+            f"the search index cannot be written in {path.parent}: {reason}",
+            hint="search keeps its index beside the entries: work in your own clone of the "
+            "knowledge base (`git clone URL`), or ask the folder's owner for write access",
+        )
+    return CacopError(
+        f"the search index cannot be written in {path.parent}: {reason}",
+        hint="free some space or repair the folder, then try again",
+    )
+
+
 @contextlib.contextmanager
 def _locked(path: Path, exclusive: bool, wait: float | None, what: str) -> Iterator[None]:
     wait = _lock_wait() if wait is None else wait
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise _unusable(path, error) from None
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     deadline = time.monotonic() + wait
     try:

@@ -168,6 +168,62 @@ def test_a_damaged_index_is_rebuilt_with_a_notice(cli, kb_path, damage):
         assert "rebuilt" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("in_the_way", "needed"),
+    [(".cacop", "a folder"), (".cacop/write.lock", "a file"), (".cacop/read.lock", "a file")],
+)
+def test_something_in_the_way_of_the_index_is_named_with_what_to_do(
+    cli, kb_path, in_the_way, needed
+):
+    assert found(cli, kb_path) == [DETERRENCE]
+    shutil.rmtree(kb_path / ".cacop")
+    if in_the_way == ".cacop":
+        (kb_path / ".cacop").write_text("a file, not the index's folder\n")
+    else:
+        (kb_path / in_the_way).mkdir(parents=True)
+    for args in (("search", "moral voices"), ("index",), ("index", "--rebuild")):
+        result = cli(*args, kb=kb_path)
+        assert result.exit_code == ExitCode.PROBLEMS, result.stderr
+        assert result.stderr.splitlines() == [
+            f"error: {kb_path / in_the_way} is in the way of the search index: "
+            f"cacop keeps {needed} there",
+            "hint: remove it, then try again; the index is rebuilt from the entries",
+        ]
+    if in_the_way == ".cacop":
+        (kb_path / in_the_way).unlink()
+    else:
+        (kb_path / in_the_way).rmdir()
+    assert found(cli, kb_path) == [DETERRENCE]  # as the hint says
+
+
+def test_a_kb_that_cannot_be_written_says_why_and_what_to_do(cacop_exe, kb_path, tmp_path):
+    """A KB on a read-only mount, or one that belongs to someone else (a shared drive)."""
+    if os.geteuid() == 0:  # root writes anywhere: a read-only bind mount, in a namespace
+        argv = ["unshare", "--mount", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"']
+        argv += [str(kb_path), *cacop_exe]
+    else:
+        kb_path.chmod(0o555)
+        argv = [*cacop_exe]
+    try:
+        result, listed = (
+            subprocess.run([*argv, "--kb", str(kb_path), *args], capture_output=True, text=True,
+                           timeout=60)
+            for args in (["search", "moral voices"], ["list", "--json"])
+        )  # fmt: skip
+    finally:
+        kb_path.chmod(0o755)
+    assert result.returncode == ExitCode.PROBLEMS, result.stderr
+    reason = "read-only file system" if os.geteuid() == 0 else "permission denied"
+    assert result.stderr.splitlines() == [
+        f"error: the search index cannot be written in {kb_path}: {reason}",
+        "hint: search keeps its index beside the entries: work in your own clone of the "
+        "knowledge base (`git clone URL`), or ask the folder's owner for write access",
+    ]
+    assert not (kb_path / ".cacop").exists()
+    # commands that need no index still work there
+    assert listed.returncode == ExitCode.OK and '"entries"' in listed.stdout, listed.stderr
+
+
 def test_a_second_writer_waits_then_says_busy(cli, kb_path):
     assert found(cli, kb_path) == [DETERRENCE]
     with index.write_lock(kb_path, wait=1):
