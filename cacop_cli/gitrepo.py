@@ -156,6 +156,29 @@ def is_repository(root: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
+def require_repository(root: Path, purpose: str) -> None:
+    """Raise GitError unless `root` is in a git work tree that git agrees to work in."""
+    result = run_git(root, "rev-parse", "--is-inside-work-tree")
+    if result.returncode == 0 and result.stdout.strip() == "true":
+        return
+    _refuse_if_foreign(root, result)
+    raise GitError(
+        f"{root} is not a git repository, so it cannot {purpose}",
+        hint="clone the shared knowledge base with `git clone URL`, or run `cacop init`",
+    )
+
+
+def _refuse_if_foreign(root: Path, result: subprocess.CompletedProcess) -> None:
+    """git refuses a repository that another user owns (its safe.directory check): say so,
+    instead of "not a repository" or "no such revision"."""
+    if "dubious ownership" in (result.stderr or ""):
+        raise GitError(
+            f"git refuses to work in {root}: the folder belongs to another user",
+            hint="work in your own clone (`git clone URL`); or, if you trust the folder's "
+            f"owner, `git config --global --add safe.directory {root}`",
+        )
+
+
 def tracked_files(root: Path, *pathspecs: str) -> list[str]:
     """Files git tracks under the pathspecs ([] outside a repository)."""
     result = run_git(root, "ls-files", "-z", "--", *pathspecs)
@@ -172,6 +195,7 @@ def changed_since(root: Path, ref: str) -> list[str]:
         root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
     )
     if verify.returncode != 0:
+        _refuse_if_foreign(root, verify)
         raise GitError(
             f"{ref!r} is not a revision git knows here",
             hint="fetch first (`git fetch`), or name a branch or commit that exists",

@@ -66,14 +66,6 @@ def _hint(findings: list[Finding]) -> str:
 # ---------------------------------------------------------------- helpers
 
 
-def _require_repository(kb: KB) -> None:
-    if not gitrepo.is_repository(kb.root):
-        raise GitError(
-            f"{kb.root} is not a git repository, so it cannot share",
-            hint="clone the shared knowledge base with `git clone URL`, or run `cacop init`",
-        )
-
-
 def _similar(kb: KB, title: str, body: str, exclude: str) -> list[Any]:
     """The three most similar existing entries, when search exists; [] otherwise."""
     try:
@@ -414,7 +406,7 @@ def _submit(
     on_similar: Callable[[list[Any]], None] | None,
     today: dt.date | None,
 ) -> SubmitResult:
-    _require_repository(kb)
+    gitrepo.require_repository(kb.root, "share")
     today = today or dt.date.today()
     if allow_personal_data is not None and len(allow_personal_data.strip()) < 10:
         raise UsageError(
@@ -895,7 +887,7 @@ class SyncResult:
 
 def _check_state(kb: KB) -> str:
     """The checked-out branch, after refusing states in which sync could lose work."""
-    _require_repository(kb)
+    gitrepo.require_repository(kb.root, "share")
     busy = gitrepo.operation_in_progress(kb.root)
     if busy:
         raise GitError(

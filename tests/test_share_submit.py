@@ -425,6 +425,28 @@ def test_submit_outside_a_git_repository_says_so(cli, kb_path):
     assert "not a git repository" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["submit", "alpha-2024-shooting-review-checklist", "--no-push"], ["sync", "--no-push"],
+     ["validate", "--changed-since", "HEAD"], ["bundle", "create", "out.bundle"]],
+)  # fmt: skip
+def test_a_clone_that_belongs_to_another_user_is_named_as_such(cli, git_kb, monkeypatch, args):
+    if os.geteuid() == 0:  # git refuses a repository that another user owns, even to root
+        for folder, _, names in os.walk(git_kb):
+            for name in [".", *names]:
+                os.lchown(os.path.join(folder, name), 65534, 65534)
+    else:  # git's own switch for the same check, for a non-root run of the tests
+        monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    monkeypatch.chdir(git_kb)
+    result = cli(*args, kb=git_kb)
+    assert result.exit_code == ExitCode.GIT, result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: git refuses to work in {git_kb}: the folder belongs to another user",
+        "hint: work in your own clone (`git clone URL`); or, if you trust the folder's owner, "
+        f"`git config --global --add safe.directory {git_kb}`",
+    ]
+
+
 def test_git_never_prompts_for_a_password(cli, net, site_a):
     git(site_a, "remote", "set-url", "origin", "https://127.0.0.1:9/kb.git")
     result = subprocess.run(
