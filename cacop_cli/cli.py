@@ -42,6 +42,7 @@ class CacopGroup(TyperGroup):
                 "send the output to a terminal, a file or a pipe (`> /dev/null` to drop it)",
             )
             ctx.exit(int(ExitCode.PROBLEMS))
+        render.tolerate_narrow_encodings()
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from kbtools import write_strategy
 from rich.console import Console
 
 from cacop_cli import render
@@ -154,6 +155,26 @@ def test_help_and_usage_errors_are_plain_text_off_a_terminal(kb_path, command, c
             os.close(leader)
         assert logged.returncode == code and "Usage: cacop" in logged.stderr
         assert "╭" not in logged.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
+@pytest.mark.parametrize(
+    "command", [["list"], ["search", "moral voices"], ["show", "alpha-2024-narrow-output"]]
+)
+def test_output_in_a_narrow_encoding_replaces_what_it_cannot_hold(
+    kb_path, cacop_exe, encoding, command
+):
+    entry = write_strategy(kb_path, "alpha-2024-narrow-output", body="Moral voices — → 中.\n")
+    entry.write_text(entry.read_text().replace("burglary notification", "burglary — notice"))
+    args = [*cacop_exe, "--kb", str(kb_path), *command]
+    wide, narrow = (
+        subprocess.run(args, capture_output=True, timeout=60, env={**os.environ, **forced})
+        for forced in ({"PYTHONIOENCODING": "utf-8"}, {"PYTHONIOENCODING": encoding})
+    )
+    assert (wide.returncode, narrow.returncode) == (0, 0), narrow.stderr
+    assert "—" in wide.stdout.decode()  # the entry really is listed, dash and all
+    expected = wide.stdout.decode().encode(encoding, "replace")
+    assert narrow.stdout == expected and narrow.stderr == wide.stderr
 
 
 def test_a_reader_that_leaves_early_is_not_an_error(kb_path, cacop_exe):

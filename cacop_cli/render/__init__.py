@@ -17,6 +17,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable
+from contextlib import suppress
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
@@ -64,6 +65,20 @@ def err() -> Console:
     from rich.console import Console
 
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)  # one message, one line
+
+
+def tolerate_narrow_encodings() -> None:
+    """Let stdout print what its encoding cannot hold as '?' instead of failing the command.
+
+    Python writes a pipe or file in the locale's encoding: cp1252 on Windows, ASCII where
+    PYTHONIOENCODING says so. Entries are UTF-8 (an em dash in a title is enough), and a
+    listing that stops half-way with UnicodeEncodeError helps nobody. UTF-8 streams are
+    unaffected (cacop never prints the lone surrogates that 'strict' would refuse there).
+    """
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdout, "errors", None) == "strict":
+        with suppress(ValueError, OSError):  # closed, or not reconfigurable after all
+            reconfigure(errors="replace")
 
 
 def print_json(document: Any) -> None:
