@@ -15,7 +15,7 @@ from . import gitrepo
 from .catalog import Catalog, load_catalog
 from .config import KB
 from .entries import write_atomic
-from .errors import CacopError, UsageError
+from .errors import UsageError
 from .models import TOPICS, TYPES, Entry, Issue
 from .rfi import entry_date, last_touched, rfi_rows
 
@@ -180,10 +180,7 @@ def save_page(path: Path, page: str) -> Path:
     target = path.expanduser()
     if target.is_dir():
         raise UsageError(f"{path} is a folder; give a file name such as gaps.html")
-    try:
-        write_atomic(target, page)
-    except OSError as exc:
-        raise CacopError(f"cannot write {path}: {exc.strerror}") from exc
+    write_atomic(target, page)
     return target
 
 

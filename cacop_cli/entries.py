@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import EntryError, UsageError
+from .errors import CacopError, EntryError, UsageError
 from .models import TYPE_FOLDERS, Entry
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,79}$")
@@ -205,17 +205,31 @@ def parse_text(text: str) -> tuple[dict[str, Any], str]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that a crash leaves the old or the new version, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a file so that a crash leaves the old or the new version, never half of one.
+
+    A write the system refuses (a full disk, a read-only folder) is a CacopError that names
+    the file; the file is then as it was."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        raise unwritable(path, error) from error
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def unwritable(path: Path, error: OSError) -> CacopError:
+    """A file the system would not let us write (a full disk, a read-only folder), in words."""
+    reason = (error.strerror or type(error).__name__).lower()
+    return CacopError(
+        f"cannot write {path}: {reason}; the file is as it was before",
+        hint="free some space or fix the folder's permissions, then run the command again",
+    )
 
 
 def set_field(text: str, name: str, value: Any) -> str:

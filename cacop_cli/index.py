@@ -42,7 +42,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import __version__
 from .errors import Busy, CacopError
@@ -59,6 +59,7 @@ OLD_MANIFEST = "manifest.json"  # indexes written before marshal hold this: stil
 FACETS = "facets.marshal"  # per document, its type, site and topics (see _write_facets)
 FACET_FIELDS = ("type", "site", "topic")
 FACET_PARTS = "facets-by-segment.marshal"  # the same, per Whoosh segment: for the next commit
+STATE_IGNORE = "# cacop's private search index: never commit it\n*\n"
 # Seconds a second writer (or a search) waits before "busy"; CACOP_LOCK_WAIT overrides it.
 LOCK_WAIT = 10.0
 
@@ -565,10 +566,32 @@ def _prepare_state(root: Path) -> Path:
     except OSError as error:  # a file in the way, a folder we may not write, a full disk
         raise _unusable(state, error) from None
     ignore = state / ".gitignore"
-    if not ignore.exists():
+    try:  # whole, not merely there: a full disk can leave it empty, and git would then see
+        whole = ignore.stat().st_size == len(STATE_IGNORE)  # the index (validate flags that)
+    except OSError:
+        whole = False
+    if not whole:
         with contextlib.suppress(OSError):
-            ignore.write_text("# cacop's private search index: never commit it\n*\n")
+            ignore.write_text(STATE_IGNORE)
     return state
+
+
+def _write_refused(error: BaseException) -> TypeGuard[OSError]:
+    """Did the system refuse a write (a full disk or quota, a read-only or foreign folder)?"""
+    refusals = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
+    return isinstance(error, OSError) and error.errno in refusals
+
+
+@contextlib.contextmanager
+def _refusals_explained(root: Path) -> Iterator[None]:
+    """A write to the index that the system refuses ends the command with what to do, not
+    with an OSError from deep inside Whoosh (nothing is lost: the index is derived)."""
+    try:
+        yield
+    except OSError as error:
+        if _write_refused(error):
+            raise _unusable(root / STATE_DIR / RECORD, error) from error
+        raise
 
 
 def _unusable(path: Path, error: OSError) -> CacopError:
@@ -699,7 +722,7 @@ def rebuild(
     wait: float | None = None,
 ) -> UpdateReport:
     """Build a new index beside the live one, then switch to it in one rename of the record."""
-    with write_lock(root, wait):
+    with _refusals_explained(root), write_lock(root, wait):
         return _rebuild_locked(root, make_document, progress, reason)
 
 
@@ -720,18 +743,19 @@ def _rebuild_locked(
     _clean_leftovers(state, keep=live)
     token = secrets.token_hex(8)
     building = state / f"build-{token}"
-    building.mkdir()
     scan = scan_entries(root)
     paths = sorted(scan)
     report = UpdateReport(rebuilt=True, reason=reason, first_use=first_use)
-    storage = FileStorage(str(building), supports_mmap=False)
-    index = storage.create_index(schema(), indexname=INDEX_NAME)
-    # Large builds use two processes, each writing its own segments (multisegment skips the
-    # final merge, 35-40% of a plain build's time; WHOOSH.md). Small ones are not worth a fork.
-    procs = min(2, os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
-    options = {"procs": procs, "multisegment": True} if procs > 1 else {}
-    writer = index.writer(limitmb=128, **options)
+    writer = None
     try:
+        building.mkdir()
+        storage = FileStorage(str(building), supports_mmap=False)
+        index = storage.create_index(schema(), indexname=INDEX_NAME)
+        # Large builds use two processes, each writing its own segments (multisegment skips
+        # the final merge, 35-40% of a plain build's time; WHOOSH.md). Small ones don't fork.
+        procs = min(2, os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
+        options = {"procs": procs, "multisegment": True} if procs > 1 else {}
+        writer = index.writer(limitmb=128, **options)
         for done, path in enumerate(paths, 1):
             document = make_document(path)
             if isinstance(document, str):
@@ -742,17 +766,20 @@ def _rebuild_locked(
             if progress:
                 progress(done, len(paths))
         writer.commit()
+        manifest = scan
+        _write_manifest(building, manifest)
+        toc = _latest_toc(building)
+        _write_facets(building, toc)
+        with _pinned_index(building, toc, readonly=True).reader() as reader:
+            _save_stems(building, reader)
+        generation = f"gen-{token}"
+        os.rename(building, state / generation)
     except BaseException:
-        writer.cancel()
+        if writer is not None:
+            with contextlib.suppress(Exception):  # a writer its own failure closed can't cancel
+                writer.cancel()
+        shutil.rmtree(building, ignore_errors=True)  # on a full disk, give the space back
         raise
-    manifest = scan
-    _write_manifest(building, manifest)
-    toc = _latest_toc(building)
-    _write_facets(building, toc)
-    with _pinned_index(building, toc, readonly=True).reader() as reader:
-        _save_stems(building, reader)
-    generation = f"gen-{token}"
-    os.rename(building, state / generation)
     record = Record(
         generation=generation,
         toc=toc,
@@ -877,7 +904,7 @@ def refresh(
         checked = (record, scan, manifest)
     except (Untrusted, OSError, ValueError, EOFError, TypeError):
         pass
-    with write_lock(root, wait):
+    with _refusals_explained(root), write_lock(root, wait):
         try:
             record = read_record(root)
         except Untrusted as untrusted:
@@ -891,6 +918,8 @@ def refresh(
         except CacopError:
             raise
         except Exception as exc:  # a damaged file; Whoosh raises many kinds
+            if _write_refused(exc):  # not damage: a rebuild could not be written either
+                raise
             reason = f"it was damaged ({type(exc).__name__})"
             return _rebuild_locked(root, make_document, progress, reason)
 

@@ -30,6 +30,7 @@ from .entries import (
     iter_entry_files,
     render_entry,
     set_field,
+    unwritable,
     write_atomic,
 )
 from .errors import CacopError, Refused, UsageError
@@ -271,7 +272,7 @@ def respond(
         except FileExistsError:
             continue
         except OSError as exc:
-            raise CacopError(f"cannot write {path}: {exc.strerror}") from exc
+            raise unwritable(path, exc) from exc
         return NewResponse(path, candidate, check_entry(kb, path), rfi=rfi)
     raise CacopError(  # pragma: no cover - 65,536 names a day per site
         f"could not find a free response id for {kb.site} today after {_ID_ATTEMPTS} tries"
