@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,22 +118,52 @@ def parse_frontmatter(frontmatter: str) -> yamlsafe.Document:
     return document
 
 
+def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of an entry file that is a regular file of the KB, never through a link.
+
+    The index passes links over, so reading through one would show and validate an entry
+    that search never finds, or a file from anywhere on the disk; a pipe would block the
+    command forever. Opened without following links and without blocking, then checked.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        descriptor = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        if path.is_symlink():  # ELOOP from O_NOFOLLOW (or where it is missing, checked here)
+            raise EntryError(
+                "link",
+                "the file is a symbolic link; an entry must be a regular file (replace the "
+                "link with the file itself)",
+            ) from exc
+        raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
+    with open(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise EntryError(
+                "not-a-file",
+                "this is not a regular file (a pipe, a device or a folder); an entry is a "
+                "Markdown file",
+            )
+        try:
+            data = handle.read(max_bytes + 1)  # no more, even if the file grows meanwhile
+        except OSError as exc:
+            raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
+    size = max(info.st_size, len(data))
+    if size > max_bytes:
+        raise EntryError(
+            "too-large",
+            f"the file is {size:,} bytes; entries may be at most {max_bytes:,} "
+            "(put large material in an attachment)",
+        )
+    return data
+
+
 def read_entry(path: Path, root: Path, limits: dict[str, int] | None = None) -> Entry:
     """Read one entry strictly. Raises EntryError (with a line) for anything unreadable."""
     limits = limits or {}
     max_bytes = limits.get("entry_bytes", DEFAULT_ENTRY_BYTES)
     max_front = limits.get("frontmatter_bytes", DEFAULT_FRONTMATTER_BYTES)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise EntryError(
-                "too-large",
-                f"the file is {size:,} bytes; entries may be at most {max_bytes:,} "
-                "(put large material in an attachment)",
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
+    data = _read_regular_file(path, max_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -264,6 +264,28 @@ def test_five_megabytes_of_frontmatter_is_refused_before_parsing(cli, kb_path):
     assert time.perf_counter() - started < 5
 
 
+def test_an_entry_that_is_a_link_is_never_read_through(cli, kb_path, tmp_path):
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(strategy_text("linked"))  # a valid entry, but not a file of the KB
+    (kb_path / STRATEGIES / "linked.md").symlink_to(outside)
+    refused(cli, kb_path, "linked", 1, "the file is a symbolic link; an entry must be a regular")
+
+
+@pytest.mark.parametrize("args", [["validate"], ["list"], ["gaps"], ["show", "pipe"]])
+def test_a_pipe_named_like_an_entry_is_refused_not_waited_on(cacop_exe, kb_path, args):
+    os.mkfifo(kb_path / STRATEGIES / "pipe.md")  # nobody ever writes to it
+    result = subprocess.run(
+        [*cacop_exe, "--kb", str(kb_path), *args], capture_output=True, text=True, timeout=30
+    )
+    said = result.stdout + result.stderr
+    assert "Traceback" not in said
+    if args[0] == "show":  # not an entry file at all: not found
+        assert result.returncode == ExitCode.PROBLEMS and "no entry has the id 'pipe'" in said
+        return
+    assert result.returncode == (ExitCode.PROBLEMS if args == ["validate"] else ExitCode.OK)
+    assert f"{STRATEGIES}/pipe.md:1: error: this is not a regular file (a pipe, a device" in said
+
+
 # 11
 @pytest.mark.parametrize(
     "marker", ["<<<<<<< HEAD", ">>>>>>> beta/main", "<<<<<<< HEAD\r", ">>>>>>>"]
