@@ -629,17 +629,27 @@ def bundle_create(root: Path, target: Path, tip_ref: str, since: str | None) -> 
 
 def bundle_heads(root: Path, bundle: Path) -> dict[str, str]:
     """ref -> commit of a bundle file, after git verified that this clone can take it."""
-    verify = run_git(root, "bundle", "verify", "--quiet", str(bundle), timeout=120)
+    verify = run_git(root, "bundle", "verify", str(bundle), timeout=120)  # --quiet: no reason
     if verify.returncode != 0:
+        if "does not look like a v2 or v3 bundle" in verify.stderr:
+            raise GitError(
+                f"{bundle.name} is not a bundle of a knowledge base",
+                hint="ask for the file that `cacop bundle create` wrote; if it is that file, "
+                "it was damaged on the way: ask for it again",
+            )
+        if "lacks these prerequisite commits" in verify.stderr:
+            raise GitError(
+                f"{bundle.name} cannot be applied here: it builds on commits this clone lacks",
+                hint="ask for one made with an older --since, or a full bundle",
+            )
         raise GitError(
             f"{bundle.name} cannot be applied here: {first_reason(verify.stderr)}",
-            hint="the bundle needs commits this clone lacks; ask for one made with an older "
-            "--since, or a full bundle",
+            hint="ask the sending site to make the bundle again with `cacop bundle create`",
         )
     heads = {}
     for line in git_ok(root, "bundle", "list-heads", str(bundle)).splitlines():
         sha, _, ref = line.partition(" ")
-        if ref:
+        if ref.strip().startswith("refs/heads/"):  # branches; not HEAD or tags
             heads[ref.strip()] = sha
     return heads
 

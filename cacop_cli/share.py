@@ -1009,6 +1009,11 @@ def bundle_apply(kb: KB, source: Path) -> BundleApplied:
         ref = wanted
     elif len(heads) == 1:
         ref = next(iter(heads))
+    elif not heads:
+        raise Refused(
+            f"{source.name} holds no branch, so there is nothing to apply",
+            hint="ask the sending site to make the bundle again with `cacop bundle create`",
+        )
     else:
         raise Refused(f"{source.name} holds {len(heads)} branches and none is {kb.branch}")
     holding = "refs/cacop/bundle"

@@ -114,6 +114,37 @@ def test_bundle_missing_prerequisites_is_exit_4(cli, sites, tmp_path):
     before = snapshot(beta)
     result = cli("bundle", "apply", str(tmp_path / "b.bundle"), kb=beta)
     assert result.exit_code == ExitCode.GIT and "cannot be applied" in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: b.bundle cannot be applied here: it builds on commits this clone lacks",
+        "hint: ask for one made with an older --since, or a full bundle",
+    ]
+    assert snapshot(beta) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "said"),
+    [
+        (b"", ExitCode.GIT, "{name} is not a bundle of a knowledge base"),
+        (bytes(range(256)) * 4, ExitCode.GIT, "{name} is not a bundle of a knowledge base"),
+        (b"# v2 git bundle\n\n", ExitCode.PROBLEMS,
+         "{name} holds no branch, so there is nothing to apply"),
+    ],
+    ids=["empty", "random", "no-branch"],
+)  # fmt: skip
+def test_a_file_that_is_no_usable_bundle_is_named_with_what_to_do(
+    cli, sites, tmp_path, content, code, said
+):
+    _, beta = sites
+    bundle = tmp_path / "from-alpha.bundle"
+    bundle.write_bytes(content)
+    before = snapshot(beta)
+    result = cli("bundle", "apply", str(bundle), kb=beta)
+    assert result.exit_code == code
+    error, hint = result.stderr.splitlines()
+    assert error == "error: " + said.format(name=bundle.name)
+    assert hint.startswith("hint: ask for the file that `cacop bundle create` wrote") or (
+        hint == "hint: ask the sending site to make the bundle again with `cacop bundle create`"
+    )
     assert snapshot(beta) == before
 
 
