@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from kbtools import snapshot
 
 from cacop_cli import entries
@@ -125,6 +126,31 @@ def test_new_with_author_and_editor(cli, kb_path, tmp_path, monkeypatch):
     assert entry.meta["authors"] == ["Pat Analyst"]
     assert entry.meta["tlp"] == "clear"
     assert entry.body.endswith("Edited by the analyst.\n")
+
+
+@pytest.mark.parametrize(
+    ("editor", "code", "said"),
+    [
+        ("sh -c 'exit 3' --", ExitCode.OK, "warning: the editor exited with code 3; the entry "
+         "is kept as it left it"),
+        ("no-such-editor-here", ExitCode.USAGE, "error: cannot start the editor "
+         "'no-such-editor-here': No such file or directory"),
+        ("vim 'unbalanced", ExitCode.USAGE, "error: cannot start the editor \"vim 'unbalanced\": "
+         "No closing quotation"),
+    ],
+)  # fmt: skip
+def test_an_editor_that_fails_or_cannot_start_says_where_the_entry_is(
+    cli, kb_path, monkeypatch, editor, code, said
+):
+    monkeypatch.setenv("EDITOR", editor)
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = cli("new", "strategy", "--title", "Editor trouble", "--topic", "crime-analysis",
+                 "--author", "Pat Analyst", kb=kb_path)  # fmt: skip
+    path = kb_path / "kb/strategies" / f"alpha-{dt.date.today().year}-editor-trouble.md"
+    assert result.exit_code == code
+    assert said in result.stderr.splitlines()
+    assert path.is_file()  # the template is kept either way, and the messages say where
+    assert str(path) in result.stdout + result.stderr
 
 
 def test_new_refuses_bad_choices_without_writing(cli, kb_path):

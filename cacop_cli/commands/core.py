@@ -15,16 +15,20 @@ from ..models import TLP_ORDER, TOPICS
 from . import JSON_OPTION, KB_OPTION, open_kb
 
 
-def open_editor(path: Path) -> bool:
-    """Open $VISUAL/$EDITOR on a file; False when none is set."""
+def open_editor(path: Path) -> int | None:
+    """Open $VISUAL/$EDITOR on a file and return its exit code; None when none is set."""
     command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not command:
-        return False
+        return None
     try:
-        subprocess.run([*shlex.split(command), str(path)], check=False)
-    except OSError as exc:
-        raise UsageError(f"cannot start the editor {command!r}: {exc.strerror}") from exc
-    return True
+        return subprocess.run([*shlex.split(command), str(path)], check=False).returncode
+    except (OSError, ValueError) as exc:  # not found, not executable; unbalanced quotes
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise UsageError(
+            f"cannot start the editor {command!r}: {reason}",
+            hint=f"the entry was written to {path}: edit it yourself, then run `cacop "
+            "validate`; or set EDITOR to an editor that exists",
+        ) from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -66,8 +70,11 @@ def register(app: typer.Typer) -> None:
         if not topic and sys.stdin.isatty():
             topic = typer.prompt(f"Topic ({', '.join(TOPICS)})").split()
         created = ops.new_entry(knowledge_base, entry_type, title, topic, tag, tlp, author or None)
-        if not no_edit and not open_editor(created.path):
+        edited = None if no_edit else open_editor(created.path)
+        if not no_edit and edited is None:
             view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
+        elif edited:  # git would give up here; the entry is on disk, so keep it and say so
+            view.warn(f"the editor exited with code {edited}; the entry is kept as it left it")
         issues = ops.check_entry(knowledge_base, created.path)
         raise typer.Exit(view.created(created.path, issues))
 

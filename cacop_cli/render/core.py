@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ..models import Entry, Issue, ValidationReport
 from ..ops import EntryView, entry_document
-from . import clean, emit, note, out, plain_lines, print_json, talk, terminal, text
+from . import clean, emit, note, out, plain_lines, print_json, talk, terminal, text, warn
 
-__all__ = ["note"]
+__all__ = ["note", "warn"]
 
 
 def issue_line(issue: Issue) -> str:
