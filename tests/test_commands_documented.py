@@ -52,6 +52,10 @@ def test_command_has_help(cli, path, command):
     result = cli(*path.split(), "--help")
     assert result.exit_code == 0
     assert "Usage:" in result.stdout
+    for parameter in command.params:  # named as the README names them: PATH, ID, QUERY
+        if not isinstance(parameter, TyperOption):
+            assert parameter.metavar, f"`cacop {path}` argument {parameter.name} has no metavar"
+            assert parameter.metavar.strip("[].…").isupper(), parameter.metavar
 
 
 @pytest.mark.parametrize("path", [path for path, _ in COMMANDS])

@@ -34,7 +34,7 @@ def open_editor(path: Path) -> int | None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
-        path: Path = typer.Argument(..., help="Folder for the new knowledge base."),
+        path: Path = typer.Argument(..., metavar="PATH", help="Folder for the new knowledge base."),
         site: str = typer.Option(..., "--site", help="This clone's site slug, e.g. memphis."),
         name: str | None = typer.Option(None, "--name", help="The KB's name."),
         agency: str | None = typer.Option(None, "--agency", help="The site's agency."),
@@ -81,7 +81,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(
         ctx: typer.Context,
-        paths: list[Path] = typer.Argument(None, help="Entries or folders (default: all)."),
+        paths: list[Path] = typer.Argument(
+            None, metavar="[PATH]...", help="Entries or folders (default: all)."
+        ),
         changed_since: str | None = typer.Option(
             None, "--changed-since", metavar="REF", help="Only entries changed since a git ref."
         ),

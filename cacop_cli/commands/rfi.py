@@ -182,7 +182,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def experts(
         ctx: typer.Context,
-        query: str = typer.Argument(..., help="What you want to ask about, as for `search`."),
+        query: str = typer.Argument(
+            ..., metavar="QUERY", help="What you want to ask about, as for `search`."
+        ),
         top: int = typer.Option(10, "--top", help="How many people and sites to list."),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
