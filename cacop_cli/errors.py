@@ -57,6 +57,10 @@ class GitError(CacopError):
     exit_code = ExitCode.GIT
 
 
+class MissingBranch(GitError):
+    """The remote answered, without the branch asked for: a setting to fix, not the network."""
+
+
 class EntryError(CacopError):
     """An entry file that cannot be read: carries the line it failed at."""
 

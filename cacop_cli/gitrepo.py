@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GitError, UsageError
+from .errors import GitError, MissingBranch, UsageError
 
 GIT_TIMEOUT = 30
 NETWORK_TIMEOUT = 60  # seconds; CACOP_GIT_TIMEOUT overrides it
@@ -455,18 +455,29 @@ def config_value(root: Path, key: str) -> str | None:
 # ---------------------------------------------------------------- changing the repository
 
 
-def fetch(root: Path, remote: str, branch: str | None = None) -> None:
-    """Fetch from a remote within a bounded time; GitError (exit 4) when it does not answer."""
+def fetch(root: Path, remote: str, branch: str | None = None, fix: str = "") -> None:
+    """Fetch from a remote within a bounded time; GitError (exit 4) when it does not answer,
+    or answers without `branch` (then `fix` says how to name the right one)."""
     remote_urls(root, remote)
     args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--end-of-options", remote]
     if branch:
         args.append(f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
     result = run_git(root, *args, timeout=network_timeout())
-    if result.returncode != 0:
-        raise GitError(
-            f"cannot reach the remote {remote!r}: {first_reason(result.stderr)}",
-            hint="check the network and `git remote -v`; nothing here was changed",
+    if result.returncode == 0:
+        return
+    if branch and "couldn't find remote ref" in result.stderr:  # it answered: not the network
+        listed = run_git(root, "ls-remote", "--heads", "--end-of-options", remote,
+                         timeout=network_timeout())  # fmt: skip
+        names = [line.partition("refs/heads/")[2] for line in listed.stdout.splitlines()]
+        raise MissingBranch(
+            f"the remote {remote!r} has no branch {branch!r} (it has: "
+            f"{', '.join(name for name in names if name) or 'no branches'})",
+            hint=f"{fix}; nothing here was changed" if fix else "nothing here was changed",
         )
+    raise GitError(
+        f"cannot reach the remote {remote!r}: {first_reason(result.stderr)}",
+        hint="check the network and `git remote -v`; nothing here was changed",
+    )
 
 
 @contextlib.contextmanager

@@ -26,7 +26,15 @@ from urllib.parse import quote
 from . import gates, gitrepo, ops
 from .config import KB
 from .entries import check_id, parse_text, read_entry, relpath, write_atomic
-from .errors import CacopError, EntryError, GitError, NotFound, Refused, UsageError
+from .errors import (
+    CacopError,
+    EntryError,
+    GitError,
+    MissingBranch,
+    NotFound,
+    Refused,
+    UsageError,
+)
 from .gates import Finding
 from .models import PRODUCT_TYPES, TLP_ORDER, TOPICS, Entry
 
@@ -380,7 +388,12 @@ def _base_commit(kb: KB, push: bool) -> tuple[str, str, bool]:
     """(commit, its name, offline) to branch from: the upstream branch, fetched when it answers."""
     offline = False
     try:
-        gitrepo.fetch(kb.root, kb.remote, kb.branch)
+        gitrepo.fetch(
+            kb.root, kb.remote, kb.branch,
+            fix="set `branch:` in cacop.yaml to the branch the sites share",
+        )  # fmt: skip
+    except MissingBranch:  # the remote answered: offline or not, the setting must be fixed
+        raise
     except GitError:
         if push:
             raise
@@ -923,7 +936,11 @@ def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
         )
     source = f"{upstream.remote}/{upstream.branch}" if upstream.remote != "." else upstream.branch
     if upstream.remote != ".":
-        gitrepo.fetch(kb.root, upstream.remote, upstream.branch)
+        gitrepo.fetch(
+            kb.root, upstream.remote, upstream.branch,
+            fix=f"follow the shared branch: `git branch --set-upstream-to={upstream.remote}/"
+            "BRANCH`",
+        )  # fmt: skip
     tip = gitrepo.rev_parse(kb.root, upstream.ref)
     integration = integrate(kb, tip, source)
     result = SyncResult(branch, source, integration)

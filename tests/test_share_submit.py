@@ -447,6 +447,21 @@ def test_a_clone_that_belongs_to_another_user_is_named_as_such(cli, git_kb, monk
     ]
 
 
+@pytest.mark.parametrize("push", [[], ["--no-push"]])
+def test_submit_to_a_branch_the_remote_lacks_names_the_setting(cli, net, site_a, push):
+    config = site_a / "cacop.yaml"
+    config.write_text(config.read_text().replace("branch: main", "branch: trunk"))
+    git(site_a, "update-index", "--assume-unchanged", "cacop.yaml")
+    before = snapshot(site_a)
+    result = submit_file(cli, site_a, *push)
+    assert result.exit_code == ExitCode.GIT  # the remote answered: even offline work waits
+    assert result.stderr.splitlines()[-2:] == [
+        "error: the remote 'origin' has no branch 'trunk' (it has: main)",
+        "hint: set `branch:` in cacop.yaml to the branch the sites share; nothing here was changed",
+    ]
+    assert snapshot(site_a) == before and git(site_a, "branch", "--list", "submit/*") == ""
+
+
 def test_git_never_prompts_for_a_password(cli, net, site_a):
     git(site_a, "remote", "set-url", "origin", "https://127.0.0.1:9/kb.git")
     result = subprocess.run(

@@ -247,6 +247,19 @@ def test_sync_without_upstream_says_what_to_do(cli, net, site_a):
     assert "no upstream" in result.stderr and "--set-upstream-to=origin/main" in result.stderr
 
 
+def test_sync_following_a_branch_the_remote_lacks_names_it_not_the_network(cli, net, site_a):
+    git(site_a, "config", "branch.main.merge", "refs/heads/gone")  # deleted on the remote
+    before = snapshot(site_a)
+    result = cli("sync", kb=site_a)
+    assert result.exit_code == ExitCode.GIT
+    assert result.stderr.splitlines() == [
+        "error: the remote 'origin' has no branch 'gone' (it has: main)",
+        "hint: follow the shared branch: `git branch --set-upstream-to=origin/BRANCH`; "
+        "nothing here was changed",
+    ]
+    assert snapshot(site_a) == before
+
+
 def test_sync_in_a_new_kb_with_no_shared_repository_says_how_to_add_one(cli, tmp_path):
     root = tmp_path / "fresh"
     assert cli("init", str(root), "--site", "alpha").exit_code == 0
