@@ -24,7 +24,7 @@ from .entries import (
     write_atomic,
 )
 from .errors import EntryError, NotFound, Refused, UsageError
-from .models import TOPICS, TYPE_FOLDERS, Entry, Issue, ValidationReport
+from .models import TOPICS, TYPE_FOLDERS, TYPES, Entry, Issue, ValidationReport
 from .schemas import packaged_schema_dir
 
 # ---------------------------------------------------------------- validate
@@ -167,6 +167,10 @@ def list_entries(
     site: str | None = None,
     topic: str | None = None,
 ) -> tuple[list[Entry], list[Issue]]:
+    entry_type, topic = (value.strip().lower() if value else None for value in (entry_type, topic))
+    for option, value, choices in (("type", entry_type, TYPES), ("topic", topic, TOPICS)):
+        if value is not None and value not in choices:  # as search says it
+            raise UsageError(f"--{option} {value!r} is not one of: {', '.join(choices)}")
     catalog = load_catalog(kb)
     chosen = [
         entry
