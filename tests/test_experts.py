@@ -91,13 +91,32 @@ def test_top_limits_the_lists(cli, kb_copy):
 
 
 def test_table_lists_the_entries_behind_each_person(cli, kb_copy):
-    result = cli("experts", "nibin", "--today", TODAY, kb=kb_copy, env={"COLUMNS": "160"})
+    on_a_terminal = {"COLUMNS": "160", "TTY_COMPATIBLE": "1", "TERM": "xterm"}
+    result = cli("experts", "nibin", "--today", TODAY, kb=kb_copy, env=on_a_terminal)
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     assert text.index("Cy Chen") < text.index("Ann Alvarez")
     assert "NIBIN network chart (work-product, 2026-05-01)" in text
     assert "gamma-2026-nibin-network-chart" in text
     assert "Gamma County" in text and "Alpha City" in text
+
+
+def test_in_a_pipe_each_person_and_site_is_one_tab_separated_line(cli, kb_copy):
+    document = experts_json(cli, kb_copy, "nibin")
+    result = cli("experts", "nibin", "--today", TODAY, kb=kb_copy)
+    assert result.exit_code == 0, result.stderr
+    people, sites = result.stdout.split("\n\n")
+    for block, title, ranked in (
+        (people, "# People who know about 'nibin'", document["people"]),
+        (sites, "# Sites", document["sites"]),
+    ):
+        heading, *rows = block.strip("\n").split("\n")
+        assert heading == title
+        assert [row.split("\t") for row in rows] == [
+            [str(rank), expert["label"], f"{expert['score']:.2f}",
+             ", ".join(item["id"] for item in expert["entries"])]
+            for rank, expert in enumerate(ranked, 1)
+        ]  # fmt: skip
 
 
 def test_no_match_is_a_success_with_a_note(cli, kb_copy):

@@ -40,6 +40,16 @@ def community(tmp_path) -> Path:
     return target
 
 
+def terminal(**environ: str) -> dict[str, str]:
+    """The environment of a command whose output goes to a terminal (as Rich decides it)."""
+    return {"TTY_COMPATIBLE": "1", "TERM": "xterm", **environ}  # Rich takes 80 columns if dumb
+
+
+def unstyled(output: str) -> str:
+    """Terminal output without its SGR sequences (bold, colours), to read its layout."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
 def gaps_json(cli, kb: Path, *flags: str, today: str = TODAY) -> dict:
     result = cli("gaps", "--json", *flags, "--today", today, kb=kb)
     assert result.exit_code == 0, result.stderr
@@ -130,15 +140,15 @@ def test_heat_levels(count, most, level):
 
 
 def test_terminal_heatmap_and_lists(cli, community):
-    result = cli("gaps", "--today", TODAY, kb=community, env={"COLUMNS": "120"})
+    result = cli("gaps", "--today", TODAY, kb=community, env=terminal(COLUMNS="120"))
     assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = unstyled(result.stdout).splitlines()
     header = next(line for line in lines if line.strip().startswith("topic"))
     assert header.split() == ["topic", *SITES, "total"]
     for topic, row in MATRIX.items():
         line = next(line for line in lines if line.strip().startswith(topic + " "))
         assert line.split()[1:] == [str(n) for n in row] + [str(sum(row))]
-    text = result.stdout
+    text = unstyled(result.stdout)
     assert "Topics with no strategy (3)" in text
     assert "Delta (delta): never shared anything" in text
     assert "Epsilon (epsilon): last shared 2025-01-10" in text
@@ -147,13 +157,26 @@ def test_terminal_heatmap_and_lists(cli, community):
 
 
 def test_terminal_heatmap_is_split_to_fit_a_narrow_terminal(cli, community):
-    result = cli("gaps", "--today", TODAY, kb=community, env={"COLUMNS": "70"})
+    result = cli("gaps", "--today", TODAY, kb=community, env=terminal(COLUMNS="70"))
     assert result.exit_code == 0
-    assert "(sites 1 of 2)" in result.stdout
-    heatmaps = result.stdout.split("colour:")[0]
+    assert "(sites 1 of 2)" in unstyled(result.stdout)
+    heatmaps = unstyled(result.stdout).split("colour:")[0]
     assert all(len(line) <= 70 for line in heatmaps.splitlines())
     assert "…" not in heatmaps
     assert "epsilon" in heatmaps and "total" in heatmaps
+
+
+def test_in_a_pipe_the_heatmap_is_tab_separated_and_the_lists_are_plain(cli, community):
+    result = cli("gaps", "--today", TODAY, kb=community)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"# Entries by topic and site, {TODAY}"
+    assert lines[1].split("\t") == ["topic", *SITES, "total"]
+    rows = {line.split("\t")[0]: line.split("\t")[1:] for line in lines[2 : 2 + len(MATRIX)]}
+    assert rows == {topic: [str(n) for n in row] + [str(sum(row))] for topic, row in MATRIX.items()}
+    assert "# Topics with no strategy (3)" in lines
+    assert "- Delta (delta): never shared anything" in lines
+    assert not any(mark in result.stdout for mark in "│─━┃\x1b")  # no boxes, no colour
 
 
 def test_heatmap_cells_have_background_colours_on_a_terminal(cli, community):

@@ -110,7 +110,8 @@ CHECK_NO_RICH = (
 @pytest.mark.parametrize(
     "command",
     [["show", RFI_ID], ["list"], ["search", "nibin"], ["search", "nibbin"], ["index"],
-     ["validate"], ["rfi", "list"], ["search", "nibin", "--json"]],
+     ["validate"], ["rfi", "list"], ["search", "nibin", "--json"], ["gaps"],
+     ["experts", "nibin"]],
 )  # fmt: skip
 def test_a_piped_command_never_loads_rich(kb_path, command):
     env = {key: value for key, value in os.environ.items() if key not in ("FORCE_COLOR",)}

@@ -86,10 +86,31 @@ def _heatmaps(console, title: str, counts: dict[str, dict[str, int]], sites: lis
         console.print(_heatmap(title + part, counts, chunk, most, number == len(chunks)))
 
 
+def _plain_matrix(title: str, counts: dict[str, dict[str, int]], sites: list[str]) -> list[str]:
+    """A heatmap as tab-separated rows under a '# title' line: ready for a spreadsheet."""
+    rows = [f"# {title}", "\t".join(["topic", *sites, "total"])]
+    for topic, row in counts.items():
+        cells = [str(row.get(site, 0)) for site in sites]
+        rows.append("\t".join([topic, *cells, str(sum(row.values()))]))
+    return rows
+
+
+def _plain_gaps(report: GapReport) -> None:
+    lines = _plain_matrix(f"Entries by topic and site, {report.today}", report.counts, report.sites)
+    for kind, counts in (report.by_type or {}).items():
+        lines += ["", *_plain_matrix(TYPE_LABELS.get(kind, kind), counts, report.sites)]
+    for heading, items in _action_lists(report):
+        lines += ["", f"# {heading} ({len(items)})", *(f"- {item}" for item in items)]
+    plain_lines(lines)
+
+
 def gaps(report: GapReport, as_json: bool) -> None:
     _report_unreadable(report)
     if as_json:
         print_json(report.as_dict())
+        return
+    if not terminal(sys.stdout):  # no boxes, colours or Rich in a pipe or a file
+        _plain_gaps(report)
         return
     console = out()
     _heatmaps(console, f"Entries by topic and site, {report.today}", report.counts, report.sites)
@@ -261,9 +282,21 @@ def experts(report: ExpertReport, as_json: bool) -> None:
     if not report.people and not report.sites:
         note(f"no entry matches {clean(report.query)!r}; try fewer or broader words")
         return
-    console = out()
-    console.print(_expert_table(f"People who know about {clean(report.query)!r}", report.people))
-    console.print(_expert_table("Sites", report.sites))
+    people = f"People who know about {clean(report.query)!r}"
+    if terminal(sys.stdout):
+        console = out()
+        console.print(_expert_table(people, report.people))
+        console.print(_expert_table("Sites", report.sites))
+    else:  # one tab-separated line each: rank, who, score, the entries behind it
+        lines = []
+        for title, ranked in ((people, report.people), ("Sites", report.sites)):
+            lines += [*([""] if lines else []), f"# {title}"]
+            lines += [
+                f"{position}\t{' '.join(expert.label.split())}\t{expert.score:.2f}\t"
+                + ", ".join(item.entry.id for item in expert.contributions)
+                for position, expert in enumerate(ranked, 1)
+            ]
+        plain_lines(lines)
     engine = "the search index" if report.engine == "index" else "simple term matching"
     note(
         f"{report.matched} matching entries, ranked by {engine}; an entry's weight halves "
