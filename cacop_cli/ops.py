@@ -30,20 +30,32 @@ from .schemas import packaged_schema_dir
 # ---------------------------------------------------------------- validate
 
 
+def _where(path: Path) -> Path:
+    """Where a named file or folder is: its folder resolved, a file itself not followed (an
+    entry that is a link is then found in the KB, and reported as a link)."""
+    return path.resolve() if path.is_dir() else path.parent.resolve() / path.name
+
+
 def _selected_paths(kb: KB, paths: list[Path], changed: list[str] | None) -> set[str] | None:
     if not paths and changed is None:
         return None
     selected: set[str] = set()
+    names = list(changed or ())
     for given in paths:
         path = given if given.is_absolute() else Path.cwd() / given
         path = Path(*path.parts)  # normalise without resolving links
         if not path.exists():
             raise NotFound(f"{given}: no such file or folder")
-        if path.is_dir():
-            selected.update(relpath(p, kb.root) for p in path.rglob("*.md"))
-        else:
-            selected.add(relpath(path.resolve(), kb.root))
-    for name in changed or ():
+        if kb.kb_dir.resolve().is_relative_to(_where(path)):  # the KB's folder, or above it
+            return None  # all of it
+        if not _where(path).is_relative_to(kb.root.resolve()):
+            raise UsageError(
+                f"{given} is not inside this knowledge base ({kb.root})",
+                hint="name entry files or folders under kb/, or no path to check them all",
+            )
+        inside = [p for p in path.rglob("*") if not p.is_dir()] if path.is_dir() else [path]
+        names += [relpath(_where(p), kb.root) for p in inside]
+    for name in names:
         parts = Path(name).parts
         if parts[:1] != ("kb",):
             continue
@@ -72,9 +84,8 @@ def validate(
 
         issues = vocabulary.check(kb.root) + issues
     issues.sort(key=lambda issue: (issue.path, issue.line, issue.severity, issue.message))
-    checked = len(catalog.entries) + len(catalog.unreadable)
-    if selected is not None:
-        checked = len(selected)
+    files = [entry.rel for entry in catalog.entries] + [issue.path for issue in catalog.unreadable]
+    checked = len(files) if selected is None else len(selected.intersection(files))
     return ValidationReport(issues, checked)
 
 

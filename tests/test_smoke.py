@@ -46,3 +46,41 @@ def test_list_refuses_a_type_or_topic_that_cannot_exist(cli, kb_path, option, va
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.startswith(f"error: {option} {value!r} is not one of: ")
     assert result.stdout == ""
+
+
+def checked_count(result) -> int:
+    summary = (result.stdout + result.stderr).strip().splitlines()[-1]  # "ok: N checked, …"
+    return int(summary.split(" checked")[0].split()[-1])
+
+
+def test_validate_counts_the_entries_it_checked_and_maps_attachments_to_theirs(cli, kb_path):
+    whole = cli("validate", kb=kb_path)
+    assert (whole.exit_code, checked_count(whole)) == (ExitCode.OK, 6)
+    products = kb_path / "kb/work-products"
+    assert checked_count(cli("validate", str(products), kb=kb_path)) == 1  # not its attachment
+    entry = products / "alpha-2024-shooting-review-checklist.md"
+    entry.write_text(entry.read_text().replace("tlp: green", "tlp: purple"))
+    attachment = products / "alpha-2024-shooting-review-checklist" / "checklist.md"
+    result = cli("validate", str(attachment), kb=kb_path)  # a changed attachment: its entry
+    assert (result.exit_code, checked_count(result)) == (ExitCode.PROBLEMS, 1)
+    assert "kb/work-products/alpha-2024-shooting-review-checklist.md:" in result.stdout
+
+
+@pytest.mark.parametrize("outside", ["/etc/hostname", "another KB"])
+def test_validate_refuses_paths_outside_the_kb(cli, kb_path, tmp_path, outside):
+    other = tmp_path / "other-kb/kb/strategies"
+    other.mkdir(parents=True)
+    (other / "alpha-2024-elsewhere.md").write_text("not this KB's\n")
+    given = str(other) if outside == "another KB" else outside
+    result = cli("validate", given, kb=kb_path)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.splitlines() == [
+        f"error: {given} is not inside this knowledge base ({kb_path})",
+        "hint: name entry files or folders under kb/, or no path to check them all",
+    ]
+
+
+def test_validate_of_the_kbs_own_folder_checks_all_of_it(cli, kb_path, monkeypatch):
+    monkeypatch.chdir(kb_path)
+    assert checked_count(cli("validate", ".", kb=kb_path)) == 6  # `cacop validate .`
+    assert checked_count(cli("validate", "cacop.yaml", kb=kb_path)) == 0  # read on every run
