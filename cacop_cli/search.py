@@ -329,7 +329,14 @@ def _range(field_name: str, inner: str, position: int) -> _Token:
             )
     if not low and not high:
         raise QueryError(f"the range after {field_name}: needs at least one end")
-    high = high + "~" if high and len(high) < 10 else high  # 2024 includes all of 2024
+    until = high + "~" if high and len(high) < 10 else high  # 2024 includes all of 2024
+    if low and high and low.lower() > until.lower():
+        raise QueryError(
+            f"the range after {field_name}: (character {position}) runs backwards: "
+            f"{low} comes after {high}, so nothing can fall in it",
+            hint=f"write the earlier end first: {field_name}:[{high} TO {low}]",
+        )
+    high = until
     return _Token("RANGE", position, field=field_name, low=low.lower(), high=high.lower())
 
 
@@ -880,6 +887,11 @@ def _filters(**given: Any) -> list[Any]:
     for option, value in (("since", since), ("until", until)):
         if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
             raise UsageError(f"--{option} {value!r} is not a date (YYYY-MM-DD)")
+    if since and until and str(since) > str(until):
+        raise UsageError(
+            f"--since {since} is after --until {until}, so no entry can match both",
+            hint="swap them, or leave one out",
+        )
     if since:  # created or updated on or after
         nodes.append(Range("date", str(since), ""))
     if until:  # created on or before

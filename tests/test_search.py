@@ -95,6 +95,12 @@ def test_bad_filter_values_are_usage_errors(cli, kb_path):
     for args in (["--type", "policy"], ["--since", "last week"], ["--tlp", "purple"]):
         result = cli("search", "x", *args, kb=kb_path)
         assert result.exit_code == ExitCode.USAGE, args
+    crossed = cli("search", "x", "--since", "2026-01-01", "--until", "2020-01-01", kb=kb_path)
+    assert crossed.exit_code == ExitCode.USAGE
+    assert crossed.stderr.splitlines() == [
+        "error: --since 2026-01-01 is after --until 2020-01-01, so no entry can match both",
+        "hint: swap them, or leave one out",
+    ]
     assert cli("search", "", kb=kb_path).exit_code == ExitCode.USAGE
 
 

@@ -33,6 +33,8 @@ MALFORMED = {
     "created:last-week": "is not a date",
     "title:[a TO b]": "cannot take a range",
     "created:[2024-01-01 2024-02-01]": "must read [FROM TO UNTIL]",
+    "created:[2026-01-01 TO 2020-01-01]": "runs backwards: 2026-01-01 comes after 2020-01-01",
+    "updated:[2025 TO 2024-12]": "write the earlier end first: updated:[2024-12 TO 2025]",
 }
 
 
@@ -63,6 +65,13 @@ def test_huge_query_and_deep_parentheses_are_refused_quickly():
         search.parse("(" * 40 + "robbery" + ")" * 40)
     with pytest.raises(QueryError, match="more than 64 words"):
         search.parse("word " * 100)
+
+
+@pytest.mark.parametrize(
+    "inner", ["2024-06 TO 2024", "2024 TO 2024-06", "2024-06-01 TO 2024-06-01"]
+)
+def test_a_range_within_one_period_is_not_backwards(inner):
+    search.parse(f"created:[{inner}]")  # 2024 as an upper end runs to the end of 2024
 
 
 def test_the_language_parses_into_the_tree_we_expect():
