@@ -125,16 +125,20 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
     that search never finds, or a file from anywhere on the disk; a pipe would block the
     command forever. Opened without following links and without blocking, then checked.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    link = EntryError(
+        "link",
+        "the file is a symbolic link; an entry must be a regular file (replace the link "
+        "with the file itself)",
+    )
+    no_follow = getattr(os, "O_NOFOLLOW", 0)  # not on Windows: there, lstat says
+    if not no_follow and path.is_symlink():
+        raise link
+    flags = os.O_RDONLY | no_follow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        descriptor = os.open(path, flags | getattr(os, "O_BINARY", 0))
+        descriptor = os.open(path, flags)
     except OSError as exc:
-        if path.is_symlink():  # ELOOP from O_NOFOLLOW (or where it is missing, checked here)
-            raise EntryError(
-                "link",
-                "the file is a symbolic link; an entry must be a regular file (replace the "
-                "link with the file itself)",
-            ) from exc
+        if path.is_symlink():  # ELOOP from O_NOFOLLOW
+            raise link from exc
         raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
     with open(descriptor, "rb") as handle:
         info = os.fstat(handle.fileno())

@@ -590,7 +590,7 @@ def _refusals_explained(root: Path) -> Iterator[None]:
         yield
     except OSError as error:
         if _write_refused(error):
-            raise _unusable(root / STATE_DIR / RECORD, error) from error
+            raise _unusable(root / STATE_DIR / RECORD, error) from error  # names .cacop/
         raise
 
 
