@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +29,9 @@ from .models import TOPICS, TYPE_FOLDERS, TYPES, Entry, Issue, ValidationReport
 from .schemas import packaged_schema_dir
 
 # ---------------------------------------------------------------- validate
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # line breaks and terminal controls
 
 
 def _where(path: Path) -> Path:
@@ -351,7 +355,11 @@ def init_kb(
     state: str = "XX",
     branch: str = "main",
 ) -> Path:
-    """A new KB repository with its first commit. Refuses an existing KB, touching nothing."""
+    """A new KB repository with its first commit. Refuses an existing KB, touching nothing.
+
+    The name, agency and state are written as YAML scalars (quoted where YAML would read
+    them otherwise): a value is never able to add a field of its own."""
+    from . import yamlsafe
     from .entries import ID_RE
 
     root = path.expanduser().resolve()
@@ -369,18 +377,21 @@ def init_kb(
             "(its first commit would take in everything there); nothing was changed",
             hint="give a new folder, e.g. `cacop init ~/kb --site SLUG`",
         )
+    for option, value in (("--name", name), ("--agency", agency), ("--state", state)):
+        if value is not None and (not value.strip() or _CONTROL.search(value)):
+            raise UsageError(f"{option} {value!r} must be one line of text; nothing was changed")
     root.mkdir(parents=True, exist_ok=True)
     display = site.replace("-", " ").title()
+    name = yamlsafe.scalar(name or display + " crime analysis knowledge base")
+    agency = yamlsafe.scalar(agency or display + " Police Department")
     files = {
         CONFIG_NAME: (
             f"# Settings of this knowledge base (see cacop's README).\n"
-            f"name: {name or display + ' crime analysis knowledge base'}\n"
-            f"site: {site}\nremote: origin\nbranch: {branch}\n"
+            f"name: {name}\nsite: {site}\nremote: origin\nbranch: {branch}\n"
             "share:\n  max_tlp: green\n"
         ),
         "kb/sites.yaml": (
-            f"{site}:\n  name: {display}\n  agency: {agency or display + ' Police Department'}\n"
-            f"  state: {state}\n"
+            f"{site}:\n  name: {display}\n  agency: {agency}\n  state: {yamlsafe.scalar(state)}\n"
         ),
         "kb/strategies/.gitkeep": "",
         "kb/work-products/.gitkeep": "",

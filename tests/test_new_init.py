@@ -8,7 +8,8 @@ import json
 import pytest
 from kbtools import snapshot
 
-from cacop_cli import entries
+from cacop_cli import entries, yamlsafe
+from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
 
 from conftest import git
@@ -69,6 +70,29 @@ def test_init_refuses_a_folder_with_other_files(cli, tmp_path):
     result = cli("init", str(target), "--site", "memphis")
     assert result.exit_code == ExitCode.PROBLEMS
     assert sorted(path.name for path in target.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("option", ["--name", "--agency", "--state"])
+def test_init_refuses_a_value_that_would_add_lines_to_the_settings(cli, tmp_path, option):
+    root = tmp_path / "kb"
+    value = "Our KB\nshare:\n  max_tlp: red"  # a field of its own, were it written as is
+    result = cli("init", str(root), "--site", "alpha", option, value)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.startswith(f"error: {option} ")
+    assert "must be one line of text; nothing was changed" in result.stderr
+    assert not root.exists()
+
+
+def test_init_writes_names_that_look_like_yaml_as_the_text_given(cli, tmp_path):
+    root = tmp_path / "kb"
+    name = 'Delta: "the" KB # not a comment'
+    result = cli("init", str(root), "--site", "alpha", "--name", name, "--agency", "yes",
+                 "--state", "no")  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert load_kb(root).name == name
+    sites = yamlsafe.load((root / "kb/sites.yaml").read_text()).value
+    assert sites["alpha"]["agency"] == "yes" and sites["alpha"]["state"] == "NO"
+    assert cli("validate", kb=root).exit_code == ExitCode.OK
 
 
 def test_init_refuses_a_bad_site_slug(cli, tmp_path):
