@@ -309,6 +309,7 @@ def slugify(title: str, max_length: int = 60) -> str:
     for word in words:
         candidate = f"{slug}-{word}" if slug else word
         if len(candidate) > max_length:
+            slug = slug or word[:max_length]  # a first word longer than the limit: its start
             break
         slug = candidate
     return slug or "entry"

@@ -183,9 +183,8 @@ def list_entries(
     topic: str | None = None,
 ) -> tuple[list[Entry], list[Issue]]:
     entry_type, topic = (value.strip().lower() if value else None for value in (entry_type, topic))
-    for option, value, choices in (("type", entry_type, TYPES), ("topic", topic, TOPICS)):
-        if value is not None and value not in choices:  # as search says it
-            raise UsageError(f"--{option} {value!r} is not one of: {', '.join(choices)}")
+    check_choices("type", [entry_type] if entry_type else [], TYPES)  # as search says it
+    check_choices("topic", [topic] if topic else [], TOPICS)
     catalog = load_catalog(kb)
     chosen = [
         entry
@@ -212,6 +211,9 @@ def unique_id(kb: KB, site: str, title: str, when: dt.date) -> str:
 
 def template_body(entry_type: str) -> str:
     return resources.files("cacop_cli.templates").joinpath(f"{entry_type}.md").read_text("utf-8")
+
+
+MAX_TITLE = 200  # SPEC: a title is 1-200 characters (the schemas say so too)
 
 
 def check_choices(name: str, values: list[str], allowed: tuple[str, ...]) -> None:
@@ -247,6 +249,11 @@ def new_entry(
         )
     if not title.strip():
         raise UsageError("the title is empty; give --title 'What this is about'")
+    if len(title.strip()) > MAX_TITLE:
+        raise UsageError(
+            f"the title is {len(title.strip())} characters; a title holds at most {MAX_TITLE}",
+            hint="put the rest in --summary or the body",
+        )
     if not topics:
         raise UsageError("give at least one --topic", hint="topics: " + ", ".join(TOPICS))
     check_choices("topic", topics, TOPICS)

@@ -95,6 +95,27 @@ def test_init_writes_names_that_look_like_yaml_as_the_text_given(cli, tmp_path):
     assert cli("validate", kb=root).exit_code == ExitCode.OK
 
 
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [("Ünïcödé café: hot spots", "unicode-cafe-hot-spots"), ("中文标题", "entry"),
+     ("x" * 90, "x" * 60), ("Near-repeat " + "y" * 70, "near-repeat")],
+)  # fmt: skip
+def test_a_title_becomes_a_readable_slug_within_the_limit(title, slug):
+    assert entries.slugify(title) == slug
+
+
+def test_new_refuses_a_title_longer_than_200_characters_without_writing(cli, kb_path):
+    before = snapshot(kb_path)
+    result = cli("new", "strategy", "--title", "x" * 201, "--topic", "crime-analysis",
+                 "--no-edit", kb=kb_path)  # fmt: skip
+    assert result.exit_code == ExitCode.USAGE
+    assert (
+        result.stderr.splitlines()[0]
+        == "error: the title is 201 characters; a title holds at most 200"
+    )
+    assert snapshot(kb_path) == before
+
+
 def test_init_refuses_a_bad_site_slug(cli, tmp_path):
     result = cli("init", str(tmp_path / "x"), "--site", "Bad Site")
     assert result.exit_code == ExitCode.USAGE
