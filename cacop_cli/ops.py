@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,9 +28,6 @@ from .models import TOPICS, TYPE_FOLDERS, TYPES, Entry, Issue, ValidationReport
 from .schemas import packaged_schema_dir
 
 # ---------------------------------------------------------------- validate
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # line breaks and terminal controls
 
 
 def _where(path: Path) -> Path:
@@ -385,7 +381,7 @@ def init_kb(
             hint="give a new folder, e.g. `cacop init ~/kb --site SLUG`",
         )
     for option, value in (("--name", name), ("--agency", agency), ("--state", state)):
-        if value is not None and (not value.strip() or _CONTROL.search(value)):
+        if value is not None and (not value.strip() or not value.isprintable()):  # no breaks
             raise UsageError(f"{option} {value!r} must be one line of text; nothing was changed")
     root.mkdir(parents=True, exist_ok=True)
     display = site.replace("-", " ").title()
