@@ -125,20 +125,15 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
     that search never finds, or a file from anywhere on the disk; a pipe would block the
     command forever. Opened without following links and without blocking, then checked.
     """
-    link = EntryError(
-        "link",
-        "the file is a symbolic link; an entry must be a regular file (replace the link "
-        "with the file itself)",
-    )
     no_follow = getattr(os, "O_NOFOLLOW", 0)  # not on Windows: there, lstat says
     if not no_follow and path.is_symlink():
-        raise link
+        raise _linked()
     flags = os.O_RDONLY | no_follow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         descriptor = os.open(path, flags)
     except OSError as exc:
         if path.is_symlink():  # ELOOP from O_NOFOLLOW
-            raise link from exc
+            raise _linked() from exc
         raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
     with open(descriptor, "rb") as handle:
         info = os.fstat(handle.fileno())
@@ -148,18 +143,31 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
                 "this is not a regular file (a pipe, a device or a folder); an entry is a "
                 "Markdown file",
             )
+        if info.st_size > max_bytes:  # before reading a byte of it
+            raise _too_large(info.st_size, max_bytes)
         try:
-            data = handle.read(max_bytes + 1)  # no more, even if the file grows meanwhile
+            data = handle.read(max_bytes + 1)  # no more, even if the file grew meanwhile
         except OSError as exc:
             raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
-    size = max(info.st_size, len(data))
-    if size > max_bytes:
-        raise EntryError(
-            "too-large",
-            f"the file is {size:,} bytes; entries may be at most {max_bytes:,} "
-            "(put large material in an attachment)",
-        )
+    if len(data) > max_bytes:
+        raise _too_large(len(data), max_bytes)
     return data
+
+
+def _linked() -> EntryError:
+    return EntryError(
+        "link",
+        "the file is a symbolic link; an entry must be a regular file (replace the link with "
+        "the file itself)",
+    )
+
+
+def _too_large(size: int, max_bytes: int) -> EntryError:
+    return EntryError(
+        "too-large",
+        f"the file is {size:,} bytes; entries may be at most {max_bytes:,} "
+        "(put large material in an attachment)",
+    )
 
 
 def read_entry(path: Path, root: Path, limits: dict[str, int] | None = None) -> Entry:

@@ -766,8 +766,7 @@ def _rebuild_locked(
             if progress:
                 progress(done, len(paths))
         writer.commit()
-        manifest = scan
-        _write_manifest(building, manifest)
+        _write_manifest(building, scan)
         toc = _latest_toc(building)
         _write_facets(building, toc)
         with _pinned_index(building, toc, readonly=True).reader() as reader:

@@ -46,9 +46,10 @@ def _selected_paths(kb: KB, paths: list[Path], changed: list[str] | None) -> set
         path = Path(*path.parts)  # normalise without resolving links
         if not path.exists():
             raise NotFound(f"{given}: no such file or folder")
-        if kb.kb_dir.resolve().is_relative_to(_where(path)):  # the KB's folder, or above it
+        where = _where(path)
+        if kb.kb_dir.resolve().is_relative_to(where):  # the KB's folder, or above it
             return None  # all of it
-        if not _where(path).is_relative_to(kb.root.resolve()):
+        if not where.is_relative_to(kb.root.resolve()):
             raise UsageError(
                 f"{given} is not inside this knowledge base ({kb.root})",
                 hint="name entry files or folders under kb/, or no path to check them all",
