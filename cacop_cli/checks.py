@@ -400,6 +400,74 @@ class LinkCheck(Check):
                 )
 
 
+# What a clone on Windows cannot hold: these characters, a name ending in a dot or a space,
+# a device name with or without an extension (CON, CON.md), and long paths (the old
+# MAX_PATH of 260 characters, with room left for the folder the KB is cloned into).
+_WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*\\\x00-\x1f]')
+_WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul"]
+    + [f"{name}{n}" for name in ("com", "lpt") for n in (*"123456789", "¹", "²", "³")]
+)
+PORTABLE_PATH_CHARS = 200
+
+
+def portability_problem(name: str) -> str | None:
+    """Why a file or folder name would break a clone on another system, or None."""
+    bad = _WINDOWS_FORBIDDEN.search(name)
+    if bad:
+        shown = repr(bad.group())[1:-1] if bad.group() < " " else bad.group()
+        return f"the character '{shown}' is not allowed in file names on Windows"
+    if name.endswith((".", " ")):
+        return "ends in a dot or a space, which Windows drops"
+    if name.split(".")[0].rstrip(" ").lower() in _WINDOWS_DEVICES:
+        return f"{name.split('.')[0]} is a device name on Windows, with any extension"
+    return None
+
+
+@register
+class PortabilityCheck(Check):
+    name = "portable"
+    description = "file names every system can hold: Windows names, case clashes, path length"
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.paths: dict[str, list[tuple[Entry, str]]] = defaultdict(list)
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        names = entry.meta.get("attachments") if entry.type == "work-product" else None
+        folder = entry.rel[: -len(".md")] if entry.rel.endswith(".md") else entry.rel
+        paths = [entry.rel]
+        paths += [f"{folder}/{n}" for n in (names if isinstance(names, list) else ()) if n]
+        for path in paths:
+            self.paths[path.lower()].append((entry, path))
+            field = None if path == entry.rel else "attachments"
+            problem = portability_problem(path.rsplit("/", 1)[-1])
+            if problem:
+                yield self.error(entry, field, f"{path}: {problem}; rename it")
+            elif len(path) > PORTABLE_PATH_CHARS:
+                yield self.error(
+                    entry,
+                    field,
+                    f"{path}: the path is {len(path)} characters long; Windows clones fail "
+                    f"past about {PORTABLE_PATH_CHARS}: shorten the name",
+                )
+
+    def finalize(self) -> Iterator[Issue]:
+        for same in self.paths.values():
+            if len({path for _, path in same}) < 2:
+                continue
+            first = same[0][1]
+            for entry, path in same[1:]:
+                if path != first:
+                    field = None if path == entry.rel else "attachments"
+                    yield self.error(
+                        entry,
+                        field,
+                        f"{path} differs from {first} only in upper and lower case; on Windows "
+                        "and macOS they are one file: rename one",
+                    )
+
+
 def kb_level_issues(catalog: Catalog, tracked_state: list[str]) -> list[Issue]:
     """Problems of the KB as a whole: the site registry and committed derived state."""
     issues = list(catalog.sites_issues)

@@ -27,6 +27,7 @@ FIELD_ORDER = (
 )  # fmt: skip
 BOM = "\ufeff"
 _DELIMITER = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+_BARE_CR = re.compile(r"\r(?!\n)")
 # `=======` alone is also a Markdown heading underline, so only the angle markers count.
 _CONFLICT = re.compile(r"^(<{7}|>{7})(?:[ \t]|\r?$)", re.MULTILINE)
 DEFAULT_ENTRY_BYTES = 1_048_576
@@ -78,6 +79,7 @@ def split_frontmatter(text: str) -> tuple[str, str, int]:
     text = text.removeprefix(BOM)
     if not text.strip():
         raise EntryError("empty", "the file is empty; an entry starts with a --- frontmatter block")
+    _refuse_bare_cr(text)
     first_end = text.find("\n")
     first_line = text if first_end < 0 else text[:first_end]
     if not _DELIMITER.fullmatch(first_line):
@@ -98,6 +100,26 @@ def split_frontmatter(text: str) -> tuple[str, str, int]:
     rest = rest[1:] if rest.startswith("\n") else rest
     body_line = text.count("\n", 0, closing.end()) + 2
     return frontmatter, rest, body_line
+
+
+def _refuse_bare_cr(text: str) -> None:
+    """A carriage return not followed by a line feed (old Mac line endings) up to the end of
+    the frontmatter: git, YAML and editors on other systems split such a file differently."""
+    bare = _BARE_CR.search(text)
+    if bare is None:
+        return
+    closing = _DELIMITER.search(text, text.find("\n") + 1) if "\n" in text else None
+    if closing is not None and bare.start() > closing.end():
+        return  # in the body: Markdown reads it as a line break on every system
+    before = text[: bare.start()]
+    line = before.count("\n") + len(_BARE_CR.findall(before)) + 1  # as an editor shows it
+    raise EntryError(
+        "bare-cr",
+        "the frontmatter has a line that ends in a carriage return alone (CR without LF, as "
+        "some old editors save); other systems read such a file differently",
+        line=line,
+        hint="save the file with LF or CRLF line endings (in most editors: 'line endings')",
+    )
 
 
 def parse_frontmatter(frontmatter: str) -> yamlsafe.Document:

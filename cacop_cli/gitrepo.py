@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import GitError, MissingBranch, UsageError
 
@@ -62,11 +63,27 @@ def git_env() -> dict[str, str]:
     return env
 
 
+# git runs in a process group of its own, so a Ctrl-C at the terminal reaches cacop only.
+# POSIX: a new session, stopped with SIGINT to the group (git removes its lock files), then
+# SIGKILL. Windows: a new process group, stopped with CTRL_BREAK_EVENT, then terminate().
+_POSIX_GROUPS = hasattr(os, "killpg") and hasattr(signal, "SIGKILL")
+_NEW_GROUP: dict[str, Any] = (
+    {"start_new_session": True}
+    if _POSIX_GROUPS
+    else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+)
+
+
 def _stop(process: subprocess.Popen) -> None:
     """Ask git's whole process group to stop (it removes its lock files), then insist."""
-    for sig, wait in ((signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
+    for polite, wait in ((True, 5.0), (False, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            if _POSIX_GROUPS:
+                os.killpg(process.pid, signal.SIGINT if polite else signal.SIGKILL)  # type: ignore[attr-defined]
+            elif polite and hasattr(signal, "CTRL_BREAK_EVENT"):
+                process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+            else:
+                process.kill()  # TerminateProcess on Windows
         try:
             process.wait(wait)
             return
@@ -94,7 +111,7 @@ def run_git(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=git_env(),
-            start_new_session=True,
+            **_NEW_GROUP,
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed", hint="install git, then try again") from exc

@@ -22,6 +22,11 @@ PARALLEL_SCAN_FROM = 3_000
 # the moment of writing), so equal scans in the same order always give equal bytes.
 SCAN_FORMAT = 2
 _TOP_FOLDERS = ("strategies", "work-products", "rfis")
+# Folders opened once and every name stat-ed relative to them: POSIX. Elsewhere (Windows),
+# or where the attributes are missing, the scan goes by full paths instead.
+_HAS_DIR_FD = (
+    hasattr(os, "O_DIRECTORY") and hasattr(os, "O_NOFOLLOW") and os.stat in os.supports_dir_fd
+)
 
 
 def dump(scan: dict[str, list[int]]) -> bytes:
@@ -67,9 +72,11 @@ def _stat_files(
 ) -> dict[str, list[int]]:
     """Stat the listed names, and list and stat kb/rfis/<name>/responses of `rfi_folders`
     (names that are not folders, or are links, are passed over)."""
+    if not _HAS_DIR_FD:
+        return _stat_files_by_path(base, listed, rfi_folders)
     found: dict[str, list[int]] = {}
     stat = os.stat
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW  # type: ignore[attr-defined]
     work: list[tuple[str, str, list[str] | None]] = [*listed]
     work += [(f"rfis/{name}", f"kb/rfis/{name}/responses", None) for name in rfi_folders]
     for folder, prefix, names in work:
@@ -95,6 +102,41 @@ def _stat_files(
         finally:
             os.close(fd)
     return found
+
+
+def _stat_files_by_path(
+    base: str, listed: list[tuple[str, str, list[str]]], rfi_folders: list[str]
+) -> dict[str, list[int]]:
+    """_stat_files where folders cannot be opened (Windows: no O_DIRECTORY, no dir_fd):
+    the same answer by full paths, with links passed over by lstat."""
+    found: dict[str, list[int]] = {}
+    work: list[tuple[str, str, list[str] | None]] = [*listed]
+    work += [(f"rfis/{name}", f"kb/rfis/{name}/responses", None) for name in rfi_folders]
+    for folder, prefix, names in work:
+        where = f"{base}/{folder}" if names is not None else f"{base}/{folder}/responses"
+        try:
+            if not _is_real_folder(f"{base}/{folder}") or not _is_real_folder(where):
+                continue
+            if names is None:
+                names = [n for n in os.listdir(where) if n.endswith(".md") and n[0] != "."]
+        except OSError:
+            continue
+        for name in names:
+            try:
+                info = os.lstat(f"{where}/{name}")
+            except OSError:
+                continue
+            if info.st_mode & 0o170000 == 0o100000:  # a regular file
+                found[f"{prefix}/{name}"] = [info.st_size, info.st_mtime_ns]
+    return found
+
+
+def _is_real_folder(path: str) -> bool:
+    """A folder, not a link to one (nor a Windows junction, which lstat reports as a link)."""
+    try:
+        return os.lstat(path).st_mode & 0o170000 == 0o040000
+    except OSError:
+        return False
 
 
 def _in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Callable[[], Any]:

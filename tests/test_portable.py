@@ -1,0 +1,140 @@
+"""A KB stays portable, and cacop runs where POSIX-only calls do not exist (Windows).
+
+validate refuses what would break a clone on another system; the scan and git's stop
+have working alternatives where folders cannot be opened and process groups do not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from kbtools import strategy_text, write_strategy
+
+from cacop_cli import gitrepo, scan
+
+WORK_PRODUCT = "kb/work-products/alpha-2024-shooting-review-checklist"
+
+
+def attach(kb: Path, *names: str) -> None:
+    """Make `names` the work product's attachments, each a real file in its folder."""
+    folder = kb / WORK_PRODUCT
+    for name in names:
+        (folder / name).write_text("a plain attachment\n", encoding="utf-8")
+    entry = kb / f"{WORK_PRODUCT}.md"
+    listed = ", ".join(json.dumps(name) for name in ("checklist.md", *names))
+    text = entry.read_text(encoding="utf-8").replace(
+        "attachments: [checklist.md]", f"attachments: [{listed}]"
+    )
+    entry.write_text(text, encoding="utf-8")
+
+
+def problems(cli, kb: Path) -> list[dict]:
+    result = cli("validate", "--json", kb=kb)
+    return json.loads(result.stdout)["problems"]
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("map<1>.pdf", "'<' is not allowed"),
+        ("beats:2024.csv", "':' is not allowed"),
+        ('say "hi".txt', "'\"' is not allowed"),
+        ("what?.txt", "'?' is not allowed"),
+        ("all*.txt", "'*' is not allowed"),
+        ("a|b.txt", "'|' is not allowed"),
+        ("notes.", "ends in a dot"),
+        ("notes ", "ends in a dot or a space"),
+        ("CON.txt", "device name"),
+        ("nul", "device name"),
+        ("com1.pdf", "device name"),
+        ("Lpt9.docx", "device name"),
+    ],
+)
+def test_an_attachment_name_windows_cannot_hold_is_an_error(cli, kb_path, name, said):
+    attach(kb_path, name)
+    found = [p for p in problems(cli, kb_path) if name in p["message"]]
+    assert found, problems(cli, kb_path)
+    assert found[0]["severity"] == "error" and said in found[0]["message"]
+    assert found[0]["path"] == f"{WORK_PRODUCT}.md" and found[0]["line"] == 12
+    assert cli("validate", kb=kb_path).exit_code == 1
+
+
+def test_names_windows_can_hold_pass(cli, kb_path):
+    attach(kb_path, "beat map 2024.pdf", "con-tracts.csv", "console.txt", "a.b.c.txt")
+    assert problems(cli, kb_path) == []
+
+
+def test_an_entry_named_like_a_device_is_an_error(cli, kb_path):
+    write_strategy(kb_path, "aux")
+    found = [p for p in problems(cli, kb_path) if p["path"] == "kb/strategies/aux.md"]
+    assert any("device name" in p["message"] for p in found), found
+
+
+def test_two_attachments_that_differ_only_in_case_are_an_error(cli, kb_path):
+    attach(kb_path, "Beat-Map.pdf", "beat-map.pdf")
+    found = [p for p in problems(cli, kb_path) if "only in upper and lower case" in p["message"]]
+    assert len(found) == 1, problems(cli, kb_path)
+    assert "Beat-Map.pdf" in found[0]["message"] and "beat-map.pdf" in found[0]["message"]
+
+
+def test_a_path_longer_than_windows_allows_is_an_error(cli, kb_path):
+    name = "b" * 150 + ".pdf"
+    attach(kb_path, name)
+    found = [p for p in problems(cli, kb_path) if "characters long" in p["message"]]
+    assert found and name in found[0]["message"]
+    short = "c" * 60 + ".pdf"
+    attach(kb_path, short)
+    assert not [p for p in problems(cli, kb_path) if short in p["message"]]
+
+
+def test_a_frontmatter_line_ending_in_a_bare_cr_is_an_error_with_its_line(cli, kb_path):
+    path = write_strategy(kb_path, "alpha-2024-old-mac-editor")
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(text.replace("tlp: green\n", "tlp: green\r", 1).encode("utf-8"))
+    found = [p for p in problems(cli, kb_path) if p["path"].endswith("old-mac-editor.md")]
+    assert len(found) == 1, found
+    assert "carriage return alone" in found[0]["message"]
+    assert found[0]["line"] == 9  # tlp is the eighth field, after the opening ---
+
+
+def test_crlf_and_bom_entries_stay_valid_and_a_bare_cr_in_the_body_is_fine(cli, kb_path):
+    crlf = kb_path / "kb" / "strategies" / "alpha-2024-windows-editor.md"
+    crlf.write_bytes(strategy_text("alpha-2024-windows-editor").replace("\n", "\r\n").encode())
+    bom = kb_path / "kb" / "strategies" / "alpha-2024-notepad-bom.md"
+    bom.write_bytes(b"\xef\xbb\xbf" + strategy_text("alpha-2024-notepad-bom").encode())
+    body_cr = kb_path / "kb" / "strategies" / "alpha-2024-body-cr.md"
+    body_cr.write_bytes(strategy_text("alpha-2024-body-cr", body="one\rtwo\n").encode())
+    assert problems(cli, kb_path) == []
+
+
+def test_the_scan_by_path_finds_exactly_what_the_scan_by_folder_finds(kb_path):
+    responses = kb_path / "kb" / "rfis" / "beta-2025-nibin-and-group-data" / "responses"
+    (responses.parent.parent / "linked-rfi").symlink_to(responses.parent)
+    (kb_path / "kb" / "strategies" / "link.md").symlink_to(
+        kb_path / "kb" / "strategies" / "alpha-2024-focused-deterrence-call-ins.md"
+    )
+    (kb_path / "kb" / "strategies" / "folder.md").mkdir()
+    base = f"{kb_path}/kb"
+    listed = [
+        (folder, f"kb/{folder}", [n for n in sorted((Path(base) / folder).iterdir())])
+        for folder in ("strategies", "work-products", "rfis")
+    ]
+    listed = [(f, p, [n.name for n in names if n.name.endswith(".md")]) for f, p, names in listed]
+    rfi_folders = [n.name for n in (Path(base) / "rfis").iterdir() if not n.name.endswith(".md")]
+    by_folder = scan._stat_files(base, listed, rfi_folders)
+    by_path = scan._stat_files_by_path(base, listed, rfi_folders)
+    assert by_path == by_folder
+    assert "kb/strategies/link.md" not in by_path and "kb/strategies/folder.md" not in by_path
+    assert any(rel.endswith("/responses/" + n.name) for n in responses.iterdir() for rel in by_path)
+
+
+def test_git_is_stopped_on_a_timeout_without_process_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr(gitrepo, "_POSIX_GROUPS", False)
+    monkeypatch.setattr(gitrepo, "_NEW_GROUP", {})
+    started = time.monotonic()
+    with pytest.raises(gitrepo.GitError, match="did not finish within 1 s"):
+        gitrepo.run_git(tmp_path, "-c", "alias.hang=!exec sleep 20", "hang", timeout=1)
+    assert time.monotonic() - started < 8
