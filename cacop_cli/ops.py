@@ -337,6 +337,16 @@ repos:
         files: ^(kb/|schemas/|cacop\\.yaml)
 """
 
+GITATTRIBUTES = """\
+# Written by cacop init. Entries and settings keep LF line endings in the repository and in
+# every clone, whatever the system or git's core.autocrlf (a CRLF file from a Windows editor
+# is still read as it is); attachments travel byte for byte, never converted.
+*.md text eol=lf
+*.yaml text eol=lf
+*.json text eol=lf
+kb/work-products/*/** -text
+"""
+
 PR_TEMPLATE = """\
 ## What this shares
 
@@ -401,6 +411,7 @@ def init_kb(
         "kb/work-products/.gitkeep": "",
         "kb/rfis/.gitkeep": "",
         ".gitignore": ".cacop/\n",
+        ".gitattributes": GITATTRIBUTES,
         ".github/workflows/cacop.yml": WORKFLOW.format(branch=branch),
         ".github/pull_request_template.md": PR_TEMPLATE,
         ".gitlab-ci.yml": GITLAB_CI,

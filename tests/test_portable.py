@@ -138,3 +138,34 @@ def test_git_is_stopped_on_a_timeout_without_process_groups(tmp_path, monkeypatc
     with pytest.raises(gitrepo.GitError, match="did not finish within 1 s"):
         gitrepo.run_git(tmp_path, "-c", "alias.hang=!exec sleep 20", "hang", timeout=1)
     assert time.monotonic() - started < 8
+
+
+def test_init_keeps_entries_lf_and_attachments_byte_for_byte(cli, tmp_path):
+    from conftest import git
+
+    root = tmp_path / "new-kb"
+    assert cli("init", str(root), "--site", "memphis").exit_code == 0
+    checked = git(
+        root, "check-attr", "text", "eol", "--",
+        "kb/strategies/x.md", "kb/work-products/y/beats.csv", "kb/work-products/y/notes.md",
+    )  # fmt: skip
+    assert "kb/strategies/x.md: eol: lf" in checked
+    assert "kb/work-products/y/beats.csv: text: unset" in checked
+    assert "kb/work-products/y/notes.md: text: unset" in checked
+    assert git(root, "status", "--porcelain") == ""  # committed with the rest
+
+
+def test_the_projects_own_ci_runs_lint_and_tests_on_the_three_systems():
+    import yaml
+
+    from conftest import REPO
+
+    workflow = yaml.safe_load((REPO / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    test = workflow["jobs"]["test"]
+    matrix = test["strategy"]["matrix"]
+    assert set(matrix["os"]) == {"ubuntu-latest", "windows-latest", "macos-latest"}
+    assert "3.10" in matrix["python-version"] and "3.x" in matrix["python-version"]
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert "python -m pytest" in runs and "python scripts/platform_check.py" in runs
+    assert not any(run.startswith("make") for run in runs)  # no make on Windows runners
+    assert test["runs-on"] == "${{ matrix.os }}" and test["needs"] == "lint"
