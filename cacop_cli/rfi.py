@@ -340,7 +340,8 @@ class RfiRow:
 
     @property
     def overdue(self) -> bool:
-        return self.status != "closed" and self.days_left is not None and self.days_left < 0
+        """Past its date with no answer yet: an answered or closed RFI is never overdue."""
+        return self.status == "open" and self.days_left is not None and self.days_left < 0
 
     def as_dict(self) -> dict[str, Any]:
         meta = self.entry.meta

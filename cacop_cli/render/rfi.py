@@ -51,13 +51,13 @@ def due_text(row: RfiRow) -> tuple[str, str]:
     """'in 5 d', 'today' or '3 d overdue', and a style for it."""
     if row.days_left is None:
         return "no date", "yellow"
-    if row.status == "closed":
-        return "—", "dim"
+    if row.status == "closed" or (row.status == "answered" and row.days_left < 0):
+        return "—", "dim"  # nobody is waiting on it any more
     if row.days_left > 0:
         return f"in {row.days_left} d", "yellow" if row.days_left <= 3 else ""
     if row.days_left == 0:
         return "today", "bold yellow"
-    return f"{-row.days_left} d overdue", "" if row.status == "answered" else "bold red"
+    return f"{-row.days_left} d overdue", "bold red"
 
 
 PRIORITY_STYLE = {"urgent": "bold red", "priority": "yellow", "routine": ""}
