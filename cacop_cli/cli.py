@@ -2,7 +2,7 @@
 
 Commands live in `cacop_cli/commands/`, one module per area, each with a
 `register(app)`; this module builds the app and turns every error into one
-line, a hint and SPEC's exit code.
+line, a hint and its exit code (docs/format.md, "Exit codes").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Domain errors and the exit-code table (SPEC.md). Stdlib only."""
+"""Domain errors and the exit-code table (docs/format.md, "Exit codes"). Stdlib only."""
 
 from __future__ import annotations
 

@@ -752,7 +752,8 @@ def _rebuild_locked(
         storage = FileStorage(str(building), supports_mmap=False)
         index = storage.create_index(schema(), indexname=INDEX_NAME)
         # Large builds use two processes, each writing its own segments (multisegment skips
-        # the final merge, 35-40% of a plain build's time; WHOOSH.md). Small ones don't fork.
+        # the final merge, 35-40% of a plain build's time; docs/architecture.md).
+        # Small ones don't fork.
         procs = min(2, os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
         options = {"procs": procs, "multisegment": True} if procs > 1 else {}
         writer = index.writer(limitmb=128, **options)

@@ -210,7 +210,7 @@ def template_body(entry_type: str) -> str:
     return resources.files("cacop_cli.templates").joinpath(f"{entry_type}.md").read_text("utf-8")
 
 
-MAX_TITLE = 200  # SPEC: a title is 1-200 characters (the schemas say so too)
+MAX_TITLE = 200  # docs/format.md: a title is 1-200 characters (the schemas say so too)
 
 
 def check_choices(name: str, values: list[str], allowed: tuple[str, ...]) -> None:

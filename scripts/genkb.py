@@ -3,7 +3,7 @@
 The result is a valid cacop KB (`cacop validate` exits 0): cacop.yaml, kb/sites.yaml with
 about 20 sites, schemas/ copied from this repository, and N entries of all four types —
 strategies, work products (each with a small attachment), RFIs and their responses in
-kb/rfis/<id>/responses/. Frontmatter follows SPEC.md and schemas/*.json; dates fall in
+kb/rfis/<id>/responses/. Frontmatter follows docs/format.md and schemas/*.json; dates fall in
 2019–2026; TLP is clear or green.
 
 Bodies are 300–1,500 words drawn from a Zipf-distributed vocabulary of about 30,000

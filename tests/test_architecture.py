@@ -1,4 +1,4 @@
-"""STYLE.md's import direction, held by parsing every module's imports with `ast`,
+"""The import direction (docs/architecture.md, "Layers"), held by parsing imports with `ast`,
 and the start-up promise: light commands never import the heavy libraries."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC.md's exit-code table, pinned: the values, and one real command for each."""
+"""The exit-code table of docs/format.md, pinned: the values, and one real command for each."""
 
 from __future__ import annotations
 

@@ -159,7 +159,8 @@ def test_record_override_changes_only_its_own_lines(newline):
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare (util-linux)")
 def test_gates_and_submit_work_with_no_network_at_all(tmp_path, cacop_exe):
-    """HOSTILE 39: in a network namespace with no interfaces, nothing can be downloaded."""
+    """Hostile case 39 (docs/architecture.md): in a network namespace with no interfaces,
+    nothing can be downloaded."""
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip("user namespaces are not available here")

@@ -1,4 +1,5 @@
-"""HOSTILE.md group B: entry text is printed as text — no markup, no terminal escapes."""
+"""Hostile input, group B (docs/architecture.md): entry text is printed as text — no markup,
+no terminal escapes."""
 
 from __future__ import annotations
 

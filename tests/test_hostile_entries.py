@@ -1,4 +1,5 @@
-"""HOSTILE.md group A: entries that must be refused (validate exits 1), never crash or run."""
+"""Hostile input, group A (docs/architecture.md): entries that must be refused (validate
+exits 1), never crash or run."""
 
 from __future__ import annotations
 

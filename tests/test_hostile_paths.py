@@ -1,4 +1,5 @@
-"""HOSTILE.md group C: attachments and ids that would lead outside the KB."""
+"""Hostile input, group C (docs/architecture.md): attachments and ids that would lead outside
+the KB."""
 
 from __future__ import annotations
 

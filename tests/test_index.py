@@ -1,4 +1,5 @@
-"""The index's safety (HOSTILE.md 23-26): never open a foreign index, survive damage and kills."""
+"""The index's safety (docs/architecture.md, "Hostile input", cases 23-26): never open a
+foreign index, survive damage and kills."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The query language: checked by us before Whoosh sees it (HOSTILE.md 20 and 22)."""
+"""The query language: checked by us before Whoosh sees it (docs/architecture.md, "Hostile
+input", cases 20 and 22)."""
 
 from __future__ import annotations
 

@@ -111,7 +111,7 @@ def test_no_push_then_submit_id_sends_the_same_branch(cli, net, site_a):
     assert f"submit/{WP}" in remote_branches(net)
 
 
-# ---------------------------------------------------------------- gates (HOSTILE 35, 37, 38)
+# ---------------------------------------------------------------- gates (hostile cases 35, 37, 38)
 
 
 @pytest.mark.parametrize("tlp", ["amber", "red"])
@@ -232,7 +232,7 @@ def test_invalid_entry_is_refused_with_the_line(cli, net, site_a):
     assert "kb/strategies/alpha-2025-broken.md:9:" in result.stderr
 
 
-# ---------------------------------------------------------------- paths (HOSTILE 18, 33)
+# ---------------------------------------------------------------- paths (hostile cases 18, 33)
 
 
 def test_symlinked_file_is_refused(cli, net, site_a, tmp_path):
@@ -476,7 +476,7 @@ def test_git_never_prompts_for_a_password(cli, net, site_a):
     assert "cannot reach the remote" in outcome.stderr
 
 
-# ---------------------------------------------------------------- HOSTILE 32
+# ---------------------------------------------------------------- hostile case 32
 
 
 def test_ctrl_c_during_the_push_leaves_the_clone_as_before(net, site_a, cacop_exe, tmp_path):

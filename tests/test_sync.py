@@ -106,7 +106,7 @@ def test_human_report_groups_by_site_and_type(cli, net, site_a):
     assert "+ Idea X  [beta-2025-x]" in result.stdout
 
 
-# ---------------------------------------------------------------- HOSTILE 27
+# ---------------------------------------------------------------- hostile case 27
 
 
 def test_uncommitted_edits_are_kept_byte_for_byte(cli, net, site_a):
@@ -182,7 +182,7 @@ def test_untracked_file_identical_to_an_arrival_is_no_obstacle(cli, net, site_a)
     assert snapshot(site_a) == before
 
 
-# ---------------------------------------------------------------- HOSTILE 28
+# ---------------------------------------------------------------- hostile case 28
 
 
 def test_conflict_lists_files_and_restores_head_tree_and_stash(cli, net, site_a):
@@ -205,7 +205,7 @@ def test_conflict_lists_files_and_restores_head_tree_and_stash(cli, net, site_a)
     assert remote_main(net) != before["head"]
 
 
-# ---------------------------------------------------------------- HOSTILE 29
+# ---------------------------------------------------------------- hostile case 29
 
 
 def _start_conflict(site: Path, command: list[str]) -> None:
@@ -271,7 +271,7 @@ def test_sync_in_a_new_kb_with_no_shared_repository_says_how_to_add_one(cli, tmp
     assert git(root, "rev-parse", "HEAD") == before
 
 
-# ---------------------------------------------------------------- HOSTILE 30
+# ---------------------------------------------------------------- hostile case 30
 
 
 def test_push_rejected_by_server_hook_is_exit_4_with_reason(cli, net, site_a):
@@ -305,7 +305,7 @@ def test_push_rejected_non_fast_forward_is_exit_4(cli, net, site_a, git_daemon):
     assert git(other, "log", "-1", "--format=%s", "main").strip() == "race"
 
 
-# ---------------------------------------------------------------- HOSTILE 31
+# ---------------------------------------------------------------- hostile case 31
 
 
 def test_stopped_daemon_unresolvable_host_and_silent_port_are_exit_4_quickly(
@@ -341,7 +341,7 @@ def test_stopped_daemon_unresolvable_host_and_silent_port_are_exit_4_quickly(
     assert snapshot(site_a) == before
 
 
-# ---------------------------------------------------------------- HOSTILE 34
+# ---------------------------------------------------------------- hostile case 34
 
 
 @pytest.mark.parametrize("url", ["ext::sh -c touch% PWNED", "--upload-pack=touch PWNED"])
@@ -352,7 +352,7 @@ def test_sync_refuses_dangerous_remote_urls(cli, net, site_a, url):
     assert not list(site_a.rglob("PWNED"))
 
 
-# ---------------------------------------------------------------- HOSTILE 35-38 on push
+# ---------------------------------------------------------------- hostile case 35-38 on push
 
 
 def test_red_entry_deleted_later_still_blocks_the_push(cli, net, site_a):
@@ -406,7 +406,7 @@ def test_recorded_override_lets_the_push_through(cli, net, site_a):
     assert remote_main(net) == git(site_a, "rev-parse", "HEAD").strip()
 
 
-# ---------------------------------------------------------------- HOSTILE 32
+# ---------------------------------------------------------------- hostile case 32
 
 
 def _sync_process(site: Path, exe: list[str]) -> subprocess.Popen:

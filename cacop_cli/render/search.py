@@ -1,4 +1,4 @@
-"""Views of search, index and similar: a ranked list for people, SPEC's JSON for scripts."""
+"""Views of search, index and similar: a ranked list for people, JSON (docs/format.md) for tools."""
 
 from __future__ import annotations
 
