@@ -105,9 +105,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import core, rfi, search, share
+    from .commands import core, release, rfi, search, share
 
-    for module in (core, search, share, rfi):
+    for module in (core, search, share, rfi, release):
         module.register(app)
 
 

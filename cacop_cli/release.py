@@ -1,9 +1,9 @@
 """Which cacop this is, where it came from, and which knowledge bases it can read.
 
-Stdlib only, and cheap to import: `cacop --version` and every command's settings check
-use it. A KB's `cacop.yaml` records its format (`format: 1`) and the exact cacop its CI
-jobs install (`cacop: {requires: SPEC}`); this module judges both, finds the SPEC of the
-running cacop for `cacop init`, and holds the ordered upgrade steps for `cacop upgrade`.
+Stdlib only, and cheap to import: every command's settings check uses it. A KB's
+`cacop.yaml` records its format (`format: 1`) and the exact cacop its CI jobs install
+(`cacop: {requires: SPEC}`); this module judges both, finds the SPEC of the running
+cacop for `cacop init`, and holds the ordered upgrade steps for `cacop upgrade`.
 """
 
 from __future__ import annotations
@@ -108,8 +108,7 @@ def unknown_source() -> UsageError:
     return UsageError(
         "this cacop cannot tell where it was installed from (a local file, a checkout or a "
         "package index), so `init` cannot write CI jobs that install the same cacop",
-        hint=f"name it: --cacop-spec '{SPEC_EXAMPLE}' (or set CACOP_SPEC); "
-        "see docs/releasing.md",
+        hint=f"name it: --cacop-spec '{SPEC_EXAMPLE}' (or set CACOP_SPEC); see docs/releasing.md",
     )
 
 
@@ -117,7 +116,8 @@ def unknown_source() -> UsageError:
 
 
 def install_hint(requires: str | None) -> str:
-    if requires:
+    wanted = spec_version(requires) if requires else None
+    if requires and (wanted is None or _numbers(wanted) > _numbers(__version__)):
         return f"install the cacop this KB names: pipx install --force '{requires}'"
     return "install a newer cacop (pipx install --force 'cacop @ …' from your site's release)"
 

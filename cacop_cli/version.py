@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import __version__
 
+
 def _hex(text: str) -> str | None:
     return text if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text) else None
 
