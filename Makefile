@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint check bench clean
+.PHONY: help demo test lint check bench dist clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -30,5 +30,10 @@ check: lint test ## what CI runs
 bench: $(STAMP) ## benchmarks on generated knowledge bases (slow)
 	$(BIN)/python scripts/bench.py
 
+dist: $(STAMP) ## build the release: sdist and wheel in dist/, checked by twine
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 clean: ## remove the virtual environment and caches
-	rm -rf $(VENV) .cacop .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cacop .pytest_cache .ruff_cache dist

@@ -15,7 +15,6 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from . import __version__
 from .errors import CacopError, ExitCode
 
 
@@ -85,7 +84,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        print(f"cacop {__version__}")
+        from .version import version_line
+
+        print(version_line())
         raise typer.Exit()
 
 
@@ -104,9 +105,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import core, rfi, search, share
+    from .commands import core, release, rfi, search, share
 
-    for module in (core, search, share, rfi):
+    for module in (core, search, share, rfi, release):
         module.register(app)
 
 

@@ -164,6 +164,9 @@ def _checked(root: Path, path: Path, text: str) -> dict[str, Any]:
     settings = document.value
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}:1: cacop.yaml must be a mapping of settings")
+    from . import release
+
+    release.check_kb(settings, path, document.key_lines)  # a newer KB: say what to install
     problems = _settings_problems(root, settings)
     if problems:
         first = problems[0]

@@ -288,12 +288,17 @@ def new_entry(
 
 # ---------------------------------------------------------------- init
 
+# The CI jobs and the pre-commit hook install exactly the cacop that cacop.yaml names in
+# `cacop.requires` ({install}: the pip arguments, shell-quoted; {dependencies}: the same as
+# a YAML list); never a bare name that a public index could hand to someone else's code.
 WORKFLOW = """\
 name: cacop validate
 on:
   pull_request:
   push:
     branches: [{branch}]
+permissions:
+  contents: read
 jobs:
   validate:
     runs-on: ubuntu-latest
@@ -304,7 +309,8 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install cacop
+      - name: Install the cacop that cacop.yaml names (cacop.requires)
+        run: {install}
       - name: Validate the entries this change touches, and every cross-entry rule
         if: github.event_name == 'pull_request'
         run: cacop validate --changed-since "origin/${{{{ github.base_ref }}}}"
@@ -319,20 +325,22 @@ cacop-validate:
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
   script:
-    - pip install cacop
+    - {install}
     - git fetch origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
     - cacop validate --changed-since "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
 """
 
 PRE_COMMIT = """\
-# Run `cacop validate` before each commit: pip install pre-commit && pre-commit install
+# Runs `cacop validate` before each commit, with the cacop that cacop.yaml names
+# (cacop.requires). Needs pre-commit (https://pre-commit.com); then `pre-commit install`.
 repos:
   - repo: local
     hooks:
       - id: cacop-validate
         name: cacop validate
         entry: cacop validate
-        language: system
+        language: python
+        additional_dependencies: {dependencies}
         pass_filenames: false
         files: ^(kb/|schemas/|cacop\\.yaml)
 """
@@ -346,6 +354,23 @@ GITATTRIBUTES = """\
 *.json text eol=lf
 kb/work-products/*/** -text
 """
+
+
+def ci_files(branch: str, spec: str) -> dict[str, str]:
+    """The CI jobs and pre-commit hook of a KB, each installing exactly `spec`."""
+    import shlex
+
+    from . import yamlsafe
+    from .release import pip_arguments
+
+    arguments = pip_arguments(spec)
+    install = yamlsafe.scalar("pip install " + " ".join(map(shlex.quote, arguments)))
+    return {
+        ".github/workflows/cacop.yml": WORKFLOW.format(branch=branch, install=install),
+        ".gitlab-ci.yml": GITLAB_CI.format(install=install),
+        ".pre-commit-config.yaml": PRE_COMMIT.format(dependencies=yamlsafe.scalar(arguments)),
+    }
+
 
 PR_TEMPLATE = """\
 ## What this shares
@@ -368,8 +393,12 @@ def init_kb(
     agency: str | None = None,
     state: str = "XX",
     branch: str = "main",
+    cacop_spec: str | None = None,
 ) -> Path:
     """A new KB repository with its first commit. Refuses an existing KB, touching nothing.
+
+    Its CI jobs install `cacop_spec` (checked to name one exact cacop), by default the
+    cacop running this, where it can tell its own source; it is recorded in cacop.yaml.
 
     The name, agency and state are written as YAML scalars (quoted where YAML would read
     them otherwise): a value is never able to add a field of its own."""
@@ -394,6 +423,11 @@ def init_kb(
     for option, value in (("--name", name), ("--agency", agency), ("--state", state)):
         if value is not None and (not value.strip() or not value.isprintable()):  # no breaks
             raise UsageError(f"{option} {value!r} must be one line of text; nothing was changed")
+    from . import release
+
+    spec = release.check_spec(cacop_spec) if cacop_spec else release.running_spec()
+    if spec is None:
+        raise release.unknown_source()
     root.mkdir(parents=True, exist_ok=True)
     display = site.replace("-", " ").title()
     name = yamlsafe.scalar(name or display + " crime analysis knowledge base")
@@ -401,8 +435,10 @@ def init_kb(
     files = {
         CONFIG_NAME: (
             f"# Settings of this knowledge base (see cacop's README).\n"
+            f"format: {release.FORMAT}\n"
             f"name: {name}\nsite: {site}\nremote: origin\nbranch: {branch}\n"
             "share:\n  max_tlp: green\n"
+            f"cacop:\n  requires: {yamlsafe.scalar(spec)}\n"
         ),
         "kb/sites.yaml": (
             f"{site}:\n  name: {display}\n  agency: {agency}\n  state: {yamlsafe.scalar(state)}\n"
@@ -412,10 +448,8 @@ def init_kb(
         "kb/rfis/.gitkeep": "",
         ".gitignore": ".cacop/\n",
         ".gitattributes": GITATTRIBUTES,
-        ".github/workflows/cacop.yml": WORKFLOW.format(branch=branch),
         ".github/pull_request_template.md": PR_TEMPLATE,
-        ".gitlab-ci.yml": GITLAB_CI,
-        ".pre-commit-config.yaml": PRE_COMMIT,
+        **ci_files(branch, spec),
     }
     for relative, contents in files.items():
         target = root / relative

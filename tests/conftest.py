@@ -17,6 +17,7 @@ pytest_plugins = ["gitserver"]
 
 FILES = Path(__file__).parent / "files"
 REPO = Path(__file__).parent.parent
+TEST_SPEC = "cacop @ git+https://forge.invalid/psp/cacop.git@v0.1.0"
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +38,8 @@ def stable_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TERM", "dumb")
     for name in ("CACOP_KB", "CACOP_SITE", "EDITOR", "VISUAL"):
         monkeypatch.delenv(name, raising=False)
+    # The cacop that `cacop init` pins in a KB's CI jobs: a checkout cannot tell its own.
+    monkeypatch.setenv("CACOP_SPEC", TEST_SPEC)
 
 
 def git(cwd: Path, *args: str) -> str:

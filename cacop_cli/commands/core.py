@@ -39,12 +39,23 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="The KB's name."),
         agency: str | None = typer.Option(None, "--agency", help="The site's agency."),
         state: str = typer.Option("XX", "--state", help="The site's two-letter state code."),
+        cacop_spec: str | None = typer.Option(
+            None,
+            "--cacop-spec",
+            envvar="CACOP_SPEC",
+            metavar="SPEC",
+            help="The exact cacop the KB's CI jobs install, e.g. 'cacop @ git+https://HOST/"
+            "cacop.git@v1.0.0' (default: where this cacop was installed from).",
+        ),
     ) -> None:
         """Create a new knowledge base repository (git, settings, schemas, CI checks)."""
         from .. import ops
         from ..render import core as view
 
-        view.initialised(ops.init_kb(path, site, name=name, agency=agency, state=state.upper()))
+        created = ops.init_kb(
+            path, site, name=name, agency=agency, state=state.upper(), cacop_spec=cacop_spec
+        )
+        view.initialised(created)
 
     @app.command()
     def new(

@@ -1,0 +1,20 @@
+"""Views of upgrade."""
+
+from __future__ import annotations
+
+from ..release import FORMAT, UpgradeResult
+from . import emit, note
+
+
+def upgraded(result: UpgradeResult) -> None:
+    if result.after == result.before:
+        note(f"this knowledge base is in format {result.before}, the newest; nothing to change")
+        return
+    for step in result.steps:
+        note(f"upgraded: {step}")
+    for name in result.changed:
+        emit(name)
+    note(
+        f"format {result.before} -> {result.after} (this cacop writes {FORMAT}): "
+        "review the changes with `git diff`, then commit them"
+    )
