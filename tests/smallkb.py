@@ -95,7 +95,9 @@ def small_kbs(draw, max_entries: int = 6, tlps: tuple[str, ...] = TLPS) -> Small
             meta["updated"] = _date(created + draw(st.integers(0, 400)))
         meta["topics"] = draw(st.lists(st.sampled_from(TOPICS), min_size=1, unique=True))
         if draw(st.booleans()):
-            meta["tags"] = draw(st.lists(st.sampled_from(("nibin", "gvi", "x", "cad")), unique=True))
+            meta["tags"] = draw(
+                st.lists(st.sampled_from(("nibin", "gvi", "x", "cad")), unique=True)
+            )
         meta["tlp"] = draw(st.sampled_from(tlps))
         if draw(st.booleans()):
             meta["summary"] = draw(titles)
@@ -108,7 +110,9 @@ def small_kbs(draw, max_entries: int = 6, tlps: tuple[str, ...] = TLPS) -> Small
         if kind == "strategy":
             meta["status"] = draw(st.sampled_from(("proposed", "active", "evaluated", "retired")))
             meta["evidence"] = draw(
-                st.sampled_from(("effective", "promising", "no-effects", "insufficient", "untested"))
+                st.sampled_from(
+                    ("effective", "promising", "no-effects", "insufficient", "untested")
+                )
             )
         elif kind == "work-product":
             meta["product_type"] = draw(st.sampled_from(("bulletin", "map", "template", "other")))
