@@ -127,8 +127,8 @@ def small_kbs(draw, max_entries: int = 6, tlps: tuple[str, ...] = TLPS) -> Small
             meta["status"] = draw(st.sampled_from(("open", "answered", "closed")))
             meta["priority"] = draw(st.sampled_from(("routine", "priority", "urgent")))
             meta["needed_by"] = _date(created + draw(st.integers(0, 60)))
-            meta["to"] = draw(st.one_of(st.just(["all"]), st.lists(st.sampled_from(sites),
-                                                                    min_size=1, unique=True)))  # fmt: skip
+            recipients = st.lists(st.sampled_from(sites), min_size=1, unique=True)
+            meta["to"] = draw(st.one_of(st.just(["all"]), recipients))
         else:
             rfi = draw(st.sampled_from(rfis))["meta"]
             meta["id"] = f"{site}-{20230101 + number}-{number:04x}"
