@@ -388,3 +388,8 @@ def iter_entry_files(root: Path) -> Iterator[Path]:
             for name in sorted(filenames):
                 if name.endswith(".md") and not name.startswith("."):
                     yield here / name
+
+
+def has_entries(root: Path) -> bool:
+    """Does the KB hold any entry file yet, readable or not? False right after `cacop init`."""
+    return next(iter_entry_files(root), None) is not None

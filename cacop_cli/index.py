@@ -1477,6 +1477,8 @@ def _write_facets(folder: Path, toc: int) -> None:
         leaves = reader.leaf_readers()
         segments = []
         for leaf, _offset in leaves:
+            if leaf.segment() is None:  # an index of no documents: Whoosh's EmptyReader
+                continue
             segment = leaf.segment().segment_id()
             parts[segment] = earlier.get(segment) or _segment_facets(leaf)
             segments.append(segment)

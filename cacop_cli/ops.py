@@ -17,6 +17,7 @@ from .config import CONFIG_NAME, KB
 from .entries import (
     check_id,
     entry_path,
+    has_entries,
     read_entry,
     relpath,
     render_entry,
@@ -109,13 +110,21 @@ def locate(kb: KB, entry_id: str) -> Path | None:
     return next(iter(sorted(kb.kb_dir.glob(f"rfis/*/responses/{entry_id}.md"))), None)
 
 
+def not_found_hint(kb: KB) -> str:
+    """What to do about an id that names no entry: find the right one, or, in a KB with
+    no entries yet, add the first."""
+    if not has_entries(kb.root):
+        return (
+            "the knowledge base has no entries yet: add the first with `cacop new strategy "
+            "--title '…'`, or run `cacop sync` to bring in what the community has shared"
+        )
+    return "`cacop list` shows every id; `cacop search WORDS` finds one by its text"
+
+
 def read_by_id(kb: KB, entry_id: str) -> Entry:
     path = locate(kb, entry_id)
     if path is None:
-        raise NotFound(
-            f"no entry has the id {entry_id!r}",
-            hint="`cacop list` shows every id; `cacop search WORDS` finds one by its text",
-        )
+        raise NotFound(f"no entry has the id {entry_id!r}", hint=not_found_hint(kb))
     try:
         return read_entry(path, kb.root, kb.limits)
     except EntryError as error:

@@ -1065,10 +1065,9 @@ def similar(kb: KB, entry_id: str, limit: int = 5) -> list[Hit]:
     check_id(entry_id)
     path = locate(kb, entry_id)
     if path is None:
-        raise NotFound(
-            f"no entry has the id {entry_id!r}",
-            hint="`cacop search WORDS` finds an entry by its text",
-        )
+        from .ops import not_found_hint
+
+        raise NotFound(f"no entry has the id {entry_id!r}", hint=not_found_hint(kb))
     document = document_for(kb, path.relative_to(kb.root).as_posix())
     if isinstance(document, str):
         raise CacopError(f"{path.relative_to(kb.root)}:{document}", hint="fix the file first")

@@ -22,3 +22,15 @@ def open_kb(ctx: typer.Context, kb: str | Path | None) -> KB:
 
     chosen = kb or (ctx.find_root().obj.kb if ctx.find_root().obj else None)
     return load_kb(chosen)
+
+
+def tell_if_empty(knowledge_base: KB, lead: str | None = None) -> bool:
+    """On a KB with no entries yet (right after `cacop init`), say so and how to add the
+    first one (on stderr, so `--json` output is untouched); True if it was empty."""
+    from ..entries import has_entries
+    from ..render import empty_kb
+
+    if has_entries(knowledge_base.root):
+        return False
+    empty_kb(*([lead] if lead else []))
+    return True

@@ -12,7 +12,7 @@ import typer
 
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS
-from . import JSON_OPTION, KB_OPTION, open_kb
+from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
 
 
 def open_editor(path: Path) -> int | None:
@@ -105,8 +105,11 @@ def register(app: typer.Typer) -> None:
         from .. import ops
         from ..render import core as view
 
-        report = ops.validate(open_kb(ctx, kb), paths or [], changed_since)
+        knowledge_base = open_kb(ctx, kb)
+        report = ops.validate(knowledge_base, paths or [], changed_since)
         view.validation(report, as_json)
+        if not report.checked and not paths and not changed_since:
+            tell_if_empty(knowledge_base)
         raise typer.Exit(0 if report.ok else 1)
 
     @app.command()
@@ -135,5 +138,8 @@ def register(app: typer.Typer) -> None:
         from .. import ops
         from ..render import core as view
 
-        entries, unreadable = ops.list_entries(open_kb(ctx, kb), entry_type, site, topic)
+        knowledge_base = open_kb(ctx, kb)
+        entries, unreadable = ops.list_entries(knowledge_base, entry_type, site, topic)
         view.entry_list(entries, unreadable, as_json)
+        if not entries:
+            tell_if_empty(knowledge_base)

@@ -10,7 +10,9 @@ import typer
 
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS
-from . import JSON_OPTION, KB_OPTION, open_kb
+from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
+
+NOTHING_TO_MAP = "nothing to map yet, the knowledge base has no entries"
 
 TODAY_OPTION = typer.Option(
     None,
@@ -147,10 +149,13 @@ def register(app: typer.Typer) -> None:
         from .. import rfi
         from ..render import rfi as view
 
+        knowledge_base = open_kb(ctx, kb)
         listing = rfi.list_rfis(
-            open_kb(ctx, kb), open_only, overdue, to_me, mine, today=_today(today)
+            knowledge_base, open_only, overdue, to_me, mine, today=_today(today)
         )
         view.listing(listing, as_json)
+        if not listing.rows:
+            tell_if_empty(knowledge_base)
 
     @app.command()
     def gaps(
@@ -171,13 +176,14 @@ def register(app: typer.Typer) -> None:
         report = community.gaps(knowledge_base, by_type, today=_today(today))
         if html is None:
             view.gaps(report, as_json)
-            return
-        written = community.save_page(html, view.gaps_html(report, knowledge_base.name))
-        if as_json:
-            view.gaps(report, as_json)
-            view.note(f"wrote {written}")
         else:
-            view.page_written(written)
+            written = community.save_page(html, view.gaps_html(report, knowledge_base.name))
+            if as_json:
+                view.gaps(report, as_json)
+                view.note(f"wrote {written}")
+            else:
+                view.page_written(written)
+        tell_if_empty(knowledge_base, NOTHING_TO_MAP)
 
     @app.command()
     def experts(
@@ -192,10 +198,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Who to ask: authors and sites ranked by their matching entries, recent work first."""
         from .. import community
+        from ..entries import has_entries
         from ..render import community as view
 
-        report = community.experts(open_kb(ctx, kb), query, top=top, today=_today(today))
-        view.experts(report, as_json)
+        knowledge_base = open_kb(ctx, kb)
+        report = community.experts(knowledge_base, query, top=top, today=_today(today))
+        empty = not report.matched and not has_entries(knowledge_base.root)
+        if as_json or not empty:  # else "try broader words" would mislead
+            view.experts(report, as_json)
+        if empty:
+            view.empty_kb(NOTHING_TO_MAP)
 
     @app.command()
     def digest(
@@ -213,4 +225,8 @@ def register(app: typer.Typer) -> None:
         from ..rfi import parse_date
 
         start = parse_date(since, "--since") if since else None
-        view.digest(community.digest(open_kb(ctx, kb), start, today=_today(today)), as_json)
+        knowledge_base = open_kb(ctx, kb)
+        result = community.digest(knowledge_base, start, today=_today(today))
+        view.digest(result, as_json)
+        if not (result.added or result.answered or result.closed):
+            tell_if_empty(knowledge_base)

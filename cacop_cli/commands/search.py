@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..models import TLP_ORDER, TOPICS, TYPES
-from . import JSON_OPTION, KB_OPTION, open_kb
+from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
 
 QUERY_HELP = (
     'Words (all must appear), "a phrase", field:value (title: tag: topic: site: type: '
@@ -37,15 +37,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ranked full-text search, with highlighted snippets; brings the index up to date first."""
         from .. import search as core
+        from ..entries import has_entries
         from ..render import search as view
 
+        knowledge_base = open_kb(ctx, kb)
         with view.progress("updating the search index") as progress:
             result = core.search(
-                open_kb(ctx, kb), query, type=entry_type, site=site, topic=topic, tag=tag,
+                knowledge_base, query, type=entry_type, site=site, topic=topic, tag=tag,
                 status=status, tlp=tlp, author=author, since=since, until=until, limit=limit,
                 facets=not as_json, progress=progress,
             )  # fmt: skip
+        empty = not result.total and not has_entries(knowledge_base.root)
+        if empty:  # "try another word" helps nobody in a KB with no entries
+            result.suggestion = None
         view.results(result, as_json)
+        if empty:
+            view.empty_kb()
 
     @app.command("index")
     def index(
@@ -61,6 +68,7 @@ def register(app: typer.Typer) -> None:
         with view.progress("indexing entries") as progress:
             stats = (core.rebuild if rebuild else core.refresh)(knowledge_base, progress)
         view.index_stats(stats)
+        tell_if_empty(knowledge_base)
 
     @app.command("similar")
     def similar(
@@ -74,4 +82,5 @@ def register(app: typer.Typer) -> None:
         from .. import search as core
         from ..render import search as view
 
-        view.similar(entry_id, core.similar(open_kb(ctx, kb), entry_id, limit), as_json)
+        knowledge_base = open_kb(ctx, kb)
+        view.similar(entry_id, core.similar(knowledge_base, entry_id, limit), as_json)

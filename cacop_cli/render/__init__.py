@@ -139,3 +139,14 @@ def warn(message: str) -> None:
 
 def note(message: str) -> None:
     talk(message, "dim")
+
+
+FIRST_ENTRY = (
+    "add the first with `cacop new strategy --title '…'` (or work-product, rfi), or run "
+    "`cacop sync` to bring in what the community has shared"
+)
+
+
+def empty_kb(lead: str = "the knowledge base has no entries yet") -> None:
+    """Say, on stderr, that the KB is empty and how to add its first entry."""
+    talk(f"{lead}: {FIRST_ENTRY}", "bold")

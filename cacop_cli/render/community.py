@@ -9,10 +9,10 @@ import sys
 
 from ..community import Digest, Expert, ExpertReport, GapReport
 from ..models import Entry
-from . import clean, emit, note, out, plain_lines, print_json, talk, terminal, text
+from . import clean, emit, empty_kb, note, out, plain_lines, print_json, talk, terminal, text
 from .core import issue_line
 
-__all__ = ["note"]
+__all__ = ["empty_kb", "note"]
 
 # A sequential palette (ColorBrewer YlOrRd): level 0 is "nothing here", 5 the most.
 PALETTE = ("#eeeeee", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#e31a1c")

@@ -8,10 +8,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ..models import Hit, Issue
-from . import emit, err, note, out, plain_lines, print_json, talk, terminal, text, warn
+from . import emit, empty_kb, err, note, out, plain_lines, print_json, talk, terminal, text, warn
 
 if TYPE_CHECKING:
     from ..search import RefreshStats, SearchResult
+
+__all__ = ["empty_kb"]
 
 PROGRESS_FROM = 50  # entries: below this, indexing is quick enough to do silently
 BROKEN_SHOWN = 3
