@@ -139,16 +139,23 @@ def test_show_and_similar_of_an_unknown_id_on_a_fresh_kb_say_how_to_add_the_firs
     cli, fresh, command
 ):
     result = clean_run(cli, fresh, command, "milwaukee-2025-nothing")
-    assert result.exit_code == ExitCode.PROBLEMS  # no such entry, as SPEC's table says
+    assert result.exit_code == ExitCode.PROBLEMS  # no such entry: docs/format.md, exit codes
     assert "no entry has the id" in result.stderr
     assert EMPTY_NOTE in result.stderr and "cacop new strategy" in result.stderr
+
+
+def test_upgrade_on_a_fresh_kb_changes_nothing(cli, fresh):
+    before = (fresh / "cacop.yaml").read_bytes()
+    result = clean_run(cli, fresh, "upgrade")
+    assert result.exit_code == 0, result.stderr
+    assert (fresh / "cacop.yaml").read_bytes() == before
 
 
 def test_every_command_in_help_is_covered_here(cacop_exe):
     """A new top-level command must be added to these tests (and to the property test)."""
     listed = subprocess.run([*cacop_exe, "--help"], capture_output=True, text=True).stdout
     covered = {"init", "new", "validate", "show", "list", "search", "index", "similar",
-               "submit", "sync", "gaps", "experts", "digest", "bundle", "rfi"}  # fmt: skip
+               "submit", "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade"}  # fmt: skip
     section = listed.split("Commands:")[1].splitlines()
     commands = {line.split()[0] for line in section if line.startswith("  ") and line[2] != " "}
     assert {"search", "rfi", "bundle"} <= commands
