@@ -154,8 +154,8 @@ def test_upgrade_on_a_fresh_kb_changes_nothing(cli, fresh):
 def test_every_command_in_help_is_covered_here(cacop_exe):
     """A new top-level command must be added to these tests (and to the property test)."""
     listed = subprocess.run([*cacop_exe, "--help"], capture_output=True, text=True).stdout
-    covered = {"init", "new", "validate", "show", "list", "search", "index", "similar",
-               "submit", "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade"}  # fmt: skip
+    covered = {"init", "new", "validate", "show", "list", "search", "index", "similar", "submit",
+               "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade"}  # fmt: skip
     section = listed.split("Commands:")[1].splitlines()
     commands = {line.split()[0] for line in section if line.startswith("  ") and line[2] != " "}
     assert {"search", "rfi", "bundle"} <= commands
