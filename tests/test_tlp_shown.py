@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -214,7 +215,7 @@ def test_raising_the_line_asks_on_a_terminal(marked, cacop_exe):
 def test_pipes_show_plain_labels_on_every_result_line(cli, marked, monkeypatch, columns):
     monkeypatch.setenv("COLUMNS", columns)
     search = _run(cli, marked, "search", QUERY, "-n", "50").stdout
-    titles = [line for line in search.splitlines() if line.lstrip()[:1].isdigit()]
+    titles = [line for line in search.splitlines() if re.match(r"\s*\d+\. ", line)]
     assert len(titles) == 18 and all(". TLP:" in line for line in titles)
     for label in LABELS:
         assert label in search
