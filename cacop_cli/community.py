@@ -16,7 +16,7 @@ from .catalog import Catalog, load_catalog
 from .config import KB
 from .entries import write_atomic
 from .errors import UsageError
-from .models import TOPICS, TYPES, Entry, Issue
+from .models import TLP_ORDER, TOPICS, TYPES, Entry, Issue, at_or_below, tlp_label, tlp_rank
 from .rfi import entry_date, last_touched, rfi_rows
 
 QUIET_AFTER_YEARS = 1  # a site that shared nothing for this long is listed as quiet
@@ -39,6 +39,110 @@ def _site_name(catalog: Catalog, slug: str) -> str:
     return name if isinstance(name, str) else slug
 
 
+# ---------------------------------------------------------------- what may be written for others
+
+
+@dataclass
+class Line:
+    """Which entries an output for others may hold, and what it left out.
+
+    `line` is the most sensitive TLP included: the KB's effective max_tlp unless --max-tlp
+    chose another; `raised` when that is above the effective line (the output then carries
+    the highest included TLP as a banner). Entries holding personal data or secrets are
+    left out whatever the line.
+    """
+
+    line: str
+    effective: str
+    above: int = 0  # entries left out for their TLP
+    personal: int = 0  # entries left out for personal data or secrets
+    highest: str = "clear"  # the most sensitive TLP of the entries included
+
+    @property
+    def raised(self) -> bool:
+        return tlp_rank(self.line) > tlp_rank(self.effective)
+
+    @property
+    def banner(self) -> str | None:
+        """The label to print at the top and bottom, when the line was raised."""
+        return tlp_label(self.highest) if self.raised else None
+
+    def left_out(self) -> list[str]:
+        """'2 entries above TLP:GREEN left out' and the like; nothing when nothing was."""
+        said = []
+        if self.above:
+            said.append(f"{_entries(self.above)} above {tlp_label(self.line)} left out")
+        if self.personal:
+            said.append(f"{_entries(self.personal)} holding personal data or secrets left out")
+        return said
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "max_tlp": self.line,
+            "left_out_above_tlp": self.above,
+            "left_out_personal_data": self.personal,
+        }
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
+def choose_line(kb: KB, max_tlp: str | None) -> Line:
+    """The line for an output for others: the effective one, or --max-tlp's."""
+    effective = kb.max_tlp
+    if max_tlp is None:
+        return Line(effective, effective)
+    chosen = max_tlp.strip().lower()
+    if chosen not in TLP_ORDER:
+        raise UsageError(f"--max-tlp {max_tlp!r} is not one of: {', '.join(TLP_ORDER)}")
+    return Line(chosen, effective)
+
+
+def _scanned_text(entry: Entry) -> str:
+    meta = entry.meta
+    authors = meta.get("authors")
+    people = ", ".join(map(str, authors)) if isinstance(authors, list) else ""
+    return "\n".join((entry.title, str(meta.get("summary") or ""), people, entry.body))
+
+
+_SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
+
+
+def holding_personal_data(entries: list[Entry], today: dt.date) -> set[str]:
+    """Paths of the entries whose text holds personal data or a secret (gates' checks,
+    run once over all of them together: detect-secrets costs a file per run)."""
+    if not entries:
+        return set()
+    import bisect
+
+    from . import gates
+
+    starts, chunks, line = [], [], 1
+    for entry in entries:
+        chunk = _scanned_text(entry)
+        starts.append(line)
+        chunks.append(chunk)
+        line += chunk.count("\n") + _SEPARATOR.count("\n")
+    findings = gates.scan(_SEPARATOR.join(chunks), "for-others.md", today)
+    return {entries[bisect.bisect_right(starts, f.line) - 1].rel for f in findings}
+
+
+def for_others(entries: list[Entry], line: Line, today: dt.date) -> set[str]:
+    """Paths of the entries that may be written for others; `line` counts the rest
+    (each entry once, however many of the output's lists it is in)."""
+    unique = list({entry.rel: entry for entry in entries}.values())
+    marked = [entry for entry in unique if at_or_below(entry.meta.get("tlp"), line.line)]
+    line.above += len(unique) - len(marked)
+    personal = holding_personal_data(marked, today)
+    line.personal += len(personal)
+    kept = {entry.rel for entry in marked} - personal
+    for entry in marked:
+        if entry.rel in kept and tlp_rank(entry.tlp) > tlp_rank(line.highest):
+            line.highest = entry.tlp
+    return kept
+
+
 # ---------------------------------------------------------------- gaps
 
 
@@ -56,6 +160,8 @@ class GapReport:
     quiet_sites: list[tuple[str, dt.date | None]]  # (site, last shared) — None: never
     overdue_unanswered: list[tuple[Entry, int]]  # (RFI, days past needed_by)
     stale: list[tuple[Entry, dt.date | None]]  # (entry, last touched)
+    line: Line
+    counted_above: int = 0  # entries above the line in the matrix's counts (never listed)
     unreadable: list[Issue] = field(default_factory=list)
 
     @property
@@ -70,6 +176,7 @@ class GapReport:
                 "type": entry.type,
                 "title": entry.title,
                 "site": entry.meta.get("site"),
+                "tlp": entry.meta.get("tlp"),
                 "path": entry.rel,
                 **extra,
             }
@@ -95,6 +202,7 @@ class GapReport:
         }
         if self.by_type is not None:
             document["by_type"] = self.by_type
+        document.update(self.line.as_dict(), matrix_counts_above_tlp=self.counted_above)
         return document
 
 
@@ -108,7 +216,9 @@ def _matrix(entries: list[Entry], topics: list[str], sites: list[str]) -> dict[s
     return counts
 
 
-def gaps(kb: KB, by_type: bool = False, today: dt.date | None = None) -> GapReport:
+def gaps(
+    kb: KB, by_type: bool = False, today: dt.date | None = None, max_tlp: str | None = None
+) -> GapReport:
     """Where the KB is thin: the topic × site matrix, then what needs action as of `today`.
 
     - topics with no strategy: no strategy that is not retired lists the topic;
@@ -117,8 +227,12 @@ def gaps(kb: KB, by_type: bool = False, today: dt.date | None = None) -> GapRepo
     - overdue RFIs: not closed, past `needed_by`, and no response at all;
     - stale entries: strategies (not retired) and work products whose `updated` (else
       `created`) is more than two years old.
+
+    The matrix counts every entry; the lists name only entries that may be written for
+    others (at or below the line, no personal data).
     """
     today = today or dt.date.today()
+    line = choose_line(kb, max_tlp)
     catalog = load_catalog(kb)
     entries = catalog.entries
     seen_sites = {str(e.meta["site"]) for e in entries if isinstance(e.meta.get("site"), str)}
@@ -160,6 +274,7 @@ def gaps(kb: KB, by_type: bool = False, today: dt.date | None = None) -> GapRepo
         and (last_touched(entry) or dt.date.min) < stale_before
     ]
     stale.sort(key=lambda pair: (pair[1] or dt.date.min, pair[0].id))
+    shown = for_others([pair[0] for pair in overdue + stale], line, today)
     return GapReport(
         today=today,
         topics=topics,
@@ -169,8 +284,10 @@ def gaps(kb: KB, by_type: bool = False, today: dt.date | None = None) -> GapRepo
         by_type=typed,
         topics_without_strategy=[topic for topic in topics if topic not in covered],
         quiet_sites=quiet,
-        overdue_unanswered=overdue,
-        stale=stale,
+        overdue_unanswered=[pair for pair in overdue if pair[0].rel in shown],
+        stale=[pair for pair in stale if pair[0].rel in shown],
+        line=line,
+        counted_above=sum(not at_or_below(e.meta.get("tlp"), line.line) for e in entries),
         unreadable=catalog.unreadable,
     )
 
@@ -202,6 +319,7 @@ class Contribution:
             "type": self.entry.type,
             "title": self.entry.title,
             "site": self.entry.meta.get("site"),
+            "tlp": self.entry.meta.get("tlp"),
             "date": self.when.isoformat() if self.when else None,
             "score": round(self.score, 4),
             "weight": round(self.weight, 4),
@@ -234,6 +352,7 @@ class ExpertReport:
     people: list[Expert]
     sites: list[Expert]
     matched: int
+    line: Line
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -242,6 +361,7 @@ class ExpertReport:
             "engine": self.engine,
             "half_life_days": HALF_LIFE_DAYS,
             "matched_entries": self.matched,
+            **self.line.as_dict(),
             "people": [person.as_dict() for person in self.people],
             "sites": [site.as_dict() for site in self.sites],
         }
@@ -323,20 +443,26 @@ def experts(
     top: int = 10,
     limit: int = 500,
     today: dt.date | None = None,
+    max_tlp: str | None = None,
 ) -> ExpertReport:
     """Who to ask about `query`: authors and sites ranked by the summed relevance of their
-    matching entries, each weighted by its age (recent work counts more)."""
+    matching entries, each weighted by its age (recent work counts more). Only entries that
+    may be written for others count: the rest would show through the lists of entries."""
     if not query.strip():
         raise UsageError("give a query: what do you want to ask about?")
     if top < 1:
         raise UsageError("--top must be at least 1")
     today = today or dt.date.today()
+    line = choose_line(kb, max_tlp)
     catalog = load_catalog(kb)
     known = catalog.by_id()
     scores = search_scores(kb, query, limit)
     engine = "index"
     if scores is None:
         scores, engine = simple_scores(catalog.entries, query), "simple"
+    matching = [known[entry_id] for entry_id, score in scores.items() if entry_id in known]
+    shown = for_others([entry for entry in matching if scores[entry.id] > 0], line, today)
+    scores = {entry.id: scores[entry.id] for entry in matching if entry.rel in shown}
     people: dict[str, list[Contribution]] = {}
     people_labels: dict[str, str] = {}
     sites: dict[str, list[Contribution]] = {}
@@ -361,7 +487,8 @@ def experts(
         engine=engine,
         people=_rank(people, people_labels, top),
         sites=_rank(sites, site_labels, top),
-        matched=sum(1 for entry_id in scores if entry_id in known),
+        matched=len(scores),
+        line=line,
     )
 
 
@@ -384,6 +511,7 @@ class Digest:
     added: list[Entry]  # strategies, work products and RFIs created in the window
     answered: list[Answered]  # RFIs with responses created in the window
     closed: list[tuple[Entry, dt.date, int]]  # RFIs closed in the window, when, responses
+    line: Line
     unreadable: list[Issue] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -395,12 +523,14 @@ class Digest:
                 "site": entry.meta.get("site"),
                 "authors": entry.meta.get("authors"),
                 "created": entry.meta.get("created"),
+                "tlp": entry.meta.get("tlp"),
                 "path": entry.rel,
             }
 
         return {
             "since": self.since.isoformat(),
             "until": self.today.isoformat(),
+            **self.line.as_dict(),
             "added": [brief(entry) for entry in self.added],
             "answered": [
                 {
@@ -468,9 +598,16 @@ def _rfi_or_none(entry: Entry | None) -> Entry | None:
     return entry if entry is not None and entry.type == "rfi" else None
 
 
-def digest(kb: KB, since: dt.date | None = None, today: dt.date | None = None) -> Digest:
-    """What was added, answered and closed from `since` (default: a week ago) to today."""
+def digest(
+    kb: KB,
+    since: dt.date | None = None,
+    today: dt.date | None = None,
+    max_tlp: str | None = None,
+) -> Digest:
+    """What was added, answered and closed from `since` (default: a week ago) to today:
+    only entries that may be written for others (at or below the line, no personal data)."""
     today = today or dt.date.today()
+    line = choose_line(kb, max_tlp)
     since = since or today - dt.timedelta(days=DIGEST_DAYS)
     if since > today:
         raise UsageError(f"--since {since.isoformat()} is after today ({today.isoformat()})")
@@ -509,14 +646,23 @@ def digest(kb: KB, since: dt.date | None = None, today: dt.date | None = None) -
         ),
         key=lambda pair: (pair[1], pair[0].id),
     )
+    candidates = [*added, *(e for item in answered for e in item.responses)]
+    candidates += [item.rfi for item in answered if item.rfi] + [item[0] for item in closed]
+    shown = for_others(candidates, line, today)
+    answered = [
+        Answered(item.rfi, item.rfi_id, [e for e in item.responses if e.rel in shown])
+        for item in answered
+        if item.rfi is None or item.rfi.rel in shown
+    ]
     sites = set(catalog.sites) | {str(e.meta.get("site")) for e in catalog.entries}
     return Digest(
         since=since,
         today=today,
         kb_name=kb.name,
         site_names={slug: _site_name(catalog, slug) for slug in sites},
-        added=added,
-        answered=answered,
-        closed=closed,
+        added=[entry for entry in added if entry.rel in shown],
+        answered=[item for item in answered if item.responses],
+        closed=[item for item in closed if item[0].rel in shown],
+        line=line,
         unreadable=catalog.unreadable,
     )

@@ -28,7 +28,7 @@ class KB:
     site: str
     remote: str = "origin"
     branch: str = "main"
-    max_tlp: str = "green"
+    share_max_tlp: str = "green"  # cacop.yaml's share.max_tlp; read it through `max_tlp`
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -39,6 +39,16 @@ class KB:
     @property
     def state_dir(self) -> Path:
         return self.root / ".cacop"
+
+    @property
+    def max_tlp(self) -> str:
+        """The effective line: the most sensitive TLP that may leave this clone, whether
+        pushed (`submit`, `sync`) or written for others (`digest`, `gaps`, `experts`).
+
+        Every caller goes through here, so a stricter source (a clone-local setting) can
+        be added in this one place.
+        """
+        return self.share_max_tlp
 
 
 def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
@@ -147,7 +157,7 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
         site=site,
         remote=settings.get("remote", "origin"),
         branch=settings.get("branch", "main"),
-        max_tlp=share.get("max_tlp", "green"),
+        share_max_tlp=share.get("max_tlp", "green"),
         limits={**DEFAULT_LIMITS, **(settings.get("limits") or {})},
         settings=settings,
     )

@@ -50,7 +50,7 @@ from .scan import dump as dump_scan
 from .scan import scan_entries
 from .scan import take as early_scan
 
-FORMAT = 1  # bump when the schema or the analysis changes: older indexes are rebuilt
+FORMAT = 2  # bump when the schema or the analysis changes: older indexes are rebuilt
 INDEX_NAME = "MAIN"
 STATE_DIR = ".cacop"
 RECORD = "record.json"
@@ -114,7 +114,7 @@ QUERY_FIELDS: dict[str, tuple[str, str]] = {
     "needed_by": ("needed_by", "date"),
     "date": ("date", "date"),
 }
-STORED = ("path", "id", "type", "title", "site", "created", "updated", "topic")
+STORED = ("path", "id", "type", "title", "site", "tlp", "created", "updated", "topic")
 # The kind of each field of schema() (a test keeps the two equal). The record's identity is
 # made from this table, so the freshness check need not import Whoosh's fields and analysis.
 FIELD_KINDS = {
@@ -332,7 +332,7 @@ def schema() -> Any:
         type=ID(stored=True),
         site=ID(stored=True),
         status=ID,
-        tlp=ID,
+        tlp=ID(stored=True),  # every search hit shows its TLP
         evidence=ID,
         product_type=ID,
         priority=ID,

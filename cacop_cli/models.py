@@ -36,6 +36,17 @@ def tlp_rank(tlp: str) -> int:
         return len(TLP_ORDER)
 
 
+def tlp_label(tlp: Any) -> str:
+    """A marking in FIRST TLP 2.0's wording: 'TLP:AMBER+STRICT' (unmarked: 'TLP:NONE')."""
+    marking = " ".join(str(tlp).split()) if tlp not in (None, "") else "none"
+    return f"TLP:{marking.upper()}"
+
+
+def at_or_below(tlp: Any, line: str) -> bool:
+    """May an entry marked `tlp` go where only `line` and below may go? Unknown: no."""
+    return isinstance(tlp, str) and tlp in TLP_ORDER and tlp_rank(tlp) <= tlp_rank(line)
+
+
 @dataclass
 class Entry:
     """One Markdown entry: its frontmatter fields, body and where each field sits."""
@@ -60,6 +71,11 @@ class Entry:
     @property
     def title(self) -> str:
         return str(self.meta.get("title", ""))
+
+    @property
+    def tlp(self) -> str:
+        value = self.meta.get("tlp")
+        return value if isinstance(value, str) else ""
 
     def line_of(self, name: str) -> int:
         return self.lines.get(name, 1)
@@ -108,3 +124,4 @@ class Hit:
     snippet: str
     created: str = ""
     topics: list[str] = field(default_factory=list)
+    tlp: str = ""

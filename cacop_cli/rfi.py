@@ -358,6 +358,7 @@ class RfiRow:
             "responders": self.responders,
             "to": meta.get("to"),
             "created": meta.get("created"),
+            "tlp": meta.get("tlp"),
             "path": self.entry.rel,
         }
 

@@ -863,6 +863,7 @@ def _hit(kb: KB, raw: Any, pattern: str | None) -> Hit:
         type=str(fields.get("type", "")),
         title=str(fields.get("title", "")),
         site=str(fields.get("site", "")),
+        tlp=str(fields.get("tlp", "")),
         path=str(fields.get("path", "")),
         score=round(raw.score, 4),
         snippet=make_snippet(_file_text(kb, str(fields.get("path", ""))), pattern),

@@ -114,7 +114,8 @@ def test_in_a_pipe_each_person_and_site_is_one_tab_separated_line(cli, kb_copy):
         assert heading == title
         assert [row.split("\t") for row in rows] == [
             [str(rank), expert["label"], f"{expert['score']:.2f}",
-             ", ".join(item["id"] for item in expert["entries"])]
+             ", ".join(f"{item['id']} TLP:{item['tlp'].upper()}"
+                       for item in expert["entries"])]
             for rank, expert in enumerate(ranked, 1)
         ]  # fmt: skip
 

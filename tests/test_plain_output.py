@@ -80,7 +80,7 @@ def test_search_in_a_pipe_is_plain_lines(cli, kb_path):
     assert result.exit_code == ExitCode.OK, result.stderr
     lines = result.stdout.splitlines()
     first = next(number for number, line in enumerate(lines) if line.startswith("1. "))
-    assert lines[first] == "1. Has anyone linked NIBIN leads to group violence data?"
+    assert lines[first] == "1. TLP:GREEN  Has anyone linked NIBIN leads to group violence data?"
     assert lines[first + 1].split() == ["rfi", "·", "beta", "·", "2025-02-01", RFI_ID]
     assert "nibin" in lines[first + 2].lower()  # the snippet, on one line
     assert any(line.startswith("  by type: ") for line in lines)
@@ -93,8 +93,8 @@ def test_list_in_a_pipe_is_one_tab_separated_line_an_entry(cli, kb_path):
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     listed = cli("list", "--json", kb=kb_path)
     assert len(rows) == listed.stdout.count('"id":')
-    assert all(len(row) == 5 for row in rows)
-    row = next(row for row in rows if row[-1] == STRATEGY_ID)
+    assert all(len(row) == 6 and row[5].startswith("TLP:") for row in rows)
+    row = next(row for row in rows if row[4] == STRATEGY_ID)
     assert row[:3] == ["2024-03-05", "strategy", "alpha"]
 
 

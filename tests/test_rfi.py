@@ -389,8 +389,8 @@ def test_list_in_a_pipe_is_one_tab_separated_line_an_rfi(cli, community):
     result = cli("rfi", "list", "--today", TODAY, kb=community)
     assert result.exit_code == 0
     rows = [line.split("\t") for line in result.stdout.splitlines()]
-    assert all(len(row) == 8 for row in rows), rows
-    by_id = {row[-1]: row for row in rows}
+    assert all(len(row) == 9 and row[8].startswith("TLP:") for row in rows), rows
+    by_id = {row[7]: row for row in rows}
     assert by_id["beta-2026-federal-task-force-contacts"][:6] == [
         "2026-06-01", "14 d overdue", "routine", "open", "0", "beta"
     ]  # fmt: skip

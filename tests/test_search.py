@@ -30,7 +30,7 @@ def test_json_is_exactly_the_spec_shape(cli, kb_path):
     assert document["query"] == "call-ins"
     assert document["total"] >= 1
     first = document["results"][0]
-    assert set(first) == {"id", "type", "title", "site", "path", "score", "snippet"}
+    assert set(first) == {"id", "type", "title", "site", "tlp", "path", "score", "snippet"}
     assert first["id"] == DETERRENCE
     assert first["path"] == f"kb/strategies/{DETERRENCE}.md"
     assert first["type"] == "strategy" and first["site"] == "alpha"
@@ -40,7 +40,7 @@ def test_json_is_exactly_the_spec_shape(cli, kb_path):
 def test_people_see_rank_title_type_site_date_snippet_and_counts(cli, kb_path):
     result = cli("search", "moral voices", kb=kb_path)
     assert result.exit_code == ExitCode.OK, result.stderr
-    assert "1. Focused deterrence call-ins for group-involved shooters" in result.stdout
+    assert "1. TLP:GREEN  Focused deterrence call-ins for group-involved shooters" in result.stdout
     assert "strategy · alpha · 2025-01-10" in result.stdout
     assert "found" in result.stdout and "by type:" in result.stdout and "by topic:" in result.stdout
 

@@ -4,15 +4,20 @@ experts and digest."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..errors import UsageError
+from ..errors import Refused, UsageError
 from ..models import TLP_ORDER, TOPICS
 from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
 
 NOTHING_TO_MAP = "nothing to map yet, the knowledge base has no entries"
+
+if TYPE_CHECKING:
+    from ..config import KB
 
 TODAY_OPTION = typer.Option(
     None,
@@ -26,6 +31,40 @@ MESSAGE_OPTION = typer.Option(None, "--message", "-m", help="The text, given inl
 FILE_OPTION = typer.Option(
     None, "--file", "-f", metavar="PATH", help="Read the text from a file ('-' for stdin)."
 )
+
+MAX_TLP_OPTION = typer.Option(
+    None,
+    "--max-tlp",
+    metavar="LEVEL",
+    help=f"Include entries up to this TLP ({', '.join(TLP_ORDER)}; default: share.max_tlp). "
+    "Above share.max_tlp it asks first and marks the output.",
+)
+YES_OPTION = typer.Option(
+    False, "--yes", help="Raise --max-tlp above share.max_tlp without asking (for scripts)."
+)
+
+
+def _max_tlp(kb: KB, max_tlp: str | None, yes: bool) -> str | None:
+    """--max-tlp, once a person on a terminal agreed to go above the effective line
+    (refused off a terminal unless --yes)."""
+    from ..community import choose_line
+    from ..models import tlp_label
+
+    line = choose_line(kb, max_tlp)
+    if not line.raised or yes:
+        return max_tlp
+    above = f"--max-tlp {line.line} includes entries above {tlp_label(line.effective)}"
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise Refused(
+            f"{above} (share.max_tlp); not on a terminal, so nobody could confirm it",
+            hint="add --yes if the output will reach only people cleared for "
+            f"{tlp_label(line.line)}",
+        )
+    if not typer.confirm(
+        f"{above}: will only people cleared for {tlp_label(line.line)} see this?", err=True
+    ):
+        raise Refused(f"nothing written: {above}", hint="run it again without --max-tlp")
+    return max_tlp
 
 
 def _today(value: str | None) -> dt.date | None:
@@ -164,6 +203,8 @@ def register(app: typer.Typer) -> None:
         html: Path | None = typer.Option(
             None, "--html", metavar="FILE", help="Write a self-contained page with the heatmap."
         ),
+        max_tlp: str | None = MAX_TLP_OPTION,
+        yes: bool = YES_OPTION,
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
         today: str | None = TODAY_OPTION,
@@ -173,7 +214,8 @@ def register(app: typer.Typer) -> None:
         from ..render import community as view
 
         knowledge_base = open_kb(ctx, kb)
-        report = community.gaps(knowledge_base, by_type, today=_today(today))
+        line = _max_tlp(knowledge_base, max_tlp, yes)
+        report = community.gaps(knowledge_base, by_type, today=_today(today), max_tlp=line)
         if html is None:
             view.gaps(report, as_json)
         else:
@@ -192,6 +234,8 @@ def register(app: typer.Typer) -> None:
             ..., metavar="QUERY", help="What you want to ask about, as for `search`."
         ),
         top: int = typer.Option(10, "--top", help="How many people and sites to list."),
+        max_tlp: str | None = MAX_TLP_OPTION,
+        yes: bool = YES_OPTION,
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
         today: str | None = TODAY_OPTION,
@@ -202,7 +246,10 @@ def register(app: typer.Typer) -> None:
         from ..render import community as view
 
         knowledge_base = open_kb(ctx, kb)
-        report = community.experts(knowledge_base, query, top=top, today=_today(today))
+        line = _max_tlp(knowledge_base, max_tlp, yes)
+        report = community.experts(
+            knowledge_base, query, top=top, today=_today(today), max_tlp=line
+        )
         empty = not report.matched and not has_entries(knowledge_base.root)
         if as_json or not empty:  # else "try broader words" would mislead
             view.experts(report, as_json)
@@ -215,6 +262,8 @@ def register(app: typer.Typer) -> None:
         since: str | None = typer.Option(
             None, "--since", metavar="DATE", help="From this date (default: seven days ago)."
         ),
+        max_tlp: str | None = MAX_TLP_OPTION,
+        yes: bool = YES_OPTION,
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
         today: str | None = TODAY_OPTION,
@@ -226,7 +275,8 @@ def register(app: typer.Typer) -> None:
 
         start = parse_date(since, "--since") if since else None
         knowledge_base = open_kb(ctx, kb)
-        result = community.digest(knowledge_base, start, today=_today(today))
+        line = _max_tlp(knowledge_base, max_tlp, yes)
+        result = community.digest(knowledge_base, start, today=_today(today), max_tlp=line)
         view.digest(result, as_json)
         if not (result.added or result.answered or result.closed):
             tell_if_empty(knowledge_base)

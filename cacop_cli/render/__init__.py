@@ -150,3 +150,57 @@ FIRST_ENTRY = (
 def empty_kb(lead: str = "the knowledge base has no entries yet") -> None:
     """Say, on stderr, that the KB is empty and how to add its first entry."""
     talk(f"{lead}: {FIRST_ENTRY}", "bold")
+
+
+# ---------------------------------------------------------------- TLP, as FIRST's TLP 2.0 shows it
+
+# FIRST's colours: each label's own colour on black (CLEAR: white on black).
+TLP_COLOURS = {
+    "clear": "#FFFFFF",
+    "green": "#33FF00",
+    "amber": "#FFC000",
+    "amber+strict": "#FFC000",
+    "red": "#FF2B2B",
+}
+TLP_BACKGROUND = "#000000"
+# FIRST's TLP 2.0 definitions, shortened to one line for a banner.
+TLP_MEANING = {
+    "clear": "Recipients can spread this to the world; there is no limit on disclosure.",
+    "green": "Limited disclosure: recipients can spread this within their community.",
+    "amber": "Limited disclosure: recipients may share this only on a need-to-know basis "
+    "within their organization and its clients.",
+    "amber+strict": "Limited disclosure: recipients may share this only within their "
+    "organization, on a need-to-know basis.",
+    "red": "For the eyes and ears of individual recipients only, no further disclosure.",
+}
+SHOWN_WITH_BANNER = ("amber", "amber+strict", "red")  # `show` frames these entries
+
+
+def tlp_colour(tlp: object) -> str:
+    """FIRST's colour for a marking; an unknown marking is shown as RED (the strictest)."""
+    return TLP_COLOURS.get(tlp if isinstance(tlp, str) else "", TLP_COLOURS["red"])
+
+
+def tlp_text(tlp: object) -> Text:
+    """'TLP:AMBER' in FIRST's colour on black, for a terminal."""
+    from ..models import tlp_label
+
+    return text(tlp_label(tlp), f"bold {tlp_colour(tlp)} on {TLP_BACKGROUND}")
+
+
+def tlp_banner(tlp: object) -> str:
+    """One line that says the marking and what it allows: 'TLP:RED — For the eyes …'."""
+    from ..models import tlp_label
+
+    meaning = TLP_MEANING.get(tlp if isinstance(tlp, str) else "", "Unknown marking.")
+    return f"{tlp_label(tlp)} — {meaning}"
+
+
+def emit_banner(tlp: object) -> None:
+    """The banner on stdout: in FIRST's colours on a terminal, plain in a pipe."""
+    if terminal(sys.stdout):
+        line = tlp_text(tlp)
+        line.append_text(text(tlp_banner(tlp)[len(line.plain) :], "bold"))
+        out().print(line, soft_wrap=True)
+    else:
+        plain_lines([tlp_banner(tlp)])

@@ -7,9 +7,25 @@ import math
 import re
 import sys
 
-from ..community import Digest, Expert, ExpertReport, GapReport
-from ..models import Entry
-from . import clean, emit, empty_kb, note, out, plain_lines, print_json, talk, terminal, text
+from ..community import Digest, Expert, ExpertReport, GapReport, Line
+from ..models import Entry, tlp_label
+from . import (
+    TLP_BACKGROUND,
+    clean,
+    emit,
+    empty_kb,
+    note,
+    out,
+    plain_lines,
+    print_json,
+    talk,
+    terminal,
+    text,
+    tlp_banner,
+    tlp_colour,
+    tlp_text,
+    warn,
+)
 from .core import issue_line
 
 __all__ = ["empty_kb", "note"]
@@ -35,6 +51,42 @@ def heat_level(count: int, most: int) -> int:
 def _report_unreadable(report) -> None:
     for problem in report.unreadable:
         talk(issue_line(problem), "red")
+
+
+def _report_left_out(line: Line) -> None:
+    """On stderr, for the analyst: how many entries the output left out, and why."""
+    for message in line.left_out():
+        note(message)
+    if line.raised:
+        warn(
+            f"includes entries up to {tlp_label(line.line)}, above share.max_tlp "
+            f"({tlp_label(line.effective)}); the output is marked {line.banner}"
+        )
+
+
+def banner_markdown(tlp: str) -> str:
+    """FIRST's label in its colours (inline HTML, which Markdown passes through) and words."""
+    label = tlp_label(tlp)
+    style = f"background:{TLP_BACKGROUND};color:{tlp_colour(tlp)};font-weight:bold;padding:0 4px"
+    return f'<span style="{style}">{label}</span> {tlp_banner(tlp)[len(label) :]}'
+
+
+def banner_html(tlp: str) -> str:
+    return (
+        f'<p class="tlp" style="background:{TLP_BACKGROUND};color:{tlp_colour(tlp)};'
+        f'font-weight:bold;padding:6px 10px;margin:0 0 12px">{_h(tlp_banner(tlp))}</p>'
+    )
+
+
+def matrix_legend(report: GapReport) -> str | None:
+    """What the map's counts hold that its lists do not name (None: nothing restricted)."""
+    if not report.counted_above:
+        return None
+    return (
+        f"Counts include {report.counted_above} "
+        f"{'entry' if report.counted_above == 1 else 'entries'} above "
+        f"{tlp_label(report.line.line)}: counted, never named."
+    )
 
 
 # ---------------------------------------------------------------- gaps: terminal
@@ -99,6 +151,8 @@ def _plain_gaps(report: GapReport) -> None:
     lines = _plain_matrix(f"Entries by topic and site, {report.today}", report.counts, report.sites)
     for kind, counts in (report.by_type or {}).items():
         lines += ["", *_plain_matrix(TYPE_LABELS.get(kind, kind), counts, report.sites)]
+    legend = matrix_legend(report)
+    lines += ["", f"# {legend}"] if legend else []
     for heading, items in _action_lists(report):
         lines += ["", f"# {heading} ({len(items)})", *(f"- {item}" for item in items)]
     plain_lines(lines)
@@ -106,6 +160,7 @@ def _plain_gaps(report: GapReport) -> None:
 
 def gaps(report: GapReport, as_json: bool) -> None:
     _report_unreadable(report)
+    _report_left_out(report.line)
     if as_json:
         print_json(report.as_dict())
         return
@@ -121,6 +176,8 @@ def gaps(report: GapReport, as_json: bool) -> None:
         legend.append_text(text(f" {level} ", f"{INK[level]} on {colour}"))
     legend.append_text(text("  (0 none … 5 the most)", "dim"))
     console.print(legend)
+    if matrix_legend(report):
+        console.print(text(matrix_legend(report), "dim"))
     for heading, lines in _action_lists(report):
         console.print()
         console.print(text(f"{heading} ({len(lines)})", "bold"))
@@ -144,7 +201,8 @@ def _action_lists(report: GapReport) -> list[tuple[str, list[str]]]:
             "RFIs past needed_by with no response",
             [
                 f"{rfi.title} — {names.get(str(rfi.meta.get('site')), '?')}, needed by "
-                f"{rfi.meta.get('needed_by')}, {days} d overdue [{rfi.id}]"
+                f"{rfi.meta.get('needed_by')}, {days} d overdue [{rfi.id}] "
+                f"{tlp_label(rfi.meta.get('tlp'))}"
                 for rfi, days in report.overdue_unanswered
             ],
         ),
@@ -152,7 +210,7 @@ def _action_lists(report: GapReport) -> list[tuple[str, list[str]]]:
             "Entries not updated in two years",
             [
                 f"{entry.title} — {entry.type}, {entry.meta.get('site')}, last updated "
-                f"{last or 'never'} [{entry.id}]"
+                f"{last or 'never'} [{entry.id}] {tlp_label(entry.meta.get('tlp'))}"
                 for entry, last in report.stale
             ],
         ),
@@ -218,10 +276,12 @@ def gaps_html(report: GapReport, kb_name: str) -> str:
     legend = "".join(
         f'<span class="h{level}" title="level {level}"></span>' for level in range(len(PALETTE))
     )
+    restricted = matrix_legend(report)
     sections = [
         f"<h2>Entries by topic and site</h2>"
         f"{_html_heatmap(report.counts, report.sites, report.site_names)}"
         f'<p class="legend">fewer {legend} more entries</p>'
+        + (f'<p class="legend">{_h(restricted)}</p>' if restricted else "")
     ]
     for kind, counts in (report.by_type or {}).items():
         sections.append(
@@ -232,17 +292,19 @@ def gaps_html(report: GapReport, kb_name: str) -> str:
         items = "".join(f"<li>{_h(line)}</li>" for line in lines) or "<li>none</li>"
         sections.append(f"<h2>{_h(heading)} ({len(lines)})</h2><ul>{items}</ul>")
     total = sum(n for row in report.counts.values() for n in row.values())
+    marked = banner_html(report.line.highest) if report.line.banner else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'\">"
         f"<title>{_h(kb_name)}: gaps as of {report.today}</title>"
-        f"<style>{PAGE_CSS}{levels}</style></head><body>"
+        f"<style>{PAGE_CSS}{levels}</style></head><body>{marked}"
         f"<h1>{_h(kb_name)}: where our knowledge is, and where it is missing</h1>"
         f'<p class="meta">As of {report.today} · {len(report.sites)} sites · '
         f"{len(report.topics)} topics · {total} topic tags on entries</p>"
         + "".join(sections)
+        + marked
         + "</body></html>\n"
     )
 
@@ -269,13 +331,15 @@ def _expert_table(title: str, ranked: list[Expert]):
             if number:
                 behind.append("\n")
             when = item.when.isoformat() if item.when else "undated"
-            behind.append_text(text(f"{item.entry.title} ({item.entry.type}, {when}) "))
+            behind.append_text(tlp_text(item.entry.meta.get("tlp")))
+            behind.append_text(text(f" {item.entry.title} ({item.entry.type}, {when}) "))
             behind.append_text(text(item.entry.id, "dim"))
         table.add_row(text(str(position)), text(expert.label), text(f"{expert.score:.2f}"), behind)
     return table
 
 
 def experts(report: ExpertReport, as_json: bool) -> None:
+    _report_left_out(report.line)
     if as_json:
         print_json(report.as_dict())
         return
@@ -293,7 +357,10 @@ def experts(report: ExpertReport, as_json: bool) -> None:
             lines += [*([""] if lines else []), f"# {title}"]
             lines += [
                 f"{position}\t{' '.join(expert.label.split())}\t{expert.score:.2f}\t"
-                + ", ".join(item.entry.id for item in expert.contributions)
+                + ", ".join(
+                    f"{item.entry.id} {tlp_label(item.entry.meta.get('tlp'))}"
+                    for item in expert.contributions
+                )
                 for position, expert in enumerate(ranked, 1)
             ]
         plain_lines(lines)
@@ -326,7 +393,9 @@ def digest_markdown(result: Digest) -> str:
         slug = str(entry.meta.get("site", ""))
         return md(names.get(slug, slug))
 
+    banner = [banner_markdown(result.line.highest), ""] if result.line.banner else []
     lines = [
+        *banner,
         f"# {md(result.kb_name)}: what's new, {result.since} to {result.today}",
         "",
         f"{len(result.added)} new, {len(result.answered)} RFI(s) answered, "
@@ -379,11 +448,13 @@ def digest_markdown(result: Digest) -> str:
         )
     if result.closed:
         lines.append("")
+    lines += banner[:1]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def digest(result: Digest, as_json: bool) -> None:
     _report_unreadable(result)
+    _report_left_out(result.line)
     if as_json:
         print_json(result.as_dict())
         return

@@ -5,9 +5,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..models import Entry, Issue, ValidationReport
+from ..models import Entry, Issue, ValidationReport, tlp_label
 from ..ops import EntryView, entry_document
-from . import clean, emit, note, out, plain_lines, print_json, talk, terminal, text, warn
+from . import (
+    SHOWN_WITH_BANNER,
+    clean,
+    emit,
+    emit_banner,
+    note,
+    out,
+    plain_lines,
+    print_json,
+    talk,
+    terminal,
+    text,
+    tlp_text,
+    warn,
+)
 
 __all__ = ["note", "warn"]
 
@@ -100,10 +114,16 @@ def entry(view: EntryView, as_json: bool) -> None:
         ]
         print_json(document)
         return
+    marking = item.meta.get("tlp")
+    framed = marking in SHOWN_WITH_BANNER or not isinstance(marking, str)
+    if framed:  # restricted text: its label above and below, so any excerpt carries it
+        emit_banner(marking)
     if terminal(sys.stdout):
         _entry_for_terminal(view)
     else:
         plain_lines(_entry_as_text(view))
+    if framed:
+        emit_banner(marking)
     for problem in view.problems:
         talk(issue_line(problem), "red")
 
@@ -176,7 +196,8 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
     if not terminal(sys.stdout):  # one line an entry, tab-separated: ready for grep and cut
         plain_lines(
             "\t".join(" ".join(_value(part).split()) for part in (item.meta.get("created", ""),
-                      item.type, item.meta.get("site", ""), item.title, item.id))
+                      item.type, item.meta.get("site", ""), item.title, item.id,
+                      tlp_label(item.meta.get("tlp"))))
             for item in entries
         )  # fmt: skip
     else:
@@ -185,6 +206,7 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
         table = Table(title=text(f"{len(entries)} entries"), show_lines=False)
         for column in ("created", "type", "site", "title", "id"):
             table.add_column(column, overflow="fold")
+        table.add_column("tlp", no_wrap=True)
         for item in entries:
             table.add_row(
                 text(item.meta.get("created", "")),
@@ -192,6 +214,7 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
                 text(item.meta.get("site", "")),
                 text(item.title),
                 text(item.id, "dim"),
+                tlp_text(item.meta.get("tlp")),
             )
         out().print(table)
     for problem in unreadable:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from ..models import tlp_label
 from ..ops import NewEntry
 from ..rfi import Closed, NewResponse, RfiListing, RfiRow
-from . import emit, note, out, plain_lines, print_json, talk, terminal, text
+from . import emit, note, out, plain_lines, print_json, talk, terminal, text, tlp_text
 from .core import issue_line
 
 __all__ = ["note"]
@@ -65,10 +66,11 @@ STATUS_STYLE = {"open": "bold", "answered": "green", "closed": "dim"}
 
 
 def _rows(result: RfiListing) -> list[tuple[object, ...]]:
-    """needed by, when due, priority, status, answers, site, title, id: one row an RFI."""
+    """needed by, when due, priority, status, answers, site, title, id, TLP: one row an RFI."""
     return [
         (row.entry.meta.get("needed_by", ""), due_text(row)[0], row.entry.meta.get("priority", ""),
-         row.status, row.responses, row.entry.meta.get("site", ""), row.entry.title, row.entry.id)
+         row.status, row.responses, row.entry.meta.get("site", ""), row.entry.title, row.entry.id,
+         tlp_label(row.entry.meta.get("tlp")))
         for row in result.rows
     ]  # fmt: skip
 
@@ -101,6 +103,7 @@ def listing(result: RfiListing, as_json: bool) -> None:
     table.add_column("answers", justify="right", no_wrap=True)
     table.add_column("site", overflow="fold")
     table.add_column("title / id", overflow="fold", ratio=1)
+    table.add_column("tlp", no_wrap=True)
     for row in result.rows:
         meta = row.entry.meta
         due, due_style = due_text(row)
@@ -117,5 +120,6 @@ def listing(result: RfiListing, as_json: bool) -> None:
             text(str(row.responses)),
             text(meta.get("site", "")),
             label,
+            tlp_text(meta.get("tlp")),
         )
     out().print(table)

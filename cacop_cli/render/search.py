@@ -7,8 +7,21 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from ..models import Hit, Issue
-from . import emit, empty_kb, err, note, out, plain_lines, print_json, talk, terminal, text, warn
+from ..models import Hit, Issue, tlp_label
+from . import (
+    emit,
+    empty_kb,
+    err,
+    note,
+    out,
+    plain_lines,
+    print_json,
+    talk,
+    terminal,
+    text,
+    tlp_text,
+    warn,
+)
 
 if TYPE_CHECKING:
     from ..search import RefreshStats, SearchResult
@@ -69,6 +82,7 @@ def hit_document(hit: Hit) -> dict[str, object]:
         "type": hit.type,
         "title": hit.title,
         "site": hit.site,
+        "tlp": hit.tlp,
         "path": hit.path,
         "score": hit.score,
         "snippet": hit.snippet,
@@ -82,7 +96,8 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
         lines = []
         for rank, hit in enumerate(hits, 1):
             details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
-            lines += [f"{rank:>{width}}. {hit.title}", f"{indent}{details}  {hit.id}"]
+            title = f"{rank:>{width}}. {tlp_label(hit.tlp)}  {hit.title}"
+            lines += [title, f"{indent}{details}  {hit.id}"]
             lines += [f"{indent}{hit.snippet}", ""] if hit.snippet else [""]
         plain_lines(lines)
         return
@@ -91,7 +106,8 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
     console = out()
     for rank, hit in enumerate(hits, 1):
         line = text(f"{rank:>{width}}. ", "bold")
-        line.append_text(text(hit.title, "bold"))
+        line.append_text(tlp_text(hit.tlp))
+        line.append_text(text("  " + hit.title, "bold"))
         console.print(line, soft_wrap=True)
         details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
         meta = text(indent + details, "cyan")
