@@ -85,35 +85,6 @@ TEXT_BOOSTS = {"title": 3.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
 # A case number like 24-013377 or 2024/013 stays one token; other words split on punctuation.
 TOKEN_PATTERN = r"\d+(?:[-/.]\d+)+|\w+(?:\.?\w+)*"
 
-# Field names of the query language -> (index field, kind).
-#   text: analysed and stemmed; words: analysed, not stemmed; exact: the whole value, lowercased;
-#   date: YYYY-MM-DD text (ranges and prefixes work); list: several exact values.
-QUERY_FIELDS: dict[str, tuple[str, str]] = {
-    "title": ("title", "text"),
-    "summary": ("summary", "text"),
-    "body": ("body", "text"),
-    "text": ("", "text"),  # all text fields
-    "tag": ("tag", "list"),
-    "tags": ("tag", "list"),
-    "topic": ("topic", "list"),
-    "topics": ("topic", "list"),
-    "author": ("author", "words"),
-    "authors": ("author", "words"),
-    "id": ("id", "exact"),
-    "type": ("type", "exact"),
-    "site": ("site", "exact"),
-    "status": ("status", "exact"),
-    "tlp": ("tlp", "exact"),
-    "evidence": ("evidence", "exact"),
-    "product_type": ("product_type", "exact"),
-    "priority": ("priority", "exact"),
-    "rfi": ("rfi", "exact"),
-    "to": ("to", "list"),
-    "created": ("created", "date"),
-    "updated": ("updated", "date"),
-    "needed_by": ("needed_by", "date"),
-    "date": ("date", "date"),
-}
 STORED = ("path", "id", "type", "title", "site", "created", "updated", "topic")
 # The kind of each field of schema() (a test keeps the two equal). The record's identity is
 # made from this table, so the freshness check need not import Whoosh's fields and analysis.
@@ -1094,8 +1065,10 @@ class Searcher:
     # ---- queries
 
     def compile(self, node: Any) -> Any:
-        """Our query tree (search.py's nodes) as a Whoosh query."""
+        """Our query tree (query.py's nodes) as a Whoosh query."""
         from whoosh import query as q
+
+        from .query import QUERY_FIELDS
 
         kind = type(node).__name__
         if kind == "Every":
@@ -1125,6 +1098,8 @@ class Searcher:
     def _term(self, node: Any) -> Any:
         from whoosh import query as q
 
+        from .query import QUERY_FIELDS
+
         if node.field is None or QUERY_FIELDS[node.field][1] == "text":
             if node.prefix:
                 return self._prefix(node.text, node.field)
@@ -1139,6 +1114,8 @@ class Searcher:
         return q.Prefix(name, value) if node.prefix or kind == "date" else q.Term(name, value)
 
     def _fields(self, field_name: str | None) -> list[str]:
+        from .query import QUERY_FIELDS
+
         if field_name is None or field_name == "text":
             return list(TEXT_BOOSTS)
         return [QUERY_FIELDS[field_name][0]]

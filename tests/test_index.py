@@ -18,6 +18,8 @@ from kbtools import write_strategy
 from cacop_cli import index, scan, search
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
+from cacop_cli.query import Term, apply_mode, parse
+from cacop_cli.vocabulary import Expander
 
 from conftest import FILES, git
 
@@ -374,8 +376,8 @@ def test_one_pass_gives_the_true_best_hits_and_every_match_across_segments(cli, 
     with index.open_searcher(kb_path) as searcher:
         assert len(searcher.reader.leaf_readers()) > 1
         for text in ["nibin shooting", "review", '"gun review"', "nib*", "nibin OR gun"]:
-            node = search.apply_mode(search.parse(text))
-            for filters in ([], [search.Term("strategy", "type")]):
+            node = apply_mode(parse(text))
+            for filters in ([], [Term("strategy", "type")]):
                 compiled = searcher.compile(node)
                 if filters:
                     compiled = index_query_and(compiled, searcher.compile(filters[0]))
@@ -438,7 +440,7 @@ def test_lengths_read_once_score_exactly_as_whoosh_reads_them(cli, kb_path):
         }
         assert kinds == {"_Lengths"}
         for text in ["shooting review", "moral voices", "review*"]:
-            query = searcher.compile(search.apply_mode(search.parse(text)))
+            query = searcher.compile(apply_mode(parse(text)))
             ours = [(hit.docnum, hit.score) for hit in searcher.searcher.search(query, limit=None)]
             theirs = [(hit.docnum, hit.score) for hit in plain.search(query, limit=None)]
             assert ours == theirs and ours, text
@@ -571,12 +573,12 @@ def test_facet_table_counts_exactly_what_the_postings_hold(cli, kb_path):
         assert set(searcher.facets) == set(index.FACET_FIELDS)
         assert len(searcher.reader.leaf_readers()) > 1
         for text in ["review", "moral voices", "nibin OR review"]:
-            docs, _ = searcher.search(search.apply_mode(search.parse(text)), [], 5)
+            docs, _ = searcher.search(apply_mode(parse(text)), [], 5)
             assert docs, text
             for name in index.FACET_FIELDS:
                 from_postings = searcher._counts_from_postings(docs, name)
                 assert searcher.counts(docs, name) == from_postings and from_postings
-        topics = searcher.counts(searcher.search(search.parse("review"), [], 5)[0], "topic")
+        topics = searcher.counts(searcher.search(parse("review"), [], 5)[0], "topic")
         assert topics.get("gun-violence", 0) >= 1
 
 
@@ -600,7 +602,7 @@ def test_a_refresh_reads_facets_from_new_segments_only(cli, kb_path, monkeypatch
 
     def gun_violence() -> int:
         with index.open_searcher(kb_path) as searcher:
-            docs, _ = searcher.search(search.parse("review"), [], 5)
+            docs, _ = searcher.search(parse("review"), [], 5)
             return searcher.counts(docs, "topic").get("gun-violence", 0)
 
     counted = gun_violence()
@@ -611,7 +613,7 @@ def test_a_refresh_reads_facets_from_new_segments_only(cli, kb_path, monkeypatch
     after = segment_ids(kb_path)
     assert read and set(read) == after - before  # the new segment, not the old ones
     with index.open_searcher(kb_path) as searcher:
-        docs, _ = searcher.search(search.parse("review"), [], 5)
+        docs, _ = searcher.search(parse("review"), [], 5)
         for name in index.FACET_FIELDS:
             assert searcher.counts(docs, name) == searcher._counts_from_postings(docs, name)
     assert gun_violence() == counted + 1
@@ -659,13 +661,13 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
         'body:"shooting gun"', '"hot spot" OR "gun nibin"',
     ]  # fmt: skip
     kb = load_kb(kb_path)
-    expander = search.Expander.for_kb(kb)
+    expander = Expander.for_kb(kb)
     with index.open_searcher(kb_path) as searcher:
         assert len(searcher.reader.leaf_readers()) > 1
         assert any(leaf.has_deletions() for leaf, _ in searcher.reader.leaf_readers())
         for text in queries:
             for mode in ("all", "any"):
-                tree = search.apply_mode(expander.expand(search.parse(text)), mode)
+                tree = apply_mode(expander.expand(parse(text)), mode)
                 compiled = searcher.compile(tree)
                 ours = searcher.scores(compiled)
                 everything = searcher.searcher.search(compiled, limit=None)
@@ -676,8 +678,8 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
                     # replaces matchers; ours steps each matcher through once (see scores)
                 for doc, score in theirs.items():
                     assert ours[doc] == pytest.approx(score, rel=1e-9), (text, mode, doc)
-        assert searcher.scores(searcher.compile(search.parse("nibin"))), "the fast path ran"
-        phrase = searcher.compile(search.parse('body:"gun review"'))
+        assert searcher.scores(searcher.compile(parse("nibin"))), "the fast path ran"
+        phrase = searcher.compile(parse('body:"gun review"'))
         assert searcher._phrase_scores(phrase), "the phrase's fast path ran"
 
 
