@@ -44,11 +44,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from . import __version__
-from .errors import Busy, CacopError
-from .scan import dump as dump_scan
-from .scan import scan_entries
-from .scan import take as early_scan
+from .. import __version__
+from ..errors import Busy, CacopError
+from ..scan import dump as dump_scan
+from ..scan import scan_entries
+from ..scan import take as early_scan
 
 FORMAT = 1  # bump when the schema or the analysis changes: older indexes are rebuilt
 INDEX_NAME = "MAIN"
@@ -1068,7 +1068,7 @@ class Searcher:
         """Our query tree (query.py's nodes) as a Whoosh query."""
         from whoosh import query as q
 
-        from .query import QUERY_FIELDS
+        from ..query import QUERY_FIELDS
 
         kind = type(node).__name__
         if kind == "Every":
@@ -1098,7 +1098,7 @@ class Searcher:
     def _term(self, node: Any) -> Any:
         from whoosh import query as q
 
-        from .query import QUERY_FIELDS
+        from ..query import QUERY_FIELDS
 
         if node.field is None or QUERY_FIELDS[node.field][1] == "text":
             if node.prefix:
@@ -1114,7 +1114,7 @@ class Searcher:
         return q.Prefix(name, value) if node.prefix or kind == "date" else q.Term(name, value)
 
     def _fields(self, field_name: str | None) -> list[str]:
-        from .query import QUERY_FIELDS
+        from ..query import QUERY_FIELDS
 
         if field_name is None or field_name == "text":
             return list(TEXT_BOOSTS)
