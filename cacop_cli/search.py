@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import KB
-from .entries import check_id, read_entry, split_frontmatter
+from .entries import check_id, split_frontmatter
 from .errors import CacopError, EntryError, NotFound, QueryError, UsageError
 from .models import Hit, Issue
 from .query import (
@@ -37,51 +37,6 @@ FEW_HITS = 1  # at most this many hits: try correcting the query's spelling
 # Fewer entries than this hold every word: list them first, then those holding most words
 # (the same whatever --limit is, so `total` does not depend on it).
 FEW_ALL_WORDS = 5
-
-# ---------------------------------------------------------------- entries as documents
-
-
-def _text_value(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value if item is not None)
-    return "" if value is None else str(value)
-
-
-def document_for(kb: KB, rel: str) -> dict[str, Any] | str:
-    """The fields the index holds for one entry file, or why it cannot be read."""
-    try:
-        entry = read_entry(kb.root / rel, kb.root, kb.limits)
-    except EntryError as error:
-        return f"{error.line}: {error.message}"
-    meta = entry.meta
-    document: dict[str, Any] = {"path": rel, "id": entry.id, "body": entry.body}
-    for name in ("type", "site", "status", "tlp", "evidence", "product_type", "priority", "rfi"):
-        value = meta.get(name)
-        if isinstance(value, str) and value:
-            document[name] = value.lower()
-    for name in ("created", "updated", "needed_by"):
-        value = meta.get(name)
-        if isinstance(value, str) and value:
-            document[name] = value
-    date = document.get("updated") or document.get("created")
-    if date:
-        document["date"] = date
-    for name, target in (("topics", "topic"), ("tags", "tag"), ("to", "to")):
-        values = meta.get(name)
-        if isinstance(values, list):
-            document[target] = ",".join(str(item) for item in values if item is not None)
-    title = _text_value(meta.get("title")) or entry.id
-    summary = _text_value(meta.get("summary"))
-    tags = " ".join(str(tag) for tag in meta.get("tags") or () if tag is not None)
-    document.update(
-        title=title,
-        summary=summary,
-        tags=tags.replace("-", " "),
-        author=_text_value(meta.get("authors")),
-        spell=" ".join((title, summary, tags.replace("-", " "))),
-    )
-    return document
-
 
 # ---------------------------------------------------------------- keeping the index fresh
 
@@ -137,7 +92,7 @@ def refresh(kb: KB, progress: Progress | None = None) -> RefreshStats:
     from . import index
 
     started = time.perf_counter()
-    report = index.refresh(kb.root, lambda rel: document_for(kb, rel), progress)
+    report = index.refresh(kb.root, lambda rel: index.document_for(kb, rel), progress)
     if report.merge_due:  # small segments have gathered: merge them, but not in our time
         index.merge_in_background(kb.root)
     return _stats(report, started)
@@ -148,7 +103,9 @@ def rebuild(kb: KB, progress: Progress | None = None, reason: str | None = None)
     from . import index
 
     started = time.perf_counter()
-    report = index.rebuild(kb.root, lambda rel: document_for(kb, rel), progress, reason=reason)
+    report = index.rebuild(
+        kb.root, lambda rel: index.document_for(kb, rel), progress, reason=reason
+    )
     return _stats(report, started)
 
 
@@ -460,6 +417,7 @@ def _similar(kb: KB, text: str, exclude: str | None, limit: int) -> list[Hit]:
 
 def similar(kb: KB, entry_id: str, limit: int = 5) -> list[Hit]:
     """The entries most like one entry ("has anyone done this before?")."""
+    from .index import document_for
     from .ops import locate
 
     check_id(entry_id)
