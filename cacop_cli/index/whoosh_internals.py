@@ -25,11 +25,13 @@ test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query compares, o
 multi-segment index with deletions, every document's score from `Searcher.scores` with
 Whoosh's own searcher (rel 1e-9) for terms, phrases, prefixes, ranges, AND/OR/NOT
 and fields; test_lengths_read_once_score_exactly_as_whoosh_reads_them compares a
-searcher with the lengths in memory with Whoosh's plain one, hit by hit. Each fast path
-falls back to Whoosh's own code (returns None, or leaves the reader as it is) when
-Whoosh's layout is not what it expects, so a Whoosh upgrade costs speed, not answers.
+searcher with the lengths in memory with Whoosh's plain one, hit by hit. The two
+scoring paths fall back to Whoosh's own code (None, or the reader left as it is) when
+Whoosh's layout is not what they expect, so a Whoosh upgrade costs speed, not answers;
+pinned_index, latest_toc and segments have no fallback, and every index test uses them.
 
-Nothing else in cacop touches a Whoosh private; keep it so.
+Nothing else in cacop touches a Whoosh private; tests/test_architecture.py::
+test_only_whoosh_internals_reads_whooshs_private_attributes holds it so in index/.
 """
 
 from __future__ import annotations
