@@ -5,6 +5,11 @@ session, killed gracefully on timeout or Ctrl-C, never prompting); pushing goes
 through GitPython, whose push flags tell a rejected push apart (it does not raise).
 Every user-supplied value reaches git after `--end-of-options` or `--`, and
 every remote URL is checked before git may act on it.
+
+Over 600 lines because it is the one module that runs git (one module per outside
+tool): some sixty short functions, one per git command cacop uses, sharing `run_git`,
+its timeouts and its error wording. Read it as the list of every git call cacop makes;
+split it by its banners (names and remotes, reading, changing, bundles) if it grows.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The field's vocabulary (kb/vocabulary.yaml): groups of terms that mean the same thing.
 
-Search expands a query term into every term of its group; `validate` checks
-the file with `check()`. Stdlib and yamlsafe only, so `validate` stays light.
+Search expands a query term into every term of its group (`Expander`); `validate`
+checks the file with `check()`. Stdlib and yamlsafe only at import, so `validate`
+stays light: the query tree and the index's analyser are imported when expanding.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .models import Issue
+
+if TYPE_CHECKING:
+    from .config import KB
 
 VOCABULARY_PATH = "kb/vocabulary.yaml"
 MAX_TERM_CHARS = 80
@@ -143,3 +148,86 @@ def _group_problem(group: object) -> str | None:
 def check(root: Path) -> list[Issue]:
     """What `validate` reports about kb/vocabulary.yaml."""
     return load(root).issues
+
+
+# ---------------------------------------------------------------- expanding a query
+
+
+@dataclass
+class Expander:
+    """Replaces query terms that a vocabulary group holds with the whole group."""
+
+    lookup: dict[tuple[str, ...], tuple[str, ...]]
+    longest: int
+
+    @classmethod
+    def for_kb(cls, kb: KB) -> Expander:
+        from .index import tokens
+
+        lookup: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for group in groups(kb.root):
+            for form in group:
+                key = tuple(tokens(form))
+                if key:
+                    lookup.setdefault(key, tuple(group))
+        return cls(lookup, max((len(key) for key in lookup), default=0))
+
+    def expand(self, node: Any) -> Any:
+        from .index import tokens
+        from .query import GROUPS, Implicit, Not, Phrase, Synonyms, Term
+
+        match node:
+            case Phrase() if node.field in (None, "text"):
+                group = self.lookup.get(tuple(tokens(node.text)))
+                return Synonyms(group, node.text) if group else node
+            case Term():
+                return self._run([node])[0]
+            case Not():
+                return Not(self.expand(node.item))
+        if not isinstance(node, GROUPS):
+            return node
+        items = [self.expand(item) if not isinstance(item, Term) else item for item in node.items]
+        if isinstance(node, Implicit):
+            items = self._run(items)
+        else:
+            items = [self._run([item])[0] if isinstance(item, Term) else item for item in items]
+        return type(node)(tuple(items)) if len(items) > 1 else items[0]
+
+    def _run(self, items: list[Any]) -> list[Any]:
+        """Greedy longest match of vocabulary forms over consecutive plain words."""
+        from .index import tokens
+        from .query import Synonyms
+
+        result: list[Any] = []
+        position = 0
+        while position < len(items):
+            item = items[position]
+            if not _expandable(item):
+                result.append(item)
+                position += 1
+                continue
+            matched = False
+            stop = position
+            while stop < len(items) and stop - position < self.longest + 2:
+                if not _expandable(items[stop]):
+                    break
+                stop += 1
+            for end in range(stop, position, -1):
+                words = [items[index].text for index in range(position, end)]
+                key = tuple(token for word in words for token in tokens(word))
+                group = self.lookup.get(key) if key else None
+                if group and tokens(words[0]) and tokens(words[-1]):
+                    result.append(Synonyms(group, " ".join(words)))
+                    position = end
+                    matched = True
+                    break
+            if not matched:
+                result.append(item)
+                position += 1
+        return result
+
+
+def _expandable(item: Any) -> bool:
+    from .query import Term
+
+    return isinstance(item, Term) and item.field in (None, "text") and not item.prefix

@@ -14,8 +14,11 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "cacop_cli"
 CORE = {
     "ops", "entries", "checks", "catalog", "config", "models", "errors", "yamlsafe", "schemas",
-    "index", "search", "share", "gates", "rfi", "community", "gitrepo",
+    "index", "search", "share", "gates", "rfi", "community", "gitrepo", "query", "vocabulary",
+    "scan",
 }  # fmt: skip
+MAX_LINES = 600
+REASON = "Over 600 lines because"
 
 
 def module_name(path: Path) -> str:
@@ -58,6 +61,12 @@ def in_area(module: str, *areas: str) -> bool:
     return any(module == area or module.startswith(area + ".") for area in areas)
 
 
+def is_core(module: str) -> bool:
+    """A core module, or a module of a core package (cacop_cli.index.build)."""
+    parts = module.split(".")
+    return len(parts) > 1 and parts[1] in CORE
+
+
 def test_the_parser_sees_the_known_imports():
     assert "cacop_cli.ops" in MODULES["cacop_cli.commands.core"]
     assert "cacop_cli.render" in MODULES["cacop_cli.cli"]
@@ -93,8 +102,9 @@ def test_each_outside_library_lives_in_one_place(library, allowed):
 
 
 def test_core_modules_never_import_rendering_or_the_cli():
+    assert is_core("cacop_cli.index.searcher") and is_core("cacop_cli.query")
     for module, names in MODULES.items():
-        if module.rsplit(".", 1)[-1] not in CORE or module.count(".") != 1:
+        if not is_core(module):
             continue
         bad = {
             name
@@ -102,6 +112,54 @@ def test_core_modules_never_import_rendering_or_the_cli():
             if in_area(name, "cacop_cli.render", "cacop_cli.cli", "cacop_cli.commands")
         }
         assert bad == set(), f"{module} imports {bad}"
+
+
+def test_the_query_language_uses_the_standard_library_errors_and_models_only():
+    outside = {
+        name
+        for name in MODULES["cacop_cli.query"]
+        if not in_area(name, "cacop_cli.errors", "cacop_cli.models", "__future__")
+        and name.split(".")[0] not in sys.stdlib_module_names
+    }
+    assert outside == set()
+
+
+def private_attributes_read(path: Path) -> set[str]:
+    """`x._name` read in a file, where x is not self or cls (dunder names aside)."""
+    return {
+        f"{ast.unparse(node.value)}.{node.attr}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    }
+
+
+def test_only_whoosh_internals_reads_whooshs_private_attributes():
+    internals = PACKAGE / "index" / "whoosh_internals.py"
+    assert "matcher._ids" in private_attributes_read(internals)  # the check sees them
+    for path in sorted((PACKAGE / "index").glob("*.py")):
+        if path != internals:
+            assert private_attributes_read(path) == set(), path.name
+
+
+def test_no_core_module_exceeds_600_lines_without_a_reason_at_its_top():
+    # share.py is being split into the share/ package (issue 12); while it exists as one
+    # module it is let through here. Remove this once share/ has landed.
+    being_split = {"cacop_cli.share"}
+    too_long = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        if not is_core(module) or module in being_split:
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        reasoned = any(line.strip().startswith(REASON) for line in docstring.splitlines())
+        if lines > MAX_LINES and not reasoned:
+            too_long[module] = lines
+    assert too_long == {}, f"split these, or say why at the top ({REASON} ...)"
 
 
 def test_models_and_errors_use_the_standard_library_only():

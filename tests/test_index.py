@@ -19,6 +19,13 @@ from kbtools import write_strategy
 from cacop_cli import index, scan, search
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
+from cacop_cli.index import build as index_build
+from cacop_cli.index import facets as index_facets
+from cacop_cli.index import locks as index_locks
+from cacop_cli.index import record as index_record
+from cacop_cli.index import whoosh_internals
+from cacop_cli.query import Term, apply_mode, parse
+from cacop_cli.vocabulary import Expander
 
 from conftest import FILES, git
 
@@ -101,7 +108,7 @@ def test_a_cacop_folder_that_arrived_by_pull_or_copy_is_never_opened(cli, git_kb
         crafted_toc(state / other, marker)
     toc = next((state / generation).glob("*.toc"))
     forged = {
-        "identity": index._identity(git_kb),
+        "identity": index_record._identity(git_kb),
         "generation": generation,
         "toc": 1,
         "files": {toc.name: [toc.stat().st_ino, toc.stat().st_size, toc.stat().st_mtime_ns]},
@@ -352,11 +359,11 @@ def test_an_index_with_the_older_json_manifest_is_kept_not_rebuilt(cli, kb_path)
     assert found(cli, kb_path) == [DETERRENCE]
     record = index.read_record(kb_path)
     folder = kb_path / ".cacop" / record.generation
-    manifest = index._read_manifest(folder)
+    manifest = index_build._read_manifest(folder)
     (folder / index.OLD_MANIFEST).write_text(json.dumps(manifest))
     (folder / index.MANIFEST).unlink()
-    record.files = index._file_stats(folder)
-    index._write_record(kb_path, record)
+    record.files = index_record.file_stats(folder)
+    index_record.write_record(kb_path, record)
     result = cli("index", kb=kb_path)
     assert "index up to date" in result.stderr and "rebuilt" not in result.stderr
     write_strategy(kb_path, "alpha-2024-added", body="moral voices, once more\n")
@@ -375,8 +382,8 @@ def test_one_pass_gives_the_true_best_hits_and_every_match_across_segments(cli, 
     with index.open_searcher(kb_path) as searcher:
         assert len(searcher.reader.leaf_readers()) > 1
         for text in ["nibin shooting", "review", '"gun review"', "nib*", "nibin OR gun"]:
-            node = search.apply_mode(search.parse(text))
-            for filters in ([], [search.Term("strategy", "type")]):
+            node = apply_mode(parse(text))
+            for filters in ([], [Term("strategy", "type")]):
                 compiled = searcher.compile(node)
                 if filters:
                     compiled = index_query_and(compiled, searcher.compile(filters[0]))
@@ -430,7 +437,7 @@ def test_lengths_read_once_score_exactly_as_whoosh_reads_them(cli, kb_path):
         assert cli("index", kb=kb_path).exit_code == ExitCode.OK
     record = index.read_record(kb_path)
     folder = kb_path / ".cacop" / record.generation
-    plain = index._pinned_index(folder, record.toc, readonly=True).searcher()
+    plain = whoosh_internals.pinned_index(folder, record.toc, readonly=True).searcher()
     with index.open_searcher(kb_path) as searcher:
         kinds = {
             type(column).__name__
@@ -439,7 +446,7 @@ def test_lengths_read_once_score_exactly_as_whoosh_reads_them(cli, kb_path):
         }
         assert kinds == {"_Lengths"}
         for text in ["shooting review", "moral voices", "review*"]:
-            query = searcher.compile(search.apply_mode(search.parse(text)))
+            query = searcher.compile(apply_mode(parse(text)))
             ours = [(hit.docnum, hit.score) for hit in searcher.searcher.search(query, limit=None)]
             theirs = [(hit.docnum, hit.score) for hit in plain.search(query, limit=None)]
             assert ours == theirs and ours, text
@@ -452,7 +459,7 @@ def segment_count(kb_path) -> int:
 
 
 def test_updates_never_merge_and_a_merge_joins_their_segments(cli, kb_path, tmp_path, monkeypatch):
-    monkeypatch.setattr(index, "MERGE_AT", 3)
+    monkeypatch.setattr(index_build, "MERGE_AT", 3)
     asked: list[Path] = []
     monkeypatch.setattr(index, "merge_in_background", asked.append)
     assert found(cli, kb_path) == [DETERRENCE]
@@ -474,7 +481,7 @@ def test_updates_never_merge_and_a_merge_joins_their_segments(cli, kb_path, tmp_
 
 def gather_small_segments(cli, kb_path, monkeypatch) -> None:
     """Three updates, so a merge is due (MERGE_AT 2), and no merge started in the background."""
-    monkeypatch.setattr(index, "MERGE_AT", 2)
+    monkeypatch.setattr(index_build, "MERGE_AT", 2)
     monkeypatch.setattr(index, "merge_in_background", lambda root: None)
     for number in range(3):
         write_strategy(kb_path, f"alpha-2024-small-{number}", body="zeppelin\n")
@@ -483,16 +490,16 @@ def gather_small_segments(cli, kb_path, monkeypatch) -> None:
 
 def test_a_merge_gives_way_to_an_update_made_meanwhile(cli, kb_path, monkeypatch):
     gather_small_segments(cli, kb_path, monkeypatch)
-    kb, real = load_kb(kb_path), index._merge_small_segments
+    kb, real = load_kb(kb_path), index_build._merge_small_segments
     updated: list[tuple[str, int]] = []
 
     def update_first(writer, segments):  # `cacop index` elsewhere, while this merge works
         write_strategy(kb_path, "alpha-2024-during-merge", body="zeppelin late\n")
-        index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+        index.refresh(kb_path, lambda rel: index.document_for(kb, rel))
         updated.append(index.read_record(kb_path).version)
         return real(writer, segments)
 
-    monkeypatch.setattr(index, "_merge_small_segments", update_first)
+    monkeypatch.setattr(index_build, "_merge_small_segments", update_first)
     assert index.merge(kb_path, attempts=2) is False  # an update came during each attempt
     assert len(updated) == 2 and index.read_record(kb_path).version == updated[-1]
     assert not list((kb_path / ".cacop").glob("build-*"))  # the live files untouched (verified)
@@ -501,17 +508,17 @@ def test_a_merge_gives_way_to_an_update_made_meanwhile(cli, kb_path, monkeypatch
 
 def test_a_merge_that_gave_way_tries_again(cli, kb_path, tmp_path, monkeypatch):
     gather_small_segments(cli, kb_path, monkeypatch)
-    kb, real = load_kb(kb_path), index._merge_small_segments
+    kb, real = load_kb(kb_path), index_build._merge_small_segments
     calls: list[int] = []
 
     def update_the_first_time(writer, segments):
         if not calls:
             write_strategy(kb_path, "alpha-2024-first-attempt", body="zeppelin once\n")
-            index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+            index.refresh(kb_path, lambda rel: index.document_for(kb, rel))
         calls.append(1)
         return real(writer, segments)
 
-    monkeypatch.setattr(index, "_merge_small_segments", update_the_first_time)
+    monkeypatch.setattr(index_build, "_merge_small_segments", update_the_first_time)
     assert index.merge(kb_path) is True and len(calls) == 2
     assert segment_count(kb_path) == 1
     assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
@@ -522,7 +529,7 @@ def test_one_merge_at_a_time(cli, kb_path):
     from cacop_cli.errors import Busy
 
     assert cli("index", kb=kb_path).exit_code == ExitCode.OK
-    held = index._locked(kb_path / ".cacop" / "merge.lock", True, 0, "merging it")
+    held = index_locks.locked(kb_path / ".cacop" / "merge.lock", True, 0, "merging it")
     with held, pytest.raises(Busy):
         index.merge(kb_path)
 
@@ -531,7 +538,7 @@ def test_a_detached_merge_joins_segments_after_the_command(cli, kb_path, tmp_pat
     kb = load_kb(kb_path)
     for number in range(index.MERGE_AT):  # the real threshold: the merge is another process
         write_strategy(kb_path, f"alpha-2024-many-{number}", body=f"zeppelin {number}\n")
-        report = index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+        report = index.refresh(kb_path, lambda rel: index.document_for(kb, rel))
     assert report.merge_due and segment_count(kb_path) >= index.MERGE_AT
     index.merge_in_background(kb_path)
     deadline = time.monotonic() + 60
@@ -545,7 +552,7 @@ def test_a_merge_killed_at_any_moment_leaves_a_working_index(cli, kb_path, tmp_p
     kb = load_kb(kb_path)
     for number in range(index.MERGE_AT):
         write_strategy(kb_path, f"alpha-2024-kill-{number}", body=f"zeppelin {number}\n")
-        index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+        index.refresh(kb_path, lambda rel: index.document_for(kb, rel))
     rng = random.Random(3)
     for _ in range(4):
         merging = subprocess.Popen([os.sys.executable, "-c", index.MERGE_COMMAND, str(kb_path)])
@@ -572,12 +579,12 @@ def test_facet_table_counts_exactly_what_the_postings_hold(cli, kb_path):
         assert set(searcher.facets) == set(index.FACET_FIELDS)
         assert len(searcher.reader.leaf_readers()) > 1
         for text in ["review", "moral voices", "nibin OR review"]:
-            docs, _ = searcher.search(search.apply_mode(search.parse(text)), [], 5)
+            docs, _ = searcher.search(apply_mode(parse(text)), [], 5)
             assert docs, text
             for name in index.FACET_FIELDS:
                 from_postings = searcher._counts_from_postings(docs, name)
                 assert searcher.counts(docs, name) == from_postings and from_postings
-        topics = searcher.counts(searcher.search(search.parse("review"), [], 5)[0], "topic")
+        topics = searcher.counts(searcher.search(parse("review"), [], 5)[0], "topic")
         assert topics.get("gun-violence", 0) >= 1
 
 
@@ -593,7 +600,7 @@ def test_a_refresh_reads_facets_from_new_segments_only(cli, kb_path, monkeypatch
     before = segment_ids(kb_path)
     assert len(before) > 1
     read: list[str] = []
-    real = index._segment_facets
+    real = index_facets._segment_facets
 
     def spy(leaf):
         read.append(leaf.segment().segment_id())
@@ -601,18 +608,18 @@ def test_a_refresh_reads_facets_from_new_segments_only(cli, kb_path, monkeypatch
 
     def gun_violence() -> int:
         with index.open_searcher(kb_path) as searcher:
-            docs, _ = searcher.search(search.parse("review"), [], 5)
+            docs, _ = searcher.search(parse("review"), [], 5)
             return searcher.counts(docs, "topic").get("gun-violence", 0)
 
     counted = gun_violence()
-    monkeypatch.setattr(index, "_segment_facets", spy)
+    monkeypatch.setattr(index_facets, "_segment_facets", spy)
     changed = kb_path / "kb/strategies/alpha-2024-parts-1.md"
     changed.write_text(changed.read_text().replace("crime-analysis", "gun-violence"))
     assert cli("index", kb=kb_path).exit_code == ExitCode.OK
     after = segment_ids(kb_path)
     assert read and set(read) == after - before  # the new segment, not the old ones
     with index.open_searcher(kb_path) as searcher:
-        docs, _ = searcher.search(search.parse("review"), [], 5)
+        docs, _ = searcher.search(parse("review"), [], 5)
         for name in index.FACET_FIELDS:
             assert searcher.counts(docs, name) == searcher._counts_from_postings(docs, name)
     assert gun_violence() == counted + 1
@@ -624,7 +631,7 @@ def test_an_index_without_a_facet_table_gets_one_without_a_rebuild(cli, kb_path)
     folder = kb_path / ".cacop" / record.generation
     (folder / index.FACETS).unlink()
     del record.files[index.FACETS]
-    index._write_record(kb_path, record)
+    index_record.write_record(kb_path, record)
     with index.open_searcher(kb_path) as searcher:
         assert searcher.facets == {}  # counting still works, from the postings
     assert "rebuilt" not in cli("index", kb=kb_path).stderr
@@ -660,13 +667,13 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
         'body:"shooting gun"', '"hot spot" OR "gun nibin"',
     ]  # fmt: skip
     kb = load_kb(kb_path)
-    expander = search.Expander.for_kb(kb)
+    expander = Expander.for_kb(kb)
     with index.open_searcher(kb_path) as searcher:
         assert len(searcher.reader.leaf_readers()) > 1
         assert any(leaf.has_deletions() for leaf, _ in searcher.reader.leaf_readers())
         for text in queries:
             for mode in ("all", "any"):
-                tree = search.apply_mode(expander.expand(search.parse(text)), mode)
+                tree = apply_mode(expander.expand(parse(text)), mode)
                 compiled = searcher.compile(tree)
                 ours = searcher.scores(compiled)
                 everything = searcher.searcher.search(compiled, limit=None)
@@ -677,8 +684,8 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
                     # replaces matchers; ours steps each matcher through once (see scores)
                 for doc, score in theirs.items():
                     assert ours[doc] == pytest.approx(score, rel=1e-9), (text, mode, doc)
-        assert searcher.scores(searcher.compile(search.parse("nibin"))), "the fast path ran"
-        phrase = searcher.compile(search.parse('body:"gun review"'))
+        assert searcher.scores(searcher.compile(parse("nibin"))), "the fast path ran"
+        phrase = searcher.compile(parse('body:"gun review"'))
         assert searcher._phrase_scores(phrase), "the phrase's fast path ran"
 
 
@@ -698,16 +705,16 @@ def odd_kb_folders(kb_path: Path, tmp_path: Path) -> None:
 
 def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_path, monkeypatch):
     odd_kb_folders(kb_path, tmp_path)
-    alone = index.scan_entries(kb_path)
+    alone = scan.scan_entries(kb_path)
     assert not [path for path in alone if "evil" in path or "link" in path or ".draft" in path]
     assert sum("/responses/" in path for path in alone) == 2 and len(alone) == 6
     monkeypatch.setattr(scan, "PARALLEL_SCAN_FROM", 1)
     forks = []
     real = scan._in_second_process
     monkeypatch.setattr(scan, "_in_second_process", lambda work: forks.append(1) or real(work))
-    assert index.scan_entries(kb_path) == alone and forks == [1]
+    assert scan.scan_entries(kb_path) == alone and forks == [1]
     monkeypatch.setattr(scan, "_in_second_process", lambda work: lambda: None)  # no child
-    assert index.scan_entries(kb_path) == alone
+    assert scan.scan_entries(kb_path) == alone
 
 
 def test_the_second_process_returns_its_result_or_nothing_when_it_fails():
@@ -723,22 +730,22 @@ def test_the_forked_scan_never_writes_our_buffered_output_twice(kb_path, tmp_pat
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from cacop_cli import index, scan\n"
+        "from cacop_cli import scan\n"
         "scan.PARALLEL_SCAN_FROM = 1\n"
         "sys.stdout.write('once')\n"  # still in the buffer when the child starts
-        f"found = index.scan_entries(Path({str(kb_path)!r}))\n"
+        f"found = scan.scan_entries(Path({str(kb_path)!r}))\n"
         "sys.stdout.write(f' {len(found)}')\n"
     )
     result = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"once {len(index.scan_entries(kb_path))}"
+    assert result.stdout == f"once {len(scan.scan_entries(kb_path))}"
 
 
 def scans_counted(monkeypatch) -> list[int]:
     """Spy on the index's own scan (it still runs): how often a refresh scanned itself."""
     calls: list[int] = []
-    real = index.scan_entries
-    monkeypatch.setattr(index, "scan_entries", lambda root: calls.append(1) or real(root))
+    real = index_build.scan_entries
+    monkeypatch.setattr(index_build, "scan_entries", lambda root: calls.append(1) or real(root))
     return calls
 
 
@@ -837,8 +844,8 @@ def test_equal_scans_dump_to_equal_bytes_however_their_objects_are_shared():
 
 def manifest_loads_counted(monkeypatch) -> list[int]:
     calls: list[int] = []
-    real = index._read_manifest
-    monkeypatch.setattr(index, "_read_manifest", lambda *a: calls.append(1) or real(*a))
+    real = index_build._read_manifest
+    monkeypatch.setattr(index_build, "_read_manifest", lambda *a: calls.append(1) or real(*a))
     return calls
 
 
@@ -865,11 +872,12 @@ def test_a_manifest_in_an_older_format_is_rewritten_once(cli, kb_path, monkeypat
     written = marshal.loads((folder / index.MANIFEST).read_bytes())
     older = dict(reversed(written.items()))  # another order, in marshal's default format
     (folder / index.MANIFEST).write_bytes(marshal.dumps(older))
-    index._write_record(kb_path, dataclasses.replace(record, files=index._file_stats(folder)))
+    files = index_record.file_stats(folder)
+    index_record.write_record(kb_path, dataclasses.replace(record, files=files))
     loads = manifest_loads_counted(monkeypatch)
     report = search.refresh(load_kb(kb_path))
     assert (report.added, report.changed, report.removed, report.rebuilt) == (0, 0, 0, False)
-    assert (folder / index.MANIFEST).read_bytes() == scan.dump(index.scan_entries(kb_path))
+    assert (folder / index.MANIFEST).read_bytes() == scan.dump(scan.scan_entries(kb_path))
     assert len(loads) == 1
     search.refresh(load_kb(kb_path))
     assert len(loads) == 1  # from now on, bytes alone
@@ -882,7 +890,7 @@ def test_updates_write_their_segments_without_compressing_blocks(cli, kb_path):
     write_strategy(kb_path, "alpha-2024-uncompressed", body=body)
     assert cli("index", kb=kb_path).exit_code == ExitCode.OK
     with index.open_searcher(kb_path) as searcher:
-        segments = searcher.index._segments()
+        segments = whoosh_internals.segments(searcher.index)
         assert [segment.codec()._compression for segment in segments][-1] == 0
         assert segments[0].codec()._compression > 0  # a rebuild still compresses
     assert "alpha-2024-uncompressed" in found(cli, kb_path, '"shooting review nibin"')
@@ -904,9 +912,11 @@ def slow_early_scan(monkeypatch, kb_path, seconds=0.6) -> None:
 def opened_and_taken(monkeypatch) -> list[str]:
     """The order in which a search opened the index and collected the early scan."""
     events: list[str] = []
-    real_open, real_take = index.open_searcher, index.early_scan
+    real_open, real_take = index.open_searcher, index_build.early_scan
     monkeypatch.setattr(index, "open_searcher", lambda *a: events.append("open") or real_open(*a))
-    monkeypatch.setattr(index, "early_scan", lambda root: events.append("take") or real_take(root))
+    monkeypatch.setattr(
+        index_build, "early_scan", lambda root: events.append("take") or real_take(root)
+    )
     return events
 
 
@@ -948,7 +958,7 @@ def test_a_search_made_while_scanning_is_redone_when_another_writer_came(cli, kb
 
     def another_writer_first(kb, progress=None):  # an `index` elsewhere, just before ours
         write_strategy(kb_path, "alpha-2024-other-writer", body="moral voices, other\n")
-        index.refresh(kb_path, lambda rel: search.document_for(kb, rel))
+        index.refresh(kb_path, lambda rel: index.document_for(kb, rel))
         return real_refresh(kb, progress)
 
     monkeypatch.setattr(search, "refresh", another_writer_first)

@@ -10,9 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cacop_cli import search
 from cacop_cli.errors import ExitCode, QueryError
-from cacop_cli.search import AllOf, AnyOf, Implicit, Not, Phrase, Range, Term, make_snippet
+from cacop_cli.query import (
+    AllOf,
+    AnyOf,
+    Every,
+    Implicit,
+    Not,
+    Phrase,
+    Range,
+    Ranked,
+    Term,
+    apply_mode,
+    parse,
+    plain_words,
+)
+from cacop_cli.search import make_snippet
 
 MALFORMED = {
     '"unclosed': "never closed",
@@ -42,7 +55,7 @@ MALFORMED = {
 @pytest.mark.parametrize("query", list(MALFORMED))
 def test_malformed_query_is_refused_with_what_to_fix(query):
     with pytest.raises(QueryError) as caught:
-        search.parse(query)
+        parse(query)
     assert MALFORMED[query] in caught.value.message + (caught.value.hint or "")
     assert caught.value.exit_code == ExitCode.USAGE
 
@@ -60,23 +73,23 @@ def test_huge_query_and_deep_parentheses_are_refused_quickly():
     for query in ("robbery " * 12_500, "(" * 3_000 + "robbery" + ")" * 3_000):
         started = time.perf_counter()
         with pytest.raises(QueryError):
-            search.parse(query[:100_000])
+            parse(query[:100_000])
         assert time.perf_counter() - started < 0.5
     with pytest.raises(QueryError, match="deep"):
-        search.parse("(" * 40 + "robbery" + ")" * 40)
+        parse("(" * 40 + "robbery" + ")" * 40)
     with pytest.raises(QueryError, match="more than 64 words"):
-        search.parse("word " * 100)
+        parse("word " * 100)
 
 
 @pytest.mark.parametrize(
     "inner", ["2024-06 TO 2024", "2024 TO 2024-06", "2024-06-01 TO 2024-06-01"]
 )
 def test_a_range_within_one_period_is_not_backwards(inner):
-    search.parse(f"created:[{inner}]")  # 2024 as an upper end runs to the end of 2024
+    parse(f"created:[{inner}]")  # 2024 as an upper end runs to the end of 2024
 
 
 def test_the_language_parses_into_the_tree_we_expect():
-    tree = search.parse('carjack* "hot spots" title:nibin NOT type:response')
+    tree = parse('carjack* "hot spots" title:nibin NOT type:response')
     assert tree == Implicit(
         (
             Term("carjack", None, True),
@@ -85,39 +98,35 @@ def test_the_language_parses_into_the_tree_we_expect():
             Not(Term("response", "type")),
         )
     )
-    assert search.parse("a AND (b OR c)") == AllOf((Term("a"), AnyOf((Term("b"), Term("c")))))
-    assert search.parse("title:(lpr OR alpr)") == AnyOf(
-        (Term("lpr", "title"), Term("alpr", "title"))
-    )
-    assert search.parse("created:[2024 TO 2024-06-30]") == Range("created", "2024", "2024-06-30")
-    assert search.parse("created:[2024-01-01 TO 2024]") == Range("created", "2024-01-01", "2024~")
-    assert search.parse("24-013377") == Term("24-013377")
-    assert search.parse("10:30") == Term("10:30")  # not a field: starts with a digit
-    assert search.parse("tags:k") == Term("k", "tags")
-    assert search.parse("") == search.Every()
+    assert parse("a AND (b OR c)") == AllOf((Term("a"), AnyOf((Term("b"), Term("c")))))
+    assert parse("title:(lpr OR alpr)") == AnyOf((Term("lpr", "title"), Term("alpr", "title")))
+    assert parse("created:[2024 TO 2024-06-30]") == Range("created", "2024", "2024-06-30")
+    assert parse("created:[2024-01-01 TO 2024]") == Range("created", "2024-01-01", "2024~")
+    assert parse("24-013377") == Term("24-013377")
+    assert parse("10:30") == Term("10:30")  # not a field: starts with a digit
+    assert parse("tags:k") == Term("k", "tags")
+    assert parse("") == Every()
 
 
 def test_modes_combine_words_side_by_side():
-    tree = search.parse("robbery burglary NOT commercial")
-    assert search.apply_mode(tree, "all") == AllOf(
+    tree = parse("robbery burglary NOT commercial")
+    assert apply_mode(tree, "all") == AllOf(
         (Term("robbery"), Term("burglary"), Not(Term("commercial")))
     )
-    ranked = search.apply_mode(tree, "any")
-    assert ranked == AllOf(
-        (search.Ranked((Term("robbery"), Term("burglary"))), Not(Term("commercial")))
-    )
+    ranked = apply_mode(tree, "any")
+    assert ranked == AllOf((Ranked((Term("robbery"), Term("burglary"))), Not(Term("commercial"))))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_any_string_parses_or_is_refused_never_crashes(query):
     try:
-        tree = search.parse(query)
+        tree = parse(query)
     except QueryError as error:
         assert error.message
         return
-    search.apply_mode(tree, "all")
-    search.plain_words(tree)
+    apply_mode(tree, "all")
+    plain_words(tree)
 
 
 @settings(max_examples=200, deadline=None)
@@ -131,7 +140,7 @@ def test_any_string_parses_or_is_refused_never_crashes(query):
 )
 def test_any_mix_of_syntax_parses_or_is_refused(parts):
     with contextlib.suppress(QueryError):
-        search.parse(" ".join(parts))
+        parse(" ".join(parts))
 
 
 # ---------------------------------------------------------------- snippets

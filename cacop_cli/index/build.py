@@ -1,0 +1,483 @@
+"""Building, updating and merging the index, and the documents it is built from.
+
+A rebuild writes a new generation folder beside the live one and switches to it by
+rewriting the signed record; an update adds a small segment to the live generation
+and never merges; `merge` joins the small segments later, in a detached process.
+`document_for` turns an entry file into the index's fields.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import marshal
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..entries import read_entry
+from ..errors import CacopError, EntryError
+from ..scan import dump as dump_scan
+from ..scan import scan_entries
+from ..scan import take as early_scan
+from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema
+from .facets import FACETS, write_facets
+from .locks import (
+    LOCK_WAIT,
+    locked,
+    read_lock,
+    refusals_explained,
+    swap_lock,
+    write_lock,
+    write_refused,
+)
+from .record import (
+    RECORD,
+    STATE_DIR,
+    Record,
+    Untrusted,
+    file_stats,
+    read_record,
+    scan_digest,
+    write_record,
+)
+from .whoosh_internals import latest_toc, pinned_index, segments
+
+if TYPE_CHECKING:
+    from ..config import KB
+
+MANIFEST = "manifest.marshal"  # path -> [size, mtime_ns]; marshal loads 2x faster than JSON
+OLD_MANIFEST = "manifest.json"  # indexes written before marshal hold this: still read
+PARALLEL_FROM = 1_000  # entries: a rebuild this large uses two writer processes
+# An update writes a small segment of its own and never merges (Whoosh merges term by
+# term, in Python: 8-18 s at 10k). Once this many small segments (under SMALL_SEGMENT
+# documents) have gathered, merge() joins them, in a detached process (see merge()).
+MERGE_AT = 10
+SMALL_SEGMENT = 2_000
+ENTRY_FOLDERS = ("strategies", "work-products", "rfis")
+
+
+ProgressCallback = Callable[[int, int], None]
+DocumentMaker = Callable[[str], "dict[str, Any] | str"]  # path -> fields, or why it is broken
+
+
+@dataclass
+class UpdateReport:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> "line: message"
+    rebuilt: bool = False
+    reason: str | None = None  # why it was rebuilt
+    first_use: bool = False
+    count: int = 0
+    broken: dict[str, str] = field(default_factory=dict)  # all entries the index lacks
+    unchanged: tuple[str, int] | None = None  # (generation, toc) found up to date, untouched
+    merge_due: bool = False  # MERGE_AT small segments have gathered: see merge()
+
+
+def _clean_leftovers(state: Path, keep: str | None) -> None:
+    """Folders of killed rebuilds and replaced generations. Call with the write lock held."""
+    for child in state.iterdir():
+        if child.name != keep and (child.name.startswith(("build-", "gen-"))):
+            if child.is_symlink() or not child.is_dir():
+                child.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(f".{RECORD}."):
+            child.unlink(missing_ok=True)
+
+
+def rebuild(
+    root: Path,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None = None,
+    reason: str | None = None,
+    wait: float | None = None,
+) -> UpdateReport:
+    """Build a new index beside the live one, then switch to it in one rename of the record."""
+    with refusals_explained(root), write_lock(root, wait):
+        return _rebuild_locked(root, make_document, progress, reason)
+
+
+def _rebuild_locked(
+    root: Path,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None,
+    reason: str | None,
+    first_use: bool = False,
+) -> UpdateReport:
+    from whoosh.filedb.filestore import FileStorage
+
+    state = root / STATE_DIR
+    try:
+        live = read_record(root).generation
+    except Untrusted:
+        live = None
+    _clean_leftovers(state, keep=live)
+    token = secrets.token_hex(8)
+    building = state / f"build-{token}"
+    scan = scan_entries(root)
+    paths = sorted(scan)
+    report = UpdateReport(rebuilt=True, reason=reason, first_use=first_use)
+    writer = None
+    try:
+        building.mkdir()
+        storage = FileStorage(str(building), supports_mmap=False)
+        index = storage.create_index(schema(), indexname=INDEX_NAME)
+        # Large builds use two processes, each writing its own segments (multisegment skips
+        # the final merge, 35-40% of a plain build's time; docs/architecture.md).
+        # Small ones don't fork.
+        procs = min(2, os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
+        options = {"procs": procs, "multisegment": True} if procs > 1 else {}
+        writer = index.writer(limitmb=128, **options)
+        for done, path in enumerate(paths, 1):
+            document = make_document(path)
+            if isinstance(document, str):
+                report.skipped[path] = document
+            else:
+                writer.add_document(**document)
+                report.added += 1
+            if progress:
+                progress(done, len(paths))
+        writer.commit()
+        _write_manifest(building, scan)
+        toc = latest_toc(building)
+        write_facets(building, toc)
+        with pinned_index(building, toc, readonly=True).reader() as reader:
+            save_stems(building, reader)
+        generation = f"gen-{token}"
+        os.rename(building, state / generation)
+    except BaseException:
+        if writer is not None:
+            with contextlib.suppress(Exception):  # a writer its own failure closed can't cancel
+                writer.cancel()
+        shutil.rmtree(building, ignore_errors=True)  # on a full disk, give the space back
+        raise
+    record = Record(
+        generation=generation,
+        toc=toc,
+        files=file_stats(state / generation),
+        digest=scan_digest(scan),
+        count=report.added,
+        broken=dict(report.skipped),
+    )
+    with swap_lock(root):
+        write_record(root, record)
+    _clean_leftovers(state, keep=generation)
+    report.count, report.broken = record.count, record.broken
+    return report
+
+
+def merge(root: Path, attempts: int = 3) -> bool:
+    """Merge the small segments that updates leave (one per commit) once MERGE_AT have
+    gathered. True if a merged index went live.
+
+    Whoosh merges term by term (~100 us per term and segment: 8-18 s at 10,000 entries),
+    so no command waits for this: `merge_in_background` runs it detached, as `git gc
+    --auto` does. It works in a copy of the live generation, holding hard links to
+    Whoosh's segment and TOC files (written once, never changed) and copies of ours
+    (rewritten in place), while searches and updates go on with the live one. It switches
+    to the copy only if no writer changed the index meanwhile; else it tries again.
+    """
+    state = root / STATE_DIR
+    with locked(state / "merge.lock", True, 0, "merging it"):  # one merge at a time
+        for _ in range(attempts):
+            went_live = _merge_once(root, state)
+            if went_live is not None:
+                return went_live
+    return False
+
+
+def _merge_once(root: Path, state: Path) -> bool | None:
+    """True: merged and live. False: nothing to merge. None: a writer came first."""
+    with read_lock(root):
+        record = read_record(root)
+    live = state / record.generation
+    if len(_small(segments(pinned_index(live, record.toc, readonly=True)))) < MERGE_AT:
+        return False
+    token = secrets.token_hex(8)
+    building = state / f"build-{token}"
+    building.mkdir()
+    try:
+        for name in record.files:
+            if name.endswith((".seg", ".toc")):
+                os.link(live / name, building / name)
+            elif not name.endswith("LOCK"):
+                shutil.copy2(live / name, building / name)
+        index = pinned_index(building, record.toc, readonly=False)
+        writer = index.writer(timeout=LOCK_WAIT, codec=_update_codec())
+        writer.commit(mergetype=_merge_small_segments)
+        toc = latest_toc(building)
+        write_facets(building, toc)
+        with write_lock(root, LOCK_WAIT):
+            if read_record(root) != record:  # files too: a manifest rewritten in place
+                return None  # an update or a rebuild came first: theirs stands
+            generation = f"gen-{token}"
+            os.rename(building, state / generation)
+            merged = replace(
+                record, generation=generation, toc=toc, files=file_stats(state / generation)
+            )
+            with swap_lock(root):
+                write_record(root, merged)
+            _clean_leftovers(state, keep=generation)
+            return True
+    finally:
+        shutil.rmtree(building, ignore_errors=True)  # gone already if it went live
+
+
+MERGE_COMMAND = (
+    "import sys; from pathlib import Path; from cacop_cli.index import merge; "
+    "merge(Path(sys.argv[1]))"
+)
+
+
+def merge_in_background(root: Path) -> None:
+    """Start `merge(root)` in a detached Python process that outlives this command."""
+    import subprocess
+    import sys
+
+    with contextlib.suppress(OSError):
+        subprocess.Popen(
+            [sys.executable, "-c", MERGE_COMMAND, str(root)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True,
+        )  # fmt: skip
+
+
+def refresh(
+    root: Path,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None = None,
+    wait: float | None = None,
+) -> UpdateReport:
+    """Bring the index up to date with the entry files: only what was added, changed, removed.
+
+    Cheap when nothing changed: a stat of each entry file, compared with the manifest
+    (path -> size, mtime_ns) kept beside the index. An index that is missing, damaged
+    or not this clone's is rebuilt; `reason` says why.
+    """
+    checked = None
+    early = early_scan(root)  # taken first: its process never waits out a rebuild
+    try:
+        record = read_record(root)
+        folder = root / STATE_DIR / record.generation
+        held = _manifest_bytes(folder)
+        scanned = early if early is not None else dump_scan(scan_entries(root))
+        if scanned == held and FACETS in record.files:  # the same bytes: nothing to load
+            return UpdateReport(count=record.count, broken=record.broken, unchanged=record.version)
+        scan = marshal.loads(scanned)
+        manifest = _read_manifest(folder, held)
+        checked = (record, scan, manifest)
+    except (Untrusted, OSError, ValueError, EOFError, TypeError):
+        pass
+    with refusals_explained(root), write_lock(root, wait):
+        try:
+            record = read_record(root)
+        except Untrusted as untrusted:
+            return _rebuild_locked(
+                root, make_document, progress, untrusted.reason, untrusted.first_use
+            )
+        # No other writer committed while we waited: what we scanned and read still holds.
+        known = checked[1:] if checked and checked[0] == record else None
+        try:
+            return _update_locked(root, record, make_document, progress, known)
+        except CacopError:
+            raise
+        except Exception as exc:  # a damaged file; Whoosh raises many kinds
+            if write_refused(exc):  # not damage: a rebuild could not be written either
+                raise
+            reason = f"it was damaged ({type(exc).__name__})"
+            return _rebuild_locked(root, make_document, progress, reason)
+
+
+def _manifest_bytes(folder: Path) -> bytes | None:
+    """The manifest file's bytes (None for an index from before it, which kept JSON)."""
+    try:
+        return (folder / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _read_manifest(folder: Path, held: bytes | None = None) -> dict[str, list[int]]:
+    """What the index holds (path -> [size, mtime_ns]); `held`: its bytes, already read.
+    Read only after read_record checked the file is the one this clone wrote (marshal,
+    like pickle, is for trusted data only)."""
+    if held is None:
+        held = _manifest_bytes(folder)
+    try:  # marshal.loads of the bytes: marshal.load of a file reads it piece by piece (10x)
+        manifest = json.loads((folder / OLD_MANIFEST).read_bytes()) if held is None else (
+            marshal.loads(held)
+        )  # fmt: skip
+    except EOFError as exc:
+        raise ValueError("the manifest is cut short") from exc
+    if not isinstance(manifest, dict):
+        raise ValueError("the manifest is not a mapping")
+    return manifest
+
+
+def _write_manifest(folder: Path, scan: dict[str, list[int]]) -> None:
+    """As scan.dump writes a scan: an unchanged KB's scan then has exactly these bytes."""
+    (folder / MANIFEST).write_bytes(dump_scan(scan))
+
+
+def _update_codec() -> Any:
+    """Whoosh's own codec, without compressing posting blocks: for the small segments of an
+    update. zlib sets up its state afresh for every block (~18 us here) and an update of
+    ten entries writes ~1,000 blocks of a few hundred bytes: 17-36 ms of each commit, to
+    save a few kB. Readers follow each block's own flag; rebuilds keep compressing."""
+    from whoosh.codec.whoosh3 import W3Codec
+
+    return W3Codec(compression=0)
+
+
+def _small(segments: list[Any]) -> list[Any]:
+    return [segment for segment in segments if segment.doc_count_all() < SMALL_SEGMENT]
+
+
+def _merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: leave segments alone until MERGE_AT small ones have gathered."""
+    from whoosh.reading import SegmentReader
+
+    small = _small(segments)
+    if len(small) < MERGE_AT:
+        return segments
+    for segment in small:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [segment for segment in segments if segment not in small]
+
+
+def _update_locked(
+    root: Path,
+    record: Record,
+    make_document: DocumentMaker,
+    progress: ProgressCallback | None,
+    known: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None,
+) -> UpdateReport:
+    """`known`: (scan, manifest) just read for this same record, not to be read twice."""
+    state = root / STATE_DIR
+    folder = state / record.generation
+    scan, manifest = known or (scan_entries(root), _read_manifest(folder))
+    if scan == manifest:
+        old_facets = FACETS not in record.files  # an index from before the facet table
+        old_bytes = _manifest_bytes(folder) != dump_scan(scan)  # older format, or order
+        if old_facets or old_bytes:  # bring it up to date, so the next check is quick
+            with swap_lock(root):
+                if old_facets:
+                    write_facets(folder, record.toc)
+                _write_manifest(folder, scan)
+                (folder / OLD_MANIFEST).unlink(missing_ok=True)
+                write_record(root, replace(record, files=file_stats(folder)))
+        return UpdateReport(count=record.count, broken=record.broken, unchanged=record.version)
+    digest = scan_digest(scan)
+    added = sorted(set(scan) - set(manifest))
+    removed = sorted(set(manifest) - set(scan))
+    changed = sorted(path for path in set(scan) & set(manifest) if scan[path] != manifest[path])
+    for name in os.listdir(folder):  # what a killed writer left: never part of the record
+        if name not in record.files and not name.endswith("LOCK"):
+            (folder / name).unlink(missing_ok=True)
+    report = UpdateReport(removed=len(removed))
+    broken = {path: why for path, why in record.broken.items() if path in scan}
+    from whoosh.writing import NO_MERGE
+
+    index = pinned_index(folder, record.toc, readonly=False)
+    writer = index.writer(timeout=LOCK_WAIT, codec=_update_codec())
+    count = record.count
+    known_stems = load_stems(folder)
+    try:
+        for path in removed:
+            count -= writer.delete_by_term("path", path)
+            broken.pop(path, None)
+        work = [*added, *changed]
+        for done, path in enumerate(work, 1):
+            document = make_document(path)
+            if isinstance(document, str):
+                count -= writer.delete_by_term("path", path)
+                report.skipped[path] = broken[path] = document
+            else:
+                count -= writer.delete_by_term("path", path)
+                writer.add_document(**document)
+                count += 1
+                broken.pop(path, None)
+                if path in manifest:
+                    report.changed += 1
+                else:
+                    report.added += 1
+            if progress:
+                progress(done, len(work))
+        with swap_lock(root):
+            writer.commit(mergetype=NO_MERGE)  # merging is merge()'s work, in the background
+            _write_manifest(folder, scan)
+            (folder / OLD_MANIFEST).unlink(missing_ok=True)
+            toc = latest_toc(folder)
+            write_facets(folder, toc)
+            if len(STEMS) > known_stems:
+                save_stems(folder)
+            new_record = Record(
+                generation=record.generation,
+                toc=toc,
+                files=file_stats(folder),
+                digest=digest,
+                count=count,
+                broken=broken,
+            )
+            write_record(root, new_record)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.cancel()
+        raise
+    report.count, report.broken = count, broken
+    written = segments(pinned_index(folder, toc, readonly=True))
+    report.merge_due = len(_small(written)) >= MERGE_AT
+    return report
+
+
+# ---------------------------------------------------------------- entries as documents
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value if item is not None)
+    return "" if value is None else str(value)
+
+
+def document_for(kb: KB, rel: str) -> dict[str, Any] | str:
+    """The fields the index holds for one entry file, or why it cannot be read."""
+    try:
+        entry = read_entry(kb.root / rel, kb.root, kb.limits)
+    except EntryError as error:
+        return f"{error.line}: {error.message}"
+    meta = entry.meta
+    document: dict[str, Any] = {"path": rel, "id": entry.id, "body": entry.body}
+    for name in ("type", "site", "status", "tlp", "evidence", "product_type", "priority", "rfi"):
+        value = meta.get(name)
+        if isinstance(value, str) and value:
+            document[name] = value.lower()
+    for name in ("created", "updated", "needed_by"):
+        value = meta.get(name)
+        if isinstance(value, str) and value:
+            document[name] = value
+    date = document.get("updated") or document.get("created")
+    if date:
+        document["date"] = date
+    for name, target in (("topics", "topic"), ("tags", "tag"), ("to", "to")):
+        values = meta.get(name)
+        if isinstance(values, list):
+            document[target] = ",".join(str(item) for item in values if item is not None)
+    title = _text_value(meta.get("title")) or entry.id
+    summary = _text_value(meta.get("summary"))
+    tags = " ".join(str(tag) for tag in meta.get("tags") or () if tag is not None)
+    document.update(
+        title=title,
+        summary=summary,
+        tags=tags.replace("-", " "),
+        author=_text_value(meta.get("authors")),
+        spell=" ".join((title, summary, tags.replace("-", " "))),
+    )
+    return document

@@ -1,0 +1,351 @@
+"""Searching an open, verified index: our query tree compiled to Whoosh, scored, counted."""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..query import QUERY_FIELDS, AllOf, AnyOf, Every, Not, Phrase, Range, Ranked, Synonyms, Term
+from .analysis import TEXT_BOOSTS, tokens
+from .facets import read_facets
+from .locks import read_lock
+from .record import STATE_DIR, Untrusted, read_record
+from .whoosh_internals import lengths_in_memory, pinned_index, term_scores
+
+
+@dataclass
+class RawHit:
+    fields: dict[str, Any]
+    score: float
+
+
+class Searcher:
+    """An open, verified index under the shared read lock. Use `open_searcher(root)`."""
+
+    def __init__(self, index: Any, folder: Path | None = None, toc: int | None = None) -> None:
+        self.index = index
+        self.searcher = index.searcher()
+        self.reader = self.searcher.reader()
+        self.schema = self.searcher.schema
+        lengths_in_memory(self.reader)
+        self.facets = read_facets(folder, toc) if folder is not None else {}
+        # Which index this is, as Record.version: (generation folder, toc).
+        self.version = (folder.name, toc) if folder is not None and toc is not None else None
+
+    def close(self) -> None:
+        self.searcher.close()
+
+    # ---- queries
+
+    def compile(self, node: Any) -> Any:
+        """Our query tree (query.py's nodes) as a Whoosh query."""
+        from whoosh import query as q
+
+        match node:
+            case Every():
+                return q.Every()
+            case AllOf():  # a stop word ("for", "to") compiles to nothing: leave it out
+                parts = [self.compile(item) for item in node.items]
+                parts = [part for part in parts if part is not q.NullQuery]
+                return q.And(parts) if parts else q.NullQuery
+            case AnyOf():
+                return q.Or([self.compile(item) for item in node.items])
+            case Ranked():  # any of the words, documents with more of them first
+                return q.Or([self.compile(item) for item in node.items], scale=0.9)
+            case Not():
+                return q.Not(self.compile(node.item))
+            case Synonyms():  # forms that analyse alike (hot spot, hot-spot) count once
+                unique = {tuple(tokens(form)): form for form in node.forms}
+                return q.Or([self._text(form, None, phrase=True) for form in unique.values()])
+            case Term():
+                return self._term(node)
+            case Phrase():
+                return self._text(node.text, node.field, phrase=True)
+            case Range():
+                name, _ = QUERY_FIELDS[node.field]
+                return q.TermRange(name, node.low or None, node.high or None)
+        raise ValueError(f"unknown query node {type(node).__name__}")
+
+    def _term(self, node: Any) -> Any:
+        from whoosh import query as q
+
+        if node.field is None or QUERY_FIELDS[node.field][1] == "text":
+            if node.prefix:
+                return self._prefix(node.text, node.field)
+            return self._text(node.text, node.field, phrase=False)
+        name, kind = QUERY_FIELDS[node.field]
+        if kind == "words":
+            words = tokens(node.text, stemmed=False)
+            if node.prefix and words:
+                return q.Prefix(name, words[-1])
+            return q.And([q.Term(name, word) for word in words]) if words else q.NullQuery
+        value = node.text.lower()
+        return q.Prefix(name, value) if node.prefix or kind == "date" else q.Term(name, value)
+
+    def _fields(self, field_name: str | None) -> list[str]:
+        if field_name is None or field_name == "text":
+            return list(TEXT_BOOSTS)
+        return [QUERY_FIELDS[field_name][0]]
+
+    def _text(self, text: str, field_name: str | None, phrase: bool) -> Any:
+        from whoosh import query as q
+
+        words = tokens(text)
+        if not words:
+            return q.NullQuery
+        parts = []
+        for name in self._fields(field_name):
+            if len(words) == 1:
+                parts.append(q.Term(name, words[0]))
+            elif phrase:
+                parts.append(q.Phrase(name, words))
+            else:  # one query word the analyser split (co-offending): its parts in order
+                parts.append(q.Phrase(name, words))
+        return parts[0] if len(parts) == 1 else q.Or(parts)
+
+    def _prefix(self, text: str, field_name: str | None) -> Any:
+        from whoosh import query as q
+
+        words = tokens(text, stemmed=False)
+        if not words:
+            return q.NullQuery
+        stem = tokens(words[-1]) or [words[-1]]
+        prefixes = {words[-1], stem[0]}
+        parts = [q.Prefix(name, p) for name in self._fields(field_name) for p in sorted(prefixes)]
+        return q.Or(parts)
+
+    def search(self, node: Any, filters: list[Any], limit: int) -> tuple[set[int], list[RawHit]]:
+        """(every matching document, the best `limit` of them with their stored fields).
+
+        Every match is scored (see `scores`), so the total and the facets come from the same
+        pass. Whoosh's own top-N collector skips blocks by quality: that would need a second
+        pass for the total, and on indexes of several segments it dropped the best-scoring
+        entries of AND queries.
+        """
+        from whoosh import query as q
+
+        query = self.compile(node)
+        restriction = q.And([self.compile(item) for item in filters]) if filters else None
+        if isinstance(node, Every):  # a listing by filters: newest first
+            results = self.searcher.search(
+                query, limit=limit, filter=restriction, sortedby="date", reverse=True
+            )
+            hits = [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
+            everything = q.And([query, restriction]) if restriction is not None else query
+            return set(self.searcher.docs_for_query(everything)), hits
+        scores = self.scores(query)
+        if restriction is not None:
+            allowed = self.scores(restriction)
+            scores = {doc: score for doc, score in scores.items() if doc in allowed}
+        # Whoosh's order: the higher score first, then the lower document number.
+        best = heapq.nsmallest(limit, scores.items(), key=lambda item: (-item[1], item[0]))
+        stored = self.searcher.stored_fields
+        return set(scores), [RawHit(dict(stored(doc)), score) for doc, score in best]
+
+    # ---- scoring
+
+    def scores(self, query: Any) -> dict[int, float]:
+        """Every live document `query` matches (global number) -> its score, as Whoosh's own
+        matchers score it (BM25F; And and Or add their parts' scores, AndNot keeps the left's).
+
+        Whoosh walks compound queries posting by posting through a tree of matchers, several
+        Python calls per posting and per level: 100-250 ms of a search at 10,000 entries.
+        Here a term's postings are read a block of 128 at a time and scored in one loop, and
+        compound queries combine whole sets. Anything else (phrases, prefixes, ranges, Or
+        with a coordination bonus) is scored by Whoosh's own matcher for that part alone.
+        tests/test_index.py holds the results equal to Whoosh's for every kind of query.
+        """
+        from whoosh import query as q
+
+        kind = type(query)
+        if query is q.NullQuery or kind is q.NullQuery.__class__:
+            return {}
+        if kind is q.Term:
+            scores = term_scores(self, query)
+            if scores is not None:
+                return scores
+        elif kind is q.Phrase:
+            scores = self._phrase_scores(query)
+            if scores is not None:
+                return scores
+        elif kind in (q.And, q.Or) and query.boost == 1.0 and not getattr(query, "scale", None):
+            parts = [self.scores(sub) for sub in query.subqueries if sub is not q.NullQuery]
+            if not parts:
+                return {}
+            if kind is q.And:
+                parts.sort(key=len)
+                common = set(parts[0]).intersection(*parts[1:])
+                return {doc: sum(part[doc] for part in parts) for doc in common}
+            combined: dict[int, float] = {}
+            for part in parts:
+                for doc, score in part.items():
+                    combined[doc] = combined.get(doc, 0.0) + score
+            return combined
+        elif kind is q.AndNot and query.boost == 1.0:
+            positive = self.scores(query.a)
+            negative = self.scores(query.b) if positive else {}
+            return {doc: score for doc, score in positive.items() if doc not in negative}
+        return self._whoosh_scores(query)
+
+    def _whoosh_scores(self, query: Any) -> dict[int, float]:
+        """Scores from Whoosh's own matcher, segment by segment, as its collectors run it."""
+        scores = {}
+        context = self.searcher.context()
+        for subsearcher, offset in self.searcher.leaf_searchers():
+            matcher = query.matcher(subsearcher, context)
+            while matcher.is_active():
+                scores[offset + matcher.id()] = matcher.score()
+                matcher.next()
+        return scores
+
+    def _phrase_scores(self, query: Any) -> dict[int, float] | None:
+        """A phrase scored as Whoosh's SpanNear2 matcher scores it: where its words stand one
+        after another, the sum of the words' scores. None: Whoosh's matcher scores it.
+
+        Whoosh intersects the words' matchers posting by posting and builds Span objects
+        for every position of every candidate (130-150 ms for a common phrase at 10,000
+        entries). Here the words' postings are read a block at a time, as for a term, and
+        only the documents holding every word have their positions decoded.
+        """
+        from whoosh import query as q
+
+        name, words = query.fieldname, list(query.words)
+        if name not in self.schema:
+            return None
+        field = self.schema[name]
+        if (
+            query.slop != 1
+            or len(words) < 2
+            or not field.format
+            or not field.format.supports("positions")
+        ):
+            return None
+        scored, held = {}, {}
+        for word in dict.fromkeys(words):  # a repeated word ("gun gun") is read once
+            values: dict[int, bytes] = {}
+            part = term_scores(self, q.Term(name, word), values)
+            if part is None:
+                return None
+            if not part:
+                return {}
+            scored[word], held[word] = part, values
+        parts = [scored[word] for word in words]  # Whoosh adds a repeated word's score twice
+        common = set(min(parts, key=len)).intersection(*parts)
+        decode = field.format.decode_positions
+        scores = {}
+        for doc in common:
+            first = decode(held[words[0]][doc])
+            later = [set(decode(held[word][doc])) for word in words[1:]]
+            if any(all(start + step in at for step, at in enumerate(later, 1)) for start in first):
+                score = sum(part[doc] for part in parts)
+                scores[doc] = score * query.boost if query.boost != 1.0 else score
+        return scores
+
+    def counts(self, docs: set[int], field_name: str) -> dict[str, int]:
+        """How many of `docs` hold each value of an exact field (facets)."""
+        counted: dict[str, int] | None = None
+        if field_name in self.facets:
+            combinations, codes = self.facets[field_name]
+            counted = {}
+            try:
+                for code, number in Counter(map(codes.__getitem__, docs)).items():
+                    for value in combinations[code]:
+                        counted[value] = counted.get(value, 0) + number
+            except IndexError:  # a document the table does not cover
+                counted = None
+        if counted is None:  # no table for this generation: read the postings
+            counted = self._counts_from_postings(docs, field_name)
+        return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+
+    def _counts_from_postings(self, docs: set[int], field_name: str) -> dict[str, int]:
+        counted = {}
+        for raw in self.reader.lexicon(field_name):
+            value = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            ids = self.reader.postings(field_name, raw).all_ids()
+            number = sum(1 for doc in ids if doc in docs)
+            if number:
+                counted[value] = number
+        return counted
+
+    # ---- words
+
+    def known(self, word: str) -> bool:
+        """Does any text field hold this word (after analysis)?"""
+        words = tokens(word)
+        return bool(words) and all(
+            any(self.reader.doc_frequency(name, token) for name in TEXT_BOOSTS) for token in words
+        )
+
+    def corrections(self, word: str) -> list[str]:
+        """Words of the index's own vocabulary close to `word`, most frequent first."""
+        word = word.lower()
+        if len(word) < 4:
+            return []
+        maxdist = 1 if len(word) < 7 else 2
+        found = set()
+        for distance in range(1, maxdist + 1):
+            found = set(self.reader.terms_within("spell", word, distance, prefix=1))
+            found.discard(word)
+            if found:
+                break
+        return sorted(found, key=lambda w: (-self.reader.doc_frequency("spell", w), w))[:3]
+
+    def key_terms(self, text: str, number: int = 20) -> list[tuple[str, float]]:
+        """The words of `text` that best tell it apart in this index (for `similar`)."""
+        return [
+            (word, weight)
+            for word, weight in self.searcher.key_terms_from_text("body", text, numterms=number)
+        ]
+
+    def weighted_terms(self, terms: Iterable[tuple[str, float]]) -> Any:
+        from whoosh import query as q
+
+        return q.Or(
+            [
+                q.Term(name, word, boost=weight)
+                for word, weight in terms
+                for name in ("title", "tags", "summary", "body")
+            ]
+        )
+
+    def search_compiled(self, query: Any, exclude_path: str | None, limit: int) -> list[RawHit]:
+        from whoosh import query as q
+
+        mask = q.Term("path", exclude_path) if exclude_path else None
+        results = self.searcher.search(query, limit=limit, mask=mask)
+        return [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
+
+    def stored_all(self) -> list[dict[str, Any]]:
+        """Every document's stored fields, sorted by path (to compare two indexes)."""
+        return sorted(
+            (dict(fields) for _, fields in self.reader.iter_docs()), key=lambda d: d["path"]
+        )
+
+    def lexicon(self, field_name: str) -> list[str]:
+        """Words of a field that some live document holds (deleted ones linger until a merge)."""
+        return [
+            raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            for raw in self.reader.lexicon(field_name)
+            if any(True for _ in self.reader.postings(field_name, raw).all_ids())
+        ]
+
+
+@contextlib.contextmanager
+def open_searcher(root: Path, wait: float | None = None) -> Iterator[Searcher]:
+    """The live index, verified, under the shared lock; raises Untrusted if it may not be used."""
+    with read_lock(root, wait):
+        record = read_record(root)
+        try:
+            index = pinned_index(root / STATE_DIR / record.generation, record.toc, readonly=True)
+            searcher = Searcher(index, root / STATE_DIR / record.generation, record.toc)
+        except Exception as exc:  # a damaged file; Whoosh raises many kinds
+            raise Untrusted(f"it could not be opened ({type(exc).__name__})") from exc
+        try:
+            yield searcher
+        finally:
+            searcher.close()
