@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cacop_cli import gates
 from cacop_cli.entries import parse_text
-from cacop_cli.share import record_override
+from cacop_cli.share import gates, record_override
 
 REPO = Path(__file__).parent.parent
 TODAY = dt.date(2025, 6, 1)
