@@ -4,9 +4,6 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,7 +227,7 @@ class Expert:
 class ExpertReport:
     query: str
     today: dt.date
-    engine: str  # "index" (cacop search) or "simple" (term counts, when no index exists)
+    engine: str  # always "index" (cacop search); kept in --json, whose shape is a contract
     people: list[Expert]
     sites: list[Expert]
     matched: int
@@ -255,50 +252,10 @@ def recency_weight(when: dt.date | None, today: dt.date) -> float:
     return 0.5 ** (age / HALF_LIFE_DAYS)
 
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
-_OPERATORS = {"and", "or", "not", "to"}
+def search_scores(kb: KB, query: str, limit: int) -> dict[str, float]:
+    """Relevance of each matching entry, from `cacop search` (its query checks included)."""
+    from .search import search  # here, so that gaps and digest never load the search engine
 
-
-def simple_scores(entries: list[Entry], query: str) -> dict[str, float]:
-    """Relevance without an index: weighted, length-damped term counts (a fallback)."""
-    words = [
-        word.split(":")[-1]
-        for word in re.findall(r"[\w:-]+", query.lower())
-        if word.split(":")[-1] not in _OPERATORS
-    ]
-    terms = [term for word in words for term in _WORD.findall(word)]
-    if not terms:
-        return {}
-    scores: dict[str, float] = {}
-    for entry in entries:
-        meta = entry.meta
-        fields = (
-            (3.0, entry.title),
-            (2.0, " ".join(map(str, meta.get("tags") or ()))),
-            (2.0, str(meta.get("summary") or "")),
-            (1.0, entry.body),
-        )
-        score = 0.0
-        for boost, content in fields:
-            counted = Counter(_WORD.findall(content.lower()))
-            length = max(sum(counted.values()), 1)
-            for term in terms:
-                hits = counted.get(term, 0) + sum(
-                    n for word, n in counted.items() if word != term and word.startswith(term)
-                ) * (len(term) >= 4)
-                if hits:
-                    score += boost * (1 + math.log(hits)) / math.sqrt(length)
-        if score > 0:
-            scores[entry.id] = score
-    return scores
-
-
-def search_scores(kb: KB, query: str, limit: int) -> dict[str, float] | None:
-    """Relevance from `cacop search` when that engine exists here; None when it does not."""
-    try:
-        from .search import search
-    except ImportError:
-        return None
     result = search(kb, query, limit=limit)
     return {hit.id: float(hit.score) for hit in result.hits}
 
@@ -334,9 +291,6 @@ def experts(
     catalog = load_catalog(kb)
     known = catalog.by_id()
     scores = search_scores(kb, query, limit)
-    engine = "index"
-    if scores is None:
-        scores, engine = simple_scores(catalog.entries, query), "simple"
     people: dict[str, list[Contribution]] = {}
     people_labels: dict[str, str] = {}
     sites: dict[str, list[Contribution]] = {}
@@ -358,7 +312,7 @@ def experts(
     return ExpertReport(
         query=query,
         today=today,
-        engine=engine,
+        engine="index",
         people=_rank(people, people_labels, top),
         sites=_rank(sites, site_labels, top),
         matched=sum(1 for entry_id in scores if entry_id in known),

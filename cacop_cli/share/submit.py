@@ -22,20 +22,21 @@ from .. import gitrepo, ops
 from ..config import KB
 from ..entries import check_id, read_entry, relpath, write_atomic
 from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, Refused, UsageError
-from ..models import PRODUCT_TYPES, TLP_ORDER, TOPICS
+from ..models import PRODUCT_TYPES, TLP_ORDER, TOPICS, Hit
 from .forge import compare_url, open_with_gh
 from .gates import Finding, gate_entry
 
 
-def _similar(kb: KB, title: str, body: str, exclude: str) -> list[Any]:
-    """The three most similar existing entries, when search exists; [] otherwise."""
-    try:
-        from .. import search  # built beside this module; may not exist yet
+def _similar(kb: KB, title: str, body: str, exclude: str) -> list[Hit]:
+    """The three existing entries most like this one. An index that cannot be used (busy,
+    damaged, unreadable) means none are shown; a fault in the search code itself surfaces."""
+    from .. import search  # here, so that submitting loads the search engine only now
 
+    try:
         found = search.similar_to_text(kb, title, body, limit=4)
-    except (ImportError, AttributeError, CacopError, OSError):
+    except (CacopError, OSError):
         return []
-    return [hit for hit in found if getattr(hit, "id", None) != exclude][:3]
+    return [hit for hit in found if hit.id != exclude][:3]
 
 
 @dataclass
@@ -56,7 +57,7 @@ class SubmitResult:
     override: dict[str, Any] | None = None
     accepted: list[Finding] = field(default_factory=list)
     unscanned: list[str] = field(default_factory=list)
-    similar: list[Any] = field(default_factory=list)
+    similar: list[Hit] = field(default_factory=list)
     offline: bool = False  # --no-push and the remote did not answer
 
 
@@ -139,7 +140,7 @@ def submit_files(
     push: bool = True,
     open_pr: bool = False,
     allow_personal_data: str | None = None,
-    on_similar: Callable[[list[Any]], None] | None = None,
+    on_similar: Callable[[list[Hit]], None] | None = None,
     today: dt.date | None = None,
 ) -> SubmitResult:
     """Share files as a new work product: a branch submit/<id>, pushed, with a PR link."""
@@ -196,7 +197,7 @@ def submit_entry(
     push: bool = True,
     open_pr: bool = False,
     allow_personal_data: str | None = None,
-    on_similar: Callable[[list[Any]], None] | None = None,
+    on_similar: Callable[[list[Hit]], None] | None = None,
     today: dt.date | None = None,
 ) -> SubmitResult:
     """Share an existing entry of any type (including an RFI response) on submit/<id>."""
@@ -263,7 +264,7 @@ def _submit(
     push: bool,
     open_pr: bool,
     allow_personal_data: str | None,
-    on_similar: Callable[[list[Any]], None] | None,
+    on_similar: Callable[[list[Hit]], None] | None,
     today: dt.date | None,
 ) -> SubmitResult:
     gitrepo.require_repository(kb.root, "share")

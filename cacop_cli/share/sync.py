@@ -23,15 +23,12 @@ from .gates import ENTRY_PATH, Finding, gate_commits, meta_of
 
 
 def refresh_index(kb: KB) -> bool:
-    """Bring the search index up to date after files changed, when search exists."""
-    try:
-        from .. import search
+    """Bring the search index up to date after files changed; False when the index cannot
+    be used now (busy, damaged, unreadable): the next search rebuilds what it needs."""
+    from .. import search  # here, so that a sync with nothing new never loads it
 
-        refresh = search.refresh
-    except (ImportError, AttributeError):
-        return False
     try:
-        refresh(kb)
+        search.refresh(kb)
     except (CacopError, OSError):
         return False
     return True
