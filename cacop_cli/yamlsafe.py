@@ -19,7 +19,7 @@ from yaml import events, nodes
 
 # libyaml is an optional C extension of PyYAML (absent where PyYAML was built without it),
 # an order of magnitude faster at scanning; the pure-Python loader yields the same events.
-# This is the one ImportError guard in cacop: an optional extension, never a module of ours.
+# Such a guard is for an optional part of an outside library only, never a module of ours.
 try:
     from yaml import CSafeLoader as _EventLoader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
