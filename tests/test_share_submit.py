@@ -17,6 +17,7 @@ import cacop_cli
 from cacop_cli import search, share
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
+from cacop_cli.models import EntryDraft
 from cacop_cli.share import compare_url, parse_remote
 
 TODAY = dt.date.today()
@@ -128,10 +129,8 @@ def test_a_fault_in_the_similar_entries_lookup_surfaces_and_nothing_is_made(
     source = write(site_a.parent / "outside" / "bulletin.md", BULLETIN)
     before = snapshot(site_a)
     with pytest.raises(AttributeError, match="hits"):
-        share.submit_files(
-            load_kb(site_a), [source], title="Weekly gun crime bulletin",
-            topics=["gun-violence"], push=False,
-        )  # fmt: skip
+        draft = EntryDraft("work-product", "Weekly gun crime bulletin", ["gun-violence"])
+        share.submit_files(load_kb(site_a), [source], draft, push=False)
     assert snapshot(site_a) == before
     assert remote_branches(net) == ["main"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from ..models import TLP_ORDER, TOPICS
-from . import JSON_OPTION, KB_OPTION, open_kb
+from ..models import TLP_ORDER, TOPICS, EntryDraft
+from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb
 
 TODAY_OPTION = typer.Option(
     None,
@@ -81,10 +81,12 @@ def register(app: typer.Typer) -> None:
 
         knowledge_base = open_kb(ctx, kb)
         body = _body(message, file, knowledge_base.limits, "Question")
-        created = rfi.open_rfi(
-            knowledge_base, title, needed_by, priority, to, topic, tag, tlp, body,
-            author or None, today=_today(today),
+        draft = EntryDraft(
+            "rfi", title, topic, tags=tag, tlp=tlp, authors=author, body=body,
+            priority=priority, needed_by=needed_by, to=to,
         )  # fmt: skip
+        with naming_flags():
+            created = rfi.open_rfi(knowledge_base, draft, today=_today(today))
         if body is None:
             if open_editor(created.path):
                 created.issues = ops.check_entry(knowledge_base, created.path)
@@ -113,9 +115,11 @@ def register(app: typer.Typer) -> None:
         body = _body(message, file, knowledge_base.limits, "Answer")
         if body is None:
             raise UsageError("give the answer with --message TEXT or --file PATH")
-        created = rfi.respond(
-            knowledge_base, rfi_id, body, title, tlp, author or None, topic, today=_today(today)
+        draft = EntryDraft(
+            "response", title or "", topic, tlp=tlp, authors=author, body=body, rfi=rfi_id
         )
+        with naming_flags():
+            created = rfi.respond(knowledge_base, draft, today=_today(today))
         raise typer.Exit(view.responded(created))
 
     @rfi_app.command("close")
@@ -148,8 +152,9 @@ def register(app: typer.Typer) -> None:
         from ..render import rfi as view
 
         listing = rfi.list_rfis(
-            open_kb(ctx, kb), open_only, overdue, to_me, mine, today=_today(today)
-        )
+            open_kb(ctx, kb), open_only=open_only, overdue=overdue, to_me=to_me, mine=mine,
+            today=_today(today),
+        )  # fmt: skip
         view.listing(listing, as_json)
 
     @app.command()

@@ -22,7 +22,7 @@ from .. import gitrepo, ops
 from ..config import KB
 from ..entries import check_id, read_entry, relpath, write_atomic
 from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, Refused, UsageError
-from ..models import PRODUCT_TYPES, TLP_ORDER, TOPICS, Hit
+from ..models import EntryDraft, Hit
 from .forge import compare_url, open_with_gh
 from .gates import Finding, gate_entry
 
@@ -130,13 +130,8 @@ def _work_product_body(summary: str | None, names: list[str], entry_id: str) -> 
 def submit_files(
     kb: KB,
     files: list[Path],
-    title: str,
-    topics: list[str],
-    product_type: str = "other",
-    tlp: str = "green",
-    summary: str | None = None,
-    tags: list[str] | None = None,
-    authors: list[str] | None = None,
+    draft: EntryDraft,
+    *,
     push: bool = True,
     open_pr: bool = False,
     allow_personal_data: str | None = None,
@@ -144,35 +139,22 @@ def submit_files(
     today: dt.date | None = None,
 ) -> SubmitResult:
     """Share files as a new work product: a branch submit/<id>, pushed, with a PR link."""
-    if not title.strip():
-        raise UsageError("the title is empty; give --title 'What this is about'")
-    if not topics:
-        raise UsageError("give at least one --topic", hint="topics: " + ", ".join(TOPICS))
-    ops.check_choices("topic", topics, TOPICS)
-    ops.check_choices("product-type", [product_type], PRODUCT_TYPES)
-    ops.check_choices("tlp", [tlp], TLP_ORDER)
-    attachments = _check_files(kb, files)
     today = today or dt.date.today()
+    draft = dataclasses.replace(
+        draft,
+        entry_type="work-product",
+        product_type=draft.product_type or "other",
+        tlp=draft.tlp or "green",
+        body="",  # written below, once the id is known
+    )
+    draft.check(today)
+    attachments = _check_files(kb, files)
 
     def prepare(place: Path) -> _Prepared:
         tree = dataclasses.replace(kb, root=place)
         names = [name for _, name in attachments]
-        created = ops.new_entry(
-            tree,
-            "work-product",
-            title,
-            topics,
-            tags,
-            tlp,
-            authors or None,
-            extra={
-                "product_type": product_type,
-                "attachments": names,
-                "summary": summary.strip() if summary else None,
-            },
-            body="",
-            today=today,
-        )
+        draft.attachments = names
+        created = ops.new_entry(tree, draft, today=today)
         entry_id = created.entry_id
         if ops.locate(kb, entry_id) is not None or gitrepo.branch_exists(
             kb.root, f"submit/{entry_id}"
@@ -182,18 +164,22 @@ def submit_files(
                 hint=f"to send that one, run `cacop submit {entry_id}`; else choose another title",
             )
         text = created.path.read_text("utf-8")
-        write_atomic(created.path, text + _work_product_body(summary, names, entry_id))
+        write_atomic(created.path, text + _work_product_body(draft.summary, names, entry_id))
         folder = created.path.parent / entry_id
         for source, name in attachments:
             _copy_regular(source, folder / name, kb.limits["attachment_bytes"])
         return _Prepared(entry_id)
 
-    return _submit(kb, prepare, None, push, open_pr, allow_personal_data, on_similar, today)
+    return _submit(
+        kb, prepare, None, push=push, open_pr=open_pr, allow_personal_data=allow_personal_data,
+        on_similar=on_similar, today=today,
+    )  # fmt: skip
 
 
 def submit_entry(
     kb: KB,
     entry_id: str,
+    *,
     push: bool = True,
     open_pr: bool = False,
     allow_personal_data: str | None = None,
@@ -229,7 +215,10 @@ def submit_entry(
                     )
         return _Prepared(entry_id)
 
-    return _submit(kb, prepare, entry_id, push, open_pr, allow_personal_data, on_similar, today)
+    return _submit(
+        kb, prepare, entry_id, push=push, open_pr=open_pr,
+        allow_personal_data=allow_personal_data, on_similar=on_similar, today=today,
+    )  # fmt: skip
 
 
 def _base_commit(kb: KB, push: bool) -> tuple[str, str, bool]:
@@ -261,6 +250,7 @@ def _submit(
     kb: KB,
     prepare: Callable[[Path], _Prepared],
     known_id: str | None,
+    *,
     push: bool,
     open_pr: bool,
     allow_personal_data: str | None,
@@ -271,8 +261,9 @@ def _submit(
     today = today or dt.date.today()
     if allow_personal_data is not None and len(allow_personal_data.strip()) < 10:
         raise UsageError(
-            "--allow-personal-data needs a real reason (10 characters or more); it is recorded "
-            "in the entry for the reviewers"
+            "the reason for sharing personal data is too short (10 characters or more); it "
+            "is recorded in the entry for the reviewers",
+            field="allow_personal_data",
         )
     gitrepo.check_branch_name(kb.root, kb.branch)
     if push:
