@@ -175,6 +175,7 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 
 def list_entries(
     kb: KB,
+    *,
     entry_type: str | None = None,
     site: str | None = None,
     topic: str | None = None,
@@ -197,7 +198,7 @@ def list_entries(
 # ---------------------------------------------------------------- new
 
 
-def unique_id(kb: KB, site: str, title: str, when: dt.date) -> str:
+def unique_id(kb: KB, site: str, title: str, *, when: dt.date) -> str:
     prefix = f"{site}-{when.year}-"
     base = f"{prefix}{slugify(title, max_length=80 - len(prefix) - 3)}"
     candidate, counter = base, 2
@@ -223,7 +224,7 @@ class NewEntry:
     issues: list[Issue]
 
 
-def entry_meta(kb: KB, draft: EntryDraft, entry_id: str, today: dt.date) -> dict[str, Any]:
+def entry_meta(kb: KB, draft: EntryDraft, *, entry_id: str, today: dt.date) -> dict[str, Any]:
     """The frontmatter of a new entry: the draft's fields, in the order the format gives them,
     with each type's defaults for what the draft leaves out."""
     meta: dict[str, Any] = {
@@ -268,8 +269,8 @@ def new_entry(kb: KB, draft: EntryDraft, *, today: dt.date | None = None) -> New
         )
     today = today or dt.date.today()
     draft.check(today)
-    entry_id = unique_id(kb, kb.site, draft.title, today)
-    meta = entry_meta(kb, draft, entry_id, today)
+    entry_id = unique_id(kb, kb.site, draft.title, when=today)
+    meta = entry_meta(kb, draft, entry_id=entry_id, today=today)
     body = draft.body if draft.body is not None else template_body(draft.entry_type)
     path = entry_path(kb.root, draft.entry_type, entry_id)
     write_atomic(path, render_entry(meta, body))
@@ -344,6 +345,7 @@ PR_TEMPLATE = """\
 def init_kb(
     path: Path,
     site: str,
+    *,
     name: str | None = None,
     agency: str | None = None,
     state: str = "XX",

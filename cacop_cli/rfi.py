@@ -219,7 +219,9 @@ def respond(kb: KB, draft: EntryDraft, *, today: dt.date | None = None) -> NewRe
         if path.exists() or locate(kb, candidate) is not None:
             continue
         try:
-            create_exclusive(path, render_entry(entry_meta(kb, draft, candidate, today), body))
+            create_exclusive(
+                path, render_entry(entry_meta(kb, draft, entry_id=candidate, today=today), body)
+            )
         except FileExistsError:
             continue
         except OSError as exc:

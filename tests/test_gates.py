@@ -118,12 +118,14 @@ def test_binary_files_are_not_text():
 
 
 def test_tlp_gate():
-    assert gates.tlp_finding("green", "green", "x.md", 9) is None
-    assert gates.tlp_finding("clear", "green", "x.md", 9) is None
-    finding = gates.tlp_finding("amber", "green", "x.md", 9)
+    assert gates.tlp_finding("green", "green", path="x.md", line=9) is None
+    assert gates.tlp_finding("clear", "green", path="x.md", line=9) is None
+    finding = gates.tlp_finding("amber", "green", path="x.md", line=9)
     assert finding and finding.line == 9 and "TLP:AMBER" in finding.message
-    assert gates.tlp_finding("red", "amber+strict", "x.md", 9) is not None
-    assert gates.tlp_finding(None, "red", "x.md", 1) is not None  # unknown counts as strictest
+    assert gates.tlp_finding("red", "amber+strict", path="x.md", line=9) is not None
+    assert (
+        gates.tlp_finding(None, "red", path="x.md", line=1) is not None
+    )  # unknown counts as strictest
 
 
 def test_override_accepts_only_the_kinds_it_names_and_never_secrets():

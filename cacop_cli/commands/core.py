@@ -124,5 +124,7 @@ def register(app: typer.Typer) -> None:
         from .. import ops
         from ..render import core as view
 
-        entries, unreadable = ops.list_entries(open_kb(ctx, kb), entry_type, site, topic)
+        entries, unreadable = ops.list_entries(
+            open_kb(ctx, kb), entry_type=entry_type, site=site, topic=topic
+        )
         view.entry_list(entries, unreadable, as_json)

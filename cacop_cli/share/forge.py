@@ -61,7 +61,7 @@ def compare_url(url: str, base: str, branch: str) -> str | None:
     return None
 
 
-def open_with_gh(root: Path, branch: str, base: str, title: str, body: str) -> str | None:
+def open_with_gh(root: Path, *, branch: str, base: str, title: str, body: str) -> str | None:
     """`gh pr create`; its output (the PR's address), or None when gh is not installed."""
     import subprocess
 

@@ -64,7 +64,7 @@ def _line(text: str, offset: int) -> int:
 # ---------------------------------------------------------------- TLP
 
 
-def tlp_finding(tlp: Any, max_tlp: str, path: str, line: int) -> Finding | None:
+def tlp_finding(tlp: Any, max_tlp: str, *, path: str, line: int) -> Finding | None:
     """A finding when an entry's marking is stricter than the KB lets leave."""
     if isinstance(tlp, str) and tlp in TLP_ORDER and tlp_rank(tlp) <= tlp_rank(max_tlp):
         return None
@@ -361,7 +361,7 @@ def _hint(findings: list[Finding]) -> str:
 
 
 def gate_entry(
-    kb: KB, path: Path, allow_reason: str | None, today: dt.date
+    kb: KB, path: Path, *, allow_reason: str | None, today: dt.date
 ) -> tuple[Entry, list[Finding], list[str], dict[str, Any] | None]:
     """Every gate before a commit: validity, TLP, personal data and secrets.
 
@@ -404,7 +404,7 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
         for issue in report.issues
         if issue.severity == "error" and (issue.path == rel or issue.path.startswith(folder))
     ]
-    tlp = tlp_finding(entry.meta.get("tlp"), kb.max_tlp, rel, entry.line_of("tlp"))
+    tlp = tlp_finding(entry.meta.get("tlp"), kb.max_tlp, path=rel, line=entry.line_of("tlp"))
     findings += [tlp] if tlp else []
     findings += scan(path.read_text("utf-8"), rel, today)
     unscanned = []
@@ -485,7 +485,7 @@ def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> li
                         )
                     )
                 else:
-                    tlp = tlp_finding(meta.get("tlp"), kb.max_tlp, change.path, line)
+                    tlp = tlp_finding(meta.get("tlp"), kb.max_tlp, path=change.path, line=line)
                     found += [tlp] if tlp else []
                     override = meta.get("pii_override")
             attachment = ATTACHMENT_PATH.match(change.path)

@@ -27,7 +27,7 @@ from .forge import compare_url, open_with_gh
 from .gates import Finding, gate_entry
 
 
-def _similar(kb: KB, title: str, body: str, exclude: str) -> list[Hit]:
+def _similar(kb: KB, title: str, body: str, *, exclude: str) -> list[Hit]:
     """The three existing entries most like this one. An index that cannot be used (busy,
     damaged, unreadable) means none are shown; a fault in the search code itself surfaces."""
     from .. import search  # here, so that submitting loads the search engine only now
@@ -282,9 +282,9 @@ def _submit(
             if entry_file is None:
                 raise NotFound(f"the branch {branch} does not hold the entry {prepared.entry_id}")
             entry, accepted, unscanned, override = gate_entry(
-                tree, entry_file, allow_personal_data, today
+                tree, entry_file, allow_reason=allow_personal_data, today=today
             )
-            similar = _similar(kb, entry.title, entry.body, entry.id)
+            similar = _similar(kb, entry.title, entry.body, exclude=entry.id)
             if on_similar is not None:
                 on_similar(similar)
             changed = gitrepo.git_ok(place, "status", "--porcelain", "--", "kb").strip()
@@ -332,7 +332,9 @@ def _submit(
             made = None
             if open_pr:
                 body = f"Shares the {entry.type} `{entry.id}` from {kb.site}."
-                result.pr_command = open_with_gh(kb.root, branch, kb.branch, entry.title, body)
+                result.pr_command = open_with_gh(
+                    kb.root, branch=branch, base=kb.branch, title=entry.title, body=body
+                )
         return result
     except BaseException:
         if made is not None and push:  # leave the clone as it was: no half-made submission

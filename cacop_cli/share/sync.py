@@ -81,11 +81,11 @@ def integrate(kb: KB, target: str | None, source: str) -> Integration:
                 )
             new_head = gitrepo.git_ok(place, "rev-parse", "HEAD").strip()
         how = f"rebased {ahead} local commit(s)"
-    merged = _move_branch(kb, before, new_head, source)
+    merged = _move_branch(kb, before=before, after=new_head, source=source)
     return Integration(before, new_head, how, merged)
 
 
-def _move_branch(kb: KB, before: str, after: str, source: str) -> list[str]:
+def _move_branch(kb: KB, *, before: str, after: str, source: str) -> list[str]:
     """Move the checked-out branch from before to after, keeping uncommitted work.
 
     Returns the files whose uncommitted edits were merged with what arrived. Raises
@@ -107,7 +107,7 @@ def _move_branch(kb: KB, before: str, after: str, source: str) -> list[str]:
             (same if data == arrived and not (root / name).is_symlink() else different).append(name)
     if different:
         raise _clash(source, different)
-    merged = _merge_uncommitted(kb, clashing, after, source) if clashing else {}
+    merged = _merge_uncommitted(kb, clashing, after=after, source=source) if clashing else {}
     index_entries = (
         gitrepo.git_ok(root, "ls-files", "-s", "-z", "--", *clashing) if clashing else ""
     )
@@ -148,7 +148,7 @@ def _clash(source: str, names: list[str]) -> GitError:
     )
 
 
-def _merge_uncommitted(kb: KB, clashing: list[str], after: str, source: str) -> dict[str, bytes]:
+def _merge_uncommitted(kb: KB, clashing: list[str], *, after: str, source: str) -> dict[str, bytes]:
     """The text of each edited file merged with what arrived, or GitError if they clash.
 
     The merge runs in a temporary checkout of `after`, from `git stash create` (which only
