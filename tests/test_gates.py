@@ -123,9 +123,8 @@ def test_tlp_gate():
     finding = gates.tlp_finding("amber", "green", path="x.md", line=9)
     assert finding and finding.line == 9 and "TLP:AMBER" in finding.message
     assert gates.tlp_finding("red", "amber+strict", path="x.md", line=9) is not None
-    assert (
-        gates.tlp_finding(None, "red", path="x.md", line=1) is not None
-    )  # unknown counts as strictest
+    # an unknown marking counts as the strictest
+    assert gates.tlp_finding(None, "red", path="x.md", line=1) is not None
 
 
 def test_override_accepts_only_the_kinds_it_names_and_never_secrets():
