@@ -130,7 +130,7 @@ def test_a_fault_in_the_similar_entries_lookup_surfaces_and_nothing_is_made(
     before = snapshot(site_a)
     with pytest.raises(AttributeError, match="hits"):
         draft = EntryDraft("work-product", "Weekly gun crime bulletin", ["gun-violence"])
-        share.submit_files(load_kb(site_a), [source], draft, push=False)
+        share.submit_files(load_kb(site_a), [source], draft, share.Sending(push=False))
     assert snapshot(site_a) == before
     assert remote_branches(net) == ["main"]
 

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         from ..render import share as view
 
         knowledge_base = open_kb(ctx, kb)
-        common = dict(
+        sending = share.Sending(
             push=not no_push,
             open_pr=open_pr,
             allow_personal_data=allow_personal_data,
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
                     "to share files, give --title and --topic; to share an entry, give its id"
                 )
             with naming_flags():
-                result = share.submit_entry(knowledge_base, items[0], **common)
+                result = share.submit_entry(knowledge_base, items[0], sending)
         else:
             draft = EntryDraft(
                 "work-product", title, topic, tags=tag, tlp=tlp, authors=author,
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
             with naming_flags():
                 result = share.submit_files(
-                    knowledge_base, [Path(item) for item in items], draft, **common
+                    knowledge_base, [Path(item) for item in items], draft, sending
                 )
         view.submitted(result, knowledge_base.branch, as_json)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from .bundles import BundleApplied, BundleCreated, bundle_apply, bundle_create
 from .forge import compare_url, forge_of, parse_remote
 from .gates import Finding, GateRefused, gate_commits, record_override
-from .submit import SubmitResult, submit_entry, submit_files
+from .submit import Sending, SubmitResult, submit_entry, submit_files
 from .sync import Arrival, Integration, SyncResult, arrivals, integrate, refresh_index, sync
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Finding",
     "GateRefused",
     "Integration",
+    "Sending",
     "SubmitResult",
     "SyncResult",
     "arrivals",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import gitrepo, ops
@@ -13,15 +13,7 @@ from ..config import KB
 from ..errors import NotFound, Refused, UsageError
 from . import gates
 from .gates import Finding, GateRefused, gate_commits
-from .sync import (
-    Arrival,
-    Integration,
-    arrivals,
-    check_state,
-    for_this_site,
-    integrate,
-    refresh_index,
-)
+from .sync import BroughtIn, check_state, integrate, refresh_index
 
 
 @dataclass
@@ -58,15 +50,10 @@ def bundle_create(kb: KB, target: Path, since: str | None = None) -> BundleCreat
     return BundleCreated(path, branch, len(commits), since)
 
 
-@dataclass
-class BundleApplied:
+@dataclass(kw_only=True)
+class BundleApplied(BroughtIn):
     path: Path
     branch: str
-    integration: Integration
-    arrived: list[Arrival] = field(default_factory=list)
-    rfis_for_us: list[Arrival] = field(default_factory=list)
-    responses_for_us: list[Arrival] = field(default_factory=list)
-    index_refreshed: bool = False
 
 
 def bundle_apply(kb: KB, source: Path) -> BundleApplied:
@@ -107,10 +94,8 @@ def bundle_apply(kb: KB, source: Path) -> BundleApplied:
         integration = integrate(kb, tip, source.name)
     finally:
         gitrepo.run_git(kb.root, "update-ref", "-d", holding)
-    result = BundleApplied(path, branch, integration)
+    result = BundleApplied(integration, path=path, branch=branch)
     if integration.how != "up to date":
-        base = gitrepo.merge_base(kb.root, integration.before, tip)
-        result.arrived = arrivals(kb, base, tip)
-        result.rfis_for_us, result.responses_for_us = for_this_site(kb, tip, result.arrived)
+        result.list_arrivals(kb, tip)
         result.index_refreshed = refresh_index(kb)
     return result

@@ -61,6 +61,17 @@ class SubmitResult:
     offline: bool = False  # --no-push and the remote did not answer
 
 
+@dataclass(frozen=True)
+class Sending:
+    """How a submission goes out, the same for files and for an existing entry."""
+
+    push: bool = True
+    open_pr: bool = False  # with `gh pr create`, when installed
+    allow_personal_data: str | None = None  # the reason, recorded in the entry
+    on_similar: Callable[[list[Hit]], None] | None = None  # shown before the commit
+    today: dt.date | None = None
+
+
 @dataclass
 class _Prepared:
     entry_id: str
@@ -131,15 +142,11 @@ def submit_files(
     kb: KB,
     files: list[Path],
     draft: EntryDraft,
-    *,
-    push: bool = True,
-    open_pr: bool = False,
-    allow_personal_data: str | None = None,
-    on_similar: Callable[[list[Hit]], None] | None = None,
-    today: dt.date | None = None,
+    sending: Sending | None = None,
 ) -> SubmitResult:
     """Share files as a new work product: a branch submit/<id>, pushed, with a PR link."""
-    today = today or dt.date.today()
+    sending = sending or Sending()
+    today = sending.today or dt.date.today()
     draft = dataclasses.replace(
         draft,
         entry_type="work-product",
@@ -170,21 +177,13 @@ def submit_files(
             _copy_regular(source, folder / name, kb.limits["attachment_bytes"])
         return _Prepared(entry_id)
 
-    return _submit(
-        kb, prepare, None, push=push, open_pr=open_pr, allow_personal_data=allow_personal_data,
-        on_similar=on_similar, today=today,
-    )  # fmt: skip
+    return _submit(kb, prepare, None, dataclasses.replace(sending, today=today))
 
 
 def submit_entry(
     kb: KB,
     entry_id: str,
-    *,
-    push: bool = True,
-    open_pr: bool = False,
-    allow_personal_data: str | None = None,
-    on_similar: Callable[[list[Hit]], None] | None = None,
-    today: dt.date | None = None,
+    sending: Sending | None = None,
 ) -> SubmitResult:
     """Share an existing entry of any type (including an RFI response) on submit/<id>."""
     check_id(entry_id)
@@ -215,10 +214,7 @@ def submit_entry(
                     )
         return _Prepared(entry_id)
 
-    return _submit(
-        kb, prepare, entry_id, push=push, open_pr=open_pr,
-        allow_personal_data=allow_personal_data, on_similar=on_similar, today=today,
-    )  # fmt: skip
+    return _submit(kb, prepare, entry_id, sending or Sending())
 
 
 def _base_commit(kb: KB, push: bool) -> tuple[str, str, bool]:
@@ -250,15 +246,11 @@ def _submit(
     kb: KB,
     prepare: Callable[[Path], _Prepared],
     known_id: str | None,
-    *,
-    push: bool,
-    open_pr: bool,
-    allow_personal_data: str | None,
-    on_similar: Callable[[list[Hit]], None] | None,
-    today: dt.date | None,
+    sending: Sending,
 ) -> SubmitResult:
     gitrepo.require_repository(kb.root, "share")
-    today = today or dt.date.today()
+    push, open_pr, allow_personal_data = sending.push, sending.open_pr, sending.allow_personal_data
+    today = sending.today or dt.date.today()
     if allow_personal_data is not None and len(allow_personal_data.strip()) < 10:
         raise UsageError(
             "the reason for sharing personal data is too short (10 characters or more); it "
@@ -285,8 +277,8 @@ def _submit(
                 tree, entry_file, allow_reason=allow_personal_data, today=today
             )
             similar = _similar(kb, entry.title, entry.body, exclude=entry.id)
-            if on_similar is not None:
-                on_similar(similar)
+            if sending.on_similar is not None:
+                sending.on_similar(similar)
             changed = gitrepo.git_ok(place, "status", "--porcelain", "--", "kb").strip()
             with gitrepo.sigint_deferred():
                 if changed:

@@ -230,18 +230,30 @@ def for_this_site(kb: KB, tip: str, arrived: list[Arrival]) -> tuple[list[Arriva
 
 
 @dataclass
-class SyncResult:
-    branch: str
-    upstream: str
+class BroughtIn:
+    """What integrating another site's work brought: shared by sync and bundle apply."""
+
     integration: Integration
     arrived: list[Arrival] = field(default_factory=list)
     rfis_for_us: list[Arrival] = field(default_factory=list)
     responses_for_us: list[Arrival] = field(default_factory=list)
+    index_refreshed: bool = False
+
+    def list_arrivals(self, kb: KB, tip: str) -> None:
+        """Fill in the entries that arrived up to `tip`, and which of them are for us."""
+        base = gitrepo.merge_base(kb.root, self.integration.before, tip)
+        self.arrived = arrivals(kb, base, tip)
+        self.rfis_for_us, self.responses_for_us = for_this_site(kb, tip, self.arrived)
+
+
+@dataclass(kw_only=True)
+class SyncResult(BroughtIn):
+    branch: str
+    upstream: str
     to_push: int = 0
     pushed: bool = False
     push_refused: list[Finding] = field(default_factory=list)
     push_failure: str | None = None
-    index_refreshed: bool = False
 
 
 def check_state(kb: KB) -> str:
@@ -289,11 +301,9 @@ def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
         )  # fmt: skip
     tip = gitrepo.rev_parse(kb.root, upstream.ref)
     integration = integrate(kb, tip, source)
-    result = SyncResult(branch, source, integration)
+    result = SyncResult(integration, branch=branch, upstream=source)
     if tip is not None and integration.how != "up to date":
-        base = gitrepo.merge_base(kb.root, integration.before, tip)
-        result.arrived = arrivals(kb, base, tip)
-        result.rfis_for_us, result.responses_for_us = for_this_site(kb, tip, result.arrived)
+        result.list_arrivals(kb, tip)
     if integration.before != integration.after:
         result.index_refreshed = refresh_index(kb)
     commits = gitrepo.commits_between(kb.root, tip, integration.after)
