@@ -210,3 +210,13 @@ def test_a_search_leaves_whooshs_unused_modules_unloaded_yet_usable(kb_path, tmp
     )
     result = subprocess.run([sys.executable, "-c", used], capture_output=True, text=True)
     assert result.stdout.strip() == "['rend', 'rende'] Highlighter", result.stderr
+
+
+def test_the_share_package_has_no_module_over_600_lines():
+    # issue 12 item 7, for share/; the rule for every core module waits for index/ and search
+    long = {
+        path.name: lines
+        for path in (PACKAGE / "share").glob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 600
+    }
+    assert long == {}
