@@ -4,9 +4,6 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,8 @@ from .catalog import Catalog, load_catalog
 from .config import KB
 from .entries import write_atomic
 from .errors import UsageError
-from .models import TLP_ORDER, TOPICS, TYPES, Entry, Issue, at_or_below, tlp_label, tlp_rank
+from .models import TOPICS, TYPES, Entry, Issue, at_or_below
+from .publish import Line, choose_line, for_others
 from .rfi import entry_date, last_touched, rfi_rows
 
 QUIET_AFTER_YEARS = 1  # a site that shared nothing for this long is listed as quiet
@@ -37,110 +35,6 @@ def _site_name(catalog: Catalog, slug: str) -> str:
     details = catalog.sites.get(slug)
     name = details.get("name") if isinstance(details, dict) else None
     return name if isinstance(name, str) else slug
-
-
-# ---------------------------------------------------------------- what may be written for others
-
-
-@dataclass
-class Line:
-    """Which entries an output for others may hold, and what it left out.
-
-    `line` is the most sensitive TLP included: the KB's effective max_tlp unless --max-tlp
-    chose another; `raised` when that is above the effective line (the output then carries
-    the highest included TLP as a banner). Entries holding personal data or secrets are
-    left out whatever the line.
-    """
-
-    line: str
-    effective: str
-    above: int = 0  # entries left out for their TLP
-    personal: int = 0  # entries left out for personal data or secrets
-    highest: str = "clear"  # the most sensitive TLP of the entries included
-
-    @property
-    def raised(self) -> bool:
-        return tlp_rank(self.line) > tlp_rank(self.effective)
-
-    @property
-    def banner(self) -> str | None:
-        """The label to print at the top and bottom, when the line was raised."""
-        return tlp_label(self.highest) if self.raised else None
-
-    def left_out(self) -> list[str]:
-        """'2 entries above TLP:GREEN left out' and the like; nothing when nothing was."""
-        said = []
-        if self.above:
-            said.append(f"{_entries(self.above)} above {tlp_label(self.line)} left out")
-        if self.personal:
-            said.append(f"{_entries(self.personal)} holding personal data or secrets left out")
-        return said
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "max_tlp": self.line,
-            "left_out_above_tlp": self.above,
-            "left_out_personal_data": self.personal,
-        }
-
-
-def _entries(count: int) -> str:
-    return f"{count} {'entry' if count == 1 else 'entries'}"
-
-
-def choose_line(kb: KB, max_tlp: str | None) -> Line:
-    """The line for an output for others: the effective one, or --max-tlp's."""
-    effective = kb.max_tlp
-    if max_tlp is None:
-        return Line(effective, effective)
-    chosen = max_tlp.strip().lower()
-    if chosen not in TLP_ORDER:
-        raise UsageError(f"--max-tlp {max_tlp!r} is not one of: {', '.join(TLP_ORDER)}")
-    return Line(chosen, effective)
-
-
-def _scanned_text(entry: Entry) -> str:
-    meta = entry.meta
-    authors = meta.get("authors")
-    people = ", ".join(map(str, authors)) if isinstance(authors, list) else ""
-    return "\n".join((entry.title, str(meta.get("summary") or ""), people, entry.body))
-
-
-_SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
-
-
-def holding_personal_data(entries: list[Entry], today: dt.date) -> set[str]:
-    """Paths of the entries whose text holds personal data or a secret (gates' checks,
-    run once over all of them together: detect-secrets costs a file per run)."""
-    if not entries:
-        return set()
-    import bisect
-
-    from . import gates
-
-    starts, chunks, line = [], [], 1
-    for entry in entries:
-        chunk = _scanned_text(entry)
-        starts.append(line)
-        chunks.append(chunk)
-        line += chunk.count("\n") + _SEPARATOR.count("\n")
-    findings = gates.scan(_SEPARATOR.join(chunks), "for-others.md", today)
-    return {entries[bisect.bisect_right(starts, f.line) - 1].rel for f in findings}
-
-
-def for_others(entries: list[Entry], line: Line, today: dt.date) -> set[str]:
-    """Paths of the entries that may be written for others; `line` counts the rest
-    (each entry once, however many of the output's lists it is in)."""
-    unique = list({entry.rel: entry for entry in entries}.values())
-    marked = [entry for entry in unique if at_or_below(entry.meta.get("tlp"), line.line)]
-    line.above += len(unique) - len(marked)
-    personal = holding_personal_data(marked, today)
-    line.personal += len(personal)
-    kept = {entry.rel for entry in marked} - personal
-    for entry in marked:
-        if entry.rel in kept and tlp_rank(entry.tlp) > tlp_rank(line.highest):
-            line.highest = entry.tlp
-    return kept
 
 
 # ---------------------------------------------------------------- gaps
@@ -348,7 +242,7 @@ class Expert:
 class ExpertReport:
     query: str
     today: dt.date
-    engine: str  # "index" (cacop search) or "simple" (term counts, when no index exists)
+    engine: str  # always "index" (cacop search); kept in --json, whose shape is a contract
     people: list[Expert]
     sites: list[Expert]
     matched: int
@@ -375,50 +269,10 @@ def recency_weight(when: dt.date | None, today: dt.date) -> float:
     return 0.5 ** (age / HALF_LIFE_DAYS)
 
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
-_OPERATORS = {"and", "or", "not", "to"}
+def search_scores(kb: KB, query: str, limit: int) -> dict[str, float]:
+    """Relevance of each matching entry, from `cacop search` (its query checks included)."""
+    from .search import search  # here, so that gaps and digest never load the search engine
 
-
-def simple_scores(entries: list[Entry], query: str) -> dict[str, float]:
-    """Relevance without an index: weighted, length-damped term counts (a fallback)."""
-    words = [
-        word.split(":")[-1]
-        for word in re.findall(r"[\w:-]+", query.lower())
-        if word.split(":")[-1] not in _OPERATORS
-    ]
-    terms = [term for word in words for term in _WORD.findall(word)]
-    if not terms:
-        return {}
-    scores: dict[str, float] = {}
-    for entry in entries:
-        meta = entry.meta
-        fields = (
-            (3.0, entry.title),
-            (2.0, " ".join(map(str, meta.get("tags") or ()))),
-            (2.0, str(meta.get("summary") or "")),
-            (1.0, entry.body),
-        )
-        score = 0.0
-        for boost, content in fields:
-            counted = Counter(_WORD.findall(content.lower()))
-            length = max(sum(counted.values()), 1)
-            for term in terms:
-                hits = counted.get(term, 0) + sum(
-                    n for word, n in counted.items() if word != term and word.startswith(term)
-                ) * (len(term) >= 4)
-                if hits:
-                    score += boost * (1 + math.log(hits)) / math.sqrt(length)
-        if score > 0:
-            scores[entry.id] = score
-    return scores
-
-
-def search_scores(kb: KB, query: str, limit: int) -> dict[str, float] | None:
-    """Relevance from `cacop search` when that engine exists here; None when it does not."""
-    try:
-        from .search import search
-    except ImportError:
-        return None
     result = search(kb, query, limit=limit)
     return {hit.id: float(hit.score) for hit in result.hits}
 
@@ -457,9 +311,6 @@ def experts(
     catalog = load_catalog(kb)
     known = catalog.by_id()
     scores = search_scores(kb, query, limit)
-    engine = "index"
-    if scores is None:
-        scores, engine = simple_scores(catalog.entries, query), "simple"
     matching = [known[entry_id] for entry_id, score in scores.items() if entry_id in known]
     shown = for_others([entry for entry in matching if scores[entry.id] > 0], line, today)
     scores = {entry.id: scores[entry.id] for entry in matching if entry.rel in shown}
@@ -484,7 +335,7 @@ def experts(
     return ExpertReport(
         query=query,
         today=today,
-        engine=engine,
+        engine="index",
         people=_rank(people, people_labels, top),
         sites=_rank(sites, site_labels, top),
         matched=len(scores),

@@ -19,10 +19,11 @@ class CacopError(Exception):
 
     exit_code: ExitCode = ExitCode.PROBLEMS
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.field = field  # the data at fault (e.g. "title"); the CLI names its flag
 
 
 class UsageError(CacopError):

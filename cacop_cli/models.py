@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .errors import UsageError
 
 TYPES = ("strategy", "work-product", "rfi", "response")
 TOPICS = (
@@ -26,6 +30,20 @@ PRODUCT_TYPES = (
 RFI_STATUSES = ("open", "answered", "closed")
 PRIORITIES = ("routine", "priority", "urgent")
 TYPE_FOLDERS = {"strategy": "strategies", "work-product": "work-products", "rfi": "rfis"}
+
+
+MAX_TITLE = 200  # a title is 1-200 characters (the schemas say so too)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_date(text: Any) -> dt.date | None:
+    """The date a YYYY-MM-DD string names; None when it is not one (or not a real day)."""
+    if isinstance(text, str) and _DATE.fullmatch(text.strip()):
+        try:
+            return dt.date.fromisoformat(text.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def tlp_rank(tlp: str) -> int:
@@ -125,3 +143,68 @@ class Hit:
     created: str = ""
     topics: list[str] = field(default_factory=list)
     tlp: str = ""
+
+
+@dataclass
+class EntryDraft:
+    """A new entry before it has an id or a file: what `new`, `rfi open`, `rfi respond` and
+    `submit FILE` are asked to write. `check` validates it, once, for all four.
+
+    Fields a type does not have stay None (or empty); an empty value means the default."""
+
+    entry_type: str  # strategy, work-product, rfi or response
+    title: str  # a response's may be empty: "Re: <the RFI's title>"
+    topics: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    tlp: str | None = None  # None: green, or for a response the RFI's marking
+    authors: list[str] = field(default_factory=list)  # empty: git's user name
+    body: str | None = None  # None: the type's template
+    priority: str | None = None  # rfi
+    needed_by: str | None = None  # rfi, YYYY-MM-DD
+    to: list[str] = field(default_factory=list)  # rfi: site slugs; empty means all
+    product_type: str | None = None  # work-product
+    summary: str | None = None  # work-product
+    attachments: list[str] = field(default_factory=list)  # work-product: file names
+    rfi: str | None = None  # response: the RFI it answers
+
+    def check(self, today: dt.date) -> None:
+        """UsageError naming the field at fault (`error.field`), worded about the data."""
+        title = self.title.strip()
+        if not title:
+            raise UsageError("the title is empty", hint="say what this is about", field="title")
+        if len(title) > MAX_TITLE:
+            raise UsageError(
+                f"the title is {len(title)} characters; a title holds at most {MAX_TITLE}",
+                hint="put the rest in the summary or the body",
+                field="title",
+            )
+        if not self.topics:
+            raise UsageError(
+                "no topic is given", hint="topics: " + ", ".join(TOPICS), field="topics"
+            )
+        _one_of("topics", "a topic", self.topics, TOPICS)
+        _one_of("tlp", "a TLP marking", [self.tlp] if self.tlp else [], TLP_ORDER)
+        _one_of("priority", "a priority", [self.priority] if self.priority else [], PRIORITIES)
+        kinds = [self.product_type] if self.product_type else []
+        _one_of("product_type", "a product type", kinds, PRODUCT_TYPES)
+        if self.needed_by is not None:
+            due = iso_date(self.needed_by)
+            if due is None:
+                raise UsageError(
+                    f"{self.needed_by!r} is not a date",
+                    hint="write dates as YYYY-MM-DD",
+                    field="needed_by",
+                )
+            if due < today:
+                raise UsageError(
+                    f"{due.isoformat()} is in the past (today is {today.isoformat()})",
+                    field="needed_by",
+                )
+        if self.entry_type == "response" and not (self.body or "").strip():
+            raise UsageError("the response is empty", field="body")
+
+
+def _one_of(name: str, what: str, values: list[str], allowed: tuple[str, ...]) -> None:
+    for value in values:
+        if value not in allowed:
+            raise UsageError(f"{value!r} is not {what} (one of: {', '.join(allowed)})", field=name)

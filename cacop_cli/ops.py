@@ -25,7 +25,7 @@ from .entries import (
     write_atomic,
 )
 from .errors import EntryError, NotFound, Refused, UsageError
-from .models import TOPICS, TYPE_FOLDERS, TYPES, Entry, Issue, ValidationReport
+from .models import TOPICS, TYPE_FOLDERS, TYPES, Entry, EntryDraft, Issue, ValidationReport
 from .schemas import packaged_schema_dir
 
 # ---------------------------------------------------------------- validate
@@ -184,6 +184,7 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 
 def list_entries(
     kb: KB,
+    *,
     entry_type: str | None = None,
     site: str | None = None,
     topic: str | None = None,
@@ -206,7 +207,7 @@ def list_entries(
 # ---------------------------------------------------------------- new
 
 
-def unique_id(kb: KB, site: str, title: str, when: dt.date) -> str:
+def unique_id(kb: KB, site: str, title: str, *, when: dt.date) -> str:
     prefix = f"{site}-{when.year}-"
     base = f"{prefix}{slugify(title, max_length=80 - len(prefix) - 3)}"
     candidate, counter = base, 2
@@ -217,9 +218,6 @@ def unique_id(kb: KB, site: str, title: str, when: dt.date) -> str:
 
 def template_body(entry_type: str) -> str:
     return resources.files("cacop_cli.templates").joinpath(f"{entry_type}.md").read_text("utf-8")
-
-
-MAX_TITLE = 200  # docs/format.md: a title is 1-200 characters (the schemas say so too)
 
 
 def check_choices(name: str, values: list[str], allowed: tuple[str, ...]) -> None:
@@ -235,63 +233,56 @@ class NewEntry:
     issues: list[Issue]
 
 
-def new_entry(
-    kb: KB,
-    entry_type: str,
-    title: str,
-    topics: list[str],
-    tags: list[str] | None = None,
-    tlp: str = "green",
-    authors: list[str] | None = None,
-    extra: dict[str, Any] | None = None,
-    body: str | None = None,
-    today: dt.date | None = None,
-) -> NewEntry:
-    """Write a new entry from its type's template; the caller may open it in an editor."""
-    if entry_type not in TYPE_FOLDERS:
-        raise UsageError(
-            f"{entry_type!r} is not a type you can create here",
-            hint="use strategy, work-product or rfi (answer an RFI with `cacop rfi respond`)",
-        )
-    if not title.strip():
-        raise UsageError("the title is empty; give --title 'What this is about'")
-    if len(title.strip()) > MAX_TITLE:
-        raise UsageError(
-            f"the title is {len(title.strip())} characters; a title holds at most {MAX_TITLE}",
-            hint="put the rest in --summary or the body",
-        )
-    if not topics:
-        raise UsageError("give at least one --topic", hint="topics: " + ", ".join(TOPICS))
-    check_choices("topic", topics, TOPICS)
-    today = today or dt.date.today()
-    authors = authors or [gitrepo.user_name(kb.root) or "unknown analyst"]
-    entry_id = unique_id(kb, kb.site, title, today)
+def entry_meta(kb: KB, draft: EntryDraft, *, entry_id: str, today: dt.date) -> dict[str, Any]:
+    """The frontmatter of a new entry: the draft's fields, in the order the format gives them,
+    with each type's defaults for what the draft leaves out."""
     meta: dict[str, Any] = {
         "id": entry_id,
-        "type": entry_type,
-        "title": title.strip(),
+        "type": draft.entry_type,
+        "title": draft.title.strip(),
         "site": kb.site,
-        "authors": authors,
+        "authors": draft.authors or [gitrepo.user_name(kb.root) or "unknown analyst"],
         "created": today.isoformat(),
-        "topics": list(dict.fromkeys(topics)),
+        "topics": list(dict.fromkeys(draft.topics)),
     }
-    if tags:
-        meta["tags"] = list(dict.fromkeys(tags))
-    meta["tlp"] = tlp
-    defaults: dict[str, dict[str, Any]] = {
-        "strategy": {"status": "proposed", "evidence": "untested"},
-        "work-product": {"product_type": "other", "attachments": []},
-        "rfi": {
-            "status": "open",
-            "priority": "routine",
-            "needed_by": (today + dt.timedelta(days=14)).isoformat(),
-            "to": ["all"],
-        },
-    }
-    meta.update(defaults[entry_type])
-    meta.update({key: value for key, value in (extra or {}).items() if value is not None})
-    path = entry_path(kb.root, entry_type, entry_id)
-    write_atomic(path, render_entry(meta, body if body is not None else template_body(entry_type)))
+    if draft.tags:
+        meta["tags"] = list(dict.fromkeys(draft.tags))
+    meta["tlp"] = draft.tlp or "green"
+    if draft.entry_type == "strategy":
+        meta.update(status="proposed", evidence="untested")
+    elif draft.entry_type == "work-product":
+        meta.update(product_type=draft.product_type or "other", attachments=draft.attachments)
+        if draft.summary:
+            meta["summary"] = draft.summary.strip()
+    elif draft.entry_type == "rfi":
+        due = draft.needed_by or (today + dt.timedelta(days=14)).isoformat()
+        meta.update(
+            status="open",
+            priority=draft.priority or "routine",
+            needed_by=due,
+            to=draft.to or ["all"],
+        )
+    elif draft.entry_type == "response":
+        meta["rfi"] = draft.rfi
+    return meta
+
+
+def new_entry(kb: KB, draft: EntryDraft, *, today: dt.date | None = None) -> NewEntry:
+    """Write a new strategy, work product or RFI from its type's template (or the draft's
+    body); the caller may open it in an editor."""
+    if draft.entry_type not in TYPE_FOLDERS:
+        raise UsageError(
+            f"{draft.entry_type!r} is not a type you can create here",
+            hint="use strategy, work-product or rfi (answer an RFI with `cacop rfi respond`)",
+            field="entry_type",
+        )
+    today = today or dt.date.today()
+    draft.check(today)
+    entry_id = unique_id(kb, kb.site, draft.title, when=today)
+    meta = entry_meta(kb, draft, entry_id=entry_id, today=today)
+    body = draft.body if draft.body is not None else template_body(draft.entry_type)
+    path = entry_path(kb.root, draft.entry_type, entry_id)
+    write_atomic(path, render_entry(meta, body))
     return NewEntry(path, entry_id, [])
 
 
@@ -398,6 +389,7 @@ PR_TEMPLATE = """\
 def init_kb(
     path: Path,
     site: str,
+    *,
     name: str | None = None,
     agency: str | None = None,
     state: str = "XX",

@@ -13,14 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
-import re
 import secrets
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import gitrepo
 from .catalog import load_catalog, read_sites
 from .config import KB
 from .entries import (
@@ -34,12 +32,10 @@ from .entries import (
     write_atomic,
 )
 from .errors import CacopError, Refused, UsageError
-from .models import TLP_ORDER, TOPICS, Entry, Issue, tlp_rank
-from .ops import NewEntry, check_choices, check_entry, locate, new_entry, read_by_id
+from .models import MAX_TITLE, PRIORITIES, TOPICS, Entry, EntryDraft, Issue, iso_date, tlp_rank
+from .ops import NewEntry, check_entry, entry_meta, locate, new_entry, read_by_id
 
-PRIORITIES = ("routine", "priority", "urgent")
 DEFAULT_TOPIC = "crime-analysis"
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ID_ATTEMPTS = 20
 
 
@@ -48,23 +44,15 @@ _ID_ATTEMPTS = 20
 
 def parse_date(value: str, what: str) -> dt.date:
     """A YYYY-MM-DD date from the command line; UsageError (exit 2) otherwise."""
-    text = value.strip() if isinstance(value, str) else ""
-    try:
-        if _DATE.fullmatch(text):
-            return dt.date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise UsageError(f"{what} {value!r} is not a date", hint="write dates as YYYY-MM-DD")
+    date = iso_date(value)
+    if date is None:
+        raise UsageError(f"{what} {value!r} is not a date", hint="write dates as YYYY-MM-DD")
+    return date
 
 
 def entry_date(value: Any) -> dt.date | None:
     """A date field of an entry, or None when it is missing or not a real date."""
-    if isinstance(value, str) and _DATE.fullmatch(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+    return iso_date(value) if isinstance(value, str) and value == value.strip() else None
 
 
 def last_touched(entry: Entry) -> dt.date | None:
@@ -116,52 +104,27 @@ def check_recipients(kb: KB, to: list[str]) -> list[str]:
     unknown = [slug for slug in chosen if known and slug not in known]
     if unknown:
         raise UsageError(
-            f"--to {unknown[0]!r} is not a site in kb/sites.yaml",
+            f"{unknown[0]!r} is not a site in kb/sites.yaml",
             hint="sites: all, " + ", ".join(sorted(known)),
+            field="to",
         )
     return chosen
 
 
-def open_rfi(
-    kb: KB,
-    title: str,
-    needed_by: str,
-    priority: str = "routine",
-    to: list[str] | None = None,
-    topics: list[str] | None = None,
-    tags: list[str] | None = None,
-    tlp: str = "green",
-    body: str | None = None,
-    authors: list[str] | None = None,
-    today: dt.date | None = None,
-) -> NewEntry:
-    """Write a new RFI from the template (or the given body) and check it against the KB."""
+def open_rfi(kb: KB, draft: EntryDraft, *, today: dt.date | None = None) -> NewEntry:
+    """Write a new RFI from the template (or the draft's body) and check it against the KB."""
     today = today or dt.date.today()
-    due = parse_date(needed_by, "--needed-by")
-    if due < today:
-        raise UsageError(
-            f"--needed-by {due.isoformat()} is in the past (today is {today.isoformat()})"
-        )
-    check_choices("priority", [priority], PRIORITIES)
-    check_choices("tlp", [tlp], TLP_ORDER)
-    extra = {
-        "status": "open",
-        "priority": priority,
-        "needed_by": due.isoformat(),
-        "to": check_recipients(kb, to or []),
-    }
-    created = new_entry(
-        kb,
-        "rfi",
-        title,
-        list(topics or [DEFAULT_TOPIC]),
-        tags,
-        tlp,
-        authors,
-        extra=extra,
-        body=body,
-        today=today,
+    if draft.needed_by is None:
+        raise UsageError("an RFI needs the date answers are needed by", field="needed_by")
+    draft = replace(
+        draft,
+        topics=draft.topics or [DEFAULT_TOPIC],
+        priority=draft.priority or "routine",
+        tlp=draft.tlp or "green",
     )
+    draft.check(today)
+    draft.to = check_recipients(kb, draft.to)
+    created = new_entry(kb, draft, today=today)
     created.issues = check_entry(kb, created.path)
     return created
 
@@ -225,50 +188,40 @@ class NewResponse(NewEntry):
     rfi: Entry | None = None
 
 
-def respond(
-    kb: KB,
-    rfi_id: str,
-    body: str,
-    title: str | None = None,
-    tlp: str | None = None,
-    authors: list[str] | None = None,
-    topics: list[str] | None = None,
-    today: dt.date | None = None,
-) -> NewResponse:
-    """Answer an RFI with a new response file; the RFI file itself is never touched."""
+def respond(kb: KB, draft: EntryDraft, *, today: dt.date | None = None) -> NewResponse:
+    """Answer the RFI `draft.rfi` with a new response file; the RFI file is never touched.
+
+    What the draft leaves out comes from the RFI: its title ("Re: …"), TLP and topics."""
     today = today or dt.date.today()
-    rfi = read_rfi(kb, rfi_id)
-    if not body.strip():
-        raise UsageError("the response is empty; give --message TEXT or --file PATH")
+    rfi = read_rfi(kb, draft.rfi or "")
     rfi_tlp = str(rfi.meta.get("tlp", "green"))
-    tlp = tlp or rfi_tlp
-    check_choices("tlp", [tlp], TLP_ORDER)
-    if tlp_rank(tlp) < tlp_rank(rfi_tlp):
-        raise Refused(
-            f"--tlp {tlp} is less strict than the RFI's {rfi_tlp}; a response must be at least "
-            "as strict as the question it answers",
-            hint=f"leave --tlp out (the response takes {rfi_tlp}) or choose a stricter marking",
-        )
-    if topics:
-        check_choices("topic", topics, TOPICS)
     rfi_topics = [topic for topic in rfi.meta.get("topics") or () if topic in TOPICS]
-    meta: dict[str, Any] = {
-        "type": "response",
-        "title": (title or f"Re: {rfi.title}").strip()[:200],
-        "site": kb.site,
-        "authors": authors or [gitrepo.user_name(kb.root) or "unknown analyst"],
-        "created": today.isoformat(),
-        "topics": list(dict.fromkeys(topics or rfi_topics or [DEFAULT_TOPIC])),
-        "tlp": tlp,
-        "rfi": rfi.id,
-    }
+    draft = replace(
+        draft,
+        entry_type="response",
+        title=(draft.title or f"Re: {rfi.title}").strip()[:MAX_TITLE],
+        tlp=draft.tlp or rfi_tlp,
+        topics=draft.topics or rfi_topics or [DEFAULT_TOPIC],
+        rfi=rfi.id,
+    )
+    draft.check(today)
+    if tlp_rank(draft.tlp or rfi_tlp) < tlp_rank(rfi_tlp):
+        raise Refused(
+            f"{draft.tlp} is less strict than the RFI's {rfi_tlp}; a response must be at least "
+            "as strict as the question it answers",
+            hint=f"leave the TLP out (the response takes {rfi_tlp}) or choose a stricter one",
+            field="tlp",
+        )
+    body = draft.body or ""
     for _ in range(_ID_ATTEMPTS):
         candidate = check_id(response_id(kb.site, today))
         path = entry_path(kb.root, "response", candidate, rfi=rfi.id)
         if path.exists() or locate(kb, candidate) is not None:
             continue
         try:
-            create_exclusive(path, render_entry({"id": candidate, **meta}, body))
+            create_exclusive(
+                path, render_entry(entry_meta(kb, draft, entry_id=candidate, today=today), body)
+            )
         except FileExistsError:
             continue
         except OSError as exc:
@@ -411,6 +364,7 @@ def _sort_key(row: RfiRow) -> tuple:
 
 def list_rfis(
     kb: KB,
+    *,
     open_only: bool = False,
     overdue: bool = False,
     to_me: bool = False,

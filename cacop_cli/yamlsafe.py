@@ -17,9 +17,12 @@ from typing import Any
 import yaml
 from yaml import events, nodes
 
-try:  # libyaml: an order of magnitude faster at scanning
+# libyaml is an optional C extension of PyYAML (absent where PyYAML was built without it),
+# an order of magnitude faster at scanning; the pure-Python loader yields the same events.
+# Such a guard is for an optional part of an outside library only, never a module of ours.
+try:
     from yaml import CSafeLoader as _EventLoader
-except ImportError:  # pragma: no cover - pure-Python fallback
+except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _EventLoader  # type: ignore[assignment]
 
 MAX_DEPTH = 32

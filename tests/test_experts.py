@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,12 @@ def test_recency_weight_halves_every_half_life():
     assert community.recency_weight(None, today) < community.recency_weight(two_years, today)
 
 
-def test_simple_scoring_fallback_ranks_the_same_way(kb_copy):
-    """Without the search engine: term counts over the catalog give the same people order."""
-    kb = load_kb(kb_copy)
-    entries = community.load_catalog(kb).entries
-    scores = community.simple_scores(entries, "nibin")
-    assert set(scores) == {"alpha-2025-nibin-lead-bulletin", "gamma-2026-nibin-network-chart"}
-    assert community.simple_scores(entries, "AND OR title:") == {}
+def test_a_broken_search_module_surfaces_instead_of_a_quiet_fallback(kb_copy, monkeypatch):
+    """A search module that cannot be imported is a fault to see, not a reason to rank by
+    something else (the old `except ImportError` guard turned it into term counting)."""
+    monkeypatch.setitem(sys.modules, "cacop_cli.search", None)  # `import` now raises
+    with pytest.raises(ImportError):
+        community.experts(load_kb(kb_copy), "nibin", today=dt.date(2026, 6, 15))
 
 
 def test_top_limits_the_lists(cli, kb_copy):

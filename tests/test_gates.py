@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cacop_cli import gates
 from cacop_cli.entries import parse_text
-from cacop_cli.share import record_override
+from cacop_cli.share import gates, record_override
 
 REPO = Path(__file__).parent.parent
 TODAY = dt.date(2025, 6, 1)
@@ -119,12 +118,13 @@ def test_binary_files_are_not_text():
 
 
 def test_tlp_gate():
-    assert gates.tlp_finding("green", "green", "x.md", 9) is None
-    assert gates.tlp_finding("clear", "green", "x.md", 9) is None
-    finding = gates.tlp_finding("amber", "green", "x.md", 9)
+    assert gates.tlp_finding("green", "green", path="x.md", line=9) is None
+    assert gates.tlp_finding("clear", "green", path="x.md", line=9) is None
+    finding = gates.tlp_finding("amber", "green", path="x.md", line=9)
     assert finding and finding.line == 9 and "TLP:AMBER" in finding.message
-    assert gates.tlp_finding("red", "amber+strict", "x.md", 9) is not None
-    assert gates.tlp_finding(None, "red", "x.md", 1) is not None  # unknown counts as strictest
+    assert gates.tlp_finding("red", "amber+strict", path="x.md", line=9) is not None
+    # an unknown marking counts as the strictest
+    assert gates.tlp_finding(None, "red", path="x.md", line=1) is not None
 
 
 def test_override_accepts_only_the_kinds_it_names_and_never_secrets():

@@ -111,7 +111,7 @@ def test_new_refuses_a_title_longer_than_200_characters_without_writing(cli, kb_
     assert result.exit_code == ExitCode.USAGE
     assert (
         result.stderr.splitlines()[0]
-        == "error: the title is 201 characters; a title holds at most 200"
+        == "error: --title: the title is 201 characters; a title holds at most 200"
     )
     assert snapshot(kb_path) == before
 

@@ -18,6 +18,7 @@ from cacop_cli import rfi
 from cacop_cli.config import load_kb
 from cacop_cli.entries import read_entry
 from cacop_cli.errors import ExitCode
+from cacop_cli.models import EntryDraft
 
 FILES = Path(__file__).parent / "files"
 TODAY = "2026-06-15"
@@ -97,12 +98,15 @@ def test_open_body_from_a_file(cli, community, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--needed-by", "2026-06-14"], "in the past"),
-        (["--needed-by", "next week"], "is not a date"),
+        (["--needed-by", "2026-06-14"], "--needed-by: 2026-06-14 is in the past"),
+        (["--needed-by", "next week"], "--needed-by: 'next week' is not a date"),
         (["--needed-by", "2026-02-30"], "is not a date"),
-        (["--needed-by", "2026-07-01", "--priority", "asap"], "--priority 'asap'"),
-        (["--needed-by", "2026-07-01", "--to", "nowhere"], "--to 'nowhere' is not a site"),
-        (["--needed-by", "2026-07-01", "--tlp", "purple"], "--tlp 'purple'"),
+        (
+            ["--needed-by", "2026-07-01", "--priority", "asap"],
+            "--priority: 'asap' is not a priority",
+        ),
+        (["--needed-by", "2026-07-01", "--to", "nowhere"], "--to: 'nowhere' is not a site"),
+        (["--needed-by", "2026-07-01", "--tlp", "purple"], "--tlp: 'purple' is not a TLP marking"),
         (["--needed-by", "2026-07-01", "-m", "a", "--file", "x"], "not both"),
     ],
 )
@@ -151,7 +155,7 @@ def test_response_tlp_defaults_to_the_rfi_and_is_never_less_strict(cli, communit
         "rfi", "respond", "gamma-2026-ghost-gun-counts", "-m", "x", "--tlp", "green", kb=community
     )
     assert refused.exit_code == ExitCode.PROBLEMS
-    assert "less strict than the RFI's amber" in refused.stderr
+    assert "--tlp: green is less strict than the RFI's amber" in refused.stderr
     assert snapshot(community) == before
     default = cli("rfi", "respond", "gamma-2026-ghost-gun-counts", "-m", "x", kb=community)
     assert read_entry(Path(default.stdout.strip()), community).meta["tlp"] == "amber"
@@ -217,9 +221,11 @@ def test_many_responses_at_the_same_moment_each_get_their_own_file(community):
         try:
             start.wait()
             for turn in range(4):
-                created = rfi.respond(
-                    kb, "gamma-2026-drone-program-policy", f"answer {writer}.{turn}", today=today
-                )
+                draft = EntryDraft(
+                    "response", "", body=f"answer {writer}.{turn}",
+                    rfi="gamma-2026-drone-program-policy",
+                )  # fmt: skip
+                created = rfi.respond(kb, draft, today=today)
                 written.append(created.entry_id)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cacop_cli import rfi
 from cacop_cli.config import load_kb
+from cacop_cli.models import EntryDraft
 
 from conftest import git
 
@@ -48,7 +49,8 @@ def answer_at_once(alpha_clone: Path, gamma_clone: Path) -> dict[str, Path]:
 
     def answer(kb, text: str) -> None:
         start.wait()
-        written[kb.site] = rfi.respond(kb, RFI_ID, text, today=today).path
+        draft = EntryDraft("response", "", body=text, rfi=RFI_ID)
+        written[kb.site] = rfi.respond(kb, draft, today=today).path
 
     threads = [
         threading.Thread(target=answer, args=(alpha, "Alpha's contact is the ATF RAC.")),

@@ -7,12 +7,17 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from gitserver import Network, entry_text, git, snapshot, write
 
+import cacop_cli
+from cacop_cli import search, share
+from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
+from cacop_cli.models import EntryDraft
 from cacop_cli.share import compare_url, parse_remote
 
 TODAY = dt.date.today()
@@ -109,6 +114,38 @@ def test_no_push_then_submit_id_sends_the_same_branch(cli, net, site_a):
     again = cli("submit", WP, kb=site_a)
     assert again.exit_code == 0, again.stderr
     assert f"submit/{WP}" in remote_branches(net)
+
+
+def test_a_fault_in_the_similar_entries_lookup_surfaces_and_nothing_is_made(
+    net, site_a, monkeypatch
+):
+    """A bug in search must not read as "no similar entries" (the old guard caught
+    ImportError and AttributeError); the submission stops before any branch exists."""
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'hits'")
+
+    monkeypatch.setattr(search, "similar_to_text", broken)
+    source = write(site_a.parent / "outside" / "bulletin.md", BULLETIN)
+    before = snapshot(site_a)
+    with pytest.raises(AttributeError, match="hits"):
+        draft = EntryDraft("work-product", "Weekly gun crime bulletin", ["gun-violence"])
+        share.submit_files(load_kb(site_a), [source], draft, share.Sending(push=False))
+    assert snapshot(site_a) == before
+    assert remote_branches(net) == ["main"]
+
+
+def test_an_index_that_cannot_be_used_still_lets_sync_finish(site_a):
+    """A busy or damaged index is the user's state, not a bug: refresh says False."""
+    (site_a / ".cacop").write_text("not a folder")  # the index cannot be created
+    assert share.refresh_index(load_kb(site_a)) is False
+
+
+def test_a_search_module_that_will_not_import_surfaces_from_refresh(site_a, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cacop_cli.search", None)  # `import` now raises
+    monkeypatch.delattr(cacop_cli, "search")
+    with pytest.raises(ImportError):
+        share.refresh_index(load_kb(site_a))
 
 
 # ---------------------------------------------------------------- gates (hostile cases 35, 37, 38)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,3 +36,34 @@ def tell_if_empty(knowledge_base: KB, lead: str | None = None) -> bool:
         return False
     empty_kb(*([lead] if lead else []))
     return True
+
+
+FLAGS = {  # a draft's field -> the option that gives it
+    "title": "--title",
+    "topics": "--topic",
+    "tags": "--tag",
+    "tlp": "--tlp",
+    "authors": "--author",
+    "priority": "--priority",
+    "needed_by": "--needed-by",
+    "to": "--to",
+    "product_type": "--product-type",
+    "summary": "--summary",
+    "allow_personal_data": "--allow-personal-data",
+}
+
+
+@contextlib.contextmanager
+def naming_flags() -> Iterator[None]:
+    """Core errors speak of the data ("the title is empty"); here they gain the option that
+    gave it ("--title: the title is empty"). The exit code stays the error's own."""
+    from ..errors import CacopError
+
+    try:
+        yield
+    except CacopError as error:
+        flag = FLAGS.get(error.field or "")
+        if flag:
+            error.message = f"{flag}: {error.message}"
+            error.args = (error.message,)
+        raise

@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from ..models import TLP_ORDER, TOPICS
-from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
+from ..models import TLP_ORDER, TOPICS, EntryDraft
+from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb, tell_if_empty
 
 
 def open_editor(path: Path) -> int | None:
@@ -76,11 +76,11 @@ def register(app: typer.Typer) -> None:
         from ..render import core as view
 
         knowledge_base = open_kb(ctx, kb)
-        if tlp not in TLP_ORDER:
-            raise UsageError(f"--tlp {tlp!r} is not one of: {', '.join(TLP_ORDER)}")
         if not topic and sys.stdin.isatty():
             topic = typer.prompt(f"Topic ({', '.join(TOPICS)})").split()
-        created = ops.new_entry(knowledge_base, entry_type, title, topic, tag, tlp, author or None)
+        draft = EntryDraft(entry_type, title, topic, tags=tag, tlp=tlp, authors=author)
+        with naming_flags():
+            created = ops.new_entry(knowledge_base, draft)
         edited = None if no_edit else open_editor(created.path)
         if not no_edit and edited is None:
             view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
@@ -139,7 +139,9 @@ def register(app: typer.Typer) -> None:
         from ..render import core as view
 
         knowledge_base = open_kb(ctx, kb)
-        entries, unreadable = ops.list_entries(knowledge_base, entry_type, site, topic)
+        entries, unreadable = ops.list_entries(
+            knowledge_base, entry_type=entry_type, site=site, topic=topic
+        )
         view.entry_list(entries, unreadable, as_json)
         if not entries:
             tell_if_empty(knowledge_base)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..errors import Refused, UsageError
-from ..models import TLP_ORDER, TOPICS
-from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
+from ..models import TLP_ORDER, TOPICS, EntryDraft
+from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb, tell_if_empty
 
 NOTHING_TO_MAP = "nothing to map yet, the knowledge base has no entries"
 
@@ -47,8 +47,8 @@ YES_OPTION = typer.Option(
 def _max_tlp(kb: KB, max_tlp: str | None, yes: bool) -> str | None:
     """--max-tlp, once a person on a terminal agreed to go above the effective line
     (refused off a terminal unless --yes)."""
-    from ..community import choose_line
     from ..models import tlp_label
+    from ..publish import choose_line
 
     line = choose_line(kb, max_tlp)
     if not line.raised or yes:
@@ -122,10 +122,12 @@ def register(app: typer.Typer) -> None:
 
         knowledge_base = open_kb(ctx, kb)
         body = _body(message, file, knowledge_base.limits, "Question")
-        created = rfi.open_rfi(
-            knowledge_base, title, needed_by, priority, to, topic, tag, tlp, body,
-            author or None, today=_today(today),
+        draft = EntryDraft(
+            "rfi", title, topic, tags=tag, tlp=tlp, authors=author, body=body,
+            priority=priority, needed_by=needed_by, to=to,
         )  # fmt: skip
+        with naming_flags():
+            created = rfi.open_rfi(knowledge_base, draft, today=_today(today))
         if body is None:
             if open_editor(created.path):
                 created.issues = ops.check_entry(knowledge_base, created.path)
@@ -154,9 +156,11 @@ def register(app: typer.Typer) -> None:
         body = _body(message, file, knowledge_base.limits, "Answer")
         if body is None:
             raise UsageError("give the answer with --message TEXT or --file PATH")
-        created = rfi.respond(
-            knowledge_base, rfi_id, body, title, tlp, author or None, topic, today=_today(today)
+        draft = EntryDraft(
+            "response", title or "", topic, tlp=tlp, authors=author, body=body, rfi=rfi_id
         )
+        with naming_flags():
+            created = rfi.respond(knowledge_base, draft, today=_today(today))
         raise typer.Exit(view.responded(created))
 
     @rfi_app.command("close")
@@ -190,8 +194,9 @@ def register(app: typer.Typer) -> None:
 
         knowledge_base = open_kb(ctx, kb)
         listing = rfi.list_rfis(
-            knowledge_base, open_only, overdue, to_me, mine, today=_today(today)
-        )
+            knowledge_base, open_only=open_only, overdue=overdue, to_me=to_me, mine=mine,
+            today=_today(today),
+        )  # fmt: skip
         view.listing(listing, as_json)
         if not listing.rows:
             tell_if_empty(knowledge_base)

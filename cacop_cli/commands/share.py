@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from ..models import TLP_ORDER, TOPICS
-from . import JSON_OPTION, KB_OPTION, open_kb
+from ..models import TLP_ORDER, TOPICS, EntryDraft
+from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb
 
 bundle_app = typer.Typer(
     name="bundle",
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         from ..render import share as view
 
         knowledge_base = open_kb(ctx, kb)
-        common = dict(
+        sending = share.Sending(
             push=not no_push,
             open_pr=open_pr,
             allow_personal_data=allow_personal_data,
@@ -64,21 +64,17 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(
                     "to share files, give --title and --topic; to share an entry, give its id"
                 )
-            result = share.submit_entry(knowledge_base, items[0], **common)
+            with naming_flags():
+                result = share.submit_entry(knowledge_base, items[0], sending)
         else:
-            files = [Path(item) for item in items]
-            result = share.submit_files(
-                knowledge_base,
-                files,
-                title,
-                topic,
-                product_type,
-                tlp,
-                summary,
-                tag,
-                author,
-                **common,
-            )
+            draft = EntryDraft(
+                "work-product", title, topic, tags=tag, tlp=tlp, authors=author,
+                product_type=product_type, summary=summary,
+            )  # fmt: skip
+            with naming_flags():
+                result = share.submit_files(
+                    knowledge_base, [Path(item) for item in items], draft, sending
+                )
         view.submitted(result, knowledge_base.branch, as_json)
 
     @app.command()

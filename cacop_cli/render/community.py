@@ -7,8 +7,9 @@ import math
 import re
 import sys
 
-from ..community import Digest, Expert, ExpertReport, GapReport, Line
+from ..community import Digest, Expert, ExpertReport, GapReport
 from ..models import Entry, tlp_label
+from ..publish import Line
 from . import (
     TLP_BACKGROUND,
     clean,

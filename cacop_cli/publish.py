@@ -1,0 +1,114 @@
+"""What may be written for others: digest, gaps and experts (and anything else made to leave
+the analyst's screen) hold only entries at or below the effective TLP line, with no personal
+data or secrets, and say what they left out. Plain data out; never prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from .config import KB
+from .errors import UsageError
+from .models import TLP_ORDER, Entry, at_or_below, tlp_label, tlp_rank
+
+
+@dataclass
+class Line:
+    """Which entries an output for others may hold, and what it left out.
+
+    `line` is the most sensitive TLP included: the KB's effective max_tlp unless --max-tlp
+    chose another; `raised` when that is above the effective line (the output then carries
+    the highest included TLP as a banner). Entries holding personal data or secrets are
+    left out whatever the line.
+    """
+
+    line: str
+    effective: str
+    above: int = 0  # entries left out for their TLP
+    personal: int = 0  # entries left out for personal data or secrets
+    highest: str = "clear"  # the most sensitive TLP of the entries included
+
+    @property
+    def raised(self) -> bool:
+        return tlp_rank(self.line) > tlp_rank(self.effective)
+
+    @property
+    def banner(self) -> str | None:
+        """The label to print at the top and bottom, when the line was raised."""
+        return tlp_label(self.highest) if self.raised else None
+
+    def left_out(self) -> list[str]:
+        """'2 entries above TLP:GREEN left out' and the like; nothing when nothing was."""
+        said = []
+        if self.above:
+            said.append(f"{_entries(self.above)} above {tlp_label(self.line)} left out")
+        if self.personal:
+            said.append(f"{_entries(self.personal)} holding personal data or secrets left out")
+        return said
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "max_tlp": self.line,
+            "left_out_above_tlp": self.above,
+            "left_out_personal_data": self.personal,
+        }
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
+def choose_line(kb: KB, max_tlp: str | None) -> Line:
+    """The line for an output for others: the effective one, or --max-tlp's."""
+    effective = kb.max_tlp
+    if max_tlp is None:
+        return Line(effective, effective)
+    chosen = max_tlp.strip().lower()
+    if chosen not in TLP_ORDER:
+        raise UsageError(f"--max-tlp {max_tlp!r} is not one of: {', '.join(TLP_ORDER)}")
+    return Line(chosen, effective)
+
+
+def _scanned_text(entry: Entry) -> str:
+    meta = entry.meta
+    authors = meta.get("authors")
+    people = ", ".join(map(str, authors)) if isinstance(authors, list) else ""
+    return "\n".join((entry.title, str(meta.get("summary") or ""), people, entry.body))
+
+
+_SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
+
+
+def holding_personal_data(entries: list[Entry], today: dt.date) -> set[str]:
+    """Paths of the entries whose text holds personal data or a secret (gates' checks,
+    run once over all of them together: detect-secrets costs a file per run)."""
+    if not entries:
+        return set()
+    import bisect
+
+    from .share import gates
+
+    starts, chunks, line = [], [], 1
+    for entry in entries:
+        chunk = _scanned_text(entry)
+        starts.append(line)
+        chunks.append(chunk)
+        line += chunk.count("\n") + _SEPARATOR.count("\n")
+    findings = gates.scan(_SEPARATOR.join(chunks), "for-others.md", today)
+    return {entries[bisect.bisect_right(starts, f.line) - 1].rel for f in findings}
+
+
+def for_others(entries: list[Entry], line: Line, today: dt.date) -> set[str]:
+    """Paths of the entries that may be written for others; `line` counts the rest
+    (each entry once, however many of the output's lists it is in)."""
+    unique = list({entry.rel: entry for entry in entries}.values())
+    marked = [entry for entry in unique if at_or_below(entry.meta.get("tlp"), line.line)]
+    line.above += len(unique) - len(marked)
+    personal = holding_personal_data(marked, today)
+    line.personal += len(personal)
+    kept = {entry.rel for entry in marked} - personal
+    for entry in marked:
+        if entry.rel in kept and tlp_rank(entry.tlp) > tlp_rank(line.highest):
+            line.highest = entry.tlp
+    return kept

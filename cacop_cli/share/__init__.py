@@ -1,0 +1,46 @@
+"""Sharing between sites: `submit`, `sync` and offline bundles, over real git.
+
+Nothing here touches the user's working tree unless that is the job:
+`submit` builds its commit in a temporary checkout and only adds a branch;
+`sync` rebases in a temporary checkout and then moves the user's branch the way
+`git reset --keep` does (uncommitted edits stay byte for byte, or nothing
+happens). Every step that changes the clone runs with Ctrl-C held back, so an
+interruption lands before or after it, never in between.
+
+The modules: `forge` (links to the forge's pull-request page, `gh`), `gates` (what
+may leave: TLP, personal data, secrets, validity; the entry gate and the commit
+gate), `submit`, `sync` (integrating what arrived) and `bundles`.
+"""
+
+from __future__ import annotations
+
+from .bundles import BundleApplied, BundleCreated, bundle_apply, bundle_create
+from .forge import compare_url, forge_of, parse_remote
+from .gates import Finding, GateRefused, gate_commits, record_override
+from .submit import Sending, SubmitResult, submit_entry, submit_files
+from .sync import Arrival, Integration, SyncResult, arrivals, integrate, refresh_index, sync
+
+__all__ = [
+    "Arrival",
+    "BundleApplied",
+    "BundleCreated",
+    "Finding",
+    "GateRefused",
+    "Integration",
+    "Sending",
+    "SubmitResult",
+    "SyncResult",
+    "arrivals",
+    "bundle_apply",
+    "bundle_create",
+    "compare_url",
+    "forge_of",
+    "gate_commits",
+    "integrate",
+    "parse_remote",
+    "record_override",
+    "refresh_index",
+    "submit_entry",
+    "submit_files",
+    "sync",
+]

@@ -1,0 +1,322 @@
+"""`sync`: bring in what other sites shared and send out this clone's commits.
+
+The rebase runs in a temporary checkout; then the user's branch moves the way
+`git reset --keep` does (uncommitted edits stay byte for byte, or nothing happens).
+`integrate`, `arrivals` and `for_this_site` are shared with bundles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import gitrepo
+from ..config import KB
+from ..errors import CacopError, GitError, UsageError
+from . import gates
+from .gates import ENTRY_PATH, Finding, gate_commits, meta_of
+
+
+def refresh_index(kb: KB) -> bool:
+    """Bring the search index up to date after files changed; False when the index cannot
+    be used now (busy, damaged, unreadable): the next search rebuilds what it needs."""
+    from .. import search  # here, so that a sync with nothing new never loads it
+
+    try:
+        search.refresh(kb)
+    except (CacopError, OSError):
+        return False
+    return True
+
+
+@dataclass
+class Arrival:
+    entry_id: str
+    entry_type: str
+    site: str
+    title: str
+    path: str
+    status: str  # new or updated
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Integration:
+    before: str
+    after: str
+    how: str  # up to date, fast-forward, rebased
+    merged_edits: list[str] = field(default_factory=list)  # uncommitted edits merged
+
+
+def integrate(kb: KB, target: str | None, source: str) -> Integration:
+    """Bring the checked-out branch up to `target` (rebasing local commits onto it).
+
+    Raises GitError (exit 4) on a conflict, with the clone exactly as it was.
+    """
+    root = kb.root
+    before = gitrepo.rev_parse(root, "HEAD")
+    if before is None:
+        raise GitError("this branch has no commits yet")
+    if target is None or gitrepo.count_commits(root, before, target) == 0:
+        return Integration(before, before, "up to date")
+    ahead = gitrepo.count_commits(root, target, before)
+    if ahead == 0:
+        new_head, how = target, "fast-forward"
+    else:
+        with gitrepo.worktree(root, before) as place:
+            clashing = gitrepo.rebase(place, target)
+            if clashing:
+                raise GitError(
+                    f"your {ahead} local commit(s) and what arrived from {source} change the "
+                    f"same lines in: {', '.join(clashing)}",
+                    hint="nothing was changed here. Edit those files so they agree with "
+                    f"{source} (or ask the other site), commit, and sync again",
+                )
+            new_head = gitrepo.git_ok(place, "rev-parse", "HEAD").strip()
+        how = f"rebased {ahead} local commit(s)"
+    merged = _move_branch(kb, before=before, after=new_head, source=source)
+    return Integration(before, new_head, how, merged)
+
+
+def _move_branch(kb: KB, *, before: str, after: str, source: str) -> list[str]:
+    """Move the checked-out branch from before to after, keeping uncommitted work.
+
+    Returns the files whose uncommitted edits were merged with what arrived. Raises
+    GitError, with nothing changed, when that work and the arrivals cannot both be kept.
+    """
+    root = kb.root
+    branch = gitrepo.current_branch(root)
+    if branch is None:
+        raise GitError("HEAD is detached; go back to your branch and try again")
+    arriving = gitrepo.changes(root, before, after)
+    touched = {change.path for change in arriving}
+    clashing = sorted(touched & set(gitrepo.local_changes(root)))
+    added = {change.path: change.blob for change in arriving if change.status == "A"}
+    same, different = [], []
+    for name in gitrepo.untracked(root):
+        if name in added:
+            data = (root / name).read_bytes() if (root / name).is_file() else None
+            arrived = gitrepo.read_blob(root, added[name])
+            (same if data == arrived and not (root / name).is_symlink() else different).append(name)
+    if different:
+        raise _clash(source, different)
+    merged = _merge_uncommitted(kb, clashing, after=after, source=source) if clashing else {}
+    index_entries = (
+        gitrepo.git_ok(root, "ls-files", "-s", "-z", "--", *clashing) if clashing else ""
+    )
+    backup = {name: (root / name).read_bytes() for name in clashing}
+    aside = Path(tempfile.mkdtemp(prefix="cacop-sync-", dir=gitrepo.git_dir(root)))
+    try:
+        with gitrepo.sigint_deferred():
+            for number, name in enumerate(same):  # byte-identical to what arrives
+                os.replace(root / name, aside / str(number))
+            if clashing:  # set the edits aside: their merged text is written back below
+                gitrepo.git_ok(root, "checkout", "--quiet", "HEAD", "--", *clashing)
+            reason = gitrepo.move_branch_keeping_work(root, branch, after)
+            if reason is not None:
+                for number, name in enumerate(same):
+                    os.replace(aside / str(number), root / name)
+                for name, data in backup.items():
+                    (root / name).write_bytes(data)
+                if index_entries:
+                    gitrepo.run_git(
+                        root, "update-index", "-z", "--index-info", input=index_entries.encode()
+                    )
+                raise GitError(
+                    f"cannot bring in what arrived from {source}: {reason}",
+                    hint="nothing was changed here; commit or set aside your edits, then sync",
+                )
+            for name, data in merged.items():
+                (root / name).write_bytes(data)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+    return sorted(merged)
+
+
+def _clash(source: str, names: list[str]) -> GitError:
+    return GitError(
+        f"what arrived from {source} clashes with your uncommitted work in: " + ", ".join(names),
+        hint="nothing was changed here. Commit your edits (`git commit`) or copy them "
+        "elsewhere, then sync again",
+    )
+
+
+def _merge_uncommitted(kb: KB, clashing: list[str], *, after: str, source: str) -> dict[str, bytes]:
+    """The text of each edited file merged with what arrived, or GitError if they clash.
+
+    The merge runs in a temporary checkout of `after`, from `git stash create` (which only
+    records the edits; the stash list and the working tree stay as they are).
+    """
+    root = kb.root
+    in_head = set(
+        gitrepo.git_ok(root, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *clashing).split(
+            "\0"
+        )
+    )
+    plain = all((root / name).is_file() and not (root / name).is_symlink() for name in clashing)
+    if not plain or not set(clashing) <= in_head:
+        raise _clash(source, clashing)
+    edits = gitrepo.git_ok(root, "stash", "create", what="recording your edits").strip()
+    if not edits:
+        raise _clash(source, clashing)
+    with gitrepo.worktree(root, after) as place:
+        applied = gitrepo.run_git(place, "stash", "apply", "--quiet", edits)
+        unmerged = gitrepo.git_ok(place, "diff", "--name-only", "--diff-filter=U")
+        if applied.returncode != 0 or unmerged.strip():
+            raise _clash(source, clashing)
+        merged = {}
+        for name in clashing:
+            if not (place / name).is_file():
+                raise _clash(source, clashing)
+            merged[name] = (place / name).read_bytes()
+    return merged
+
+
+def arrivals(kb: KB, base: str | None, tip: str) -> list[Arrival]:
+    """Entries added or changed between base and tip."""
+    found = []
+    for change in gitrepo.changes(kb.root, base, tip):
+        if change.status == "D" or not ENTRY_PATH.match(change.path):
+            continue
+        data = gitrepo.read_blob(kb.root, change.blob, limit=kb.limits["entry_bytes"])
+        meta = meta_of(gates.as_text(data) if data is not None else None) or {}
+        folder = change.path.split("/")[1]
+        guessed = {"strategies": "strategy", "work-products": "work-product"}.get(folder, "rfi")
+        if "/responses/" in change.path:
+            guessed = "response"
+        found.append(
+            Arrival(
+                entry_id=str(meta.get("id") or Path(change.path).stem),
+                entry_type=str(meta.get("type") or guessed),
+                site=str(meta.get("site") or "?"),
+                title=str(meta.get("title") or "(cannot be read)"),
+                path=change.path,
+                status="new" if change.status == "A" else "updated",
+            )
+        )
+    found.sort(key=lambda item: (item.site, item.entry_type, item.entry_id))
+    return found
+
+
+def for_this_site(kb: KB, tip: str, arrived: list[Arrival]) -> tuple[list[Arrival], list[Arrival]]:
+    """(new RFIs addressed to this site, new responses to this site's RFIs)."""
+    rfis, responses = [], []
+    for item in arrived:
+        if item.status != "new" or item.site == kb.site:
+            continue
+        data = gitrepo.read_file_at(kb.root, tip, item.path)
+        meta = meta_of(gates.as_text(data) if data else None) or {}
+        if item.entry_type == "rfi":
+            to = meta.get("to")
+            if isinstance(to, list) and (kb.site in to or "all" in to):
+                rfis.append(item)
+        elif item.entry_type == "response" and isinstance(meta.get("rfi"), str):
+            rfi_path = f"kb/rfis/{meta['rfi']}.md"
+            rfi_data = gitrepo.read_file_at(kb.root, tip, rfi_path)
+            rfi_meta = meta_of(gates.as_text(rfi_data) if rfi_data else None) or {}
+            if rfi_meta.get("site") == kb.site:
+                responses.append(item)
+    return rfis, responses
+
+
+# ---------------------------------------------------------------- sync
+
+
+@dataclass
+class BroughtIn:
+    """What integrating another site's work brought: shared by sync and bundle apply."""
+
+    integration: Integration
+    arrived: list[Arrival] = field(default_factory=list)
+    rfis_for_us: list[Arrival] = field(default_factory=list)
+    responses_for_us: list[Arrival] = field(default_factory=list)
+    index_refreshed: bool = False
+
+    def list_arrivals(self, kb: KB, tip: str) -> None:
+        """Fill in the entries that arrived up to `tip`, and which of them are for us."""
+        base = gitrepo.merge_base(kb.root, self.integration.before, tip)
+        self.arrived = arrivals(kb, base, tip)
+        self.rfis_for_us, self.responses_for_us = for_this_site(kb, tip, self.arrived)
+
+
+@dataclass(kw_only=True)
+class SyncResult(BroughtIn):
+    branch: str
+    upstream: str
+    to_push: int = 0
+    pushed: bool = False
+    push_refused: list[Finding] = field(default_factory=list)
+    push_failure: str | None = None
+
+
+def check_state(kb: KB) -> str:
+    """The checked-out branch, after refusing states in which sync could lose work."""
+    gitrepo.require_repository(kb.root, "share")
+    busy = gitrepo.operation_in_progress(kb.root)
+    if busy:
+        raise GitError(
+            f"git is in the middle of {busy} here; sync would make it worse",
+            hint="finish it (`git status` says how) or abandon it (e.g. `git rebase --abort`, "
+            "`git merge --abort`, `git bisect reset`), then sync again",
+        )
+    branch = gitrepo.current_branch(kb.root)
+    if branch is None:
+        raise GitError(
+            "HEAD is detached (you are not on a branch), so there is nothing to sync",
+            hint=f"go back to your branch, e.g. `git switch {kb.branch}`, then sync again",
+        )
+    try:
+        return gitrepo.check_branch_name(kb.root, branch)
+    except UsageError as error:
+        raise GitError(
+            f"the branch you are on is called {branch!r}, a name git itself would refuse",
+            hint=f"switch to a branch with a plain name, e.g. `git switch {kb.branch}`",
+        ) from error
+
+
+def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
+    """Bring in what other sites shared; send out this clone's commits unless push=False."""
+    branch = check_state(kb)
+    upstream = gitrepo.upstream_of(kb.root, branch)
+    if upstream is None:
+        gitrepo.remote_urls(kb.root, kb.remote)  # no shared repository at all: say that first
+        raise GitError(
+            f"the branch {branch!r} does not follow a shared branch (no upstream)",
+            hint=f"`git branch --set-upstream-to={kb.remote}/{kb.branch}` links it to the "
+            "shared one; then sync again",
+        )
+    source = f"{upstream.remote}/{upstream.branch}" if upstream.remote != "." else upstream.branch
+    if upstream.remote != ".":
+        gitrepo.fetch(
+            kb.root, upstream.remote, upstream.branch,
+            fix=f"follow the shared branch: `git branch --set-upstream-to={upstream.remote}/"
+            "BRANCH`",
+        )  # fmt: skip
+    tip = gitrepo.rev_parse(kb.root, upstream.ref)
+    integration = integrate(kb, tip, source)
+    result = SyncResult(integration, branch=branch, upstream=source)
+    if tip is not None and integration.how != "up to date":
+        result.list_arrivals(kb, tip)
+    if integration.before != integration.after:
+        result.index_refreshed = refresh_index(kb)
+    commits = gitrepo.commits_between(kb.root, tip, integration.after)
+    result.to_push = len(commits)
+    if push and commits and upstream.remote != ".":
+        result.push_refused = gate_commits(kb, commits, today)
+        if not result.push_refused:
+            outcome = gitrepo.push(
+                kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch
+            )
+            said = "; ".join(outcome.remote_messages[-3:])
+            if outcome.ok:
+                result.pushed = True
+            else:
+                result.push_failure = outcome.summary + (f" ({said})" if said else "")
+    return result
