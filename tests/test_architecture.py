@@ -75,6 +75,17 @@ def test_nothing_imports_the_cli():
     assert outside == set()
 
 
+ATTACHMENT_READERS = (
+    "pypdf",
+    "docx",
+    "openpyxl",
+    "pptx",
+    "charset_normalizer",
+    "defusedxml",
+    "lxml",
+)
+
+
 @pytest.mark.parametrize(
     ("library", "allowed"),
     [
@@ -86,6 +97,7 @@ def test_nothing_imports_the_cli():
         ("jsonschema", ("cacop_cli.schemas",)),
         ("referencing", ("cacop_cli.schemas",)),
         ("yaml", ("cacop_cli.yamlsafe",)),
+        *((library, ("cacop_cli.textextract",)) for library in ATTACHMENT_READERS),
     ],
 )
 def test_each_outside_library_lives_in_one_place(library, allowed):
@@ -117,7 +129,7 @@ def test_models_and_errors_use_the_standard_library_only():
 
 # ---------------------------------------------------------------- start-up stays light
 
-HEAVY = ("whoosh", "git")
+HEAVY = ("whoosh", "git", *ATTACHMENT_READERS)
 
 
 def loaded_modules(argv: list[str], tmp_path: Path) -> set[str]:
