@@ -153,11 +153,12 @@ def loaded_modules(argv: list[str], tmp_path: Path) -> set[str]:
     "argv",
     [
         ["--help"],
+        ["--version"],
         ["validate"],
         ["show", "alpha-2024-focused-deterrence-call-ins"],
         ["list"],
     ],
-    ids=["help", "validate", "show", "list"],
+    ids=["help", "version", "validate", "show", "list"],
 )
 def test_light_commands_do_not_import_heavy_libraries(argv, kb_path, tmp_path):
     modules = loaded_modules(["--kb", str(kb_path), *argv], tmp_path)

@@ -455,3 +455,36 @@ def test_importing_the_module_imports_no_library():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_what_the_library_walk_skips_is_read_from_its_xml():
+    """openpyxl's read-only mode skips cell comments; footnotes are not in python-docx's
+    walk: their XML parts are read as text, so nothing in them leaves unseen."""
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes()))
+    book["Q1"]["A4"].comment = Comment("Victim DOB 03/04/2009", "Analyst Kim")
+    out = io.BytesIO()
+    book.save(out)
+    result = extract_bytes(out.getvalue(), "tracker.xlsx")
+    assert result.scannable, result.reason
+    assert where(result, "Victim DOB").startswith("xl/comments")
+
+
+def test_an_office_file_inside_one_is_read_and_other_objects_are_not():
+    inner = xlsx_bytes()
+    outer = office_with(docx_bytes(), {})
+    with zipfile.ZipFile(io.BytesIO(outer)) as source:
+        members = {member.filename: source.read(member) for member in source.infolist()}
+    for name, extra in (("word/embeddings/Sheet1.xlsx", inner), ("word/embeddings/ole1.bin", b"x")):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            for member_name, body in {**members, name: extra}.items():
+                archive.writestr(member_name, body)
+        result = extract_bytes(out.getvalue(), "with-object.docx")
+        if name.endswith(".xlsx"):
+            assert result.scannable, result.reason
+            assert where(result, "HVIP") == 'word/embeddings/Sheet1.xlsx: sheet "Notes" cell B2'
+        else:
+            assert not result.scannable and "embedded object" in result.reason
