@@ -25,10 +25,12 @@ import gc
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import struct
 import time
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -262,8 +264,13 @@ class _Reader:
         if refusal is not None:
             return Extracted(kind, False, refusal)
         reader = getattr(self, f"_{kind}")
+        # The libraries talk about damage on stderr (pypdf logs, openpyxl warns); the
+        # reason returned says it once, to the caller, who decides what a person sees.
+        logging.getLogger("pypdf").setLevel(logging.CRITICAL)
         try:
-            reader(data, name, depth)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                reader(data, name, depth)
         except _Limit as limit:
             return self._result(kind, str(limit))
         except _Damaged as damage:

@@ -488,3 +488,18 @@ def test_an_office_file_inside_one_is_read_and_other_objects_are_not():
             assert where(result, "HVIP") == 'word/embeddings/Sheet1.xlsx: sheet "Notes" cell B2'
         else:
             assert not result.scannable and "embedded object" in result.reason
+
+
+def test_a_damaged_pdf_says_nothing_on_stderr():
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from test_textextract import text_pdf\n"
+        "from cacop_cli.textextract import extract_bytes\n"
+        "data = text_pdf(['a', 'b'])\n"
+        "print(extract_bytes(data[: len(data) // 2], 'x.pdf').reason)\n"
+    )
+    root = Path(__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60
+    )
+    assert result.stdout.startswith("a damaged PDF") and result.stderr == ""
