@@ -140,7 +140,7 @@ def parse_frontmatter(frontmatter: str) -> yamlsafe.Document:
     return document
 
 
-def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
     """The bytes of an entry file that is a regular file of the KB, never through a link.
 
     The index passes links over, so reading through one would show and validate an entry
@@ -197,7 +197,7 @@ def read_entry(path: Path, root: Path, limits: dict[str, int] | None = None) -> 
     limits = limits or {}
     max_bytes = limits.get("entry_bytes", DEFAULT_ENTRY_BYTES)
     max_front = limits.get("frontmatter_bytes", DEFAULT_FRONTMATTER_BYTES)
-    data = _read_regular_file(path, max_bytes)
+    data = read_regular_file(path, max_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

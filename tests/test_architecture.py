@@ -84,6 +84,17 @@ def test_nothing_imports_the_cli():
     assert outside == set()
 
 
+ATTACHMENT_READERS = (
+    "pypdf",
+    "docx",
+    "openpyxl",
+    "pptx",
+    "charset_normalizer",
+    "defusedxml",
+    "lxml",
+)
+
+
 @pytest.mark.parametrize(
     ("library", "allowed"),
     [
@@ -95,6 +106,7 @@ def test_nothing_imports_the_cli():
         ("jsonschema", ("cacop_cli.schemas",)),
         ("referencing", ("cacop_cli.schemas",)),
         ("yaml", ("cacop_cli.yamlsafe",)),
+        *((library, ("cacop_cli.textextract",)) for library in ATTACHMENT_READERS),
     ],
 )
 def test_each_outside_library_lives_in_one_place(library, allowed):
@@ -179,7 +191,7 @@ def test_models_and_errors_use_the_standard_library_only():
 
 # ---------------------------------------------------------------- start-up stays light
 
-HEAVY = ("whoosh", "git")
+HEAVY = ("whoosh", "git", *ATTACHMENT_READERS)
 
 
 def loaded_modules(argv: list[str], tmp_path: Path) -> set[str]:
@@ -203,11 +215,12 @@ def loaded_modules(argv: list[str], tmp_path: Path) -> set[str]:
     "argv",
     [
         ["--help"],
+        ["--version"],
         ["validate"],
         ["show", "alpha-2024-focused-deterrence-call-ins"],
         ["list"],
     ],
-    ids=["help", "validate", "show", "list"],
+    ids=["help", "version", "validate", "show", "list"],
 )
 def test_light_commands_do_not_import_heavy_libraries(argv, kb_path, tmp_path):
     modules = loaded_modules(["--kb", str(kb_path), *argv], tmp_path)
