@@ -13,6 +13,10 @@ over a page count; the text kept is capped; a deadline is checked as parts are r
 
 Every third-party library is imported inside the function that uses it, so importing this
 module costs nothing to commands that never read an attachment.
+
+Over 600 lines because eight readers (text, CSV, Markdown, JSON, PDF, DOCX, XLSX, PPTX) share
+one set of bounds, one location scheme and one cache; each reader is short, and splitting
+them apart would put the limits that protect a reader away from the code they protect.
 """
 
 from __future__ import annotations
