@@ -21,9 +21,10 @@ demo: $(STAMP) ## set up, then show the bundled kb/ at work
 test: $(STAMP) ## set up, then run the whole test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff check and format check; no call Windows or macOS lacks
 	$(BIN)/ruff check cacop_cli tests scripts
 	$(BIN)/ruff format --check cacop_cli tests scripts
+	$(BIN)/python scripts/platform_check.py
 
 check: lint test ## what CI runs
 

@@ -46,6 +46,7 @@ from .record import (
     write_record,
 )
 from .whoosh_internals import latest_toc, pinned_index, segments
+from .whoosh_internals import storage as whoosh_storage
 
 if TYPE_CHECKING:
     from ..config import KB
@@ -111,8 +112,6 @@ def _rebuild_locked(
     reason: str | None,
     first_use: bool = False,
 ) -> UpdateReport:
-    from whoosh.filedb.filestore import FileStorage
-
     state = root / STATE_DIR
     try:
         live = read_record(root).generation
@@ -127,8 +126,7 @@ def _rebuild_locked(
     writer = None
     try:
         building.mkdir()
-        storage = FileStorage(str(building), supports_mmap=False)
-        index = storage.create_index(schema(), indexname=INDEX_NAME)
+        index = whoosh_storage(building).create_index(schema(), indexname=INDEX_NAME)
         # Large builds use two processes, each writing its own segments (multisegment skips
         # the final merge, 35-40% of a plain build's time; docs/architecture.md).
         # Small ones don't fork.

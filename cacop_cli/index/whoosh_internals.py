@@ -42,10 +42,33 @@ from typing import Any
 from .analysis import INDEX_NAME, TEXT_BOOSTS, defer_unused_whoosh_modules, schema
 
 
+class _HeldByCacop:
+    """Whoosh's own write lock, as a lock that is always free: every Whoosh writer runs under
+    cacop's write lock (index.locks), so a second lock only added Whoosh's platform code
+    (fcntl, or msvcrt on Windows) for nothing."""
+
+    def acquire(self, blocking: bool = False) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+def storage(folder: Path, readonly: bool = False) -> Any:
+    """Whoosh's FileStorage for `folder`: without mmap (see docs/architecture.md) and with
+    its locks left to cacop's."""
+    from whoosh.filedb.filestore import FileStorage
+
+    class Storage(FileStorage):
+        def lock(self, name: str) -> _HeldByCacop:
+            return _HeldByCacop()
+
+    return Storage(str(folder), supports_mmap=False, readonly=readonly)
+
+
 def pinned_index(folder: Path, toc: int, readonly: bool) -> Any:
     """The Whoosh index in `folder` at exactly generation `toc` (never the newest on disk)."""
     defer_unused_whoosh_modules()
-    from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC, FileIndex
 
     class PinnedIndex(FileIndex):
@@ -60,8 +83,7 @@ def pinned_index(folder: Path, toc: int, readonly: bool) -> Any:
         def latest_generation(self) -> int:
             return toc
 
-    storage = FileStorage(str(folder), supports_mmap=False, readonly=readonly)
-    return PinnedIndex(storage, schema())
+    return PinnedIndex(storage(folder, readonly), schema())
 
 
 def latest_toc(folder: Path) -> int:
