@@ -171,7 +171,7 @@ def test_the_projects_own_ci_runs_lint_and_tests_on_the_three_systems():
     assert test["runs-on"] == "${{ matrix.os }}" and test["needs"] == "lint"
 
 
-NO_POSIX = '''
+NO_POSIX = """
 import os, signal, sys
 for name in ("fcntl", "termios", "pwd", "grp", "resource"):
     sys.modules[name] = None  # `import fcntl` now raises ImportError, as on Windows
@@ -180,7 +180,7 @@ for name in ("fork", "O_DIRECTORY", "O_NOFOLLOW", "killpg"):
         delattr(os, name)
 if hasattr(signal, "SIGKILL"):
     del signal.SIGKILL
-'''
+"""
 
 EVERYDAY = [
     ("index", "--rebuild"),
@@ -221,8 +221,9 @@ def run_everyday(kb: Path, tmp_path: Path, without_posix: bool) -> list[tuple[in
 def test_everyday_commands_behave_the_same_without_posix_only_calls(tmp_path):
     """As on Windows: no fcntl, termios, pwd, grp, resource, fork, O_DIRECTORY, O_NOFOLLOW,
     killpg or SIGKILL. Each command gives the exit code and output it gives on Linux."""
-    from conftest import FILES, git
     from gitserver import committed_copy
+
+    from conftest import FILES, git
 
     results = {}
     for without_posix in (False, True):
@@ -237,6 +238,8 @@ def test_everyday_commands_behave_the_same_without_posix_only_calls(tmp_path):
     codes = [code for code, _ in results[True]]
     assert codes == [code for code, _ in results[False]]
     assert codes == [0] * len(EVERYDAY), results[True]
-    for (_, posix), (_, portable), args in zip(results[False], results[True], EVERYDAY):
+    for (_, posix), (_, portable), args in zip(
+        results[False], results[True], EVERYDAY, strict=True
+    ):
         if args[0] not in ("index", "sync"):  # timings and commit ids differ run to run
             assert portable == posix, args
