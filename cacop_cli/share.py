@@ -48,7 +48,7 @@ class GateRefused(Refused):
     """Something may not leave (or come in): carries every finding, each with file and line."""
 
     def __init__(self, action: str, findings: list[Finding], hint: str | None = None) -> None:
-        lines = "\n".join(f"  {finding}" for finding in findings)
+        lines = "\n".join(f"  {finding}" for finding in gates.cap_per_file(findings))
         super().__init__(f"{action}: {len(findings)} problem(s)\n{lines}", hint or _hint(findings))
         self.findings = findings
 
@@ -568,7 +568,7 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
     ]
     tlp = gates.tlp_finding(entry.meta.get("tlp"), kb.max_tlp, rel, entry.line_of("tlp"))
     findings += [tlp] if tlp else []
-    findings += gates.scan(path.read_text("utf-8"), rel, today)
+    findings += gates.scan(path.read_text("utf-8"), rel, today, kb.email_allowlist)
     unscanned = []
     names = entry.meta.get("attachments") if entry.type == "work-product" else None
     for name in names if isinstance(names, list) else ():
@@ -579,7 +579,7 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
         if text is None:
             unscanned.append(relpath(attachment, kb.root))
         else:
-            findings += gates.scan(text, relpath(attachment, kb.root), today)
+            findings += gates.scan(text, relpath(attachment, kb.root), today, kb.email_allowlist)
     return findings, unscanned, entry
 
 
@@ -653,7 +653,11 @@ def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> li
                 meta = _meta_of(gates.as_text(owner) if owner else None)
                 override = meta.get("pii_override") if meta else None
             if text is not None:
-                found += gates.personal_data(text, change.path, today) if in_kb else []
+                found += (
+                    gates.personal_data(text, change.path, today, kb.email_allowlist)
+                    if in_kb
+                    else []
+                )
                 found += gates.secrets(text, change.path)
             found, _ = gates.apply_override(found, override)
             for finding in found:
