@@ -135,10 +135,12 @@ class _Lines:
 # catastrophically: tests run each one over a megabyte of adversarial text.
 
 _SEP = r"\s{0,3}(?:(?:[:#=-]|(?i:is|was))\s{0,3}){0,2}"  # "DOB: ", "SSN # ", "is", "-"
-_SSN_DELIMITED = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+_SSN_DELIMITED = re.compile(r"(\d(?<![\d-]\d)\d{2})([- ])(\d{2})\2(\d{4})(?![\d-])")
 _SSN_CONTEXT = re.compile(
-    r"(?i:(?<![a-z])(?:ssn|ss\#|soc(?:ial)?\.?\s{1,3}sec(?:urity)?\.?"
-    r"(?:\s{1,3}(?:no|number|num)\.?)?)(?![a-z]))" + _SEP + r"(\d{3})[- ]?(\d{2})[- ]?(\d{4})(?!\d)"
+    r"[Ss](?<![A-Za-z][Ss])(?i:sn|s\#|oc(?:ial)?\.?\s{1,3}sec(?:urity)?\.?"
+    r"(?:\s{1,3}(?:no|number|num)\.?)?)(?![A-Za-z])"
+    + _SEP
+    + r"(\d{3})[- ]?(\d{2})[- ]?(\d{4})(?!\d)"
 )
 _MONTHS = {
     name: number
@@ -171,18 +173,16 @@ _DATE = (
     rf"|(?P<dd>\d{{1,2}})\s{{1,3}}(?P<dmonth>{_MONTH_NAMES})\.?,?\s{{1,3}}(?P<dy>\d{{4}}))"
 )
 _DOB = re.compile(
-    r"(?i:(?<![a-z])(?:d\.?\s?o\.?\s?b|date\s{1,3}of\s{1,3}birth|birth\s{0,3}date|birthday"
-    r"|born(?:\s{1,3}on)?)\.?(?![a-z])|(?:(?<=\()|(?<=,)|(?<=, ))b\.)"
-    + _SEP
-    + r"(?i:"
-    + _DATE
-    + r")(?!\d)"
+    r"(?:[Dd](?<![A-Za-z][Dd])(?i:\.?\s?o\.?\s?b|ate\s{1,3}of\s{1,3}birth)\.?(?![A-Za-z])"
+    r"|[Bb](?<![A-Za-z][Bb])(?:(?i:irth\s{0,3}date|irthday|orn(?:\s{1,3}on)?)\.?(?![A-Za-z])"
+    r"|(?:(?<=\([Bb])|(?<=,[Bb])|(?<=, [Bb]))\.))" + _SEP + r"(?i:" + _DATE + r")(?!\d)"
 )
 _NAME_WORD = r"(?:[A-Z][a-z]{1,20}|[A-Z]{2,20})"
+_NAME_REST = r"(?:[a-z]{1,20}|[A-Z]{1,19})"  # a name word after its first capital
 _NAMED_DATE = re.compile(  # "John Smith 20050304", "SMITH, JOHN A (20050304)", and the reverse
-    rf"(?<![\w-])(?P<first>{_NAME_WORD})(?:,\s?|\s)(?P<second>{_NAME_WORD})(?:\s[A-Z]\.?)?"
+    rf"(?P<first>[A-Z](?<![\w-][A-Z]){_NAME_REST})(?:,\s?|\s)(?P<second>{_NAME_WORD})(?:\s[A-Z]\.?)?"
     r"[\s,;(]{1,3}(?P<date>\d{8})(?![\w-])"
-    r"|(?<![\w-])(?P<date2>\d{8})[\s,;)]{1,3}"
+    r"|(?P<date2>\d(?<![\w-]\d)\d{7})[\s,;)]{1,3}"
     rf"(?P<first2>{_NAME_WORD})(?:,\s?|\s)(?P<second2>{_NAME_WORD})(?![\w-])"
 )
 _NOT_NAMES = frozenset(
@@ -226,19 +226,23 @@ _NOT_NAMES = frozenset(
     ]
 )
 _LICENCE = re.compile(
-    r"(?:(?i:(?<![a-z])(?:driv(?:er['’]?s?|ing)|operator['’]?s?)\s{1,3}licen[cs]e"
-    r"(?:\s{1,3}(?:no|number|num)\.?)?)"
-    r"|(?<![A-Za-z])(?:DL|D/L|DLN|OLN)(?:\s{0,3}(?i:no|number|num)\.?)?)"
+    r"[DdOo](?<![A-Za-z][DdOo])"
+    r"(?:(?i:(?<=d)riv(?:er['’]?s?|ing)|(?<=o)perator['’]?s?)\s{1,3}(?i:licen[cs]e)"
+    r"(?:\s{1,3}(?i:no|number|num)\.?)?"
+    r"|(?:(?<=D)(?:L|/L|LN)|(?<=O)LN)(?:\s{0,3}(?i:no|number|num)\.?)?)"
     + _SEP
     + r"(?P<value>[A-Za-z0-9][A-Za-z0-9-]{4,19})(?![A-Za-z0-9-])"
 )
 _PLATE = re.compile(
-    r"(?P<word>(?i:(?<![a-z])(?:licen[cs]e\s{1,3}plate|plate|tag|registration|lpn?)(?![a-z])))"
+    r"(?P<word>[LlPpTtRr](?<![A-Za-z][LlPpTtRr])(?i:(?<=l)(?:icen[cs]e\s{1,3}plate|pn?)"
+    r"|(?<=p)late|(?<=t)ag|(?<=r)egistration)(?![A-Za-z]))"
     r"(?i:\s{0,3}(?:no|number|num)\.?(?![a-z]))?"
     + _SEP
     + r"(?P<value>[A-Z0-9]{1,4}[- ]?[A-Z0-9]{1,4})(?![A-Za-z0-9-])"
 )
-_LOCAL = r"(?<![\w.%+-])(?P<local>[A-Za-z0-9._%+-]+)"  # a run starts a local part only once
+_LOCAL = (  # a run of these characters starts a local part only once
+    r"(?P<local>[A-Za-z0-9._%+-](?<![\w.%+-][A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*)"
+)
 _LABEL = r"[A-Za-z0-9-]+"
 _DOT_SPELLED = r"\s{0,3}[\[({<]\s{0,3}(?i:dot)\s{0,3}[\])}>]\s{0,3}|\s{1,3}(?i:dot)\s{1,3}"
 _EMAIL = re.compile(_LOCAL + rf"@(?P<domain>{_LABEL}(?:\.{_LABEL})+)")
@@ -254,12 +258,13 @@ _PHONE_US = re.compile(
     r"(?P<exchange>\d{3})[\s-]{0,2}\d{4}(?![\w-])"
 )
 _PHONE_CONTEXT = re.compile(  # an undelimited number only after a word that names it
-    r"(?i:(?<![a-z])(?:phone|cell|tel|mobile|ph)\.?(?![a-z]))"
+    r"[PpCcTtMm](?<![A-Za-z][PpCcTtMm])"
+    r"(?i:(?<=p)(?:hone|h)|(?<=c)ell|(?<=t)el|(?<=m)obile)\.?(?![A-Za-z])"
     + _SEP
     + r"(?:\+?1)?(?P<number>\d{10})(?!\d)"
 )
 _PHONE_INTL = re.compile(
-    r"(?<![\w+])\+(?P<number>[2-9]\d{0,14}(?:[\s-]{1,2}\d{1,6}){0,6})(?![\w-])"
+    r"\+(?<![\w+]\+)(?P<number>[2-9]\d{0,14}(?:[\s-]{1,2}\d{1,6}){0,6})(?![\w-])"
 )
 _PUBLIC_AREA_CODES = frozenset(("800", "822", "833", "844", "855", "866", "877", "888", "900"))
 INTERNATIONAL_CHECKS = 1_000  # numbers per file checked with phonenumbers; past that, by shape
@@ -735,7 +740,7 @@ def _bare_tag(header: str) -> bool:
 
 def _cell_is_personal(kind: str, value: str, bare_tag: bool, allowlist: tuple[str, ...]) -> bool:
     cell = value.strip().strip("*_`").strip()
-    if cell.lower() in _PLACEHOLDERS or _MASKED.fullmatch(cell):
+    if not cell or cell.lower() in _PLACEHOLDERS or _MASKED.fullmatch(cell):
         return False
     if kind == "address":
         return not _HUNDRED_BLOCK.search(cell) and bool(_HOUSE_NUMBER.search(cell))
@@ -772,11 +777,11 @@ def table_personal_data(
     found = []
     for row_number, row in enumerate(rows):
         for number, kind, header, bare_tag in columns:
-            value = str(row[number]) if number < len(row) else ""
+            value = normalise(str(row[number])) if number < len(row) else ""
             if not _cell_is_personal(kind, value, bare_tag, allowlist):
                 continue
             if kind == "date-of-birth":
-                match = _DATE_CELL.fullmatch(normalise(value)[:40])
+                match = _DATE_CELL.fullmatch(value[:40])
                 message = _dob_message(_dob_date(match.groupdict()) if match else None, today)
             else:
                 message = _CELL_MESSAGES[kind]
