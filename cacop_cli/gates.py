@@ -1,12 +1,14 @@
 """What may leave this clone: the TLP gate, personal data and secrets.
 
 Each check returns findings (category, kind, file, line) and never prints.
-Secrets are found by detect-secrets and phone numbers by phonenumbers (Google's
-libphonenumber), both offline. What no library does for US crime-analysis text
-is written here: social security numbers in context (their number rules come
-from python-stdnum), dates of birth (with the person's age, so juveniles stand
-out), driver licence numbers and plates next to the words that name them, and
-e-mail addresses at consumer mail providers (private people, not agencies).
+Secrets are found by detect-secrets, offline. What no library does for US
+crime-analysis text is written here: social security numbers (their number rules
+come from python-stdnum), dates of birth (with the person's age, so juveniles stand
+out), driver licence numbers and plates next to the words that name them, phone
+numbers, e-mail addresses outside government and the KB's allowlist, and tables
+(Markdown, CSV, TSV, or any the caller reads) whose column headers name personal
+data. Text is normalised first, line for line, so look-alike digits, dashes,
+invisible characters and HTML entities hide nothing; every pattern is linear.
 """
 
 from __future__ import annotations
