@@ -29,6 +29,7 @@ class KB:
     remote: str = "origin"
     branch: str = "main"
     share_max_tlp: str = "green"  # cacop.yaml's share.max_tlp; read it through `max_tlp`
+    email_allowlist: tuple[str, ...] = ()  # share.email_allowlist: mail domains not personal
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -158,6 +159,7 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
         remote=settings.get("remote", "origin"),
         branch=settings.get("branch", "main"),
         share_max_tlp=share.get("max_tlp", "green"),
+        email_allowlist=tuple(share.get("email_allowlist") or ()),
         limits={**DEFAULT_LIMITS, **(settings.get("limits") or {})},
         settings=settings,
     )
