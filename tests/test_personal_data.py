@@ -14,10 +14,9 @@ from gitserver import write
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cacop_cli.share import gates
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ConfigError, ExitCode
-from cacop_cli.share import GateRefused
+from cacop_cli.share import GateRefused, gates
 
 TODAY = dt.date(2025, 6, 1)
 
