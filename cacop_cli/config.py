@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schemas
-from .errors import ConfigError, KBNotFound
+from .errors import ConfigError, EntryError, KBNotFound
 from .scan import CONFIG_NAME, find_kb
 
 DEFAULT_LIMITS = {
@@ -17,6 +17,26 @@ DEFAULT_LIMITS = {
     "frontmatter_bytes": 65_536,
     "attachment_bytes": 25 * 1_048_576,
 }
+SETTINGS_MAX_BYTES = 1_048_576  # cacop.yaml, kb/sites.yaml, kb/vocabulary.yaml: a few KB each
+
+
+def read_settings(path: Path) -> str:
+    """The text of a settings file, read as entries are read: never through a link, never
+    a pipe or a device, at most SETTINGS_MAX_BYTES. These files arrive by pull like any
+    entry, and a link to /dev/zero must be an error naming the file, not a MemoryError.
+
+    FileNotFoundError when there is no such file (callers decide what missing means);
+    EntryError (with its code and message) for anything else.
+    """
+    from .entries import read_regular_file
+
+    if not os.path.lexists(path):
+        raise FileNotFoundError(path)
+    data = read_regular_file(path, SETTINGS_MAX_BYTES, "settings file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EntryError("encoding", f"is not UTF-8 text (byte {exc.start})") from exc
 
 
 @dataclass
@@ -140,9 +160,13 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
     root = find_root(explicit, cwd)
     path = root / CONFIG_NAME
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+        text = read_settings(path)
+    except EntryError as exc:
+        raise ConfigError(
+            f"{path}:{exc.line}: {exc.message}", hint="cacop.yaml must be a plain file of the KB"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     schema = schemas.schema_dir_for(root) / "cacop-config.schema.json"
     try:
         schema_text = schema.read_text("utf-8")
