@@ -51,6 +51,11 @@ class KB:
     share_max_tlp: str = "green"  # cacop.yaml's share.max_tlp; read it through `max_tlp`
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     settings: dict[str, Any] = field(default_factory=dict)
+    analyst: str | None = None  # `cacop config name`: the default author of new entries
+    local_max_tlp: str | None = None  # `cacop config max-tlp`: this clone's or user's own line
+    confirmed_max_tlp: str | None = None  # the loosest cacop.yaml line this clone accepted
+    origins: dict[str, str] = field(default_factory=dict)  # site/name/max_tlp -> where from
+    notices: list[str] = field(default_factory=list)  # said once on stderr by the command
 
     @property
     def kb_dir(self) -> Path:
@@ -65,10 +70,13 @@ class KB:
         """The effective line: the most sensitive TLP that may leave this clone, whether
         pushed (`submit`, `sync`) or written for others (`digest`, `gaps`, `experts`).
 
-        Every caller goes through here, so a stricter source (a clone-local setting) can
-        be added in this one place.
+        The strictest of cacop.yaml's `share.max_tlp` (never looser than the value this
+        clone confirmed: a pulled commit cannot loosen it) and the local setting.
         """
-        return self.share_max_tlp
+        from .models import tlp_rank
+
+        lines = [self.share_max_tlp, self.confirmed_max_tlp, self.local_max_tlp]
+        return min((line for line in lines if line), key=tlp_rank)
 
 
 def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
@@ -91,26 +99,91 @@ def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None =
     )
 
 
-def user_site() -> str | None:
-    """The site from the user-level settings file, if any."""
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    path = base / "cacop" / "config.yaml"
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+USER_KEYS = ("site", "name", "max_tlp")  # what the user's config.yaml may hold
 
-    def site() -> str | None:
+
+def user_config_path() -> Path:
+    """The user's own config.yaml (platformdirs: ~/.config/cacop on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("cacop")) / "config.yaml"
+
+
+def user_settings() -> dict[str, str]:
+    """site, name and max_tlp from the user's config.yaml; {} when there is none."""
+    path = user_config_path()
+    try:
+        text = read_settings(path)
+    except (OSError, EntryError):
+        return {}
+
+    def parsed() -> dict[str, str]:
         from . import yamlsafe
 
         try:
             value = yamlsafe.load(text).value
         except yamlsafe.YamlProblem:
-            return None
-        found = value.get("site") if isinstance(value, dict) else None
-        return found if isinstance(found, str) else None
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {key: value[key] for key in USER_KEYS if isinstance(value.get(key), str)}
 
-    return remembered("user-site", text, site)
+    return remembered("user-settings", text, parsed) or {}
+
+
+def user_site() -> str | None:
+    """The site from the user-level settings file, if any."""
+    return user_settings().get("site")
+
+
+def set_user_setting(key: str, value: str) -> Path:
+    """Keep `key: value` in the user's config.yaml, keeping its other settings."""
+    import json
+
+    from .entries import write_atomic
+
+    kept = {**user_settings(), key: value}
+    path = user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, "".join(f"{name}: {json.dumps(kept[name])}\n" for name in sorted(kept)))
+    return path
+
+
+def clone_settings(root: Path) -> dict[str, str]:
+    """This clone's own settings (`git config cacop.*`); {} outside git."""
+    from . import gitrepo
+    from .errors import GitError
+
+    try:
+        return gitrepo.cacop_settings(root)
+    except GitError:
+        return {}
+
+
+def _local_line(root: Path, kb_line: str, clone: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The cacop.yaml line this clone has confirmed, kept up to date, and what to say.
+
+    The first value seen is confirmed; a stricter one pulled later applies at once (and is
+    confirmed); a looser one waits for `cacop config max-tlp --confirm`.
+    """
+    from . import gitrepo
+    from .errors import GitError
+    from .models import TLP_ORDER, tlp_rank
+
+    confirmed = clone.get("confirmed-max-tlp")
+    if confirmed not in TLP_ORDER:
+        confirmed = None
+    if confirmed is not None and tlp_rank(kb_line) > tlp_rank(confirmed):
+        return confirmed, [
+            f"cacop.yaml now allows TLP:{kb_line.upper()}; run "
+            "`cacop config max-tlp --confirm` to accept it"
+        ]
+    if confirmed != kb_line and (confirmed is not None or clone or gitrepo.is_repository(root)):
+        try:
+            gitrepo.set_cacop_setting(root, "confirmed-max-tlp", kb_line)
+        except GitError:
+            pass  # not a clone: cacop.yaml alone sets the line
+    return kb_line, []
 
 
 def user_state_dir() -> Path:
@@ -174,16 +247,41 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
         schema_text = ""
     settings = remembered("settings", f"{text}\0{schema_text}", lambda: _checked(root, path, text))
     share = settings.get("share") or {}
-    site = os.environ.get("CACOP_SITE") or user_site() or settings["site"]
+    clone, user = clone_settings(root), user_settings()
+    kb_line = share.get("max_tlp", "green")
+    confirmed, notices = _local_line(root, kb_line, clone)
+    origins: dict[str, str] = {}
+    chosen: dict[str, str | None] = {}
+    for key, clone_key, fallback in (
+        ("site", "site", ("cacop.yaml", settings["site"])),
+        ("name", "name", ("git config user.name", None)),
+        ("max_tlp", "max-tlp", ("cacop.yaml", None)),
+    ):
+        for origin, value in (
+            ("CACOP_SITE", os.environ.get("CACOP_SITE") if key == "site" else None),
+            (f"git config cacop.{clone_key}", clone.get(clone_key)),
+            (str(user_config_path()), user.get(key)),
+            fallback,
+        ):
+            if value:
+                chosen[key], origins[key] = value, origin
+                break
+        else:
+            origins[key] = fallback[0]
     return KB(
         root=root,
         name=settings["name"],
-        site=site,
+        site=chosen.get("site") or settings["site"],
         remote=settings.get("remote", "origin"),
         branch=settings.get("branch", "main"),
-        share_max_tlp=share.get("max_tlp", "green"),
+        share_max_tlp=kb_line,
         limits={**DEFAULT_LIMITS, **(settings.get("limits") or {})},
         settings=settings,
+        analyst=chosen.get("name"),
+        local_max_tlp=chosen.get("max_tlp"),
+        confirmed_max_tlp=confirmed if confirmed != kb_line else None,
+        origins=origins,
+        notices=notices,
     )
 
 

@@ -195,7 +195,9 @@ def _too_large(size: int, max_bytes: int, what: str = "entry") -> EntryError:
             f"the file is {size:,} bytes; entries may be at most {max_bytes:,} "
             "(put large material in an attachment)",
         )
-    return EntryError("too-large", f"the file is {size:,} bytes; a {what} may be at most {max_bytes:,}")
+    return EntryError(
+        "too-large", f"the file is {size:,} bytes; a {what} may be at most {max_bytes:,}"
+    )
 
 
 def read_entry(path: Path, root: Path, limits: dict[str, int] | None = None) -> Entry:
