@@ -309,3 +309,52 @@ def _checked(root: Path, path: Path, text: str) -> dict[str, Any]:
             hint="see the README's 'cacop.yaml' section for the settings it takes",
         )
     return settings
+
+
+SETTING_KEYS = {"site": "site", "name": "name", "max-tlp": "max_tlp"}  # command -> field
+
+
+def change_setting(kb: KB, key: str, value: str | None, user: bool, confirm: bool) -> str:
+    """`cacop config KEY VALUE`: keep it in this clone (git config) or, with `user`, in the
+    user's config.yaml; `max-tlp --confirm` accepts cacop.yaml's current line. Says where."""
+    from . import gitrepo
+    from .errors import UsageError
+    from .models import TLP_ORDER
+
+    if key not in SETTING_KEYS:
+        raise UsageError(f"no setting {key!r}", hint=f"one of: {', '.join(SETTING_KEYS)}")
+    if confirm:
+        if key != "max-tlp":
+            raise UsageError("--confirm goes with max-tlp only")
+        gitrepo.set_cacop_setting(kb.root, "confirmed-max-tlp", kb.share_max_tlp)
+        return f"git config cacop.confirmed-max-tlp = {kb.share_max_tlp}"
+    if not value:
+        raise UsageError(f"give a value: `cacop config {key} VALUE`")
+    if key == "max-tlp":
+        value = value.lower().removeprefix("tlp:")
+        if value not in TLP_ORDER:
+            raise UsageError(f"max-tlp {value!r} is not one of: {', '.join(TLP_ORDER)}")
+    if key == "site" and value.lower() != value:
+        raise UsageError(f"site {value!r}: a site slug is lower case, e.g. memphis")
+    if user:
+        return f"{set_user_setting(SETTING_KEYS[key], value)}: {SETTING_KEYS[key]} = {value}"
+    gitrepo.require_repository(kb.root, "keep a setting in this clone")
+    gitrepo.set_cacop_setting(kb.root, key, value)
+    return f"git config cacop.{key} = {value}"
+
+
+def identity(kb: KB) -> dict[str, Any]:
+    """`cacop whoami`: site, name and the effective max_tlp, each with where it came from."""
+    from . import gitrepo
+
+    name = kb.analyst or gitrepo.user_name(kb.root)
+    line_origin = "cacop.yaml share.max_tlp"
+    if kb.max_tlp == kb.local_max_tlp and kb.local_max_tlp != kb.share_max_tlp:
+        line_origin = kb.origins.get("max_tlp", line_origin)
+    elif kb.max_tlp == kb.confirmed_max_tlp:
+        line_origin = "git config cacop.confirmed-max-tlp (cacop.yaml's looser line not confirmed)"
+    return {
+        "site": {"value": kb.site, "from": kb.origins.get("site", "cacop.yaml")},
+        "name": {"value": name, "from": kb.origins.get("name", "git config user.name")},
+        "max_tlp": {"value": kb.max_tlp, "from": line_origin},
+    }
