@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,10 +180,8 @@ def _local_line(root: Path, kb_line: str, clone: dict[str, str]) -> tuple[str | 
             "`cacop config max-tlp --confirm` to accept it"
         ]
     if confirmed != kb_line and (confirmed is not None or clone or gitrepo.is_repository(root)):
-        try:
+        with contextlib.suppress(GitError):  # not a clone: cacop.yaml alone sets the line
             gitrepo.set_cacop_setting(root, "confirmed-max-tlp", kb_line)
-        except GitError:
-            pass  # not a clone: cacop.yaml alone sets the line
     return kb_line, []
 
 
