@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import yamlsafe
-from .config import KB
+from .config import KB, read_settings
 from .entries import iter_entry_files, read_entry, relpath
 from .errors import EntryError
 from .models import Entry, Issue
@@ -44,10 +44,12 @@ def read_sites(kb: KB) -> tuple[dict[str, dict], list[Issue], dict[str, int]]:
     path = kb.kb_dir / "sites.yaml"
     rel = relpath(path, kb.root)
     try:
-        document = yamlsafe.load(path.read_text("utf-8"))
+        document = yamlsafe.load(read_settings(path))
     except FileNotFoundError:
         return {}, [Issue("error", "sites", rel, 1, "kb/sites.yaml is missing: list the sites")], {}
-    except (OSError, UnicodeDecodeError) as exc:
+    except EntryError as exc:
+        return {}, [Issue("error", exc.code, rel, exc.line, exc.message)], {}
+    except OSError as exc:
         return {}, [Issue("error", "sites", rel, 1, f"cannot be read: {exc}")], {}
     except yamlsafe.YamlProblem as exc:
         return {}, [Issue("error", exc.code, rel, exc.line + 1, exc.message)], {}

@@ -105,9 +105,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import core, release, rfi, search, share
+    from .commands import core, release, rfi, search, settings, share
 
-    for module in (core, search, share, rfi, release):
+    for module in (core, search, share, rfi, release, settings):
         module.register(app)
 
 

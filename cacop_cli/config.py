@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schemas
-from .errors import ConfigError, KBNotFound
+from .errors import ConfigError, EntryError, KBNotFound
 from .scan import CONFIG_NAME, find_kb
 
 DEFAULT_LIMITS = {
@@ -17,6 +18,26 @@ DEFAULT_LIMITS = {
     "frontmatter_bytes": 65_536,
     "attachment_bytes": 25 * 1_048_576,
 }
+SETTINGS_MAX_BYTES = 1_048_576  # cacop.yaml, kb/sites.yaml, kb/vocabulary.yaml: a few KB each
+
+
+def read_settings(path: Path) -> str:
+    """The text of a settings file, read as entries are read: never through a link, never
+    a pipe or a device, at most SETTINGS_MAX_BYTES. These files arrive by pull like any
+    entry, and a link to /dev/zero must be an error naming the file, not a MemoryError.
+
+    FileNotFoundError when there is no such file (callers decide what missing means);
+    EntryError (with its code and message) for anything else.
+    """
+    from .entries import read_regular_file
+
+    if not os.path.lexists(path):
+        raise FileNotFoundError(path)
+    data = read_regular_file(path, SETTINGS_MAX_BYTES, "settings file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EntryError("encoding", f"is not UTF-8 text (byte {exc.start})") from exc
 
 
 @dataclass
@@ -32,6 +53,11 @@ class KB:
     email_allowlist: tuple[str, ...] = ()  # share.email_allowlist: mail domains not personal
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     settings: dict[str, Any] = field(default_factory=dict)
+    analyst: str | None = None  # `cacop config name`: the default author of new entries
+    local_max_tlp: str | None = None  # `cacop config max-tlp`: this clone's or user's own line
+    confirmed_max_tlp: str | None = None  # the loosest cacop.yaml line this clone accepted
+    origins: dict[str, str] = field(default_factory=dict)  # site/name/max_tlp -> where from
+    notices: list[str] = field(default_factory=list)  # said once on stderr by the command
 
     @property
     def kb_dir(self) -> Path:
@@ -46,10 +72,13 @@ class KB:
         """The effective line: the most sensitive TLP that may leave this clone, whether
         pushed (`submit`, `sync`) or written for others (`digest`, `gaps`, `experts`).
 
-        Every caller goes through here, so a stricter source (a clone-local setting) can
-        be added in this one place.
+        The strictest of cacop.yaml's `share.max_tlp` (never looser than the value this
+        clone confirmed: a pulled commit cannot loosen it) and the local setting.
         """
-        return self.share_max_tlp
+        from .models import tlp_rank
+
+        lines = [self.share_max_tlp, self.confirmed_max_tlp, self.local_max_tlp]
+        return min((line for line in lines if line), key=tlp_rank)
 
 
 def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
@@ -72,26 +101,89 @@ def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None =
     )
 
 
-def user_site() -> str | None:
-    """The site from the user-level settings file, if any."""
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    path = base / "cacop" / "config.yaml"
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+USER_KEYS = ("site", "name", "max_tlp")  # what the user's config.yaml may hold
 
-    def site() -> str | None:
+
+def user_config_path() -> Path:
+    """The user's own config.yaml (platformdirs: ~/.config/cacop on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("cacop")) / "config.yaml"
+
+
+def user_settings() -> dict[str, str]:
+    """site, name and max_tlp from the user's config.yaml; {} when there is none."""
+    path = user_config_path()
+    try:
+        text = read_settings(path)
+    except (OSError, EntryError):
+        return {}
+
+    def parsed() -> dict[str, str]:
         from . import yamlsafe
 
         try:
             value = yamlsafe.load(text).value
         except yamlsafe.YamlProblem:
-            return None
-        found = value.get("site") if isinstance(value, dict) else None
-        return found if isinstance(found, str) else None
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {key: value[key] for key in USER_KEYS if isinstance(value.get(key), str)}
 
-    return remembered("user-site", text, site)
+    return remembered("user-settings", text, parsed) or {}
+
+
+def user_site() -> str | None:
+    """The site from the user-level settings file, if any."""
+    return user_settings().get("site")
+
+
+def set_user_setting(key: str, value: str) -> Path:
+    """Keep `key: value` in the user's config.yaml, keeping its other settings."""
+    import json
+
+    from .entries import write_atomic
+
+    kept = {**user_settings(), key: value}
+    path = user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, "".join(f"{name}: {json.dumps(kept[name])}\n" for name in sorted(kept)))
+    return path
+
+
+def clone_settings(root: Path) -> dict[str, str]:
+    """This clone's own settings (`git config cacop.*`); {} outside git."""
+    from . import gitrepo
+    from .errors import GitError
+
+    try:
+        return gitrepo.cacop_settings(root)
+    except GitError:
+        return {}
+
+
+def _local_line(root: Path, kb_line: str, clone: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The cacop.yaml line this clone has confirmed, kept up to date, and what to say.
+
+    The first value seen is confirmed; a stricter one pulled later applies at once (and is
+    confirmed); a looser one waits for `cacop config max-tlp --confirm`.
+    """
+    from . import gitrepo
+    from .errors import GitError
+    from .models import TLP_ORDER, tlp_rank
+
+    confirmed = clone.get("confirmed-max-tlp")
+    if confirmed not in TLP_ORDER:
+        confirmed = None
+    if confirmed is not None and tlp_rank(kb_line) > tlp_rank(confirmed):
+        return confirmed, [
+            f"cacop.yaml now allows TLP:{kb_line.upper()}; run "
+            "`cacop config max-tlp --confirm` to accept it"
+        ]
+    if confirmed != kb_line and (confirmed is not None or clone or gitrepo.is_repository(root)):
+        with contextlib.suppress(GitError):  # not a clone: cacop.yaml alone sets the line
+            gitrepo.set_cacop_setting(root, "confirmed-max-tlp", kb_line)
+    return kb_line, []
 
 
 def user_state_dir() -> Path:
@@ -141,9 +233,13 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
     root = find_root(explicit, cwd)
     path = root / CONFIG_NAME
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+        text = read_settings(path)
+    except EntryError as exc:
+        raise ConfigError(
+            f"{path}:{exc.line}: {exc.message}", hint="cacop.yaml must be a plain file of the KB"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     schema = schemas.schema_dir_for(root) / "cacop-config.schema.json"
     try:
         schema_text = schema.read_text("utf-8")
@@ -151,17 +247,42 @@ def load_kb(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = N
         schema_text = ""
     settings = remembered("settings", f"{text}\0{schema_text}", lambda: _checked(root, path, text))
     share = settings.get("share") or {}
-    site = os.environ.get("CACOP_SITE") or user_site() or settings["site"]
+    clone, user = clone_settings(root), user_settings()
+    kb_line = share.get("max_tlp", "green")
+    confirmed, notices = _local_line(root, kb_line, clone)
+    origins: dict[str, str] = {}
+    chosen: dict[str, str | None] = {}
+    for key, clone_key, fallback in (
+        ("site", "site", ("cacop.yaml", settings["site"])),
+        ("name", "name", ("git config user.name", None)),
+        ("max_tlp", "max-tlp", ("cacop.yaml", None)),
+    ):
+        for origin, value in (
+            ("CACOP_SITE", os.environ.get("CACOP_SITE") if key == "site" else None),
+            (f"git config cacop.{clone_key}", clone.get(clone_key)),
+            (str(user_config_path()), user.get(key)),
+            fallback,
+        ):
+            if value:
+                chosen[key], origins[key] = value, origin
+                break
+        else:
+            origins[key] = fallback[0]
     return KB(
         root=root,
         name=settings["name"],
-        site=site,
+        site=chosen.get("site") or settings["site"],
         remote=settings.get("remote", "origin"),
         branch=settings.get("branch", "main"),
-        share_max_tlp=share.get("max_tlp", "green"),
+        share_max_tlp=kb_line,
         email_allowlist=tuple(share.get("email_allowlist") or ()),
         limits={**DEFAULT_LIMITS, **(settings.get("limits") or {})},
         settings=settings,
+        analyst=chosen.get("name"),
+        local_max_tlp=chosen.get("max_tlp"),
+        confirmed_max_tlp=confirmed if confirmed != kb_line else None,
+        origins=origins,
+        notices=notices,
     )
 
 
@@ -189,3 +310,52 @@ def _checked(root: Path, path: Path, text: str) -> dict[str, Any]:
             hint="see the README's 'cacop.yaml' section for the settings it takes",
         )
     return settings
+
+
+SETTING_KEYS = {"site": "site", "name": "name", "max-tlp": "max_tlp"}  # command -> field
+
+
+def change_setting(kb: KB, key: str, value: str | None, user: bool, confirm: bool) -> str:
+    """`cacop config KEY VALUE`: keep it in this clone (git config) or, with `user`, in the
+    user's config.yaml; `max-tlp --confirm` accepts cacop.yaml's current line. Says where."""
+    from . import gitrepo
+    from .errors import UsageError
+    from .models import TLP_ORDER
+
+    if key not in SETTING_KEYS:
+        raise UsageError(f"no setting {key!r}", hint=f"one of: {', '.join(SETTING_KEYS)}")
+    if confirm:
+        if key != "max-tlp":
+            raise UsageError("--confirm goes with max-tlp only")
+        gitrepo.set_cacop_setting(kb.root, "confirmed-max-tlp", kb.share_max_tlp)
+        return f"git config cacop.confirmed-max-tlp = {kb.share_max_tlp}"
+    if not value:
+        raise UsageError(f"give a value: `cacop config {key} VALUE`")
+    if key == "max-tlp":
+        value = value.lower().removeprefix("tlp:")
+        if value not in TLP_ORDER:
+            raise UsageError(f"max-tlp {value!r} is not one of: {', '.join(TLP_ORDER)}")
+    if key == "site" and value.lower() != value:
+        raise UsageError(f"site {value!r}: a site slug is lower case, e.g. memphis")
+    if user:
+        return f"{set_user_setting(SETTING_KEYS[key], value)}: {SETTING_KEYS[key]} = {value}"
+    gitrepo.require_repository(kb.root, "keep a setting in this clone")
+    gitrepo.set_cacop_setting(kb.root, key, value)
+    return f"git config cacop.{key} = {value}"
+
+
+def identity(kb: KB) -> dict[str, Any]:
+    """`cacop whoami`: site, name and the effective max_tlp, each with where it came from."""
+    from . import gitrepo
+
+    name = kb.analyst or gitrepo.user_name(kb.root)
+    line_origin = "cacop.yaml share.max_tlp"
+    if kb.max_tlp == kb.local_max_tlp and kb.local_max_tlp != kb.share_max_tlp:
+        line_origin = kb.origins.get("max_tlp", line_origin)
+    elif kb.max_tlp == kb.confirmed_max_tlp:
+        line_origin = "git config cacop.confirmed-max-tlp (cacop.yaml's looser line not confirmed)"
+    return {
+        "site": {"value": kb.site, "from": kb.origins.get("site", "cacop.yaml")},
+        "name": {"value": name, "from": kb.origins.get("name", "git config user.name")},
+        "max_tlp": {"value": kb.max_tlp, "from": line_origin},
+    }

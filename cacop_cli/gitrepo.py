@@ -477,6 +477,21 @@ def config_value(root: Path, key: str) -> str | None:
 # ---------------------------------------------------------------- changing the repository
 
 
+def cacop_settings(root: Path) -> dict[str, str]:
+    """This clone's own cacop settings (`git config cacop.*`): key without prefix -> value."""
+    result = run_git(root, "config", "--local", "--get-regexp", r"^cacop\.")
+    found = {}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        found[key.removeprefix("cacop.")] = value
+    return found
+
+
+def set_cacop_setting(root: Path, key: str, value: str) -> None:
+    """Keep a cacop setting in this clone's git config (`git config cacop.KEY VALUE`)."""
+    git_ok(root, "config", "--local", "--", f"cacop.{key}", value, what="keep a setting")
+
+
 def fetch(root: Path, remote: str, branch: str | None = None, fix: str = "") -> None:
     """Fetch from a remote within a bounded time; GitError (exit 4) when it does not answer,
     or answers without `branch` (then `fix` says how to name the right one)."""

@@ -241,7 +241,7 @@ def entry_meta(kb: KB, draft: EntryDraft, *, entry_id: str, today: dt.date) -> d
         "type": draft.entry_type,
         "title": draft.title.strip(),
         "site": kb.site,
-        "authors": draft.authors or [gitrepo.user_name(kb.root) or "unknown analyst"],
+        "authors": draft.authors or [kb.analyst or gitrepo.user_name(kb.root) or "unknown analyst"],
         "created": today.isoformat(),
         "topics": list(dict.fromkeys(draft.topics)),
     }

@@ -196,9 +196,10 @@ def upgrade(root: Path, settings: dict[str, Any]) -> UpgradeResult:
 
 def _record_format(path: Path, value: int) -> None:
     """Set `format:` in cacop.yaml, changing only that line (or adding it after the comments)."""
+    from .config import read_settings
     from .entries import write_atomic
 
-    text = path.read_text("utf-8")
+    text = read_settings(path)
     lines = text.splitlines(keepends=True)
     for number, line in enumerate(lines):
         if re.match(r"format\s*:", line):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 
 TYPE_CHECKING = False  # typing costs milliseconds; this module loads before anything else
 if TYPE_CHECKING:
@@ -255,16 +256,25 @@ def _early_root(args: list[str]) -> str | None:
     return find_kb(chosen or os.environ.get("CACOP_KB"), os.getcwd())
 
 
+def _holds_config(folder: str) -> bool:
+    """Is there a cacop.yaml in `folder`? Anything but a folder counts, even a link or a
+    pipe: load_kb then refuses it by name, rather than "no knowledge base here"."""
+    try:
+        return not stat.S_ISDIR(os.lstat(os.path.join(folder, CONFIG_NAME)).st_mode)
+    except OSError:
+        return False
+
+
 def find_kb(chosen: str | os.PathLike[str] | None, cwd: str | os.PathLike[str]) -> str | None:
     """The KB root: `chosen` (--kb or CACOP_KB) if it holds cacop.yaml, else with nothing
     chosen the nearest folder at or above `cwd` that does; None if there is none.
     config.find_root is this with its error messages; the entry point calls it directly."""
     if chosen:
         root = os.path.realpath(os.path.expanduser(chosen))
-        return root if os.path.isfile(os.path.join(root, CONFIG_NAME)) else None
+        return root if _holds_config(root) else None
     folder = os.path.realpath(cwd)
     while True:
-        if os.path.isfile(os.path.join(folder, CONFIG_NAME)):
+        if _holds_config(folder):
             return folder
         parent = os.path.dirname(folder)
         if parent == folder:

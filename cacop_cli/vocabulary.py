@@ -36,13 +36,19 @@ def load(root: Path) -> Vocabulary:
 
     Problems become issues (never exceptions); groups with problems are left out.
     """
+    from .config import read_settings
+    from .errors import EntryError
+
     path = root / VOCABULARY_PATH
     vocabulary = Vocabulary()
     try:
-        text = path.read_text("utf-8")
+        text = read_settings(path)
     except FileNotFoundError:
         return vocabulary
-    except (OSError, UnicodeDecodeError) as exc:
+    except EntryError as exc:
+        vocabulary.issues.append(Issue("error", "vocabulary", VOCABULARY_PATH, 1, exc.message))
+        return vocabulary
+    except OSError as exc:
         vocabulary.issues.append(
             Issue("error", "vocabulary", VOCABULARY_PATH, 1, f"cannot be read: {exc}")
         )
@@ -53,11 +59,12 @@ def load(root: Path) -> Vocabulary:
 def groups(root: Path) -> list[list[str]]:
     """The usable groups of the KB's vocabulary (what search expands queries with),
     remembered per version of the file so that a search need not load PyYAML."""
-    from .config import remembered
+    from .config import read_settings, remembered
+    from .errors import EntryError
 
     try:
-        text = (root / VOCABULARY_PATH).read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_settings(root / VOCABULARY_PATH)
+    except (OSError, EntryError):
         return load(root).groups
     return remembered("vocabulary", text, lambda: parse(text).groups)
 

@@ -29,6 +29,7 @@ JSON_KEYS = {
     "validate": {"ok", "problems"},
     "rfi": {"total", "rfis"},
     "show": {"id", "type", "title", "body", "path"},
+    "whoami": {"site", "name", "max_tlp"},
 }
 
 
@@ -151,11 +152,19 @@ def test_upgrade_on_a_fresh_kb_changes_nothing(cli, fresh):
     assert (fresh / "cacop.yaml").read_bytes() == before
 
 
+def test_config_and_whoami_on_a_fresh_kb(cli, fresh):
+    for args in (("whoami",), ("whoami", "--json"), ("config",)):
+        result = clean_run(cli, fresh, *args)
+        assert result.exit_code == ExitCode.OK, (args, result.stderr)
+    assert json_of(clean_run(cli, fresh, "whoami", "--json"), "whoami")["max_tlp"]["value"]
+
+
 def test_every_command_in_help_is_covered_here(cacop_exe):
     """A new top-level command must be added to these tests (and to the property test)."""
     listed = subprocess.run([*cacop_exe, "--help"], capture_output=True, text=True).stdout
     covered = {"init", "new", "validate", "show", "list", "search", "index", "similar", "submit",
-               "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade"}  # fmt: skip
+               "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade", "config",
+               "whoami"}  # fmt: skip
     section = listed.split("Commands:")[1].splitlines()
     commands = {line.split()[0] for line in section if line.startswith("  ") and line[2] != " "}
     assert {"search", "rfi", "bundle"} <= commands

@@ -966,3 +966,46 @@ def test_a_search_made_while_scanning_is_redone_when_another_writer_came(cli, kb
     assert result.refresh.added == 0  # ours found the files indexed: by the other writer
     assert {hit.id for hit in result.hits} == {DETERRENCE, "alpha-2024-other-writer"}
     assert events[:2] == ["open", "take"] and events[-1] == "open"
+
+
+def test_a_toc_overwritten_in_place_with_its_mtime_restored_is_rebuilt_not_unpickled(
+    cli, kb_path, tmp_path
+):
+    """Same inode, same size, same mtime: only the content differs, and it is the pickle."""
+    assert found(cli, kb_path) == [DETERRENCE]
+    folder = live_folder(kb_path)
+    toc = next(folder.glob("*.toc"))
+    before = os.lstat(toc)
+    marker = tmp_path / "PWNED"
+    crafted_toc(tmp_path / "crafted", marker)
+    payload = (tmp_path / "crafted" / "_MAIN_1.toc").read_bytes()
+    original = toc.read_bytes()
+    # the same size as the real TOC: pad a short payload (pickle stops at STOP), or fail
+    assert len(payload) <= len(original), "the crafted TOC must fit in the real one"
+    with open(toc, "r+b") as handle:  # in place: the inode stays
+        handle.write(payload + b"\x00" * (len(original) - len(payload)))
+    os.utime(toc, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.lstat(toc)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    result = cli("search", "moral voices", "--json", kb=kb_path)
+    assert result.exit_code == ExitCode.OK and "Traceback" not in result.stderr
+    assert [hit["id"] for hit in json.loads(result.stdout)["results"]] == [DETERRENCE]
+    assert "changed after cacop wrote them" in result.stderr
+    assert not marker.exists()
+    assert live_folder(kb_path) != folder  # a fresh generation, built by us
+
+
+def test_the_record_holds_each_tocs_sha256(cli, kb_path):
+    import hashlib
+
+    assert found(cli, kb_path) == [DETERRENCE]
+    folder = live_folder(kb_path)
+    files = json.loads((kb_path / ".cacop" / "record.json").read_text())["files"]
+    tocs = sorted(folder.glob("*.toc"))
+    assert tocs
+    for toc in tocs:
+        assert files[toc.name][3] == hashlib.sha256(toc.read_bytes()).hexdigest()

@@ -23,7 +23,13 @@ def open_kb(ctx: typer.Context, kb: str | Path | None) -> KB:
     from ..config import load_kb
 
     chosen = kb or (ctx.find_root().obj.kb if ctx.find_root().obj else None)
-    return load_kb(chosen)
+    knowledge_base = load_kb(chosen)
+    if knowledge_base.notices:
+        from ..render import warn
+
+        for notice in knowledge_base.notices:
+            warn(notice)
+    return knowledge_base
 
 
 def tell_if_empty(knowledge_base: KB, lead: str | None = None) -> bool:

@@ -13,8 +13,9 @@ Layout of `.cacop/` (git-ignored, derived, always safe to delete):
 Whoosh's table of contents and stored fields are pickles, so opening an index
 someone else wrote runs their code. We never open one that this clone did not
 write: the record is signed with a key kept outside the KB (in the user's
-state folder) and names the absolute KB path and every index file's inode, size
-and modification time, so a `.cacop/` that arrives by copy or pull, or a file
+state folder) and names the absolute KB path, every index file's inode, size
+and modification time, and the SHA-256 of each table of contents,
+so a `.cacop/` that arrives by copy or pull, or a file
 changed inside it, fails the check and is replaced by a fresh build. The index
 is opened at the recorded generation only (never "the newest TOC in the folder").
 

@@ -2,8 +2,10 @@
 
 Whoosh's table of contents and stored fields are pickles, so the record is signed
 with a key kept outside the KB and names every index file's inode, size and
-modification time: an index that arrived by copy or pull, or was changed, is
-never opened (see the package's docstring).
+modification time, and the SHA-256 of each table of contents' bytes (a TOC can be
+overwritten in place with its mtime restored; it is the pickle that would run): an
+index that arrived by copy or pull, or was changed, is never opened (see the
+package's docstring). Hashing the TOCs costs little: each is a few KB.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from .analysis import FORMAT, schema_digest
 STATE_DIR = ".cacop"
 RECORD = "record.json"
 MAX_RECORD_BYTES = 16 * 1_048_576
+RECORD_FORMAT = 2  # 2: TOC files' SHA-256 in the record; records of format 1 are rebuilt
+TOC_SUFFIX = ".toc"
 
 
 def scan_digest(scan: dict[str, list[int]]) -> str:
@@ -80,7 +84,7 @@ class Record:
 
     generation: str  # folder name, gen-<hex>
     toc: int  # Whoosh generation of the table of contents
-    files: dict[str, list[int]]  # file name -> [inode, size, mtime_ns]
+    files: dict[str, list[Any]]  # file name -> [inode, size, mtime_ns] (+ sha256 for a TOC)
     digest: str  # scan_digest of the entry files it holds
     count: int
     broken: dict[str, str] = field(default_factory=dict)  # path -> "line: message"
@@ -103,18 +107,23 @@ class Untrusted(Exception):
 _GENERATION = re.compile(r"gen-[0-9a-f]{16}")
 
 
-def file_stats(folder: Path) -> dict[str, list[int]]:
+def file_stats(folder: Path) -> dict[str, list[Any]]:
     stats = {}
     for name in sorted(os.listdir(folder)):
         if name.endswith("_LOCK") or name.endswith("WRITELOCK"):
             continue
-        info = os.lstat(folder / name)
-        stats[name] = [info.st_ino, info.st_size, info.st_mtime_ns]
+        stats[name] = _stat_list(folder / name)
     return stats
 
 
 def _identity(root: Path) -> dict[str, Any]:
-    return {"format": FORMAT, "cacop": __version__, "root": str(root), "schema": schema_digest()}
+    return {
+        "format": FORMAT,
+        "record": RECORD_FORMAT,
+        "cacop": __version__,
+        "root": str(root),
+        "schema": schema_digest(),
+    }
 
 
 def read_record(root: Path) -> Record:
@@ -164,11 +173,19 @@ def read_record(root: Path) -> Record:
     )
 
 
-def _stat_list(path: Path) -> list[int]:
+def _stat_list(path: Path) -> list[Any]:
+    """What the record says of one index file; a TOC's bytes too, since it is a pickle."""
     info = os.lstat(path)
     if info.st_mode & 0o170000 != 0o100000:
         raise OSError(f"{path.name} is not a regular file")
-    return [info.st_ino, info.st_size, info.st_mtime_ns]
+    stats: list[Any] = [info.st_ino, info.st_size, info.st_mtime_ns]
+    if path.name.endswith(TOC_SUFFIX):
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if os.fstat(handle.fileno()).st_ino != info.st_ino:
+                raise OSError(f"{path.name} changed while it was read")
+            stats.append(hashlib.sha256(handle.read(MAX_RECORD_BYTES + 1)).hexdigest())
+    return stats
 
 
 def write_record(root: Path, record: Record) -> None:
