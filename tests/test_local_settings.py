@@ -86,3 +86,21 @@ def test_a_pulled_looser_line_waits_for_confirmation_a_stricter_one_applies_at_o
     assert whoami(cli, git_kb)["max_tlp"]["value"] == "clear"
     set_kb_line(git_kb, "amber")
     assert whoami(cli, git_kb)["max_tlp"]["value"] == "clear"
+
+
+def test_settings_read_from_git_config_directly_equal_what_git_reads(git_kb):
+    from cacop_cli import gitrepo
+
+    git(git_kb, "config", "cacop.site", "memphis")
+    git(git_kb, "config", "cacop.name", "T. Okafor")
+    git(git_kb, "config", "cacop.max-tlp", "clear")
+    direct = gitrepo._plain_cacop_settings(git_kb / ".git" / "config")
+    assert direct == {"site": "memphis", "name": "T. Okafor", "max-tlp": "clear"}
+    assert gitrepo.cacop_settings(git_kb) == direct
+    git(git_kb, "config", "cacop.name", 'T. "Tee" Okafor ; the analyst')  # git quotes this
+    assert gitrepo._plain_cacop_settings(git_kb / ".git" / "config") is None  # left to git
+    assert gitrepo.cacop_settings(git_kb)["name"] == 'T. "Tee" Okafor ; the analyst'
+    (git_kb / ".git" / "extra.cfg").write_text("[cacop]\n\tsite = baton-rouge\n")
+    git(git_kb, "config", "include.path", "extra.cfg")
+    assert gitrepo._plain_cacop_settings(git_kb / ".git" / "config") is None
+    assert gitrepo.cacop_settings(git_kb)["site"] == "baton-rouge"
