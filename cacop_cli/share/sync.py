@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .. import gitrepo
 from ..config import KB
-from ..errors import CacopError, GitError, UsageError
+from ..errors import CacopError, ExitCode, GitError, UsageError
+from ..models import Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, gate_commits, meta_of
 
@@ -247,13 +248,24 @@ class BroughtIn:
 
 
 @dataclass(kw_only=True)
-class SyncResult(BroughtIn):
+class SyncResult(BroughtIn, Outcome):
     branch: str
     upstream: str
     to_push: int = 0
     pushed: bool = False
     push_refused: list[Finding] = field(default_factory=list)
     push_failure: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.push_refused and not self.push_failure
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when the gate refused the push, 4 when git could not push."""
+        if self.push_refused:
+            return ExitCode.PROBLEMS
+        return ExitCode.GIT if self.push_failure else ExitCode.OK
 
 
 def check_state(kb: KB) -> str:
