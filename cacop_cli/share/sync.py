@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import gitrepo
 from ..config import KB
 from ..errors import CacopError, ExitCode, GitError, UsageError
-from ..models import Outcome
+from ..models import TYPE_FOLDERS, Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, gate_commits, meta_of
 
@@ -189,7 +189,7 @@ def arrivals(kb: KB, base: str | None, tip: str) -> list[Arrival]:
         data = gitrepo.read_blob(kb.root, change.blob, limit=kb.limits["entry_bytes"])
         meta = meta_of(gates.as_text(data) if data is not None else None) or {}
         folder = change.path.split("/")[1]
-        guessed = {"strategies": "strategy", "work-products": "work-product"}.get(folder, "rfi")
+        guessed = next((kind for kind, name in TYPE_FOLDERS.items() if name == folder), "rfi")
         if "/responses/" in change.path:
             guessed = "response"
         found.append(
