@@ -17,15 +17,19 @@ from typing import Any, ClassVar
 
 from . import schemas
 from .catalog import Catalog
-from .models import TLP_ORDER, TYPE_FOLDERS, TYPES, Entry, Issue, tlp_rank
+from .models import (
+    BIDI,
+    CONTROL,
+    TLP_ORDER,
+    TYPE_FOLDERS,
+    TYPES,
+    UNSAFE_TEXT,
+    Entry,
+    Issue,
+    tlp_rank,
+)
 
 _BARE_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_FIELD_SUSPECT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-_BODY_SUSPECT = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]"
-)
 
 
 class Check:
@@ -285,7 +289,7 @@ def attachment_problem(folder: Path, name: str, limit: int) -> str | None:
         or "\\" in name
         or "\x00" in name
         or name.startswith("-")
-        or _CONTROL.search(name)
+        or CONTROL.search(name)
     ):
         return "must be a plain file name inside the entry's own folder (no '/', '..' or '-' start)"
     if folder.is_symlink():
@@ -313,21 +317,24 @@ class TextSafetyCheck(Check):
 
     def check(self, entry: Entry) -> Iterator[Issue]:
         # One scan of all fields and one of the body; field by field only when something is there.
-        if _FIELD_SUSPECT.search(" ".join(map(str, entry.meta.values()))):
+        if UNSAFE_TEXT.search(" ".join(map(str, entry.meta.values()))):
             for field, value in entry.meta.items():
                 text = str(value)
-                if _BIDI.search(text):
+                if BIDI.search(text):
                     yield self.warning(
                         entry,
                         field,
                         f"{field}: holds an invisible text-direction character (e.g. U+202E) "
                         "that can make text read differently from what it is; remove it",
                     )
-                elif _CONTROL.search(text):
+                elif CONTROL.search(text):
                     yield self.warning(entry, field, f"{field}: holds terminal control characters")
-        match = _BODY_SUSPECT.search(entry.body)
+        # A carriage return is a line ending in the body (CRLF files; Markdown reads a bare
+        # one as a line break), so it is taken out first: the line count stays the same.
+        body = entry.body.replace("\r", "") if "\r" in entry.body else entry.body
+        match = UNSAFE_TEXT.search(body)
         if match:
-            line = entry.body_line + entry.body.count("\n", 0, match.start())
+            line = entry.body_line + body.count("\n", 0, match.start())
             yield Issue(
                 "warning",
                 self.name,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CacopError, EntryError, UsageError
-from .models import TYPE_FOLDERS, Entry
+from .models import ENTRY_FOLDERS, TYPE_FOLDERS, Entry
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,79}$")
 FIELD_ORDER = (
@@ -376,7 +376,7 @@ def entry_path(root: Path, entry_type: str, entry_id: str, rfi: str | None = Non
 def iter_entry_files(root: Path) -> Iterator[Path]:
     """Every entry file of the KB, in a stable order, without following links out of it."""
     kb = root / "kb"
-    for folder in ("strategies", "work-products", "rfis"):
+    for folder in ENTRY_FOLDERS:
         base = kb / folder
         if not base.is_dir():
             continue

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import ExitCode, UsageError
 
 TYPES = ("strategy", "work-product", "rfi", "response")
 TOPICS = (
@@ -30,6 +30,16 @@ PRODUCT_TYPES = (
 RFI_STATUSES = ("open", "answered", "closed")
 PRIORITIES = ("routine", "priority", "urgent")
 TYPE_FOLDERS = {"strategy": "strategies", "work-product": "work-products", "rfi": "rfis"}
+ENTRY_FOLDERS = tuple(TYPE_FOLDERS.values())  # where entries live; responses sit inside rfis/
+
+# Characters entry text must not carry to a terminal, in one place for every module: the C0
+# controls but tab and newline, DEL and the C1 controls (ESC sequences, 0x9b CSI); and the
+# invisible marks that change which way text reads (LRE..RLO, LRI..PDI, LRM, RLM, ALM).
+CONTROL_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
+BIDI_CHARS = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+BIDI = re.compile(f"[{BIDI_CHARS}]")
+UNSAFE_TEXT = re.compile(f"[{CONTROL_CHARS}{BIDI_CHARS}]")  # either kind, in one scan
 
 
 MAX_TITLE = 200  # a title is 1-200 characters (the schemas say so too)
@@ -119,14 +129,31 @@ class Issue:
         }
 
 
+class Outcome:
+    """A core result that says how its command ends: `ok`, and the exit code that follows.
+    Renderers show a result and return nothing; the command layer exits with `exit_code`."""
+
+    @property
+    def ok(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.ok else ExitCode.PROBLEMS
+
+
+def has_errors(issues: list[Issue]) -> bool:
+    return any(issue.severity == "error" for issue in issues)
+
+
 @dataclass
-class ValidationReport:
+class ValidationReport(Outcome):
     issues: list[Issue]
     checked: int
 
     @property
     def ok(self) -> bool:
-        return not any(issue.severity == "error" for issue in self.issues)
+        return not has_errors(self.issues)
 
 
 @dataclass

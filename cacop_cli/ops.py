@@ -25,7 +25,17 @@ from .entries import (
     write_atomic,
 )
 from .errors import EntryError, NotFound, Refused, UsageError
-from .models import TOPICS, TYPE_FOLDERS, TYPES, Entry, EntryDraft, Issue, ValidationReport
+from .models import (
+    TOPICS,
+    TYPE_FOLDERS,
+    TYPES,
+    Entry,
+    EntryDraft,
+    Issue,
+    Outcome,
+    ValidationReport,
+    has_errors,
+)
 from .schemas import packaged_schema_dir
 
 # ---------------------------------------------------------------- validate
@@ -227,10 +237,14 @@ def check_choices(name: str, values: list[str], allowed: tuple[str, ...]) -> Non
 
 
 @dataclass
-class NewEntry:
+class NewEntry(Outcome):
     path: Path
     entry_id: str
-    issues: list[Issue]
+    issues: list[Issue]  # the new file's findings; an error among them fails the command
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.issues)
 
 
 def entry_meta(kb: KB, draft: EntryDraft, *, entry_id: str, today: dt.date) -> dict[str, Any]:

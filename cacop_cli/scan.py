@@ -22,6 +22,8 @@ PARALLEL_SCAN_FROM = 3_000
 # marshal's format 2 has no back-references (3 and later mark objects that are shared at
 # the moment of writing), so equal scans in the same order always give equal bytes.
 SCAN_FORMAT = 2
+# models.ENTRY_FOLDERS, copied because this module loads before models may (a test holds
+# the two equal).
 _TOP_FOLDERS = ("strategies", "work-products", "rfis")
 # Folders opened once and every name stat-ed relative to them: POSIX. Elsewhere (Windows),
 # or where the attributes are missing, the scan goes by full paths instead.

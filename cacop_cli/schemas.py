@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .models import TYPES
 
 SCHEMA_NAMES = ("common", "strategy", "work-product", "rfi", "response", "cacop-config", "sites")
 
@@ -190,7 +191,7 @@ def _fieldwise(folder: Path, name: str) -> _FieldwiseCheck | None:
     )
 
 
-ENTRY_TYPES = ("strategy", "work-product", "rfi", "response")
+ENTRY_TYPES = TYPES  # each has its schema, <type>.schema.json
 
 
 def errors(name: str, instance: Any, root: Path | None = None) -> list[Any]:

@@ -189,6 +189,109 @@ def test_models_and_errors_use_the_standard_library_only():
         assert third_party == set(), module
 
 
+# ---------------------------------------------------------------- one of each
+
+# How a control-character or bidi class is spelled in source; only models.py may spell one.
+CHARACTER_CLASS_SPELLINGS = ("\\x00-\\x08", "\\x7f-\\x9f", "\\u202a", "\\u202e", "\\u2066")
+
+
+def test_only_models_spells_the_control_and_bidi_characters():
+    spelled = {
+        module_name(path)
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if any(
+            needle in path.read_text(encoding="utf-8").lower()
+            for needle in CHARACTER_CLASS_SPELLINGS
+        )
+    }
+    assert spelled == {"cacop_cli.models"}, "import CONTROL / BIDI / UNSAFE_TEXT from models"
+
+
+def test_the_one_control_and_bidi_sets_are_the_strict_ones():
+    from cacop_cli.models import BIDI, CONTROL, UNSAFE_TEXT
+
+    controls = {chr(code) for code in range(0x110) if CONTROL.match(chr(code))}
+    assert controls == {chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]} - {"\t", "\n"}
+    for mark in ("\u061c", "\u200e", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069"):
+        assert BIDI.match(mark) and UNSAFE_TEXT.match(mark) and not CONTROL.match(mark)
+    assert not UNSAFE_TEXT.search("plain text, tabs\tand\nnewlines, é 日本語 \u2028")
+
+
+# A palette step is a number a renderer computes, not how a command ends.
+NOT_AN_OUTCOME = {"cacop_cli.render.community.heat_level"}
+
+
+def test_renderers_return_no_exit_code():
+    returning = set()
+    for path in sorted((PACKAGE / "render").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            annotated = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns
+            if annotated and ast.unparse(node.returns).strip("'\"") in ("int", "ExitCode"):
+                returning.add(f"{module_name(path)}.{node.name}")
+        assert "cacop_cli.errors.ExitCode" not in MODULES[module_name(path)], path.name
+    assert returning == NOT_AN_OUTCOME, "a renderer shows a result; the result has exit_code"
+
+
+def test_scan_keeps_the_entry_folders_of_models():
+    from cacop_cli import scan
+    from cacop_cli.models import ENTRY_FOLDERS, TYPE_FOLDERS, TYPES
+
+    assert scan._TOP_FOLDERS == ENTRY_FOLDERS  # a copy: scan loads before models may
+    assert set(TYPE_FOLDERS) < set(TYPES)
+
+
+def enums_in(document: object, where: str = "") -> dict[str, tuple]:
+    """Every `enum` of a JSON schema, by where it sits."""
+    found: dict[str, tuple] = {}
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key == "enum":
+                found[where] = tuple(value)
+            else:
+                found.update(enums_in(value, f"{where}/{key}"))
+    return found
+
+
+def test_the_schemas_allow_exactly_the_values_models_defines():
+    import json
+
+    from cacop_cli import models
+    from cacop_cli.schemas import packaged_schema_dir
+
+    expected = {
+        "type": models.TYPES,
+        "topic": models.TOPICS,
+        "tlp": models.TLP_ORDER,
+        "max_tlp": models.TLP_ORDER,
+        "rfi/status": models.RFI_STATUSES,
+        "priority": models.PRIORITIES,
+        "strategy/status": models.STRATEGY_STATUSES,
+        "evidence": models.EVIDENCE,
+        "product_type": models.PRODUCT_TYPES,
+    }
+    seen = set()
+    for path in sorted(packaged_schema_dir().glob("*.schema.json")):
+        kind = path.name.removesuffix(".schema.json")
+        for where, values in enums_in(json.loads(path.read_text(encoding="utf-8"))).items():
+            field = where.rsplit("/", 1)[-1]
+            key = f"{kind}/{field}" if f"{kind}/{field}" in expected else field
+            assert values == expected.get(key), f"{path.name}: {where}"
+            seen.add(key)
+    assert seen == set(expected)
+
+
+def test_the_renderers_styles_cover_the_values_models_defines():
+    from cacop_cli import models, render
+    from cacop_cli.render import community, rfi
+
+    assert tuple(render.TLP_COLOURS) == tuple(render.TLP_MEANING) == models.TLP_ORDER
+    assert set(render.SHOWN_WITH_BANNER) < set(models.TLP_ORDER)
+    assert tuple(rfi.PRIORITY_STYLE) == tuple(reversed(models.PRIORITIES))
+    assert set(rfi.STATUS_STYLE) == set(models.RFI_STATUSES)
+    assert tuple(community.TYPE_LABELS) == models.TYPES
+
+
 # ---------------------------------------------------------------- start-up stays light
 
 HEAVY = ("whoosh", "git", *ATTACHMENT_READERS)

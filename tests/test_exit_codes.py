@@ -123,3 +123,29 @@ def test_debug_shows_the_traceback_that_is_otherwise_hidden(cli, kb_path, tmp_pa
     assert "Traceback" in debug.stderr and "KBNotFound" in debug.stderr
     plain = cli("validate", "--kb", str(tmp_path))
     assert plain.exit_code == 3 and "Traceback" not in plain.stderr
+
+
+def test_results_carry_their_exit_code():
+    """Renderers return nothing; the command exits with the result's own code."""
+    from cacop_cli.models import Issue, ValidationReport
+    from cacop_cli.ops import NewEntry
+    from cacop_cli.share.gates import Finding
+    from cacop_cli.share.sync import Integration, SyncResult
+
+    warning = Issue("warning", "text-safety", "kb/rfis/x.md", 3, "holds a control character")
+    error = Issue("error", "schema", "kb/rfis/x.md", 4, "needed_by: not a date")
+    assert NewEntry(Path("x.md"), "x", [warning]).exit_code == ExitCode.OK
+    assert NewEntry(Path("x.md"), "x", [warning, error]).exit_code == ExitCode.PROBLEMS
+    assert ValidationReport([warning], checked=1).ok
+    assert ValidationReport([error], checked=1).exit_code == ExitCode.PROBLEMS
+
+    def synced(**outcome) -> SyncResult:
+        return SyncResult(
+            Integration("a", "b", "fast-forward"), branch="main", upstream="o/main", **outcome
+        )
+
+    refused = Finding("secret", "token", "kb/rfis/x.md", 5, "a token")
+    assert synced(pushed=True).exit_code == ExitCode.OK
+    assert synced(push_refused=[refused]).exit_code == ExitCode.PROBLEMS
+    assert synced(push_failure="rejected (non-fast-forward)").exit_code == ExitCode.GIT
+    assert not synced(push_failure="rejected").ok

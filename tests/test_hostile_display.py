@@ -176,6 +176,41 @@ def test_right_to_left_override_is_shown_escaped_and_flagged(cli, kb_path):
     ) in checked.stdout
 
 
+# The one bidi set (models.BIDI) is what display escapes and what validate flags: the Arabic
+# letter mark too.
+@pytest.mark.parametrize("mark", ["\u061c", "\u200f", "\u2067"], ids=["alm", "rlm", "rli"])
+def test_every_direction_mark_is_shown_escaped_and_flagged(cli, kb_path, mark):
+    path = kb_path / "kb/strategies/alpha-2024-focused-deterrence-call-ins.md"
+    text = path.read_text().replace("Focused deterrence", f"Focused {mark}gnp.exe")
+    path.write_text(text.replace("## Analysis", f"## Analysis {mark}"))
+    shown = cli("show", "alpha-2024-focused-deterrence-call-ins", kb=kb_path)
+    assert mark not in shown.stdout
+    assert f"<U+{ord(mark):04X}>gnp.exe" in shown.stdout
+    checked = cli("validate", kb=kb_path)
+    assert checked.exit_code == ExitCode.OK
+    rel = "kb/strategies/alpha-2024-focused-deterrence-call-ins.md"
+    assert f"{rel}:4: warning: title: holds an invisible text-direction character" in (
+        checked.stdout
+    )
+    assert f"{rel}:22: warning: the body holds an invisible or control character" in (
+        checked.stdout
+    )
+
+
+def test_crlf_line_endings_are_not_control_characters_but_a_mark_after_them_is(cli, kb_path):
+    path = kb_path / "kb/strategies/alpha-2024-focused-deterrence-call-ins.md"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    clean = cli("validate", kb=kb_path)
+    assert clean.exit_code == ExitCode.OK and "text-safety" not in clean.stdout, clean.stdout
+    assert "invisible" not in clean.stdout
+    path.write_bytes(path.read_bytes().replace(b"## Analysis", "## Analysis \u061c".encode()))
+    flagged = cli("validate", kb=kb_path)
+    assert "alpha-2024-focused-deterrence-call-ins.md:22: warning: the body holds" in (
+        flagged.stdout
+    )
+    assert "(U+061C)" in flagged.stdout
+
+
 # 16
 @pytest.mark.parametrize(
     "command", [["show", "--json", ENTRY_ID], ["show", "--json", RFI_ID], ["list", "--json"]]

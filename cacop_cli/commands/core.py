@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -86,8 +87,9 @@ def register(app: typer.Typer) -> None:
             view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
         elif edited:  # git would give up here; the entry is on disk, so keep it and say so
             view.warn(f"the editor exited with code {edited}; the entry is kept as it left it")
-        issues = ops.check_entry(knowledge_base, created.path)
-        raise typer.Exit(view.created(created.path, issues))
+        created = replace(created, issues=ops.check_entry(knowledge_base, created.path))
+        view.created(created)
+        raise typer.Exit(created.exit_code)
 
     @app.command()
     def validate(
@@ -110,7 +112,7 @@ def register(app: typer.Typer) -> None:
         view.validation(report, as_json)
         if not report.checked and not paths and not changed_since:
             tell_if_empty(knowledge_base)
-        raise typer.Exit(0 if report.ok else 1)
+        raise typer.Exit(report.exit_code)
 
     @app.command()
     def show(

@@ -133,7 +133,8 @@ def register(app: typer.Typer) -> None:
                 created.issues = ops.check_entry(knowledge_base, created.path)
             else:
                 view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
-        raise typer.Exit(view.opened(created))
+        view.opened(created)
+        raise typer.Exit(created.exit_code)
 
     @rfi_app.command("respond")
     def respond_command(
@@ -161,7 +162,8 @@ def register(app: typer.Typer) -> None:
         )
         with naming_flags():
             created = rfi.respond(knowledge_base, draft, today=_today(today))
-        raise typer.Exit(view.responded(created))
+        view.responded(created)
+        raise typer.Exit(created.exit_code)
 
     @rfi_app.command("close")
     def close_command(

@@ -90,7 +90,8 @@ def register(app: typer.Typer) -> None:
 
         knowledge_base = open_kb(ctx, kb)
         result = share.sync(knowledge_base, push=not no_push)
-        raise typer.Exit(view.synced(result, knowledge_base.site, as_json))
+        view.synced(result, knowledge_base.site, as_json)
+        raise typer.Exit(result.exit_code)
 
     @bundle_app.command("create")
     def bundle_create(

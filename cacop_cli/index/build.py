@@ -59,7 +59,6 @@ PARALLEL_FROM = 1_000  # entries: a rebuild this large uses two writer processes
 # documents) have gathered, merge() joins them, in a detached process (see merge()).
 MERGE_AT = 10
 SMALL_SEGMENT = 2_000
-ENTRY_FOLDERS = ("strategies", "work-products", "rfis")
 
 
 ProgressCallback = Callable[[int, int], None]

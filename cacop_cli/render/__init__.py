@@ -14,27 +14,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable
 from contextlib import suppress
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
+from ..models import BIDI, CONTROL
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
-
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
 def clean(value: Any) -> str:
     """Entry text made safe for a terminal: no control characters, visible bidi marks."""
     text = value if isinstance(value, str) else str(value)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    return _BIDI.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
+    text = CONTROL.sub("", text)
+    return BIDI.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
 
 
 def text(value: Any, style: str = "") -> Text:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..models import Entry, Issue, ValidationReport, tlp_label
-from ..ops import EntryView, entry_document
+from ..ops import EntryView, NewEntry, entry_document
 from . import (
     SHOWN_WITH_BANNER,
     clean,
@@ -47,11 +47,15 @@ def initialised(root: Path) -> None:
     note(f"new knowledge base ready: cd {root} && cacop new strategy --title '…'")
 
 
-def created(path: Path, issues: list[Issue]) -> int:
-    emit(path)
+def issue_lines(issues: list[Issue]) -> None:
+    """A new entry's findings on stderr, errors in red."""
     for issue in issues:
         talk(issue_line(issue), "red" if issue.severity == "error" else "yellow")
-    return 1 if any(issue.severity == "error" for issue in issues) else 0
+
+
+def created(result: NewEntry) -> None:
+    emit(result.path)
+    issue_lines(result.issues)
 
 
 HEADER_FIELDS = (

@@ -8,35 +8,27 @@ from ..models import tlp_label
 from ..ops import NewEntry
 from ..rfi import Closed, NewResponse, RfiListing, RfiRow
 from . import emit, note, out, plain_lines, print_json, talk, terminal, text, tlp_text
-from .core import issue_line
+from .core import issue_line, issue_lines
 
 __all__ = ["note"]
 
 
-def _report_issues(created: NewEntry) -> int:
-    for issue in created.issues:
-        talk(issue_line(issue), "red" if issue.severity == "error" else "yellow")
-    return 1 if any(issue.severity == "error" for issue in created.issues) else 0
-
-
-def opened(created: NewEntry) -> int:
+def opened(created: NewEntry) -> None:
     emit(str(created.path))
-    code = _report_issues(created)
-    if not code:
+    issue_lines(created.issues)
+    if created.ok:
         note(f"RFI {created.entry_id} is ready; share it with `cacop submit {created.entry_id}`")
-    return code
 
 
-def responded(created: NewResponse) -> int:
+def responded(created: NewResponse) -> None:
     emit(str(created.path))
-    code = _report_issues(created)
+    issue_lines(created.issues)
     if created.rfi is not None and created.rfi.meta.get("status") == "closed":
         note(f"{created.rfi.id} is already closed; your response is recorded all the same")
-    if not code:
+    if created.ok:
         note(
             f"response {created.entry_id} written; share it with `cacop submit {created.entry_id}`"
         )
-    return code
 
 
 def closed(result: Closed) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..errors import ExitCode
 from ..share import Arrival, BundleApplied, BundleCreated, SubmitResult, SyncResult
 from . import emit, note, print_json, talk, warn
 
@@ -91,13 +90,8 @@ def _for_site(site: str, rfis: list[Arrival], responses: list[Arrival]) -> None:
             emit(f"  ! {item.title}  [{item.entry_id}] from {item.site}")
 
 
-def synced(result: SyncResult, site: str, as_json: bool) -> int:
-    """Show what a sync did; returns the exit code (1 push refused, 4 push failed)."""
-    code = ExitCode.OK
-    if result.push_refused:
-        code = ExitCode.PROBLEMS
-    elif result.push_failure:
-        code = ExitCode.GIT
+def synced(result: SyncResult, site: str, as_json: bool) -> None:
+    """Show what a sync did, and why a push did not happen."""
     if as_json:
         print_json(
             {
@@ -135,7 +129,6 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
     elif result.push_failure:
         talk(f"error: the push was rejected: {result.push_failure}", "bold red")
         talk("hint: your commits are kept here; run `cacop sync` again", "yellow")
-    return int(code)
 
 
 def bundle_created(result: BundleCreated) -> None:

@@ -22,7 +22,7 @@ from .. import gitrepo, ops
 from ..config import KB
 from ..entries import check_id, read_entry, relpath, write_atomic
 from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, Refused, UsageError
-from ..models import EntryDraft, Hit
+from ..models import CONTROL, EntryDraft, Hit
 from .forge import compare_url, open_with_gh
 from .gates import Finding, gate_entry
 
@@ -100,7 +100,7 @@ def _check_files(kb: KB, files: list[Path]) -> list[tuple[Path, str]]:
             raise Refused(
                 f"{given}: is {info.st_size:,} bytes; the limit in cacop.yaml is {limit:,}"
             )
-        if name.startswith((".", "-")) or any(ord(char) < 32 for char in name):
+        if name.startswith((".", "-")) or CONTROL.search(name):  # as validate checks it
             raise Refused(
                 f"{given}: rename it first: attachment names may not start with '.' "
                 "or '-' or hold control characters"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .. import gitrepo
 from ..config import KB
-from ..errors import CacopError, GitError, UsageError
+from ..errors import CacopError, ExitCode, GitError, UsageError
+from ..models import TYPE_FOLDERS, Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, gate_commits, meta_of
 
@@ -188,7 +189,7 @@ def arrivals(kb: KB, base: str | None, tip: str) -> list[Arrival]:
         data = gitrepo.read_blob(kb.root, change.blob, limit=kb.limits["entry_bytes"])
         meta = meta_of(gates.as_text(data) if data is not None else None) or {}
         folder = change.path.split("/")[1]
-        guessed = {"strategies": "strategy", "work-products": "work-product"}.get(folder, "rfi")
+        guessed = next((kind for kind, name in TYPE_FOLDERS.items() if name == folder), "rfi")
         if "/responses/" in change.path:
             guessed = "response"
         found.append(
@@ -247,13 +248,24 @@ class BroughtIn:
 
 
 @dataclass(kw_only=True)
-class SyncResult(BroughtIn):
+class SyncResult(BroughtIn, Outcome):
     branch: str
     upstream: str
     to_push: int = 0
     pushed: bool = False
     push_refused: list[Finding] = field(default_factory=list)
     push_failure: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.push_refused and not self.push_failure
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when the gate refused the push, 4 when git could not push."""
+        if self.push_refused:
+            return ExitCode.PROBLEMS
+        return ExitCode.GIT if self.push_failure else ExitCode.OK
 
 
 def check_state(kb: KB) -> str:
