@@ -40,10 +40,13 @@ def remote_head(site: Path) -> str:
     return git(site.parent / "shared.git", "rev-parse", "main").strip()
 
 
-def push(site: Path, *args: str) -> subprocess.CompletedProcess:
+def push(site: Path, *args: str, cacop_on_path: bool = True) -> subprocess.CompletedProcess:
     """A plain `git push`, with this environment's cacop on PATH, as an analyst has it."""
     env = dict(os.environ)
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    paths = [p for p in env.get("PATH", "").split(os.pathsep) if not Path(p, "cacop").exists()]
+    if cacop_on_path:
+        paths.insert(0, os.path.dirname(sys.executable))
+    env["PATH"] = os.pathsep.join(paths)
     return subprocess.run(
         ["git", "push", *args], cwd=site, capture_output=True, text=True, env=env, check=False
     )
@@ -136,6 +139,15 @@ def test_plain_git_push_of_a_clean_commit_passes_the_hook(cli, clone):
     pushed = push(clone)
     assert pushed.returncode == 0, pushed.stderr
     assert remote_head(clone) == clean
+
+
+def test_without_cacop_on_path_the_hook_runs_the_python_that_installed_it(cli, clone):
+    assert cli("hooks", "install", kb=clone).exit_code == ExitCode.OK
+    before = remote_head(clone)
+    add(clone, RED, tlp="red")
+    refused = push(clone, cacop_on_path=False)
+    assert refused.returncode != 0 and f"{RED}:9: tlp" in refused.stdout + refused.stderr
+    assert remote_head(clone) == before
 
 
 def test_the_hook_goes_where_core_hooks_path_points(cli, clone):
