@@ -402,6 +402,17 @@ def commits_between(root: Path, base: str | None, head: str) -> list[str]:
     return git_ok(root, "rev-list", "--reverse", *spec).split()
 
 
+def commits_not_on_remotes(root: Path, head: str) -> list[str]:
+    """Commits reachable from head that no remote-tracking branch has, oldest first."""
+    return git_ok(root, "rev-list", "--reverse", head, "--not", "--remotes").split()
+
+
+def hooks_dir(root: Path) -> Path:
+    """Where git looks for this clone's hooks (core.hooksPath when it is set)."""
+    path = Path(git_ok(root, "rev-parse", "--git-path", "hooks").strip())
+    return path if path.is_absolute() else root / path
+
+
 def merge_base(root: Path, one: str, other: str) -> str | None:
     result = run_git(root, "merge-base", one, other)
     return result.stdout.strip() or None if result.returncode == 0 else None

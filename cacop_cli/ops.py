@@ -328,6 +328,9 @@ jobs:
       - name: Validate the entries this change touches, and every cross-entry rule
         if: github.event_name == 'pull_request'
         run: cacop validate --changed-since "origin/${{{{ github.base_ref }}}}"
+      - name: Refuse what may not leave (TLP above share.max_tlp, personal data, secrets)
+        if: github.event_name == 'pull_request'
+        run: cacop check-share "origin/${{{{ github.base_ref }}}}..HEAD"
       - name: Validate the whole knowledge base
         if: github.event_name != 'pull_request'
         run: cacop validate
@@ -342,11 +345,15 @@ cacop-validate:
     - {install}
     - git fetch origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
     - cacop validate --changed-since "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+    - cacop check-share "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME..HEAD"
+  variables:
+    GIT_DEPTH: "0"
 """
 
 PRE_COMMIT = """\
-# Runs `cacop validate` before each commit, with the cacop that cacop.yaml names
-# (cacop.requires). Needs pre-commit (https://pre-commit.com); then `pre-commit install`.
+# Runs `cacop validate` before each commit and `cacop check-share` before each push, with
+# the cacop that cacop.yaml names (cacop.requires). Needs pre-commit (https://pre-commit.com);
+# then `pre-commit install --hook-type pre-commit --hook-type pre-push`.
 repos:
   - repo: local
     hooks:
@@ -357,6 +364,14 @@ repos:
         additional_dependencies: {dependencies}
         pass_filenames: false
         files: ^(kb/|schemas/|cacop\\.yaml)
+      - id: cacop-check-share
+        name: cacop check-share (what the push sends)
+        entry: cacop check-share
+        language: python
+        additional_dependencies: {dependencies}
+        pass_filenames: false
+        always_run: true
+        stages: [pre-push]
 """
 
 GITATTRIBUTES = """\
@@ -478,6 +493,9 @@ def init_kb(
     if not gitrepo.is_repository(root):
         gitrepo.init_repository(root, branch)
     gitrepo.commit_all(root, f"Start the {site} knowledge base with cacop init")
+    from .share.check import install_hook
+
+    install_hook(root, keep_foreign=True)  # plain `git push` runs the sharing gate too
     return root
 
 

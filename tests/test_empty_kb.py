@@ -159,12 +159,22 @@ def test_config_and_whoami_on_a_fresh_kb(cli, fresh):
     assert json_of(clean_run(cli, fresh, "whoami", "--json"), "whoami")["max_tlp"]["value"]
 
 
+def test_check_share_and_hooks_install_on_a_fresh_kb(cli, fresh):
+    """A fresh KB's first commit passes the sharing gate; its hook is already installed."""
+    result = clean_run(cli, fresh, "check-share", "--json")
+    assert result.exit_code == ExitCode.OK, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert document == {"ok": True, "range": "HEAD", "commits": 1, "findings": []}
+    result = clean_run(cli, fresh, "hooks", "install")
+    assert result.exit_code == ExitCode.OK and "updated" in result.stderr
+
+
 def test_every_command_in_help_is_covered_here(cacop_exe):
     """A new top-level command must be added to these tests (and to the property test)."""
     listed = subprocess.run([*cacop_exe, "--help"], capture_output=True, text=True).stdout
     covered = {"init", "new", "validate", "show", "list", "search", "index", "similar", "submit",
                "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade", "config",
-               "whoami"}  # fmt: skip
+               "whoami", "check-share", "hooks"}  # fmt: skip
     section = listed.split("Commands:")[1].splitlines()
     commands = {line.split()[0] for line in section if line.startswith("  ") and line[2] != " "}
     assert {"search", "rfi", "bundle"} <= commands

@@ -132,10 +132,12 @@ def test_init_writes_ci_jobs_that_install_exactly_the_spec_and_pass_the_forges_s
     gitlab = (root / ".gitlab-ci.yml").read_text("utf-8")
     assert installed_specs(workflow) == installed_specs(gitlab) == [spec]
     hook = yaml.safe_load((root / ".pre-commit-config.yaml").read_text("utf-8"))
-    (only,) = hook["repos"][0]["hooks"]
-    assert only["language"] == "python"
-    assert only["additional_dependencies"] == release.pip_arguments(spec)
-    assert " ".join(only["additional_dependencies"]) == spec
+    hooks = hook["repos"][0]["hooks"]
+    assert [each["id"] for each in hooks] == ["cacop-validate", "cacop-check-share"]
+    for each in hooks:
+        assert each["language"] == "python"
+        assert each["additional_dependencies"] == release.pip_arguments(spec)
+        assert " ".join(each["additional_dependencies"]) == spec
     for schema, path in (
         ("vendor.github-workflows", ".github/workflows/cacop.yml"),
         ("vendor.gitlab-ci", ".gitlab-ci.yml"),

@@ -1,4 +1,4 @@
-"""Sharing commands: submit, sync, bundle create|apply."""
+"""Sharing commands: submit, sync, check-share, hooks install, bundle create|apply."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb
 bundle_app = typer.Typer(
     name="bundle",
     help="Exchange work as a file, for sites whose network cannot reach the shared repository.",
+    no_args_is_help=True,
+)
+hooks_app = typer.Typer(
+    name="hooks",
+    help="Git hooks that guard plain `git push` with the sharing gate.",
     no_args_is_help=True,
 )
 
@@ -92,6 +97,53 @@ def register(app: typer.Typer) -> None:
         result = share.sync(knowledge_base, push=not no_push)
         view.synced(result, knowledge_base.site, as_json)
         raise typer.Exit(result.exit_code)
+
+    @app.command("check-share")
+    def check_share(
+        ctx: typer.Context,
+        revisions: str | None = typer.Argument(
+            None,
+            metavar="[RANGE]",
+            help="Commits to check, e.g. origin/main..HEAD (default: what the shared branch "
+            "lacks; all of HEAD when there is none).",
+        ),
+        stdin_pre_push: bool = typer.Option(
+            False, "--stdin-pre-push", help="Read the lines git gives a pre-push hook."
+        ),
+        as_json: bool = JSON_OPTION,
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Check commits with the sharing gate (TLP, personal data, secrets); exit 1 on any."""
+        import sys
+
+        from .. import share
+        from ..render import share as view
+
+        knowledge_base = open_kb(ctx, kb)
+        if stdin_pre_push:
+            if revisions is not None:
+                raise UsageError("give a RANGE or --stdin-pre-push, not both")
+            result = share.check_pre_push(knowledge_base, sys.stdin.read())
+        else:
+            result = share.check_range(knowledge_base, revisions)
+        view.share_checked(result, as_json)
+        raise typer.Exit(result.exit_code)
+
+    @hooks_app.command("install")
+    def hooks_install(
+        ctx: typer.Context,
+        force: bool = typer.Option(
+            False, "--force", help="Move a pre-push hook of your own to pre-push.local first."
+        ),
+        kb: str | None = KB_OPTION,
+    ) -> None:
+        """Install the pre-push hook that runs `cacop check-share` on every `git push`."""
+        from .. import share
+        from ..render import share as view
+
+        view.hook_installed(share.install_hook(open_kb(ctx, kb).root, force=force))
+
+    app.add_typer(hooks_app)
 
     @bundle_app.command("create")
     def bundle_create(

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..share import Arrival, BundleApplied, BundleCreated, SubmitResult, SyncResult
+from ..share import (
+    Arrival,
+    BundleApplied,
+    BundleCreated,
+    HookInstalled,
+    ShareCheck,
+    SubmitResult,
+    SyncResult,
+)
 from . import emit, note, print_json, talk, warn
 
 
@@ -165,3 +173,39 @@ def bundle_applied(result: BundleApplied, site: str, as_json: bool) -> None:
     emit(f"{result.branch} ← {result.path.name}: {result.integration.how}")
     _arrivals("Arrived:", result.arrived)
     _for_site(site, result.rfis_for_us, result.responses_for_us)
+
+
+def share_checked(result: ShareCheck, as_json: bool) -> None:
+    """Findings on stdout, one a line (path:line: kind: message); a summary on stderr."""
+    if as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "range": result.range,
+                "commits": result.commits,
+                "findings": [finding.as_dict() for finding in result.findings],
+            }
+        )
+    else:
+        for finding in result.findings:
+            emit(str(finding))
+    if result.ok:
+        note(f"{result.range}: {result.commits} commit(s) checked; nothing that may not leave")
+        return
+    talk(
+        f"error: {result.range}: {len(result.findings)} problem(s) in {result.commits} "
+        "commit(s); they may not leave this clone",
+        "bold red",
+    )
+    talk(
+        "hint: remove what is listed in a new commit AND out of the history (e.g. "
+        "`git rebase -i`); only entries at or below share.max_tlp may leave",
+        "yellow",
+    )
+
+
+def hook_installed(result: HookInstalled) -> None:
+    emit(str(result.path))
+    if result.status == "chained":
+        note("your own pre-push hook is now pre-push.local beside it; it still runs first")
+    note(f"pre-push hook {result.status}: `git push` now runs `cacop check-share` first")

@@ -9,12 +9,14 @@ interruption lands before or after it, never in between.
 
 The modules: `forge` (links to the forge's pull-request page, `gh`), `gates` (what
 may leave: TLP, personal data, secrets, validity; the entry gate and the commit
-gate), `submit`, `sync` (integrating what arrived) and `bundles`.
+gate), `submit`, `sync` (integrating what arrived), `bundles` and `check` (`check-share`
+and the pre-push hook that runs it for plain git).
 """
 
 from __future__ import annotations
 
 from .bundles import BundleApplied, BundleCreated, bundle_apply, bundle_create
+from .check import HookInstalled, ShareCheck, check_pre_push, check_range, install_hook
 from .forge import compare_url, forge_of, parse_remote
 from .gates import Finding, GateRefused, gate_commits, record_override
 from .submit import Sending, SubmitResult, submit_entry, submit_files
@@ -25,6 +27,8 @@ __all__ = [
     "BundleApplied",
     "BundleCreated",
     "Finding",
+    "HookInstalled",
+    "ShareCheck",
     "GateRefused",
     "Integration",
     "Sending",
@@ -33,9 +37,12 @@ __all__ = [
     "arrivals",
     "bundle_apply",
     "bundle_create",
+    "check_pre_push",
+    "check_range",
     "compare_url",
     "forge_of",
     "gate_commits",
+    "install_hook",
     "integrate",
     "parse_remote",
     "record_override",
