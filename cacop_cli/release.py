@@ -177,8 +177,42 @@ def kb_format(settings: dict[str, Any]) -> int:
     return found if isinstance(found, int) and not isinstance(found, bool) else 1
 
 
+# The lines of the KB's CI files that install cacop, as `ops.ci_files` writes them.
+_INSTALL_LINES = {
+    ".github/workflows/cacop.yml": re.compile(r"^(\s*run: )pip install .*$", re.MULTILINE),
+    ".gitlab-ci.yml": re.compile(r"^(\s*- )pip install .*$", re.MULTILINE),
+    ".pre-commit-config.yaml": re.compile(r"^(\s*additional_dependencies: ).*$", re.MULTILINE),
+}
+
+
+def repin(root: Path, spec: str) -> list[str]:
+    """Make every install line of the KB's CI jobs and pre-commit hook install `spec` (the
+    KB's `cacop.requires`): the one place a coordinator changes. Returns the files rewritten."""
+    import shlex
+
+    from . import yamlsafe
+    from .entries import write_atomic
+
+    arguments = pip_arguments(check_spec(spec))
+    install = yamlsafe.scalar("pip install " + " ".join(map(shlex.quote, arguments)))
+    dependencies = yamlsafe.scalar(arguments)
+    changed = []
+    for name, pattern in _INSTALL_LINES.items():
+        path = root / name
+        if not path.is_file() or path.is_symlink():
+            continue
+        text = path.read_text(encoding="utf-8")
+        value = dependencies if name == ".pre-commit-config.yaml" else install
+        pinned = pattern.sub(lambda match, value=value: match.group(1) + value, text)
+        if pinned != text:
+            write_atomic(path, pinned)
+            changed.append(name)
+    return changed
+
+
 def upgrade(root: Path, settings: dict[str, Any]) -> UpgradeResult:
-    """Run every step from the KB's format up to FORMAT, in order, then record the format."""
+    """Run every step from the KB's format up to FORMAT, in order, then record the format;
+    then pin the CI jobs and the hook to `cacop.requires`, if it is set."""
     before = kb_format(settings)
     result = UpgradeResult(before, before)
     for step in sorted(UPGRADES, key=lambda step: step.source):
@@ -191,6 +225,12 @@ def upgrade(root: Path, settings: dict[str, Any]) -> UpgradeResult:
         _record_format(root / "cacop.yaml", result.after)
         if "cacop.yaml" not in result.changed:
             result.changed.append("cacop.yaml")
+    requires = (settings.get("cacop") or {}).get("requires")
+    if isinstance(requires, str) and requires.strip():
+        repinned = repin(root, requires)
+        result.changed += [name for name in repinned if name not in result.changed]
+        if repinned:
+            result.steps.append(f"CI jobs and the pre-commit hook now install {requires}")
     return result
 
 

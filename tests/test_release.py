@@ -280,3 +280,34 @@ def test_upgrade_runs_the_steps_in_order_and_records_the_format(cli, format_1, m
     assert sites.endswith("# upgraded from format 1\n# upgraded from format 2\n")
     again = cli("--kb", str(format_1), "upgrade")
     assert ran == [1, 2] and "nothing to change" in again.stderr
+
+
+def test_upgrade_pins_the_ci_jobs_and_hook_to_what_cacop_yaml_requires(cli, tmp_path):
+    """cacop.requires is the one place a coordinator changes; upgrade carries it to the
+    install lines of both CI jobs and the pre-commit hook."""
+    old, new = list(PINNED.values())[:2]
+    root = tmp_path / "kb"
+    assert cli("init", str(root), "--site", "alpha", "--cacop-spec", old).exit_code == 0
+    config = root / "cacop.yaml"
+    config.write_text(config.read_text("utf-8").replace(old, new), encoding="utf-8")
+    result = cli("--kb", str(root), "upgrade")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert sorted(result.stdout.split()) == [
+        ".github/workflows/cacop.yml", ".gitlab-ci.yml", ".pre-commit-config.yaml",
+    ]  # fmt: skip
+    workflow = (root / ".github/workflows/cacop.yml").read_text("utf-8")
+    gitlab = (root / ".gitlab-ci.yml").read_text("utf-8")
+    assert installed_specs(workflow) == installed_specs(gitlab) == [new]
+    hook = yaml.safe_load((root / ".pre-commit-config.yaml").read_text("utf-8"))
+    for each in hook["repos"][0]["hooks"]:
+        assert each["additional_dependencies"] == release.pip_arguments(new)
+    for schema, path in (
+        ("vendor.github-workflows", ".github/workflows/cacop.yml"),
+        ("vendor.gitlab-ci", ".gitlab-ci.yml"),
+    ):
+        checked = subprocess.run(
+            [BIN / "check-jsonschema", "--builtin-schema", schema, root / path],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "nothing to change" in cli("--kb", str(root), "upgrade").stderr
