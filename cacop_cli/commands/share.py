@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
         product_type: str = typer.Option(
             "other", "--product-type", help="bulletin, problem-profile, map, template, sop, …"
         ),
-        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str | None = typer.Option(
+            None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)} (default green)."
+        ),
         summary: str | None = typer.Option(None, "--summary", help="One or two sentences."),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
         author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
@@ -45,6 +47,12 @@ def register(app: typer.Typer) -> None:
             metavar="REASON",
             help="Share despite personal data; the reason is recorded in the entry.",
         ),
+        allow_unscanned: str | None = typer.Option(
+            None,
+            "--allow-unscanned",
+            metavar="REASON",
+            help="Share attachments cacop cannot read; the reason is recorded in the entry.",
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -57,6 +65,7 @@ def register(app: typer.Typer) -> None:
             push=not no_push,
             open_pr=open_pr,
             allow_personal_data=allow_personal_data,
+            allow_unscanned=allow_unscanned,
             on_similar=view.similar,
         )
         if title is None:

@@ -8,15 +8,17 @@ happens). Every step that changes the clone runs with Ctrl-C held back, so an
 interruption lands before or after it, never in between.
 
 The modules: `forge` (links to the forge's pull-request page, `gh`), `gates` (what
-may leave: TLP, personal data, secrets, validity; the entry gate and the commit
-gate), `submit`, `sync` (integrating what arrived) and `bundles`.
+may leave: TLP, personal data, secrets, validity; the entry gate), `outgoing` (the
+commit gate over a push or a bundle's range), `submit`, `sync` (integrating what
+arrived) and `bundles`.
 """
 
 from __future__ import annotations
 
 from .bundles import BundleApplied, BundleCreated, bundle_apply, bundle_create
 from .forge import compare_url, forge_of, parse_remote
-from .gates import Finding, GateRefused, gate_commits, record_override
+from .gates import Finding, GateRefused, record_override
+from .outgoing import gate_commits
 from .submit import Sending, SubmitResult, submit_entry, submit_files
 from .sync import Arrival, Integration, SyncResult, arrivals, integrate, refresh_index, sync
 

@@ -19,7 +19,8 @@ from .. import gitrepo
 from ..config import KB
 from ..errors import CacopError, GitError, UsageError
 from . import gates
-from .gates import ENTRY_PATH, Finding, gate_commits, meta_of
+from .gates import ENTRY_PATH, Finding, meta_of
+from .outgoing import gate_commits, invalid_entries
 
 
 def refresh_index(kb: KB) -> bool:
@@ -309,7 +310,9 @@ def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
     commits = gitrepo.commits_between(kb.root, tip, integration.after)
     result.to_push = len(commits)
     if push and commits and upstream.remote != ".":
-        result.push_refused = gate_commits(kb, commits, today)
+        result.push_refused = gate_commits(kb, commits, today) or invalid_entries(
+            kb, tip, integration.after
+        )
         if not result.push_refused:
             outcome = gitrepo.push(
                 kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch
