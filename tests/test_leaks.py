@@ -88,7 +88,7 @@ def test_empty_pii_override_blocks_bundle_create(cli, site_a, tmp_path):
     commit_bytes(site_a, f"kb/strategies/alpha-{YEAR}-empty.md", text.encode())
     result = cli("bundle", "create", str(tmp_path / "out.bundle"), kb=site_a)
     assert result.exit_code == ExitCode.PROBLEMS, result.stderr
-    assert "pii_override" in result.stderr
+    assert "missing required field 'reason'" in result.stderr
     assert not (tmp_path / "out.bundle").exists()
 
 

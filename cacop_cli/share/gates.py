@@ -352,7 +352,6 @@ def extract_cache(kb: KB) -> Path:
     return kb.root / ".cacop" / "extract"
 
 
-
 def as_text(data: bytes) -> str | None:
     """The bytes as text when they are UTF-8 without NULs (None for binary files)."""
     if b"\x00" in data[:TEXT_SCAN_BYTES]:
