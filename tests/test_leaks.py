@@ -160,3 +160,14 @@ def test_work_product_without_tlp_refuses_a_file_marked_red(cli, net, site_a):
     assert "brief.txt" in result.stderr and "TLP:RED" in result.stderr
     assert "--tlp" in result.stderr
     assert remote_state(net) == before
+
+
+def test_png_in_notes_blocks_sync_until_allowed_with_a_reason(cli, net, site_a):
+    commit_bytes(site_a, "notes/map.png", _png())
+    stderr = refused_sync(cli, net, site_a)
+    assert "notes/map.png:1: image: cannot be scanned" in stderr and "--allow-unscanned" in stderr
+    assert cli("sync", "--allow-unscanned", "short", kb=site_a).exit_code == 2
+    result = cli("sync", "--allow-unscanned", "Hot-spot map checked by hand", kb=site_a)
+    assert result.exit_code == 0, result.stderr
+    assert "Hot-spot map checked by hand" in result.stderr
+    assert git(net.bare, "rev-parse", "main") == git(site_a, "rev-parse", "HEAD")

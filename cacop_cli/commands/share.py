@@ -90,6 +90,12 @@ def register(app: typer.Typer) -> None:
     def sync(
         ctx: typer.Context,
         no_push: bool = typer.Option(False, "--no-push", help="Only bring work in."),
+        allow_unscanned: str | None = typer.Option(
+            None,
+            "--allow-unscanned",
+            metavar="REASON",
+            help="Send files cacop cannot read (images, archives) after checking them yourself.",
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -98,7 +104,7 @@ def register(app: typer.Typer) -> None:
         from ..render import share as view
 
         knowledge_base = open_kb(ctx, kb)
-        result = share.sync(knowledge_base, push=not no_push)
+        result = share.sync(knowledge_base, push=not no_push, allow_unscanned=allow_unscanned)
         raise typer.Exit(view.synced(result, knowledge_base.site, as_json))
 
     @bundle_app.command("create")

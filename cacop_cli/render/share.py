@@ -109,6 +109,8 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
                 "pushed": result.pushed,
                 "push_refused": [finding.as_dict() for finding in result.push_refused],
                 "push_failure": result.push_failure,
+                "unscanned_allowed": [finding.as_dict() for finding in result.unscanned_allowed],
+                "unscanned_reason": result.unscanned_reason,
             }
         )
     else:
@@ -120,6 +122,8 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
         if not result.arrived and result.integration.how == "up to date":
             emit("nothing new from other sites")
         if result.pushed:
+            for finding in result.unscanned_allowed:
+                warn(f"{finding} — sent anyway: {result.unscanned_reason}")
             emit(f"sent {result.to_push} commit(s) to {result.upstream}")
         elif result.to_push and not result.push_refused and not result.push_failure:
             emit(f"{result.to_push} local commit(s) not pushed (--no-push)")
@@ -129,7 +133,13 @@ def synced(result: SyncResult, site: str, as_json: bool) -> int:
             talk(f"  {finding}", "red")
         talk(
             "hint: your commits are kept here and nothing left. Remove what is listed in a "
-            "new commit AND out of the history (e.g. `git rebase -i`), then sync again",
+            "new commit AND out of the history (e.g. `git rebase -i`), then sync again"
+            + (
+                "; a file cacop cannot read may be sent after you checked it yourself, with "
+                "--allow-unscanned 'REASON'"
+                if any(finding.category == "unscanned" for finding in result.push_refused)
+                else ""
+            ),
             "yellow",
         )
     elif result.push_failure:

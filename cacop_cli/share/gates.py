@@ -412,6 +412,11 @@ def _hint(findings: list[Finding]) -> str:
         hints.append("only entries marked at or below share.max_tlp in cacop.yaml may leave")
     if SECRET in categories:
         hints.append("remove passwords and keys (and change them: they are exposed)")
+    if UNSCANNED in categories:
+        hints.append(
+            "cacop cannot read some files; check them yourself, then run the same command with "
+            "--allow-unscanned 'REASON', which records the reason in the entry"
+        )
     if PERSONAL in categories:
         hints.append(
             "remove the personal data; if it must be shared (e.g. it is public record), run "

@@ -255,6 +255,8 @@ class SyncResult(BroughtIn):
     pushed: bool = False
     push_refused: list[Finding] = field(default_factory=list)
     push_failure: str | None = None
+    unscanned_allowed: list[Finding] = field(default_factory=list)  # with --allow-unscanned
+    unscanned_reason: str | None = None
 
 
 def check_state(kb: KB) -> str:
@@ -282,8 +284,19 @@ def check_state(kb: KB) -> str:
         ) from error
 
 
-def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
-    """Bring in what other sites shared; send out this clone's commits unless push=False."""
+def sync(
+    kb: KB, push: bool = True, today: dt.date | None = None, allow_unscanned: str | None = None
+) -> SyncResult:
+    """Bring in what other sites shared; send out this clone's commits unless push=False.
+
+    `allow_unscanned` (a reason, 10 characters or more) lets files cacop cannot read leave;
+    the result lists them with the reason. Personal data, secrets and TLP still stop it.
+    """
+    if allow_unscanned is not None and len(allow_unscanned.strip()) < 10:
+        raise UsageError(
+            "the reason given with --allow-unscanned is too short (10 characters or more)",
+            field="allow_unscanned",
+        )
     branch = check_state(kb)
     upstream = gitrepo.upstream_of(kb.root, branch)
     if upstream is None:
@@ -310,9 +323,12 @@ def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
     commits = gitrepo.commits_between(kb.root, tip, integration.after)
     result.to_push = len(commits)
     if push and commits and upstream.remote != ".":
-        result.push_refused = gate_commits(kb, commits, today) or invalid_entries(
-            kb, tip, integration.after
-        )
+        found = gate_commits(kb, commits, today)
+        if allow_unscanned is not None:
+            result.unscanned_allowed = [f for f in found if f.category == gates.UNSCANNED]
+            result.unscanned_reason = allow_unscanned.strip()
+            found = [finding for finding in found if finding.category != gates.UNSCANNED]
+        result.push_refused = found or invalid_entries(kb, tip, integration.after)
         if not result.push_refused:
             outcome = gitrepo.push(
                 kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch
