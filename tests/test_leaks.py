@@ -171,3 +171,16 @@ def test_png_in_notes_blocks_sync_until_allowed_with_a_reason(cli, net, site_a):
     assert result.exit_code == 0, result.stderr
     assert "Hot-spot map checked by hand" in result.stderr
     assert git(net.bare, "rev-parse", "main") == git(site_a, "rev-parse", "HEAD")
+
+
+def test_submit_id_gates_every_commit_the_branch_carries(cli, net, site_a):
+    source = write(site_a.parent / "outside" / "bulletin.md", "# Bulletin\n\nFewer shootings.\n")
+    assert submit(cli, site_a, source, "--no-push").exit_code == 0
+    git(site_a, "switch", "-q", f"submit/{WP}")
+    commit_bytes(site_a, "notes/victims.csv", b"name,ssn\nJ. Doe,SSN 536-22-1234\n")
+    git(site_a, "switch", "-q", "main")
+    before = remote_state(net)
+    result = cli("submit", WP, kb=site_a)
+    assert result.exit_code == ExitCode.PROBLEMS, result.stderr
+    assert "notes/victims.csv:2: ssn:" in result.stderr
+    assert remote_state(net) == before

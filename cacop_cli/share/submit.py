@@ -24,7 +24,8 @@ from ..entries import check_id, read_entry, relpath, write_atomic
 from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, Refused, UsageError
 from ..models import EntryDraft, Hit, tlp_rank
 from .forge import compare_url, open_with_gh
-from .gates import Finding, banner, extract_cache, gate_entry
+from .gates import Finding, GateRefused, banner, extract_cache, gate_entry
+from .outgoing import gate_commits
 
 
 def _similar(kb: KB, title: str, body: str, *, exclude: str) -> list[Hit]:
@@ -318,6 +319,9 @@ def _submit(
                         f"{entry.rel} is already on {base_name} exactly as it is here; "
                         "there is nothing new to share"
                     )
+                range_findings = gate_commits(kb, gitrepo.commits_between(kb.root, base, commit))
+                if range_findings:  # what the branch carries besides the entry just checked
+                    raise GateRefused("nothing was shared", range_findings)
                 if existing_tip is None:
                     gitrepo.create_branch(kb.root, branch, commit)
                     made = (branch, commit, None)
