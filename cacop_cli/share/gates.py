@@ -329,8 +329,8 @@ def scan_file(
         if not plain:
             at = _offset_of_line(text, finding.line)
             begin, part = max((item for item in starts if item[0] <= at), key=lambda i: i[0])
-            finding = dataclasses.replace(
-                finding, message=f"{finding.message} ({part.where(at - begin)})"
+            finding = dataclasses.replace(  # a line of the joined text means nothing here
+                finding, line=1, message=f"{finding.message} ({part.where(at - begin)})"
             )
         found.append(finding)
     marking = banner(text)
