@@ -184,3 +184,17 @@ def test_submit_id_gates_every_commit_the_branch_carries(cli, net, site_a):
     assert result.exit_code == ExitCode.PROBLEMS, result.stderr
     assert "notes/victims.csv:2: ssn:" in result.stderr
     assert remote_state(net) == before
+
+
+def test_ssn_in_a_spreadsheet_cell_blocks_sync_naming_sheet_and_cell(cli, net, site_a):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Q1"
+    sheet["A1"], sheet["A2"], sheet["A3"] = "Note", "quiet", "victim SSN 536-22-1234"
+    out = io.BytesIO()
+    book.save(out)
+    commit_bytes(site_a, "notes/people.xlsx", out.getvalue())
+    stderr = refused_sync(cli, net, site_a)
+    assert 'notes/people.xlsx:1: ssn: a social security number (sheet "Q1" cell A3)' in stderr
