@@ -198,3 +198,14 @@ def test_ssn_in_a_spreadsheet_cell_blocks_sync_naming_sheet_and_cell(cli, net, s
     commit_bytes(site_a, "notes/people.xlsx", out.getvalue())
     stderr = refused_sync(cli, net, site_a)
     assert 'notes/people.xlsx:1: ssn: a social security number (sheet "Q1" cell A3)' in stderr
+
+
+def test_response_less_strict_than_its_rfi_blocks_sync(cli, net, site_a):
+    rfi = site_a / "kb/rfis/beta-2025-nibin-and-group-data.md"
+    write(rfi, rfi.read_text().replace("tlp: green", "tlp: amber"))
+    git(site_a, "commit", "-qam", "RFI is amber")
+    git(site_a, "push", "-q", "origin", "main")  # a maintainer's push, outside cacop
+    response = site_a / "kb/rfis/beta-2025-nibin-and-group-data/responses/alpha-20250210-1a2b.md"
+    write(response, response.read_text() + "\nOne more line.\n")
+    git(site_a, "commit", "-qam", "Add to the answer")
+    assert "less strict than the RFI" in refused_sync(cli, net, site_a)
