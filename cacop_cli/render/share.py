@@ -43,7 +43,7 @@ def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
     for finding in result.accepted:
         warn(f"{finding} — shared anyway: {(result.override or {}).get('reason', 'pii_override')}")
     for path in result.unscanned:
-        note(f"{path}: not a text file, so it was not scanned for personal data; check it yourself")
+        note(f"{path}: cacop cannot read it; shared on the reason in its unscanned_override")
     emit(f"{result.path} is on the branch {result.branch} (from {result.base})")
     if not result.pushed:
         if result.offline:
