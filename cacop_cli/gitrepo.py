@@ -456,6 +456,11 @@ def read_blob(root: Path, blob: str, limit: int | None = None) -> bytes | None:
     return run_git(root, "cat-file", "blob", blob, text=False).stdout
 
 
+def commit_message(root: Path, commit: str) -> str:
+    """A commit's full message, as it will travel with the commit."""
+    return git_ok(root, "log", "-1", "--format=%B", commit)
+
+
 def read_file_at(root: Path, commit: str, path: str) -> bytes | None:
     result = run_git(root, "cat-file", "blob", f"{commit}:{path}", text=False)
     return result.stdout if result.returncode == 0 else None

@@ -386,10 +386,10 @@ DENSE_ROW = "| Jo Doe | 03/04/2009 | 536221234 | 1234 N 5th St | 901-555-0142 | 
     ],
 )
 def test_a_megabyte_of_dense_findings_is_refused_in_linear_time(path, text):
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the bound holds however busy the machine is
     found = gates.personal_data(text, path, TODAY)
     shown = gates.cap_per_file(found)
-    took = time.perf_counter() - started
+    took = time.process_time() - started
     assert len(found) > 50_000 and len(shown) == 21
     assert shown[-1].message.startswith(f"and {len(found) - 20:,} more personal-data findings")
     assert took < 5, f"{took:.1f} s for {len(found)} findings in {path}"

@@ -56,6 +56,7 @@ FLAGS = {  # a draft's field -> the option that gives it
     "product_type": "--product-type",
     "summary": "--summary",
     "allow_personal_data": "--allow-personal-data",
+    "allow_unscanned": "--allow-unscanned",
 }
 
 

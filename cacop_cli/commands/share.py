@@ -36,7 +36,9 @@ def register(app: typer.Typer) -> None:
         product_type: str = typer.Option(
             "other", "--product-type", help="bulletin, problem-profile, map, template, sop, …"
         ),
-        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str | None = typer.Option(
+            None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)} (default green)."
+        ),
         summary: str | None = typer.Option(None, "--summary", help="One or two sentences."),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
         author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
@@ -50,6 +52,12 @@ def register(app: typer.Typer) -> None:
             metavar="REASON",
             help="Share despite personal data; the reason is recorded in the entry.",
         ),
+        allow_unscanned: str | None = typer.Option(
+            None,
+            "--allow-unscanned",
+            metavar="REASON",
+            help="Share attachments cacop cannot read; the reason is recorded in the entry.",
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -62,6 +70,7 @@ def register(app: typer.Typer) -> None:
             push=not no_push,
             open_pr=open_pr,
             allow_personal_data=allow_personal_data,
+            allow_unscanned=allow_unscanned,
             on_similar=view.similar,
         )
         if title is None:
@@ -86,6 +95,12 @@ def register(app: typer.Typer) -> None:
     def sync(
         ctx: typer.Context,
         no_push: bool = typer.Option(False, "--no-push", help="Only bring work in."),
+        allow_unscanned: str | None = typer.Option(
+            None,
+            "--allow-unscanned",
+            metavar="REASON",
+            help="Send files cacop cannot read (images, archives) after checking them yourself.",
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -94,7 +109,7 @@ def register(app: typer.Typer) -> None:
         from ..render import share as view
 
         knowledge_base = open_kb(ctx, kb)
-        result = share.sync(knowledge_base, push=not no_push)
+        result = share.sync(knowledge_base, push=not no_push, allow_unscanned=allow_unscanned)
         view.synced(result, knowledge_base.site, as_json)
         raise typer.Exit(result.exit_code)
 

@@ -50,7 +50,7 @@ def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
     for finding in result.accepted:
         warn(f"{finding} — shared anyway: {(result.override or {}).get('reason', 'pii_override')}")
     for path in result.unscanned:
-        note(f"{path}: not a text file, so it was not scanned for personal data; check it yourself")
+        note(f"{path}: cacop cannot read it; shared on the reason in its unscanned_override")
     emit(f"{result.path} is on the branch {result.branch} (from {result.base})")
     if not result.pushed:
         if result.offline:
@@ -111,6 +111,8 @@ def synced(result: SyncResult, site: str, as_json: bool) -> None:
                 "pushed": result.pushed,
                 "push_refused": [finding.as_dict() for finding in result.push_refused],
                 "push_failure": result.push_failure,
+                "unscanned_allowed": [finding.as_dict() for finding in result.unscanned_allowed],
+                "unscanned_reason": result.unscanned_reason,
             }
         )
     else:
@@ -122,6 +124,8 @@ def synced(result: SyncResult, site: str, as_json: bool) -> None:
         if not result.arrived and result.integration.how == "up to date":
             emit("nothing new from other sites")
         if result.pushed:
+            for finding in result.unscanned_allowed:
+                warn(f"{finding} — sent anyway: {result.unscanned_reason}")
             emit(f"sent {result.to_push} commit(s) to {result.upstream}")
         elif result.to_push and not result.push_refused and not result.push_failure:
             emit(f"{result.to_push} local commit(s) not pushed (--no-push)")
@@ -131,7 +135,13 @@ def synced(result: SyncResult, site: str, as_json: bool) -> None:
             talk(f"  {finding}", "red")
         talk(
             "hint: your commits are kept here and nothing left. Remove what is listed in a "
-            "new commit AND out of the history (e.g. `git rebase -i`), then sync again",
+            "new commit AND out of the history (e.g. `git rebase -i`), then sync again"
+            + (
+                "; a file cacop cannot read may be sent after you checked it yourself, with "
+                "--allow-unscanned 'REASON'"
+                if any(finding.category == "unscanned" for finding in result.push_refused)
+                else ""
+            ),
             "yellow",
         )
     elif result.push_failure:

@@ -8,9 +8,10 @@ happens). Every step that changes the clone runs with Ctrl-C held back, so an
 interruption lands before or after it, never in between.
 
 The modules: `forge` (links to the forge's pull-request page, `gh`), `gates` (what
-may leave: TLP, personal data, secrets, validity; the entry gate and the commit
-gate), `submit`, `sync` (integrating what arrived), `bundles` and `check` (`check-share`
-and the pre-push hook that runs it for plain git).
+may leave: TLP, personal data, secrets, validity; the entry gate), `outgoing` (the
+commit gate over a push or a bundle's range), `submit`, `sync` (integrating what
+arrived), `bundles` and `check` (`check-share` and the pre-push hook that runs it for
+plain git).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 from .bundles import BundleApplied, BundleCreated, bundle_apply, bundle_create
 from .check import HookInstalled, ShareCheck, check_pre_push, check_range, install_hook
 from .forge import compare_url, forge_of, parse_remote
-from .gates import Finding, GateRefused, gate_commits, record_override
+from .gates import Finding, GateRefused, record_override
+from .outgoing import gate_commits
 from .submit import Sending, SubmitResult, submit_entry, submit_files
 from .sync import Arrival, Integration, SyncResult, arrivals, integrate, refresh_index, sync
 

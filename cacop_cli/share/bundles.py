@@ -12,7 +12,8 @@ from .. import gitrepo, ops
 from ..config import KB
 from ..errors import NotFound, Refused, UsageError
 from . import gates
-from .gates import Finding, GateRefused, gate_commits
+from .gates import Finding, GateRefused
+from .outgoing import gate_commits, invalid_entries
 from .sync import BroughtIn, check_state, integrate, refresh_index
 
 
@@ -35,7 +36,7 @@ def bundle_create(kb: KB, target: Path, since: str | None = None) -> BundleCreat
     commits = gitrepo.commits_between(kb.root, since_commit, f"refs/heads/{branch}")
     if not commits:
         raise Refused(f"nothing to bundle: {branch} has no commits after {since}")
-    blocking = gate_commits(kb, commits)
+    blocking = gate_commits(kb, commits) or invalid_entries(kb, since_commit, commits[-1])
     if blocking:
         raise GateRefused("no bundle was made", blocking)
     path = target if target.is_absolute() else Path.cwd() / target

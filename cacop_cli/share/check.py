@@ -19,7 +19,8 @@ from .. import gitrepo
 from ..config import KB
 from ..errors import Refused, UsageError
 from ..models import Outcome
-from .gates import Finding, gate_commits
+from .gates import Finding
+from .outgoing import gate_commits
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 HOOK_MARK = "# cacop-hook: pre-push"

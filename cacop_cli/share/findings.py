@@ -11,6 +11,7 @@ PERSONAL = "personal-data"
 SECRET = "secret"
 TLP = "tlp"
 INVALID = "invalid"
+UNSCANNED = "unscanned"  # what cannot be read does not leave without a reason
 
 TEXT_SCAN_BYTES = 5 * 1_048_576  # larger text attachments are scanned up to here
 

@@ -17,7 +17,16 @@ from ..config import KB
 from ..entries import parse_text, read_entry, relpath, write_atomic
 from ..errors import EntryError, Refused
 from ..models import TLP_ORDER, Entry, tlp_rank
-from .findings import INVALID, PERSONAL, SECRET, TEXT_SCAN_BYTES, TLP, Finding, cap_per_file
+from .findings import (
+    INVALID,
+    PERSONAL,
+    SECRET,
+    TEXT_SCAN_BYTES,
+    TLP,
+    UNSCANNED,
+    Finding,
+    cap_per_file,
+)
 from .personal import (
     PATTERNS,
     column_kind,
@@ -30,10 +39,9 @@ from .personal import (
 )
 
 __all__ = [
-    "INVALID", "PATTERNS", "PERSONAL", "SECRET", "TEXT_SCAN_BYTES", "TLP", "Finding",
-    "cap_per_file", "column_kind", "delimited_table", "email_is_public", "markdown_tables",
-    "normalise",
-    "personal_data", "table_personal_data", "tlp_finding",
+    "INVALID", "PATTERNS", "PERSONAL", "SECRET", "TEXT_SCAN_BYTES", "TLP", "UNSCANNED",
+    "Finding", "cap_per_file", "column_kind", "delimited_table", "email_is_public",
+    "markdown_tables", "normalise", "personal_data", "table_personal_data", "tlp_finding",
 ]  # fmt: skip
 
 
@@ -79,6 +87,92 @@ def secrets(text: str, path: str) -> list[Finding]:
 
 # ---------------------------------------------------------------- putting it together
 
+_BANNER = re.compile(r"(?i)\bTLP\s*:\s*(?P<level>amber\s*\+\s*strict|amber|red)\b")
+
+
+def banner(text: str) -> str | None:
+    """The strictest TLP marking written in a text (`TLP:RED`, `TLP: amber+strict`), if any."""
+    levels = {re.sub(r"\s+", "", match["level"]).lower() for match in _BANNER.finditer(text)}
+    return max(levels, key=tlp_rank) if levels else None
+
+
+def scan_file(
+    data: bytes,
+    path: str,
+    *,
+    max_tlp: str,
+    today: dt.date,
+    cache_dir: Path | None,
+    email_allowlist: Iterable[str] = (),
+) -> list[Finding]:
+    """Personal data, secrets and TLP banners in any file, read through textextract.
+
+    A finding in an attachment names its place (page, sheet and cell, slide); what cannot
+    be read in full is an `unscanned` finding: the gate does not send what it cannot read.
+    """
+    from .. import textextract
+
+    extracted = textextract.extract_bytes(data, Path(path).name, cache_dir=cache_dir)
+    found: list[Finding] = []
+    if not extracted.scannable:
+        found.append(Finding(UNSCANNED, extracted.kind, path, 1,
+                             f"cannot be scanned: {extracted.reason}"))  # fmt: skip
+    text = extracted.text
+    if not text:
+        return found
+    starts = []  # where each part begins in `text`
+    offset = 0
+    for part in extracted.parts:
+        if part.text:
+            starts.append((offset, part))
+            offset += len(part.text) + 2
+    plain = len(starts) == 1 and starts[0][1].first_line == 1
+    for finding in scan(text, path, today, email_allowlist):
+        if not plain:
+            at = _offset_of_line(text, finding.line)
+            begin, part = max((item for item in starts if item[0] <= at), key=lambda i: i[0])
+            finding = dataclasses.replace(  # a line of the joined text means nothing here
+                finding, line=1, message=f"{finding.message} ({part.where(at - begin)})"
+            )
+        found.append(finding)
+    if extracted.kind not in ("csv", "markdown", "text"):  # those are read as tables above
+        found += _table_findings(extracted, path, today, email_allowlist)
+    marking = banner(text)
+    if marking is not None and tlp_rank(marking) > tlp_rank(max_tlp):
+        line = _line(text, _BANNER.search(text).start()) if plain else 1
+        found.append(tlp_finding(marking, max_tlp, path=path, line=line))
+    return found
+
+
+def _table_findings(
+    extracted: Any, path: str, today: dt.date, email_allowlist: Iterable[str]
+) -> list[Finding]:
+    """Personal data by column header in a sheet, a DOCX or PPTX table or a JSON object: every
+    filled cell under a DOB, SSN, name, address, phone, licence, plate or e-mail column."""
+    found: list[Finding] = []
+    for table in extracted.tables:
+        rows = table.rows
+
+        def locate(row: int, column: int, table: Any = table, rows: Any = rows) -> tuple[int, str]:
+            return 1, table.cell_location(rows[row], column)
+
+        found += table_personal_data(
+            table.header, [row.cells for row in rows], path, locate, today, email_allowlist
+        )
+    return found
+
+
+def _offset_of_line(text: str, line: int) -> int:
+    offset = 0
+    for _ in range(line - 1):
+        offset = text.index("\n", offset) + 1
+    return offset
+
+
+def extract_cache(kb: KB) -> Path:
+    """Where extracted text is kept by content hash: `<kb>/.cacop/extract/`."""
+    return kb.root / ".cacop" / "extract"
+
 
 def as_text(data: bytes) -> str | None:
     """The bytes as text when they are UTF-8 without NULs (None for binary files)."""
@@ -97,6 +191,10 @@ def scan(
 ) -> list[Finding]:
     """Personal data and secrets in one file's text (a .csv or .tsv file read as a table too)."""
     return personal_data(text, path, today, email_allowlist) + secrets(text, path)
+
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
 
 
 def apply_override(
@@ -142,6 +240,11 @@ def _hint(findings: list[Finding]) -> str:
         hints.append("only entries marked at or below share.max_tlp in cacop.yaml may leave")
     if SECRET in categories:
         hints.append("remove passwords and keys (and change them: they are exposed)")
+    if UNSCANNED in categories:
+        hints.append(
+            "cacop cannot read some files; check them yourself, then run the same command with "
+            "--allow-unscanned 'REASON', which records the reason in the entry"
+        )
     if PERSONAL in categories:
         hints.append(
             "remove the personal data; if it must be shared (e.g. it is public record), run "
@@ -152,34 +255,66 @@ def _hint(findings: list[Finding]) -> str:
 
 
 def gate_entry(
-    kb: KB, path: Path, *, allow_reason: str | None, today: dt.date
+    kb: KB,
+    path: Path,
+    *,
+    allow_reason: str | None,
+    today: dt.date,
+    allow_unscanned: str | None = None,
 ) -> tuple[Entry, list[Finding], list[str], dict[str, Any] | None]:
-    """Every gate before a commit: validity, TLP, personal data and secrets.
+    """Every gate before a commit: validity, TLP, personal data, secrets, unread files.
 
-    Returns (entry, accepted personal-data findings, attachments not scanned, override).
-    Raises GateRefused listing every reason. With a reason, personal data is let through
-    and the override (reason, who, when, which kinds) is written into the entry first.
+    Returns (entry, accepted findings, attachments let through unscanned, override).
+    Raises GateRefused listing every reason. With a reason, personal data (or an attachment
+    that cannot be read) is let through and the override (reason, who, when, which kinds or
+    files) is written into the entry first.
     """
-    findings, unscanned, entry = _entry_findings(kb, path, today)
-    blocking, accepted = apply_override(findings, entry.meta.get("pii_override"))
-    personal = [finding for finding in blocking if finding.category == PERSONAL]
+    findings, entry = _entry_findings(kb, path, today)
+    blocking, accepted = accept(findings, entry.meta)
+    by = gitrepo.user_name(kb.root) or ", ".join(map(str, entry.meta.get("authors", [])))
     override = None
+    personal = [finding for finding in blocking if finding.category == PERSONAL]
+    unread = [finding for finding in blocking if finding.category == UNSCANNED]
+    text = path.read_text("utf-8")
     if personal and allow_reason is not None:
-        override = {
-            "reason": allow_reason.strip(),
-            "by": gitrepo.user_name(kb.root) or ", ".join(map(str, entry.meta.get("authors", []))),
-            "date": today.isoformat(),
-            "kinds": kinds_of(personal + accepted),
-        }
-        write_atomic(path, record_override(path.read_text("utf-8"), override))
-        findings, unscanned, entry = _entry_findings(kb, path, today)
-        blocking, accepted = apply_override(findings, entry.meta.get("pii_override"))
+        override = {"reason": allow_reason.strip(), "by": by, "date": today.isoformat(),
+                    "kinds": kinds_of(personal + accepted)}  # fmt: skip
+        text = record_override(text, override)
+    if unread and allow_unscanned is not None:
+        names = {f.path.rsplit("/", 1)[-1] for f in unread + accepted if f.category == UNSCANNED}
+        text = record_override(
+            text,
+            {"reason": allow_unscanned.strip(), "by": by, "date": today.isoformat(),
+             "files": sorted(names)},
+            field="unscanned_override",
+        )  # fmt: skip
+    if text != path.read_text("utf-8"):
+        write_atomic(path, text)
+        findings, entry = _entry_findings(kb, path, today)
+        blocking, accepted = accept(findings, entry.meta)
     if blocking:
         raise GateRefused("nothing was shared", blocking)
+    unscanned = [finding.path for finding in accepted if finding.category == UNSCANNED]
+    accepted = [finding for finding in accepted if finding.category != UNSCANNED]
     return entry, accepted, unscanned, override
 
 
-def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], list[str], Entry]:
+def accept(findings: list[Finding], meta: dict[str, Any] | None) -> tuple[list[Finding], ...]:
+    """(still blocking, accepted) under an entry's pii_override and unscanned_override."""
+    meta = meta or {}
+    blocking, accepted = apply_override(findings, meta.get("pii_override"))
+    override = meta.get("unscanned_override")
+    valid = isinstance(override, dict) and isinstance(override.get("reason"), str)
+    files = override.get("files") if valid else None
+    files = {str(name) for name in files} if isinstance(files, list) else set()
+    still = []
+    for finding in blocking:
+        ok = finding.category == UNSCANNED and finding.path.rsplit("/", 1)[-1] in files
+        (accepted if ok else still).append(finding)
+    return still, accepted
+
+
+def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], Entry]:
     rel = relpath(path, kb.root)
     try:
         entry = read_entry(path, kb.root, kb.limits)
@@ -198,22 +333,21 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
     tlp = tlp_finding(entry.meta.get("tlp"), kb.max_tlp, path=rel, line=entry.line_of("tlp"))
     findings += [tlp] if tlp else []
     findings += scan(path.read_text("utf-8"), rel, today, kb.email_allowlist)
-    unscanned = []
     names = entry.meta.get("attachments") if entry.type == "work-product" else None
     for name in names if isinstance(names, list) else ():
         attachment = path.parent / path.stem / str(name)
         if "/" in str(name) or not attachment.is_file() or attachment.is_symlink():
             continue
-        text = as_text(attachment.read_bytes())
-        if text is None:
-            unscanned.append(relpath(attachment, kb.root))
-        else:
-            findings += scan(text, relpath(attachment, kb.root), today, kb.email_allowlist)
-    return findings, unscanned, entry
+        findings += scan_file(
+            attachment.read_bytes(), relpath(attachment, kb.root),
+            max_tlp=kb.max_tlp, today=today, cache_dir=extract_cache(kb),
+            email_allowlist=kb.email_allowlist,
+        )  # fmt: skip
+    return findings, entry
 
 
-def record_override(text: str, override: dict[str, Any]) -> str:
-    """The entry's text with its pii_override block set; no other byte changes."""
+def record_override(text: str, override: dict[str, Any], field: str = "pii_override") -> str:
+    """The entry's text with its override block (`field`) set; no other byte changes."""
     from .. import yamlsafe
 
     newline = "\r\n" if "\r\n" in text else "\n"
@@ -221,87 +355,26 @@ def record_override(text: str, override: dict[str, Any]) -> str:
     closing = next(
         number for number, line in enumerate(lines) if number > 0 and line.rstrip() == "---"
     )
-    start = next((n for n in range(1, closing) if lines[n].startswith("pii_override:")), None)
+    start = next((n for n in range(1, closing) if lines[n].startswith(f"{field}:")), None)
     if start is not None:
         end = start + 1
         while end < closing and lines[end][:1] in (" ", "\t"):
             end += 1
         del lines[start:end]
         closing -= end - start
-    block = yamlsafe.dump({"pii_override": override}).replace("\n", newline)
+    block = yamlsafe.dump({field: override}).replace("\n", newline)
     if closing > 0 and not lines[closing - 1].endswith("\n"):
         lines[closing - 1] += newline
     lines.insert(closing, block)
     return "".join(lines)
 
 
-# ---------------------------------------------------------------- the commit gate
+# ---------------------------------------------------------------- what the gates match
 
 ENTRY_PATH = re.compile(
     r"^kb/(?:strategies|work-products|rfis)/[^/]+\.md$|^kb/rfis/[^/]+/responses/[^/]+\.md$"
 )
 ATTACHMENT_PATH = re.compile(r"^kb/work-products/(?P<id>[^/]+)/[^/]+$")
-
-
-def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> list[Finding]:
-    """TLP, personal data and secrets in every file each commit adds or changes.
-
-    Each commit counts on its own, so an entry marked red and deleted later in the same
-    unpushed history still blocks: the push would carry it.
-    """
-    today = today or dt.date.today()
-    root = kb.root
-    seen: set[tuple[str, int, str, str]] = set()
-    blocking: list[Finding] = []
-    for commit in commits:
-        for change in gitrepo.commit_changes(root, commit):
-            if change.status == "D" or set(change.blob) == {"0"}:
-                continue
-            data = gitrepo.read_blob(root, change.blob, limit=TEXT_SCAN_BYTES)
-            text = as_text(data) if data is not None else None
-            found: list[Finding] = []
-            override = None
-            in_kb = change.path.startswith("kb/")
-            if ENTRY_PATH.match(change.path):
-                meta = meta_of(text)
-                line = field_line(text, "tlp")
-                if meta is None:
-                    found.append(
-                        Finding(
-                            TLP,
-                            "unreadable",
-                            change.path,
-                            1,
-                            "cannot be read, so its TLP marking is unknown",
-                        )
-                    )
-                else:
-                    tlp = tlp_finding(meta.get("tlp"), kb.max_tlp, path=change.path, line=line)
-                    found += [tlp] if tlp else []
-                    override = meta.get("pii_override")
-            attachment = ATTACHMENT_PATH.match(change.path)
-            if attachment:
-                owner = gitrepo.read_file_at(
-                    root, commit, f"kb/work-products/{attachment['id']}.md"
-                )
-                meta = meta_of(as_text(owner) if owner else None)
-                override = meta.get("pii_override") if meta else None
-            if text is not None:
-                found += (
-                    personal_data(text, change.path, today, kb.email_allowlist) if in_kb else []
-                )
-                found += secrets(text, change.path)
-            found, _ = apply_override(found, override)
-            for finding in found:
-                key = (finding.path, finding.line, finding.kind, finding.message)
-                if key not in seen:
-                    seen.add(key)
-                    blocking.append(
-                        dataclasses.replace(
-                            finding, message=f"{finding.message} (commit {commit[:8]})"
-                        )
-                    )
-    return blocking
 
 
 def meta_of(text: str | None) -> dict[str, Any] | None:

@@ -22,9 +22,10 @@ from .. import gitrepo, ops
 from ..config import KB
 from ..entries import check_id, read_entry, relpath, write_atomic
 from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, Refused, UsageError
-from ..models import CONTROL, EntryDraft, Hit
+from ..models import CONTROL, EntryDraft, Hit, tlp_rank
 from .forge import compare_url, open_with_gh
-from .gates import Finding, gate_entry
+from .gates import Finding, GateRefused, banner, extract_cache, gate_entry
+from .outgoing import gate_commits
 
 
 def _similar(kb: KB, title: str, body: str, *, exclude: str) -> list[Hit]:
@@ -68,6 +69,7 @@ class Sending:
     push: bool = True
     open_pr: bool = False  # with `gh pr create`, when installed
     allow_personal_data: str | None = None  # the reason, recorded in the entry
+    allow_unscanned: str | None = None  # the reason to send files cacop cannot read
     on_similar: Callable[[list[Hit]], None] | None = None  # shown before the commit
     today: dt.date | None = None
 
@@ -147,6 +149,8 @@ def submit_files(
     """Share files as a new work product: a branch submit/<id>, pushed, with a PR link."""
     sending = sending or Sending()
     today = sending.today or dt.date.today()
+    if draft.tlp is None:
+        _refuse_stricter_marking(kb, files)
     draft = dataclasses.replace(
         draft,
         entry_type="work-product",
@@ -178,6 +182,22 @@ def submit_files(
         return _Prepared(entry_id)
 
     return _submit(kb, prepare, None, dataclasses.replace(sending, today=today))
+
+
+def _refuse_stricter_marking(kb: KB, files: list[Path]) -> None:
+    """A work product without --tlp is green: refuse when a file says it is stricter."""
+    from .. import textextract
+
+    for given in files:
+        extracted = textextract.extract(given, cache_dir=extract_cache(kb))
+        marking = banner(extracted.text)
+        if marking is not None and tlp_rank(marking) > tlp_rank("green"):
+            raise Refused(
+                f"{given}: is marked TLP:{marking.upper()}, so the work product cannot default "
+                "to TLP:GREEN",
+                hint=f"pass --tlp {marking} (if share.max_tlp lets it leave), or leave out "
+                f"{given.name}",
+            )
 
 
 def submit_entry(
@@ -251,12 +271,16 @@ def _submit(
     gitrepo.require_repository(kb.root, "share")
     push, open_pr, allow_personal_data = sending.push, sending.open_pr, sending.allow_personal_data
     today = sending.today or dt.date.today()
-    if allow_personal_data is not None and len(allow_personal_data.strip()) < 10:
-        raise UsageError(
-            "the reason for sharing personal data is too short (10 characters or more); it "
-            "is recorded in the entry for the reviewers",
-            field="allow_personal_data",
-        )
+    for name, reason in (
+        ("allow_personal_data", allow_personal_data),
+        ("allow_unscanned", sending.allow_unscanned),
+    ):
+        if reason is not None and len(reason.strip()) < 10:
+            raise UsageError(
+                f"the reason given with --{name.replace('_', '-')} is too short (10 characters "
+                "or more); it is recorded in the entry for the reviewers",
+                field=name,
+            )
     gitrepo.check_branch_name(kb.root, kb.branch)
     if push:
         gitrepo.remote_urls(kb.root, kb.remote)
@@ -274,8 +298,9 @@ def _submit(
             if entry_file is None:
                 raise NotFound(f"the branch {branch} does not hold the entry {prepared.entry_id}")
             entry, accepted, unscanned, override = gate_entry(
-                tree, entry_file, allow_reason=allow_personal_data, today=today
-            )
+                tree, entry_file, allow_reason=allow_personal_data, today=today,
+                allow_unscanned=sending.allow_unscanned,
+            )  # fmt: skip
             similar = _similar(kb, entry.title, entry.body, exclude=entry.id)
             if sending.on_similar is not None:
                 sending.on_similar(similar)
@@ -294,6 +319,9 @@ def _submit(
                         f"{entry.rel} is already on {base_name} exactly as it is here; "
                         "there is nothing new to share"
                     )
+                range_findings = gate_commits(kb, gitrepo.commits_between(kb.root, base, commit))
+                if range_findings:  # what the branch carries besides the entry just checked
+                    raise GateRefused("nothing was shared", range_findings)
                 if existing_tip is None:
                     gitrepo.create_branch(kb.root, branch, commit)
                     made = (branch, commit, None)

@@ -20,7 +20,8 @@ from ..config import KB
 from ..errors import CacopError, ExitCode, GitError, UsageError
 from ..models import TYPE_FOLDERS, Outcome
 from . import gates
-from .gates import ENTRY_PATH, Finding, gate_commits, meta_of
+from .gates import ENTRY_PATH, Finding, meta_of
+from .outgoing import gate_commits, invalid_entries
 
 
 def refresh_index(kb: KB) -> bool:
@@ -255,6 +256,8 @@ class SyncResult(BroughtIn, Outcome):
     pushed: bool = False
     push_refused: list[Finding] = field(default_factory=list)
     push_failure: str | None = None
+    unscanned_allowed: list[Finding] = field(default_factory=list)  # with --allow-unscanned
+    unscanned_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -293,8 +296,19 @@ def check_state(kb: KB) -> str:
         ) from error
 
 
-def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
-    """Bring in what other sites shared; send out this clone's commits unless push=False."""
+def sync(
+    kb: KB, push: bool = True, today: dt.date | None = None, allow_unscanned: str | None = None
+) -> SyncResult:
+    """Bring in what other sites shared; send out this clone's commits unless push=False.
+
+    `allow_unscanned` (a reason, 10 characters or more) lets files cacop cannot read leave;
+    the result lists them with the reason. Personal data, secrets and TLP still stop it.
+    """
+    if allow_unscanned is not None and len(allow_unscanned.strip()) < 10:
+        raise UsageError(
+            "the reason given with --allow-unscanned is too short (10 characters or more)",
+            field="allow_unscanned",
+        )
     branch = check_state(kb)
     upstream = gitrepo.upstream_of(kb.root, branch)
     if upstream is None:
@@ -321,7 +335,12 @@ def sync(kb: KB, push: bool = True, today: dt.date | None = None) -> SyncResult:
     commits = gitrepo.commits_between(kb.root, tip, integration.after)
     result.to_push = len(commits)
     if push and commits and upstream.remote != ".":
-        result.push_refused = gate_commits(kb, commits, today)
+        found = gate_commits(kb, commits, today)
+        if allow_unscanned is not None:
+            result.unscanned_allowed = [f for f in found if f.category == gates.UNSCANNED]
+            result.unscanned_reason = allow_unscanned.strip()
+            found = [finding for finding in found if finding.category != gates.UNSCANNED]
+        result.push_refused = found or invalid_entries(kb, tip, integration.after)
         if not result.push_refused:
             outcome = gitrepo.push(
                 kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch
