@@ -36,7 +36,8 @@ def closed(result: Closed) -> None:
     if result.changed:
         count = result.responses
         note(
-            f"closed {result.rfi.id} after {count} response(s); share it with `cacop submit {result.rfi.id}`"
+            f"closed {result.rfi.id} after {count} response(s); "
+            f"share it with `cacop submit {result.rfi.id}`"
         )
     else:
         note(f"{result.rfi.id} was already closed; nothing changed")
