@@ -203,9 +203,17 @@ def _too_large(size: int, max_bytes: int, what: str = "entry") -> EntryError:
 def read_entry(path: Path, root: Path, limits: dict[str, int] | None = None) -> Entry:
     """Read one entry strictly. Raises EntryError (with a line) for anything unreadable."""
     limits = limits or {}
-    max_bytes = limits.get("entry_bytes", DEFAULT_ENTRY_BYTES)
+    data = read_regular_file(path, limits.get("entry_bytes", DEFAULT_ENTRY_BYTES))
+    return entry_from_bytes(data, path, root, limits)
+
+
+def entry_from_bytes(
+    data: bytes, path: Path, root: Path, limits: dict[str, int] | None = None
+) -> Entry:
+    """An entry from its file's bytes (read from disk, or from a commit), as strictly as
+    `read_entry` reads a file; `path` is where the file is (or would be) in the KB."""
+    limits = limits or {}
     max_front = limits.get("frontmatter_bytes", DEFAULT_FRONTMATTER_BYTES)
-    data = read_regular_file(path, max_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

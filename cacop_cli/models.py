@@ -86,6 +86,7 @@ class Entry:
     lines: dict[str, int] = field(default_factory=dict)  # field -> 1-based line in the file
     raw_values: dict[str, str] = field(default_factory=dict)  # field -> YAML source of a scalar
     body_line: int = 1
+    pending: str | None = None  # the submit/<id> branch it is read from, when not in the tree
 
     @property
     def id(self) -> str:

@@ -120,6 +120,19 @@ def locate(kb: KB, entry_id: str) -> Path | None:
     return next(iter(sorted(kb.kb_dir.glob(f"rfis/*/responses/{entry_id}.md"))), None)
 
 
+def entry_id_at(kb: KB, path: Path) -> str | None:
+    """The id of the entry whose file `path` is (as `locate` finds it), else None."""
+    from .errors import CacopError
+
+    try:
+        found = locate(kb, path.stem)
+    except CacopError:  # a file name that is no id
+        return None
+    if found is None or not path.is_file() or found.resolve() != path.resolve():
+        return None
+    return path.stem
+
+
 def not_found_hint(kb: KB) -> str:
     """What to do about an id that names no entry: find the right one, or, in a KB with
     no entries yet, add the first."""
@@ -132,8 +145,21 @@ def not_found_hint(kb: KB) -> str:
 
 
 def read_by_id(kb: KB, entry_id: str) -> Entry:
+    """The entry with that id: its file, else (sent with --no-push, or waiting on review)
+    its submit/<id> branch, marked pending."""
     path = locate(kb, entry_id)
     if path is None:
+        from . import pending
+
+        try:
+            found = pending.read_pending(kb, entry_id)
+        except EntryError as error:
+            raise Refused(
+                f"{pending.BRANCH_PREFIX}{entry_id}: {error.line}: {error.message}",
+                hint="the entry on its submit branch cannot be read; submit it again",
+            ) from error
+        if found is not None:
+            return found
         raise NotFound(f"no entry has the id {entry_id!r}", hint=not_found_hint(kb))
     try:
         return read_entry(path, kb.root, kb.limits)
@@ -166,11 +192,28 @@ class EntryView:
     related: list[tuple[str, str | None]] = field(default_factory=list)  # (id, title or None)
     problems: list[Issue] = field(default_factory=list)
     rfi_title: str | None = None
+    attachments: list[str] = field(default_factory=list)  # paths relative to the KB
+
+    @property
+    def pending(self) -> str | None:
+        """The submit/<id> branch the entry is read from, when it is not in the tree."""
+        return self.entry.pending
+
+
+def attachment_paths(entry: Entry) -> list[str]:
+    """Where a work product's attachments are, relative to the KB: `<its folder>/<name>`."""
+    names = entry.meta.get("attachments")
+    folder = entry.rel.removesuffix(".md")
+    return [
+        f"{folder}/{name}"
+        for name in (names if isinstance(names, list) else ())
+        if isinstance(name, str)
+    ]
 
 
 def show(kb: KB, entry_id: str) -> EntryView:
     entry = read_by_id(kb, entry_id)
-    view = EntryView(entry)
+    view = EntryView(entry, attachments=attachment_paths(entry))
     if entry.type == "rfi":  # by the id that found the file: the `id` field may be anything
         view.responses, view.problems = responses_of(kb, entry_id)
     if entry.type == "response" and isinstance(entry.meta.get("rfi"), str):
@@ -203,15 +246,18 @@ def list_entries(
     check_choices("type", [entry_type] if entry_type else [], TYPES)  # as search says it
     check_choices("topic", [topic] if topic else [], TOPICS)
     catalog = load_catalog(kb)
+    from . import pending
+
+    waiting, unreadable = pending.pending_entries(kb, {entry.id for entry in catalog.entries})
     chosen = [
         entry
-        for entry in catalog.entries
+        for entry in catalog.entries + waiting
         if (entry_type is None or entry.type == entry_type)
         and (site is None or entry.meta.get("site") == site)
         and (topic is None or topic in (entry.meta.get("topics") or ()))
     ]
     chosen.sort(key=lambda entry: (str(entry.meta.get("created", "")), entry.id), reverse=True)
-    return chosen, catalog.unreadable
+    return chosen, catalog.unreadable + unreadable
 
 
 # ---------------------------------------------------------------- new

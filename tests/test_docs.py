@@ -114,6 +114,7 @@ RUNS = {
     "gaps": ["gaps", "--by-type"],
     "experts": ["experts", "nibin"],
     "digest": ["digest", "--since", "2000-01-01"],
+    "status": ["status"],
 }
 
 

@@ -30,6 +30,7 @@ JSON_KEYS = {
     "rfi": {"total", "rfis"},
     "show": {"id", "type", "title", "body", "path"},
     "whoami": {"site", "name", "max_tlp"},
+    "status": {"site", "git", "unshared", "submissions", "rfis_to_answer", "answers"},
 }
 
 
@@ -159,6 +160,17 @@ def test_config_and_whoami_on_a_fresh_kb(cli, fresh):
     assert json_of(clean_run(cli, fresh, "whoami", "--json"), "whoami")["max_tlp"]["value"]
 
 
+def test_status_edit_and_open_on_a_fresh_kb(cli, fresh):
+    """Nothing pending on a fresh KB; edit and open of an id say how to add the first."""
+    found = json_of(clean_run(cli, fresh, "status", "--json"), "status")
+    assert found["unshared"] == [] and found["submissions"] == [] and found["git"] is True
+    assert "nothing pending" in clean_run(cli, fresh, "status").stdout
+    for command in ("edit", "open"):
+        result = clean_run(cli, fresh, command, f"{HOME}-2025-nothing")
+        assert result.exit_code == ExitCode.PROBLEMS, result.stderr
+        assert "no entry has the id" in result.stderr and "add the first" in result.stderr
+
+
 def test_check_share_and_hooks_install_on_a_fresh_kb(cli, fresh):
     """A fresh KB's first commit passes the sharing gate; its hook is already installed."""
     result = clean_run(cli, fresh, "check-share", "--json")
@@ -174,7 +186,7 @@ def test_every_command_in_help_is_covered_here(cacop_exe):
     listed = subprocess.run([*cacop_exe, "--help"], capture_output=True, text=True).stdout
     covered = {"init", "new", "validate", "show", "list", "search", "index", "similar", "submit",
                "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade", "config",
-               "whoami", "check-share", "hooks"}  # fmt: skip
+               "whoami", "check-share", "hooks", "status", "edit", "open"}  # fmt: skip
     section = listed.split("Commands:")[1].splitlines()
     commands = {line.split()[0] for line in section if line.startswith("  ") and line[2] != " "}
     assert {"search", "rfi", "bundle"} <= commands

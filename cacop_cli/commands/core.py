@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -16,9 +17,21 @@ from ..models import TLP_ORDER, TOPICS, EntryDraft
 from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb, tell_if_empty
 
 
-def open_editor(path: Path) -> int | None:
-    """Open $VISUAL/$EDITOR on a file and return its exit code; None when none is set."""
+def editor_command() -> str | None:
+    """$VISUAL, else $EDITOR, else, on a terminal, the system's last resort as git has it
+    (`notepad` on Windows, `vi` elsewhere) when it is installed; None otherwise."""
     command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if command:
+        return command
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return None
+    fallback = "notepad" if os.name == "nt" else "vi"
+    return fallback if shutil.which(fallback) else None
+
+
+def open_editor(path: Path) -> int | None:
+    """Open the editor on a file and return its exit code; None when there is none."""
+    command = editor_command()
     if not command:
         return None
     try:

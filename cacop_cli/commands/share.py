@@ -74,12 +74,18 @@ def register(app: typer.Typer) -> None:
             on_similar=view.similar,
         )
         if title is None:
-            if len(items) != 1 or Path(items[0]).is_file():
+            entry_id = items[0] if len(items) == 1 else None
+            if entry_id is not None and Path(entry_id).is_file():  # an entry's own file
+                from .. import ops
+
+                entry_id = ops.entry_id_at(knowledge_base, Path(entry_id))
+            if entry_id is None:
                 raise UsageError(
-                    "to share files, give --title and --topic; to share an entry, give its id"
+                    "to share files, give --title and --topic; to share an entry, give its id "
+                    "or its file"
                 )
             with naming_flags():
-                result = share.submit_entry(knowledge_base, items[0], sending)
+                result = share.submit_entry(knowledge_base, entry_id, sending)
         else:
             draft = EntryDraft(
                 "work-product", title, topic, tags=tag, tlp=tlp, authors=author,

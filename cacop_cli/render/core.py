@@ -56,6 +56,8 @@ def issue_lines(issues: list[Issue]) -> None:
 def created(result: NewEntry) -> None:
     emit(result.path)
     issue_lines(result.issues)
+    if result.ok:
+        note(f"{result.entry_id} is ready; share it with `cacop submit {result.entry_id}`")
 
 
 HEADER_FIELDS = (
@@ -88,6 +90,8 @@ def _header(view: EntryView) -> list[tuple[str, str]]:
             if name == "status" and item.type == "rfi" and value == "open" and view.responses:
                 value = "answered"  # derived from the response files; the RFI is never edited
             rows.append((name, value))
+    if view.pending:
+        rows.append(("pending", f"on {view.pending}, not yet in the shared branch"))
     if view.rfi_title:
         rows.append(("answers", view.rfi_title))
     if item.type == "rfi":
@@ -116,6 +120,10 @@ def entry(view: EntryView, as_json: bool) -> None:
         document["related_entries"] = [
             {"id": entry_id, "title": title} for entry_id, title in view.related
         ]
+        if view.attachments:
+            document["attachment_paths"] = view.attachments
+        if view.pending:
+            document["pending"] = view.pending
         print_json(document)
         return
     marking = item.meta.get("tlp")
@@ -144,6 +152,8 @@ def _entry_as_text(view: EntryView) -> list[str]:
     for position, response in enumerate(view.responses, 1):
         heading = _response_heading(position, response)
         lines += ["", f"--- {heading} ---", response.title, "", response.body.strip("\n")]
+    if view.attachments:
+        lines += ["", "--- Attachments (open with `cacop open ID FILE`) ---", *view.attachments]
     if view.related:
         lines += ["", "--- Related ---"]
         lines += [_related_line(entry_id, title) for entry_id, title in view.related]
@@ -170,10 +180,19 @@ def _entry_for_terminal(view: EntryView) -> None:
         console.rule(text(_response_heading(position, response), "bold green"))
         console.print(text(response.title, "bold"))
         console.print(body_markdown(response.body))
+    if view.attachments:
+        console.rule(text("Attachments (open with `cacop open ID FILE`)", "bold"))
+        for path in view.attachments:
+            console.print(text(path), soft_wrap=True)
     if view.related:
         console.rule(text("Related", "bold"))
         for entry_id, related_title in view.related:
             console.print(text(_related_line(entry_id, related_title)))
+
+
+def _title(item: Entry) -> str:
+    """The title as listed: an entry only on its submit branch says so."""
+    return f"{item.title} (pending: {item.pending})" if item.pending else item.title
 
 
 def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> None:
@@ -191,6 +210,7 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
                         "topics": item.meta.get("topics"),
                         "tlp": item.meta.get("tlp"),
                         "path": item.rel,
+                        "pending": item.pending,
                     }
                     for item in entries
                 ],
@@ -200,7 +220,7 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
     if not terminal(sys.stdout):  # one line an entry, tab-separated: ready for grep and cut
         plain_lines(
             "\t".join(" ".join(_value(part).split()) for part in (item.meta.get("created", ""),
-                      item.type, item.meta.get("site", ""), item.title, item.id,
+                      item.type, item.meta.get("site", ""), _title(item), item.id,
                       tlp_label(item.meta.get("tlp"))))
             for item in entries
         )  # fmt: skip
@@ -216,7 +236,7 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
                 text(item.meta.get("created", "")),
                 text(item.type),
                 text(item.meta.get("site", "")),
-                text(item.title),
+                text(_title(item)),
                 text(item.id, "dim"),
                 tlp_text(item.meta.get("tlp")),
             )

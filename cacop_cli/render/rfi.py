@@ -35,7 +35,10 @@ def closed(result: Closed) -> None:
     emit(result.rfi.id)
     if result.changed:
         count = result.responses
-        note(f"closed {result.rfi.id} after {count} response(s); share it with `cacop sync`")
+        note(
+            f"closed {result.rfi.id} after {count} response(s); "
+            f"share it with `cacop submit {result.rfi.id}`"
+        )
     else:
         note(f"{result.rfi.id} was already closed; nothing changed")
 

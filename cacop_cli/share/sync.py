@@ -143,10 +143,18 @@ def _move_branch(kb: KB, *, before: str, after: str, source: str) -> list[str]:
 
 
 def _clash(source: str, names: list[str]) -> GitError:
+    from .status import entry_id_of
+
+    ids = list(dict.fromkeys(filter(None, map(entry_id_of, names))))
+    hint = "nothing was changed here. Copy your edits elsewhere, then sync again"
+    if ids:
+        hint = (
+            f"nothing was changed here. Not yet shared: {', '.join(ids)}; share with "
+            f"`cacop submit {ids[0]}` (each id in turn), then sync again"
+        )
     return GitError(
         f"what arrived from {source} clashes with your uncommitted work in: " + ", ".join(names),
-        hint="nothing was changed here. Commit your edits (`git commit`) or copy them "
-        "elsewhere, then sync again",
+        hint=hint,
     )
 
 
@@ -327,6 +335,8 @@ def sync(
         )  # fmt: skip
     tip = gitrepo.rev_parse(kb.root, upstream.ref)
     integration = integrate(kb, tip, source)
+    if tip is not None:  # `cacop status` lists answers that reach the shared branch after it
+        gitrepo.set_cacop_setting(kb.root, "last-sync", tip)
     result = SyncResult(integration, branch=branch, upstream=source)
     if tip is not None and integration.how != "up to date":
         result.list_arrivals(kb, tip)
