@@ -239,7 +239,7 @@ table.heat th.topic { text-align: right; padding-right: 10px; white-space: nowra
 table.heat th.site { min-width: 64px; text-align: center; vertical-align: bottom; }
 table.heat td.cell { min-width: 64px; height: 38px; text-align: center; font-weight: 700;
                      font-size: 15px; border-radius: 3px; }
-table.heat td.h0 { font-size: 17px; outline: 2px solid #b2182b; outline-offset: 1px; }
+table.heat td.h0 { font-size: 17px; }
 table.heat td.total { padding-left: 10px; color: #555555; }
 .legend { margin: 10px 0 0; font-size: 12px; color: #555555; }
 .legend span { display: inline-block; width: 28px; height: 14px; vertical-align: middle;
