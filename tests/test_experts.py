@@ -108,14 +108,15 @@ def test_in_a_pipe_each_person_and_site_is_one_tab_separated_line(cli, kb_copy):
     people, sites = result.stdout.split("\n\n")
     for block, title, ranked in (
         (people, "# People who know about 'nibin'", document["people"]),
-        (sites, "# Sites", document["sites"]),
+        (sites, "# Sites (and their units)", document["sites"]),
     ):
         heading, *rows = block.strip("\n").split("\n")
         assert heading == title
         assert [row.split("\t") for row in rows] == [
             [str(rank), expert["label"], f"{expert['score']:.2f}",
              ", ".join(f"{item['id']} TLP:{item['tlp'].upper()}"
-                       for item in expert["entries"])]
+                       for item in expert["entries"]),
+             expert["summary"], ""]
             for rank, expert in enumerate(ranked, 1)
         ]  # fmt: skip
 
