@@ -186,8 +186,19 @@ def gaps(report: GapReport, as_json: bool) -> None:
     for heading, lines in _action_lists(report):
         console.print()
         console.print(text(f"{heading} ({len(lines)})", "bold"))
-        for line in lines or ["none"]:
-            console.print(text(f"  • {line}"), soft_wrap=True)
+        console.print(_bullets(lines or ["none"]))
+
+
+def _bullets(lines: list[str]):
+    """A bulleted list whose items wrap under themselves, between words (ids stay whole)."""
+    from rich.table import Table
+
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for line in lines:
+        grid.add_row(text("  • "), text(line))
+    return grid
 
 
 def _action_lists(report: GapReport) -> list[tuple[str, list[str]]]:
@@ -560,6 +571,6 @@ def digest(result: Digest, as_json: bool) -> None:
         print_json(result.as_dict())
         return
     if terminal(sys.stdout):
-        out().print(text(digest_markdown(result)), soft_wrap=True, end="")
+        out().print(text(digest_markdown(result)), end="")  # wrapped between words
     else:
         plain_lines([digest_markdown(result).rstrip("\n")])
