@@ -109,14 +109,21 @@ def plain_lines(lines: Iterable[str], stream: IO[str] | None = None) -> None:
 
 
 def packed(
-    parts: Iterable[Text], width: int, indent: int = 0, separator: str = " · ", lead: str = ""
+    parts: Iterable[Text],
+    width: int,
+    indent: int = 0,
+    separator: str = " · ",
+    lead: str | Text = "",
 ) -> Text:
     """Parts joined by `separator` after `lead` (else `indent` spaces), broken onto lines
     indented by `indent` only between parts: facets or details that never break inside a
     word or an id."""
     from rich.text import Text
 
-    result = Text(lead or " " * indent, style="dim" if lead else "")
+    if isinstance(lead, Text):
+        result = lead.copy()
+    else:
+        result = Text(lead or " " * indent, style="dim" if lead else "")
     used, first = len(result.plain), True
     for part in parts:
         size = len(part.plain)

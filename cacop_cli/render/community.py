@@ -432,16 +432,22 @@ def _expert_blocks(console, title: str, ranked: list[Expert], sites: bool) -> No
         who.append_text(text(expert.label, "bold"))
         if expert.site and not sites:
             who.append_text(text(f" ({expert.site})"))
-        console.print(packed([who, text(expert.summary, "cyan")], console.width, indent, " — "))
+        who.append(" — ")
+        summary = [text(expert.summary, "cyan")]
+        console.print(packed(summary, console.width, indent, " — ", lead=who), soft_wrap=True)
         if expert.units:
-            console.print(Padding(text("units: " + ", ".join(expert.units)), (0, 0, 0, indent)))
+            console.print(
+                Padding(text("units: " + ", ".join(expert.units)), (0, 0, 0, indent), expand=False)
+            )
         for contact in expert.contacts:
-            console.print(Padding(text("reach: " + contact_line(contact)), (0, 0, 0, indent)))
+            console.print(
+                Padding(text("reach: " + contact_line(contact)), (0, 0, 0, indent), expand=False)
+            )
         for item in expert.contributions:
             when = item.when.isoformat() if item.when else "undated"
             line = tlp_text(item.entry.meta.get("tlp"))
             line.append_text(text(f" {item.entry.title} ({item.entry.type}, {when})"))
-            console.print(Padding(line, (0, 0, 0, indent)))
+            console.print(Padding(line, (0, 0, 0, indent), expand=False))
             console.print(text(" " * (indent + 2) + item.entry.id, "dim"))
         console.print()
 

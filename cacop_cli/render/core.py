@@ -261,7 +261,7 @@ def _entries_for_terminal(entries: list[Entry]) -> None:
     for item in entries:
         console.print()
         console.print(text(item.id, "bold"))
-        console.print(Padding(text(item.title), (0, 0, 0, 2)))
+        console.print(Padding(text(item.title), (0, 0, 0, 2), expand=False))
         parts = [text(item.type), text(item.meta.get("site", ""))]
         parts += [text(date) for date in _dates(item.meta)] + [tlp_text(item.meta.get("tlp"))]
         console.print(packed(parts, console.width, indent=2))

@@ -158,5 +158,5 @@ def _blocks(result: RfiListing, title: str) -> None:
         ]
         console.print()
         console.print(text(row.entry.id, "bold"))
-        console.print(Padding(text(row.entry.title), (0, 0, 0, 2)))
+        console.print(Padding(text(row.entry.title), (0, 0, 0, 2), expand=False))
         console.print(packed([part for part in parts if part.plain], console.width, indent=2))
