@@ -421,7 +421,7 @@ def test_html_page_in_headless_chromium(cli, community, tmp_path, width):
     def seen(colour: str) -> int:
         return pixels[bytes.fromhex(colour.lstrip("#"))]
 
-    for level, number in cells.items():  # each level's cells drawn in its colour
+    for level in cells:  # each level's cells drawn in its colour
         assert seen(PALETTE[level]) >= area[level] * 0.6, (level, seen(PALETTE[level]))
     assert seen(PALETTE[0]) > max(seen(PALETTE[level]) for level in (2, 4, 5))
     for level in (1, 3):  # no cell of these levels: only the legend's small swatch
