@@ -4,7 +4,6 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from .config import KB
 from .entries import write_atomic
 from .errors import UsageError
 from .models import TOPICS, TYPES, Entry, Issue, at_or_below
+from .people import is_unit, same_person, site_contacts
 from .publish import Line, choose_line, for_others
 from .rfi import entry_date, last_touched, rfi_rows
 
@@ -222,22 +222,6 @@ class Contribution:
         }
 
 
-# An author that names a unit, not a person: "Crime Analysis Unit", "Real Time Crime
-# Center", "… Division", "… Bureau": listed as its site's, never among the people.
-UNIT_WORDS = re.compile(
-    r"\b(unit|cent(er|re)|division|bureau|section|team|office|department|dept|squad|"
-    r"task force|command|precinct|district|agency|group|program|programme|police|"
-    r"sheriff|rtcc|fusion)\b",
-    re.IGNORECASE,
-)
-
-
-def is_unit(author: str, site_names: set[str] | frozenset[str] = frozenset()) -> bool:
-    """Does this author name a unit, an agency or a site rather than a person?"""
-    folded = " ".join(author.casefold().split())
-    return bool(UNIT_WORDS.search(folded)) or folded in site_names
-
-
 @dataclass
 class Expert:
     """A person (an author) or a site, and the matching entries that make them one."""
@@ -276,22 +260,6 @@ class Expert:
             "contacts": self.contacts,
             "units": self.units,
         }
-
-
-def site_contacts(catalog: Catalog, slug: str) -> list[dict[str, str]]:
-    """A site's `contacts` in kb/sites.yaml (name, role, email, phone), as written."""
-    details = catalog.sites.get(slug)
-    listed = details.get("contacts") if isinstance(details, dict) else None
-    contacts = []
-    for contact in listed if isinstance(listed, list) else ():
-        if isinstance(contact, dict) and isinstance(contact.get("name"), str):
-            keys = ("name", "role", "email", "phone")
-            contacts.append({k: str(contact[k]) for k in keys if contact.get(k) is not None})
-    return contacts
-
-
-def _same_person(first: str, second: str) -> bool:
-    return " ".join(first.casefold().split()) == " ".join(second.casefold().split())
 
 
 @dataclass
@@ -412,7 +380,7 @@ def experts(
         person.contacts = [
             contact
             for contact in site_contacts(catalog, person.site or "")
-            if _same_person(contact["name"], person.label)
+            if same_person(contact["name"], person.label)
         ]
     ranked_sites = _rank(sites, site_labels, top)
     for site_expert in ranked_sites:

@@ -147,3 +147,15 @@ def test_search_syntax_narrows_the_experts(cli, kb_copy):
     document = experts_json(cli, kb_copy, "title:nibin AND network")
     assert [p["label"] for p in document["people"]] == ["Cy Chen"]
     assert [s["name"] for s in document["sites"]] == ["gamma"]
+
+
+@pytest.mark.parametrize(
+    "author, unit",
+    [("Crime Analysis Unit", True), ("Real Time Crime Center", True), ("Patrol Division", True),
+     ("Investigations Bureau", True), ("Planning Section", True), ("Gun Violence Team", True),
+     ("Chief's Office", True), ("Alpha City", True), ("Cy Chen", False), ("T. Okafor", False)],
+)  # fmt: skip
+def test_units_and_sites_are_not_people(author, unit):
+    from cacop_cli.people import is_unit
+
+    assert is_unit(author, {"alpha city"}) is unit
