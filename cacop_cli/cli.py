@@ -22,6 +22,7 @@ from .errors import CacopError, ExitCode
 class State:
     kb: str | None = None
     debug: bool = False
+    no_pager: bool = False
 
 
 def _debug_requested(ctx: typer.Context) -> bool:
@@ -42,8 +43,12 @@ class CacopGroup(TyperGroup):
             )
             ctx.exit(int(ExitCode.PROBLEMS))
         render.tolerate_narrow_encodings()
+        from .render.pager import paging, wanted
+
+        words = tuple(getattr(ctx, "_protected_args", None) or ctx.protected_args) + tuple(ctx.args)
         try:
-            return super().invoke(ctx)
+            with paging(wanted(words[:2], bool(ctx.params.get("no_pager")))):
+                return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):
             raise
         except CacopError as error:
@@ -97,11 +102,14 @@ def root(
         None, "--kb", metavar="PATH", help="The knowledge base (else CACOP_KB, else walk up)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    no_pager: bool = typer.Option(
+        False, "--no-pager", help="Never page long output (else CACOP_PAGER, PAGER, less -FRX)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
-    ctx.obj = State(kb=kb, debug=debug)
+    ctx.obj = State(kb=kb, debug=debug, no_pager=no_pager)
 
 
 def _register() -> None:

@@ -4,6 +4,7 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from .config import KB
 from .entries import write_atomic
 from .errors import UsageError
 from .models import TOPICS, TYPES, Entry, Issue, at_or_below
+from .people import is_unit, same_person, site_contacts
 from .publish import Line, choose_line, for_others
 from .rfi import entry_date, last_touched, rfi_rows
 
@@ -228,6 +230,22 @@ class Expert:
     label: str  # what to print: the author, or the site's name
     score: float
     contributions: list[Contribution]
+    site: str | None = None  # a person's site (where most of their entries are from)
+    contacts: list[dict[str, str]] = field(default_factory=list)  # from kb/sites.yaml
+    units: list[str] = field(default_factory=list)  # a site's authors that are units
+
+    @property
+    def newest(self) -> dt.date | None:
+        dates = [item.when for item in self.contributions if item.when]
+        return max(dates) if dates else None
+
+    @property
+    def summary(self) -> str:
+        """The score in one phrase: '3 entries on this, newest 2025-06'."""
+        count = len(self.contributions)
+        newest = self.newest
+        when = f", newest {newest.strftime('%Y-%m')}" if newest else ", all undated"
+        return f"{count} {'entry' if count == 1 else 'entries'} on this{when}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -235,6 +253,12 @@ class Expert:
             "label": self.label,
             "score": round(self.score, 4),
             "entries": [item.as_dict() for item in self.contributions],
+            "summary": self.summary,
+            "entry_count": len(self.contributions),
+            "newest": self.newest.isoformat() if self.newest else None,
+            "site": self.site,
+            "contacts": self.contacts,
+            "units": self.units,
         }
 
 
@@ -317,27 +341,58 @@ def experts(
     people: dict[str, list[Contribution]] = {}
     people_labels: dict[str, str] = {}
     sites: dict[str, list[Contribution]] = {}
+    units: dict[str, dict[str, None]] = {}  # site -> its authors that are units
+    not_people = {" ".join(str(v).casefold().split()) for v in catalog.sites}
+    for slug in catalog.sites:
+        not_people |= {" ".join(_site_name(catalog, slug).casefold().split())}
+        details = catalog.sites.get(slug)
+        agency = details.get("agency") if isinstance(details, dict) else None
+        if isinstance(agency, str):
+            not_people.add(" ".join(agency.casefold().split()))
     for entry_id, score in scores.items():
         entry = known.get(entry_id)
         if entry is None or score <= 0:
             continue
         when = last_touched(entry)
         item = Contribution(entry, score, score * recency_weight(when, today), when)
-        for author in dict.fromkeys(str(a).strip() for a in entry.meta.get("authors") or ()):
-            if author:
-                key = " ".join(author.casefold().split())
-                people.setdefault(key, []).append(item)
-                people_labels.setdefault(key, author)
         site = entry.meta.get("site")
+        for author in dict.fromkeys(str(a).strip() for a in entry.meta.get("authors") or ()):
+            if not author:
+                continue
+            if is_unit(author, not_people):
+                if isinstance(site, str):
+                    units.setdefault(site, {})[author] = None
+                continue
+            key = " ".join(author.casefold().split())
+            people.setdefault(key, []).append(item)
+            people_labels.setdefault(key, author)
         if isinstance(site, str):
             sites.setdefault(site, []).append(item)
     site_labels = {slug: _site_name(catalog, slug) for slug in sites}
+    ranked_people = _rank(people, people_labels, top)
+    for person in ranked_people:
+        home = Counter(
+            str(item.entry.meta.get("site"))
+            for item in person.contributions
+            if isinstance(item.entry.meta.get("site"), str)
+        )
+        person.site = home.most_common(1)[0][0] if home else None
+        person.contacts = [
+            contact
+            for contact in site_contacts(catalog, person.site or "")
+            if same_person(contact["name"], person.label)
+        ]
+    ranked_sites = _rank(sites, site_labels, top)
+    for site_expert in ranked_sites:
+        site_expert.site = site_expert.name
+        site_expert.contacts = site_contacts(catalog, site_expert.name)
+        site_expert.units = list(units.get(site_expert.name, {}))
     return ExpertReport(
         query=query,
         today=today,
         engine="index",
-        people=_rank(people, people_labels, top),
-        sites=_rank(sites, site_labels, top),
+        people=ranked_people,
+        sites=ranked_sites,
         matched=len(scores),
         line=line,
     )

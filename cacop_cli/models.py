@@ -168,9 +168,10 @@ class Hit:
     path: str
     score: float
     snippet: str
-    created: str = ""
+    created: str = ""  # the entry's newest date: `updated`, else `created`
     topics: list[str] = field(default_factory=list)
     tlp: str = ""
+    dated: str = "created"  # which date `created` holds: "updated" or "created"
 
 
 @dataclass

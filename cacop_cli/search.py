@@ -248,6 +248,7 @@ def _hit(kb: KB, raw: Any, pattern: str | None) -> Hit:
         score=round(raw.score, 4),
         snippet=make_snippet(_file_text(kb, str(fields.get("path", ""))), pattern),
         created=str(fields.get("updated") or fields.get("created") or ""),
+        dated="updated" if fields.get("updated") else "created",
         topics=topics,
     )
 

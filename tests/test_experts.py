@@ -108,14 +108,15 @@ def test_in_a_pipe_each_person_and_site_is_one_tab_separated_line(cli, kb_copy):
     people, sites = result.stdout.split("\n\n")
     for block, title, ranked in (
         (people, "# People who know about 'nibin'", document["people"]),
-        (sites, "# Sites", document["sites"]),
+        (sites, "# Sites (and their units)", document["sites"]),
     ):
         heading, *rows = block.strip("\n").split("\n")
         assert heading == title
         assert [row.split("\t") for row in rows] == [
             [str(rank), expert["label"], f"{expert['score']:.2f}",
              ", ".join(f"{item['id']} TLP:{item['tlp'].upper()}"
-                       for item in expert["entries"])]
+                       for item in expert["entries"]),
+             expert["summary"], ""]
             for rank, expert in enumerate(ranked, 1)
         ]  # fmt: skip
 
@@ -146,3 +147,15 @@ def test_search_syntax_narrows_the_experts(cli, kb_copy):
     document = experts_json(cli, kb_copy, "title:nibin AND network")
     assert [p["label"] for p in document["people"]] == ["Cy Chen"]
     assert [s["name"] for s in document["sites"]] == ["gamma"]
+
+
+@pytest.mark.parametrize(
+    "author, unit",
+    [("Crime Analysis Unit", True), ("Real Time Crime Center", True), ("Patrol Division", True),
+     ("Investigations Bureau", True), ("Planning Section", True), ("Gun Violence Team", True),
+     ("Chief's Office", True), ("Alpha City", True), ("Cy Chen", False), ("T. Okafor", False)],
+)  # fmt: skip
+def test_units_and_sites_are_not_people(author, unit):
+    from cacop_cli.people import is_unit
+
+    assert is_unit(author, {"alpha city"}) is unit

@@ -81,7 +81,7 @@ def test_search_in_a_pipe_is_plain_lines(cli, kb_path):
     lines = result.stdout.splitlines()
     first = next(number for number, line in enumerate(lines) if line.startswith("1. "))
     assert lines[first] == "1. TLP:GREEN  Has anyone linked NIBIN leads to group violence data?"
-    assert lines[first + 1].split() == ["rfi", "·", "beta", "·", "2025-02-01", RFI_ID]
+    assert lines[first + 1].split() == ["rfi", "·", "beta", "·", "created", "2025-02-01", RFI_ID]
     assert "nibin" in lines[first + 2].lower()  # the snippet, on one line
     assert any(line.startswith("  by type: ") for line in lines)
     assert "entries found" in result.stdout or "entry found" in result.stdout

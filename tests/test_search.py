@@ -41,7 +41,7 @@ def test_people_see_rank_title_type_site_date_snippet_and_counts(cli, kb_path):
     result = cli("search", "moral voices", kb=kb_path)
     assert result.exit_code == ExitCode.OK, result.stderr
     assert "1. TLP:GREEN  Focused deterrence call-ins for group-involved shooters" in result.stdout
-    assert "strategy · alpha · 2025-01-10" in result.stdout
+    assert "strategy · alpha · updated 2025-01-10" in result.stdout  # which date it is
     assert "found" in result.stdout and "by type:" in result.stdout and "by topic:" in result.stdout
 
 

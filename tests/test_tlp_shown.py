@@ -310,7 +310,7 @@ def _in_pty(argv: list[str], columns: int, answer: bytes | None = None) -> tuple
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 @pytest.mark.parametrize("columns", [80, 120])
 def test_listings_in_a_real_pseudo_terminal_show_every_label(marked, cacop_exe, columns):
-    base = [*cacop_exe, "--kb", str(marked)]
+    base = [*cacop_exe, "--no-pager", "--kb", str(marked)]
     for args in (["search", QUERY, "-n", "50"], ["list"], ["rfi", "list", "--today", TODAY]):
         output, code = _in_pty([*base, *args], columns)
         assert code == 0, output

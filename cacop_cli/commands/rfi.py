@@ -226,7 +226,8 @@ def register(app: typer.Typer) -> None:
         if html is None:
             view.gaps(report, as_json)
         else:
-            written = community.save_page(html, view.gaps_html(report, knowledge_base.name))
+            page = view.gaps_html(report, knowledge_base.name, html.expanduser().absolute().parent)
+            written = community.save_page(html, page)
             if as_json:
                 view.gaps(report, as_json)
                 view.note(f"wrote {written}")

@@ -54,7 +54,8 @@ def out() -> Console:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise SystemExit(0)
 
-    return _Stdout(file=sys.stdout, highlight=False, soft_wrap=False)
+    # No file given: Rich writes to whatever sys.stdout is then (the pager's holder, too).
+    return _Stdout(highlight=False, soft_wrap=False)
 
 
 @cache
@@ -105,6 +106,37 @@ def plain_lines(lines: Iterable[str], stream: IO[str] | None = None) -> None:
     target = sys.stdout if stream is None else stream
     target.write("".join(clean(line) + "\n" for line in lines))
     target.flush()
+
+
+def packed(
+    parts: Iterable[Text],
+    width: int,
+    indent: int = 0,
+    separator: str = " · ",
+    lead: str | Text = "",
+) -> Text:
+    """Parts joined by `separator` after `lead` (else `indent` spaces), broken onto lines
+    indented by `indent` only between parts: facets or details that never break inside a
+    word or an id."""
+    from rich.text import Text
+
+    if isinstance(lead, Text):
+        result = lead.copy()
+    else:
+        result = Text(lead or " " * indent, style="dim" if lead else "")
+    used, first = len(result.plain), True
+    for part in parts:
+        size = len(part.plain)
+        if not first and used + len(separator) + size > width:
+            result.append(separator.rstrip() + "\n" + " " * indent)
+            used = indent
+        elif not first:
+            result.append(separator)
+            used += len(separator)
+        result.append_text(part)
+        used += size
+        first = False
+    return result
 
 
 def emit(message: Any, style: str = "") -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 import sys
+from pathlib import Path
 
 from ..community import Digest, Expert, ExpertReport, GapReport
 from ..models import Entry, tlp_label
@@ -31,9 +33,11 @@ from .core import issue_line
 
 __all__ = ["empty_kb", "note"]
 
-# A sequential palette (ColorBrewer YlOrRd): level 0 is "nothing here", 5 the most.
-PALETTE = ("#eeeeee", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#e31a1c")
-INK = ("#777777", "#000000", "#000000", "#000000", "#000000", "#ffffff")
+# The map is about what is missing: level 0 ("nothing here") is a strong red, the filled
+# cells a quiet sequential blue (ColorBrewer Blues) from 1 to 5, the most. Each ink keeps a
+# contrast of at least 4.5:1 (WCAG AA) on its fill; tests/test_gaps.py computes it.
+PALETTE = ("#b2182b", "#eff3ff", "#c6dbef", "#9ecae1", "#6baed6", "#2171b5")
+INK = ("#ffffff", "#1d1d1d", "#1d1d1d", "#1d1d1d", "#1d1d1d", "#ffffff")
 TYPE_LABELS = {
     "strategy": "Strategies",
     "work-product": "Work products",
@@ -182,8 +186,19 @@ def gaps(report: GapReport, as_json: bool) -> None:
     for heading, lines in _action_lists(report):
         console.print()
         console.print(text(f"{heading} ({len(lines)})", "bold"))
-        for line in lines or ["none"]:
-            console.print(text(f"  • {line}"), soft_wrap=True)
+        console.print(_bullets(lines or ["none"]))
+
+
+def _bullets(lines: list[str]):
+    """A bulleted list whose items wrap under themselves, between words (ids stay whole)."""
+    from rich.table import Table
+
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for line in lines:
+        grid.add_row(text("  • "), text(line))
+    return grid
 
 
 def _action_lists(report: GapReport) -> list[tuple[str, list[str]]]:
@@ -199,7 +214,7 @@ def _action_lists(report: GapReport) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
-            "RFIs past needed_by with no response",
+            "Requests past their needed-by date with no answer",
             [
                 f"{rfi.title} — {names.get(str(rfi.meta.get('site')), '?')}, needed by "
                 f"{rfi.meta.get('needed_by')}, {days} d overdue [{rfi.id}] "
@@ -226,18 +241,23 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; }
 p.meta { color: #555555; margin: 0 0 16px; }
+p.gaps { font-size: 15px; margin: 0 0 12px; }
+p.gaps strong { color: #b2182b; }
 table.heat { border-collapse: separate; border-spacing: 3px; }
-table.heat th { font-size: 12px; font-weight: 600; padding: 2px 4px; }
+table.heat th { font-size: 12px; font-weight: 600; padding: 2px 4px;
+                word-break: keep-all; overflow-wrap: normal; hyphens: none; }
 table.heat th.topic { text-align: right; padding-right: 10px; white-space: nowrap; }
-table.heat th.site { width: 64px; text-align: center; word-break: break-word; }
-table.heat td.cell { width: 64px; height: 38px; text-align: center; font-weight: 700;
+table.heat th.site { min-width: 64px; text-align: center; vertical-align: bottom; }
+table.heat td.cell { min-width: 64px; height: 38px; text-align: center; font-weight: 700;
                      font-size: 15px; border-radius: 3px; }
+table.heat td.h0 { font-size: 17px; }
 table.heat td.total { padding-left: 10px; color: #555555; }
 .legend { margin: 10px 0 0; font-size: 12px; color: #555555; }
 .legend span { display: inline-block; width: 28px; height: 14px; vertical-align: middle;
                margin-right: 2px; border-radius: 2px; }
 ul { margin: 0; padding-left: 22px; } li { margin: 2px 0; }
-code { font-size: 12px; color: #555555; }
+a { color: #0b4f9c; }
+.tlp-label { font-size: 11px; font-weight: 700; padding: 0 4px; background: #000000; }
 """
 
 
@@ -248,19 +268,23 @@ def _h(value: object) -> str:
 def _html_heatmap(counts: dict[str, dict[str, int]], sites: list[str], names: dict) -> str:
     most = max((n for row in counts.values() for n in row.values()), default=0)
     head = "".join(
-        f'<th class="site" title="{_h(names.get(site, site))}">{_h(site)}</th>' for site in sites
+        f'<th class="site" scope="col" title="{_h(site)}">{_h(names.get(site, site))}</th>'
+        for site in sites
     )
     rows = []
     for topic, row in counts.items():
-        cells = "".join(
-            f'<td class="cell h{heat_level(row.get(site, 0), most)}" '
-            f'title="{_h(topic)} × {_h(names.get(site, site))}: {row.get(site, 0)}">'
-            f"{row.get(site, 0)}</td>"
-            for site in sites
-        )
+        cells = []
+        for site in sites:
+            count = row.get(site, 0)
+            what = "no entries: a gap" if count == 0 else f"{count} entries"
+            cells.append(
+                f'<td class="cell h{heat_level(count, most)}" '
+                f'title="{_h(topic)} × {_h(names.get(site, site))}: {what}">{count}</td>'
+            )
         total = sum(row.values())
         rows.append(
-            f'<tr><th class="topic">{_h(topic)}</th>{cells}<td class="total">{total}</td></tr>'
+            f'<tr><th class="topic" scope="row">{_h(topic)}</th>{"".join(cells)}'
+            f'<td class="total">{total}</td></tr>'
         )
     return (
         f'<table class="heat"><thead><tr><th></th>{head}<th>total</th></tr></thead>'
@@ -268,40 +292,109 @@ def _html_heatmap(counts: dict[str, dict[str, int]], sites: list[str], names: di
     )
 
 
-def gaps_html(report: GapReport, kb_name: str) -> str:
-    """One self-contained page: inline CSS, no scripts, nothing fetched from anywhere."""
+def _link(entry: Entry, links_from: Path | None) -> str:
+    """Where the entry's file is, relative to the page (or to the KB's root folder)."""
+    if links_from is None:
+        return entry.rel
+    try:
+        return Path(os.path.relpath(entry.path, links_from)).as_posix()
+    except ValueError:  # another drive (Windows): no relative way there
+        return entry.path.as_uri()
+
+
+def _tlp_html(tlp: object) -> str:
+    return f'<span class="tlp-label" style="color:{tlp_colour(tlp)}">{_h(tlp_label(tlp))}</span>'
+
+
+def _html_lists(report: GapReport, links_from: Path | None) -> list[tuple[str, list[str]]]:
+    """The lists that need someone's attention, as HTML items; each entry links to its file."""
+    names = report.site_names
+
+    def entry(item: Entry, detail: str) -> str:
+        return (
+            f'<a href="{_h(_link(item, links_from))}">{_h(item.title)}</a> — {_h(detail)} '
+            f"{_tlp_html(item.meta.get('tlp'))}"
+        )
+
+    def site_name(item: Entry) -> str:
+        slug = str(item.meta.get("site", "?"))
+        return names.get(slug, slug)
+
+    return [
+        ("Topics with no strategy", [_h(topic) for topic in report.topics_without_strategy]),
+        (
+            "Sites with nothing shared in a year",
+            [
+                _h(names.get(site, site))
+                + (f" — last shared {last}" if last else " — never shared anything")
+                for site, last in report.quiet_sites
+            ],
+        ),
+        (
+            "Requests past their needed-by date with no answer",
+            [
+                entry(rfi, f"asked by {site_name(rfi)}, needed by {rfi.meta.get('needed_by')}, "
+                      f"{days} {'day' if days == 1 else 'days'} overdue")
+                for rfi, days in report.overdue_unanswered
+            ],
+        ),
+        (
+            "Entries not updated in two years",
+            [
+                entry(item, f"{TYPE_LABELS.get(item.type, item.type).lower().rstrip('s')} "
+                      f"from {site_name(item)}, last updated {last or 'never'}")
+                for item, last in report.stale
+            ],
+        ),
+    ]  # fmt: skip
+
+
+def gaps_html(report: GapReport, kb_name: str, links_from: Path | None = None) -> str:
+    """One self-contained page: inline CSS, no scripts, nothing fetched from anywhere.
+
+    The empty cells are the loudest thing on it; sites go by their names; every entry it
+    lists links to its file, relative to `links_from` (the page's folder), else to the KB's
+    root folder. Sections with nothing in them are left out."""
     levels = "".join(
         f".h{level} {{ background: {colour}; color: {INK[level]}; }}\n"
         for level, colour in enumerate(PALETTE)
     )
     legend = "".join(
-        f'<span class="h{level}" title="level {level}"></span>' for level in range(len(PALETTE))
+        f'<span class="h{level}" title="level {level}"></span>' for level in range(1, len(PALETTE))
     )
     restricted = matrix_legend(report)
+    empty = sum(n == 0 for row in report.counts.values() for n in row.values())
+    cells = len(report.topics) * len(report.sites)
     sections = [
         f"<h2>Entries by topic and site</h2>"
+        f'<p class="gaps"><strong>{empty} of {cells} topic and site pairs have nothing '
+        f"shared</strong> (the red cells).</p>"
         f"{_html_heatmap(report.counts, report.sites, report.site_names)}"
-        f'<p class="legend">fewer {legend} more entries</p>'
+        f'<p class="legend"><span class="h0" title="no entries"></span> no entries &nbsp; '
+        f"fewer {legend} more entries</p>"
         + (f'<p class="legend">{_h(restricted)}</p>' if restricted else "")
     ]
     for kind, counts in (report.by_type or {}).items():
-        sections.append(
-            f"<h2>{_h(TYPE_LABELS.get(kind, kind))}</h2>"
-            f"{_html_heatmap(counts, report.sites, report.site_names)}"
-        )
-    for heading, lines in _action_lists(report):
-        items = "".join(f"<li>{_h(line)}</li>" for line in lines) or "<li>none</li>"
-        sections.append(f"<h2>{_h(heading)} ({len(lines)})</h2><ul>{items}</ul>")
+        if any(n for row in counts.values() for n in row.values()):
+            sections.append(
+                f"<h2>{_h(TYPE_LABELS.get(kind, kind))}</h2>"
+                f"{_html_heatmap(counts, report.sites, report.site_names)}"
+            )
+    for heading, items in _html_lists(report, links_from):
+        if items:
+            listed = "".join(f"<li>{item}</li>" for item in items)
+            sections.append(f"<h2>{_h(heading)} ({len(items)})</h2><ul>{listed}</ul>")
     total = sum(n for row in report.counts.values() for n in row.values())
     marked = banner_html(report.line.highest) if report.line.banner else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'\">"
         f"<title>{_h(kb_name)}: gaps as of {report.today}</title>"
         f"<style>{PAGE_CSS}{levels}</style></head><body>{marked}"
-        f"<h1>{_h(kb_name)}: where our knowledge is, and where it is missing</h1>"
+        f"<h1>{_h(kb_name)}: where our knowledge is missing</h1>"
         f'<p class="meta">As of {report.today} · {len(report.sites)} sites · '
         f"{len(report.topics)} topics · {total} topic tags on entries</p>"
         + "".join(sections)
@@ -318,25 +411,55 @@ def page_written(path) -> None:
 # ---------------------------------------------------------------- experts
 
 
-def _expert_table(title: str, ranked: list[Expert]):
-    from rich.table import Table
+def contact_line(contact: dict[str, str]) -> str:
+    """'T. Okafor, crime analyst, tokafor@example.gov, 901-555-0100'."""
+    keys = ("name", "role", "email", "phone")
+    return ", ".join(contact[key] for key in keys if contact.get(key))
 
-    table = Table(title=text(title, "bold"), show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("who", overflow="fold")
-    table.add_column("score", justify="right")
-    table.add_column("entries behind it", overflow="fold", ratio=1)
+
+def _expert_blocks(console, title: str, ranked: list[Expert], sites: bool) -> None:
+    """One block an expert: who and the score in words, how to reach them, then the
+    entries behind it, each title wrapped and its id whole on a line of its own."""
+    from rich.padding import Padding
+
+    from . import packed
+
+    console.print(text(title, "bold underline"))
+    width = len(str(len(ranked)))
+    indent = width + 2
     for position, expert in enumerate(ranked, 1):
-        behind = text("")
-        for number, item in enumerate(expert.contributions):
-            if number:
-                behind.append("\n")
+        who = text(f"{position:>{width}}. ", "bold")
+        who.append_text(text(expert.label, "bold"))
+        if expert.site and not sites:
+            who.append_text(text(f" ({expert.site})"))
+        who.append(" — ")
+        summary = [text(expert.summary, "cyan")]
+        console.print(packed(summary, console.width, indent, " — ", lead=who), soft_wrap=True)
+        if expert.units:
+            console.print(
+                Padding(text("units: " + ", ".join(expert.units)), (0, 0, 0, indent), expand=False)
+            )
+        for contact in expert.contacts:
+            console.print(
+                Padding(text("reach: " + contact_line(contact)), (0, 0, 0, indent), expand=False)
+            )
+        for item in expert.contributions:
             when = item.when.isoformat() if item.when else "undated"
-            behind.append_text(tlp_text(item.entry.meta.get("tlp")))
-            behind.append_text(text(f" {item.entry.title} ({item.entry.type}, {when}) "))
-            behind.append_text(text(item.entry.id, "dim"))
-        table.add_row(text(str(position)), text(expert.label), text(f"{expert.score:.2f}"), behind)
-    return table
+            line = tlp_text(item.entry.meta.get("tlp"))
+            line.append_text(text(f" {item.entry.title} ({item.entry.type}, {when})"))
+            console.print(Padding(line, (0, 0, 0, indent), expand=False))
+            console.print(text(" " * (indent + 2) + item.entry.id, "dim"))
+        console.print()
+
+
+def _plain_expert(position: int, expert: Expert) -> str:
+    """rank, who, score, the entries behind it, the score in words, how to reach them."""
+    entries = ", ".join(
+        f"{item.entry.id} {tlp_label(item.entry.meta.get('tlp'))}" for item in expert.contributions
+    )
+    reach = "; ".join(contact_line(contact) for contact in expert.contacts)
+    cells = [str(position), expert.label, f"{expert.score:.2f}", entries, expert.summary, reach]
+    return "\t".join(" ".join(cell.split()) for cell in cells)
 
 
 def experts(report: ExpertReport, as_json: bool) -> None:
@@ -348,27 +471,21 @@ def experts(report: ExpertReport, as_json: bool) -> None:
         note(f"no entry matches {clean(report.query)!r}; try fewer or broader words")
         return
     people = f"People who know about {clean(report.query)!r}"
+    sites = "Sites (and their units)"
     if terminal(sys.stdout):
         console = out()
-        console.print(_expert_table(people, report.people))
-        console.print(_expert_table("Sites", report.sites))
-    else:  # one tab-separated line each: rank, who, score, the entries behind it
+        _expert_blocks(console, people, report.people, sites=False)
+        _expert_blocks(console, sites, report.sites, sites=True)
+    else:  # one tab-separated line each
         lines = []
-        for title, ranked in ((people, report.people), ("Sites", report.sites)):
+        for title, ranked in ((people, report.people), (sites, report.sites)):
             lines += [*([""] if lines else []), f"# {title}"]
-            lines += [
-                f"{position}\t{' '.join(expert.label.split())}\t{expert.score:.2f}\t"
-                + ", ".join(
-                    f"{item.entry.id} {tlp_label(item.entry.meta.get('tlp'))}"
-                    for item in expert.contributions
-                )
-                for position, expert in enumerate(ranked, 1)
-            ]
+            lines += [_plain_expert(position, expert) for position, expert in enumerate(ranked, 1)]
         plain_lines(lines)
     engine = "the search index" if report.engine == "index" else "simple term matching"
     note(
         f"{report.matched} matching entries, ranked by {engine}; an entry's weight halves "
-        "every two years of age"
+        "every two years of age; authors that are units count for their site"
     )
 
 
@@ -460,6 +577,6 @@ def digest(result: Digest, as_json: bool) -> None:
         print_json(result.as_dict())
         return
     if terminal(sys.stdout):
-        out().print(text(digest_markdown(result)), soft_wrap=True, end="")
+        out().print(text(digest_markdown(result)), end="")  # wrapped between words
     else:
         plain_lines([digest_markdown(result).rstrip("\n")])

@@ -225,11 +225,46 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
             for item in entries
         )  # fmt: skip
     else:
-        from rich.table import Table
+        _entries_for_terminal(entries)
+    for problem in unreadable:
+        talk(issue_line(problem), "red")
 
+
+TABLE_TITLE_ROOM = 24  # a listing is a table only while the title keeps this many columns
+
+
+def _dates(meta: dict) -> list[str]:
+    """'created 2024-03-05', and 'updated …' when it was: which date each one is."""
+    dates = [f"created {meta['created']}"] if meta.get("created") else []
+    if meta.get("updated") and meta.get("updated") != meta.get("created"):
+        dates.append(f"updated {meta['updated']}")
+    return dates
+
+
+def _entries_for_terminal(entries: list[Entry]) -> None:
+    """A table where every column fits with the ids whole; else one block an entry: the id
+    on its own line, the title wrapped under it, then type, site, dates and TLP."""
+    from rich.padding import Padding
+    from rich.table import Table
+
+    from . import packed
+
+    console = out()
+    fixed = {
+        "created": max((len(str(e.meta.get("created", ""))) for e in entries), default=0),
+        "type": max((len(e.type) for e in entries), default=0),
+        "site": max((len(clean(e.meta.get("site", ""))) for e in entries), default=0),
+        "id": max((len(e.id) for e in entries), default=0),
+        "tlp": max((len(tlp_label(e.meta.get("tlp"))) for e in entries), default=0),
+    }
+    needed = sum(max(width, len(name)) for name, width in fixed.items()) + TABLE_TITLE_ROOM
+    if needed + 3 * 6 + 1 <= console.width:
         table = Table(title=text(f"{len(entries)} entries"), show_lines=False)
-        for column in ("created", "type", "site", "title", "id"):
-            table.add_column(column, overflow="fold")
+        table.add_column("created", no_wrap=True)
+        table.add_column("type", no_wrap=True)
+        table.add_column("site", no_wrap=True)
+        table.add_column("title", ratio=1)
+        table.add_column("id", no_wrap=True)
         table.add_column("tlp", no_wrap=True)
         for item in entries:
             table.add_row(
@@ -240,6 +275,13 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
                 text(item.id, "dim"),
                 tlp_text(item.meta.get("tlp")),
             )
-        out().print(table)
-    for problem in unreadable:
-        talk(issue_line(problem), "red")
+        console.print(table)
+        return
+    console.print(text(f"{len(entries)} entries", "italic"))
+    for item in entries:
+        console.print()
+        console.print(text(item.id, "bold"))
+        console.print(Padding(text(item.title), (0, 0, 0, 2), expand=False))
+        parts = [text(item.type), text(item.meta.get("site", ""))]
+        parts += [text(date) for date in _dates(item.meta)] + [tlp_text(item.meta.get("tlp"))]
+        console.print(packed(parts, console.width, indent=2))

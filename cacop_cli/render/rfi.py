@@ -91,13 +91,26 @@ def listing(result: RfiListing, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=text(f"{len(result.rows)} RFI(s) as of {result.today.isoformat()}"))
+    console = out()
+    title = f"{len(result.rows)} RFI(s) as of {result.today.isoformat()}"
+    longest = {
+        "site": max(len(str(row.entry.meta.get("site", ""))) for row in result.rows),
+        "id": max(len(row.entry.id) for row in result.rows),
+        "tlp": max(len(tlp_label(row.entry.meta.get("tlp"))) for row in result.rows),
+    }
+    if (
+        sum(longest.values()) + len("needed by") + 8 + 8 + 7 + TITLE_ROOM + 3 * 7 + 1
+        > console.width
+    ):
+        _blocks(result, title)
+        return
+    table = Table(title=text(title))
     table.add_column("needed by", no_wrap=True)
     table.add_column("priority", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("answers", justify="right", no_wrap=True)
-    table.add_column("site", overflow="fold")
-    table.add_column("title / id", overflow="fold", ratio=1)
+    table.add_column("site", no_wrap=True)
+    table.add_column("title / id", ratio=1)
     table.add_column("tlp", no_wrap=True)
     for row in result.rows:
         meta = row.entry.meta
@@ -117,4 +130,36 @@ def listing(result: RfiListing, as_json: bool) -> None:
             label,
             tlp_text(meta.get("tlp")),
         )
-    out().print(table)
+    console.print(table)
+
+
+TITLE_ROOM = 20  # the table is used only while its title column keeps this many columns
+
+
+def _blocks(result: RfiListing, title: str) -> None:
+    """One block an RFI for a narrow terminal: the id whole on its line, the title wrapped
+    under it, then when it is needed, priority, status, answers, site and TLP."""
+    from rich.padding import Padding
+
+    from . import packed
+
+    console = out()
+    console.print(text(title, "italic"))
+    for row in result.rows:
+        meta = row.entry.meta
+        due, due_style = due_text(row)
+        priority = str(meta.get("priority", ""))
+        needed = f"needed by {meta['needed_by']}" if meta.get("needed_by") else "no date"
+        parts = [
+            text(needed),
+            text(due, due_style),
+            text(priority, PRIORITY_STYLE.get(priority, "")),
+            text(row.status, STATUS_STYLE.get(row.status, "")),
+            text(f"{row.responses} answer{'s' * (row.responses != 1)}"),
+            text(meta.get("site", "")),
+            tlp_text(meta.get("tlp")),
+        ]
+        console.print()
+        console.print(text(row.entry.id, "bold"))
+        console.print(Padding(text(row.entry.title), (0, 0, 0, 2), expand=False))
+        console.print(packed([part for part in parts if part.plain], console.width, indent=2))

@@ -89,30 +89,39 @@ def hit_document(hit: Hit) -> dict[str, object]:
     }
 
 
+def _details(hit: Hit) -> str:
+    """'strategy · alpha · updated 2025-01-10': the date says which date it is."""
+    when = f"{hit.dated} {hit.created}" if hit.created else ""
+    return " · ".join(part for part in (hit.type, hit.site, when) if part)
+
+
 def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
     width = len(str(len(hits)))
     indent = " " * (width + 2)
     if not terminal(sys.stdout):
         lines = []
         for rank, hit in enumerate(hits, 1):
-            details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
             title = f"{rank:>{width}}. {tlp_label(hit.tlp)}  {hit.title}"
-            lines += [title, f"{indent}{details}  {hit.id}"]
+            lines += [title, f"{indent}{_details(hit)}  {hit.id}"]
             lines += [f"{indent}{hit.snippet}", ""] if hit.snippet else [""]
         plain_lines(lines)
         return
     from rich.padding import Padding
+    from rich.table import Table
+
+    from . import packed
 
     console = out()
-    for rank, hit in enumerate(hits, 1):
-        line = text(f"{rank:>{width}}. ", "bold")
-        line.append_text(tlp_text(hit.tlp))
-        line.append_text(text("  " + hit.title, "bold"))
-        console.print(line, soft_wrap=True)
-        details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
-        meta = text(indent + details, "cyan")
-        meta.append_text(text(f"  {hit.id}", "dim"))
-        console.print(meta, soft_wrap=True)
+    for rank, hit in enumerate(hits, 1):  # the title wraps under itself; the id never breaks
+        heading = Table.grid()
+        heading.add_column(no_wrap=True)
+        heading.add_column(ratio=1)
+        title = tlp_text(hit.tlp)
+        title.append_text(text("  " + hit.title, "bold"))
+        heading.add_row(text(f"{rank:>{width}}. ", "bold"), title)
+        console.print(heading)
+        parts = [text(part, "cyan") for part in _details(hit).split(" · ")]
+        console.print(packed([*parts, text(hit.id, "dim")], console.width, len(indent)))
         if hit.snippet:
             snippet = text(hit.snippet)
             if pattern:
@@ -152,10 +161,21 @@ def results(result: SearchResult, as_json: bool) -> None:
     emit(summary, "bold")
     for name, counts in result.facets.items():
         if counts:
-            listed = ", ".join(f"{value} {count}" for value, count in counts.items())
-            emit(f"  by {name}: {listed}", "dim")
+            _facet_line(name, counts)
     if result.suggestion:
         note(result.suggestion)
+
+
+def _facet_line(name: str, counts: dict[str, int]) -> None:
+    """'  by topic: robbery 3, burglary 1': on a terminal broken only between values."""
+    if not terminal(sys.stdout):
+        emit(f"  by {name}: " + ", ".join(f"{value} {count}" for value, count in counts.items()))
+        return
+    from . import packed
+
+    parts = [text(f"{value} {count}", "dim") for value, count in counts.items()]
+    line = packed(parts, out().width, indent=4, separator=", ", lead=f"  by {name}: ")
+    out().print(line, soft_wrap=True)
 
 
 def index_stats(stats: RefreshStats) -> None:
