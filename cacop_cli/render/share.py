@@ -59,7 +59,7 @@ def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
             "remote has not seen (all checked by the gate)"
         )
     if not result.pushed:
-        if result.offline:
+        if result.offline and not result.unseen_base:
             note("the remote did not answer; the branch was made from the last copy fetched")
         emit(f"not pushed; to send it for review: cacop submit {result.entry_id}")
         return
