@@ -115,8 +115,8 @@ def test_submit_offline_without_a_fetched_base_gates_all_local_history(cli, tmp_
     git(git_kb, "commit", "-qm", "notes")
     attachment = write(tmp_path / "summary.txt", "Monthly counts by beat.\n")
     result = cli(
-        "submit", str(attachment), "--title", "Monthly counts", "--topic", "crime-analysis", "--no-push", kb=git_kb,
-        env={"CACOP_GIT_TIMEOUT": "3"},
+        "submit", str(attachment), "--title", "Monthly counts", "--topic", "crime-analysis",
+        "--no-push", kb=git_kb, env={"CACOP_GIT_TIMEOUT": "3"},
     )  # fmt: skip
     assert result.exit_code == ExitCode.PROBLEMS, result.stdout + result.stderr
     assert "notes/contacts.txt" in result.stderr
@@ -128,8 +128,8 @@ def test_submit_offline_without_a_fetched_base_says_what_the_branch_carries(cli,
     commit_entry(git_kb, "alpha-2025-local", "Local, never pushed")
     attachment = write(tmp_path / "summary.txt", "Monthly counts by beat.\n")
     result = cli(
-        "submit", str(attachment), "--title", "Monthly counts", "--topic", "crime-analysis", "--no-push", kb=git_kb,
-        env={"CACOP_GIT_TIMEOUT": "3"},
+        "submit", str(attachment), "--title", "Monthly counts", "--topic", "crime-analysis",
+        "--no-push", kb=git_kb, env={"CACOP_GIT_TIMEOUT": "3"},
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert "no copy of the shared branch was ever fetched" in result.stderr

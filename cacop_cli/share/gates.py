@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import tempfile
 from collections.abc import Iterable
@@ -72,7 +73,10 @@ def secrets(text: str, path: str) -> list[Finding]:
     from detect_secrets.settings import default_settings
 
     name = Path(path).name or "entry.md"
-    with tempfile.TemporaryDirectory(prefix="cacop-scan-") as folder:
+    # named like the temporary checkouts, so that a kill mid-scan leaves nothing for long:
+    # the next sharing command (or `status`) removes the copy once this process is gone
+    prefix = f"{gitrepo.CHECKOUT_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         copy = Path(folder) / name
         copy.write_text(text, encoding="utf-8")
         with default_settings():
