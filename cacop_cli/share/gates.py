@@ -68,9 +68,10 @@ def tlp_finding(tlp: Any, max_tlp: str, *, path: str, line: int) -> Finding | No
 
 
 # detect-secrets costs seconds a megabyte. In a large file only the lines that could hold a
-# secret go to it (the others are blanked, so line numbers stay): a secret word, a URL with a
+# secret go to it: a secret word, a URL with a
 # password, a known key prefix, or a token long enough to be a key (16 characters of a key's
-# alphabet; 8 hex digits, the shortest a hex token detect-secrets reports).
+# alphabet; 8 hex digits, the shortest a hex token detect-secrets reports). Each finding
+# keeps its line number in the whole text.
 _MAY_HOLD_SECRET = re.compile(
     r"(?i)key|pass|pwd|secret|token|auth|cred|contrase|private|bearer|://[^\s/]*@"
     r"|[A-Za-z0-9+/=_.~-]{16,}|[0-9a-f]{8,}"
@@ -78,11 +79,14 @@ _MAY_HOLD_SECRET = re.compile(
 PREFILTER_FROM = 100_000  # characters; smaller texts go to detect-secrets whole
 
 
-def secret_candidates(text: str) -> str:
-    """The text with every line that cannot hold a secret blanked (line numbers kept)."""
-    return "\n".join(
-        line if _MAY_HOLD_SECRET.search(line) else "" for line in text.split("\n")
-    )
+def secret_candidates(text: str) -> tuple[str, list[int]]:
+    """The lines of a text that could hold a secret, and the line number of each."""
+    kept = [
+        (number, line)
+        for number, line in enumerate(text.split("\n"), start=1)
+        if _MAY_HOLD_SECRET.search(line)
+    ]
+    return "\n".join(line for _, line in kept) + "\n", [number for number, _ in kept]
 
 
 def secrets(text: str, path: str, prefilter_from: int = PREFILTER_FROM) -> list[Finding]:
@@ -90,8 +94,9 @@ def secrets(text: str, path: str, prefilter_from: int = PREFILTER_FROM) -> list[
     from detect_secrets.core.scan import scan_file
     from detect_secrets.settings import default_settings
 
+    numbers: list[int] | None = None
     if len(text) >= prefilter_from:
-        text = secret_candidates(text)
+        text, numbers = secret_candidates(text)
     name = Path(path).name or "entry.md"
     # named like the temporary checkouts, so that a kill mid-scan leaves nothing for long:
     # the next sharing command (or `status`) removes the copy once this process is gone
@@ -101,7 +106,10 @@ def secrets(text: str, path: str, prefilter_from: int = PREFILTER_FROM) -> list[
         copy.write_text(text, encoding="utf-8")
         with default_settings():
             hits = sorted(
-                {(hit.line_number, hit.type) for hit in scan_file(str(copy))},
+                {
+                    (numbers[hit.line_number - 1] if numbers else hit.line_number, hit.type)
+                    for hit in scan_file(str(copy))
+                },
             )
     return [
         Finding(SECRET, "secret", path, line, f"a secret ({kind}): remove it and change it")
