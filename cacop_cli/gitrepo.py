@@ -413,6 +413,11 @@ def hooks_dir(root: Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
+def is_ancestor(root: Path, commit: str, tip: str) -> bool:
+    """Is `commit` in the history of `tip`?"""
+    return run_git(root, "merge-base", "--is-ancestor", commit, tip).returncode == 0
+
+
 def merge_base(root: Path, one: str, other: str) -> str | None:
     result = run_git(root, "merge-base", one, other)
     return result.stdout.strip() or None if result.returncode == 0 else None
@@ -569,10 +574,16 @@ def fetch(root: Path, remote: str, branch: str | None = None, fix: str = "") -> 
     )
 
 
+# Temporary checkouts are named cacop-share-<pid>-<random> in the system's temp folder, so
+# that the next cacop can tell its own leftovers (a process killed with SIGKILL) from the
+# checkouts of a cacop still running, and remove them: they hold entries in plain text.
+CHECKOUT_PREFIX = "cacop-share-"
+
+
 @contextlib.contextmanager
 def worktree(root: Path, commit: str) -> Iterator[Path]:
     """A temporary, detached checkout of a commit, outside the user's working tree."""
-    parent = Path(tempfile.mkdtemp(prefix="cacop-"))
+    parent = Path(tempfile.mkdtemp(prefix=f"{CHECKOUT_PREFIX}{os.getpid()}-"))
     place = parent / "tree"
     try:
         with sigint_deferred():
@@ -589,9 +600,58 @@ def worktree(root: Path, commit: str) -> Iterator[Path]:
         yield place.resolve()
     finally:
         with sigint_deferred():
-            run_git(root, "worktree", "remove", "--force", str(place))
+            run_git(root, "worktree", "remove", "--force", "--force", str(place))
             shutil.rmtree(parent, ignore_errors=True)
             run_git(root, "worktree", "prune")
+
+
+def _owner_gone(folder: str) -> bool:
+    """Is `folder` (cacop-share-<pid>-…) a checkout whose cacop process no longer runs?"""
+    pid = folder.removeprefix(CHECKOUT_PREFIX).partition("-")[0]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs, as another user
+        return False
+    return False
+
+
+def clear_leftovers(root: Path) -> list[str]:
+    """Remove the temporary checkouts an earlier cacop left behind when it was killed: their
+    registration in this clone and their folders in the temp folder (of any clone). Returns
+    the folders removed. A checkout whose process still runs is left alone."""
+    removed = []
+    temp = Path(tempfile.gettempdir())
+    listing = run_git(root, "worktree", "list", "--porcelain")
+    registered = [
+        Path(line.removeprefix("worktree "))
+        for line in listing.stdout.splitlines()
+        if line.startswith("worktree ")
+    ]
+    stale = [place for place in registered if place.parent.name.startswith(CHECKOUT_PREFIX)]
+    for place in stale:
+        if _owner_gone(place.parent.name):
+            run_git(root, "worktree", "unlock", str(place))  # a kill mid-`add` leaves it locked
+            run_git(root, "worktree", "remove", "--force", "--force", str(place))
+            shutil.rmtree(place.parent, ignore_errors=True)
+            removed.append(str(place.parent))
+    with contextlib.suppress(OSError):
+        for folder in temp.iterdir():
+            if folder.name.startswith(CHECKOUT_PREFIX) and _owner_gone(folder.name):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(str(folder))
+    if stale:
+        run_git(root, "worktree", "prune")
+    return sorted(set(removed))
+
+
+def common_git_dir(root: Path) -> Path:
+    """The clone's own .git folder (shared by all its worktrees)."""
+    path = Path(git_ok(root, "rev-parse", "--git-common-dir").strip())
+    return path if path.is_absolute() else root / path
 
 
 def ensure_identity(root: Path) -> list[str]:

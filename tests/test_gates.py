@@ -208,3 +208,36 @@ def test_gates_and_submit_work_with_no_network_at_all(tmp_path, cacop_exe):
     assert "leaky.md:1: date-of-birth" in result.stderr
     assert "leaky.md:1: phone" in result.stderr
     assert "leaky.md:2: secret" in result.stderr
+
+
+SECRET_BEARING = [
+    'db_password = "Hunter2Secret!99"',
+    "api_key: sk_live_51H8abcDEFghiJKLmnoPQRstuVWxyz0123456789",
+    "AWS key AKIAIOSFODNN7EXAMPLE for the dashboard",
+    "token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "clone https://analyst:Tr0ub4dor3x@git.example.org/kb.git",
+    'slack = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"',
+    'hash "a3f9c2e81b7d4c06"',
+    'blob = "aGVsbG8gd29ybGQgdGhpcyBpcyBhIGxvbmcgYmFzZTY0IHN0cmluZw=="',
+    "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "contraseña: Hunter2Secret!99",
+    'Authorization: Bearer "d8e8fca2dc0f896fd7cb4cb0031ba249"',
+]
+
+
+def test_the_line_prefilter_keeps_every_finding_on_secret_bearing_texts():
+    """Blanking the lines that cannot hold a secret changes no finding (line and kind)."""
+    filler = "1024,B12,burglary,4,3\nThe call came in at 04:10 from beat 12.\n"
+    for number, line in enumerate(SECRET_BEARING):
+        text = filler * 3 + line + "\n" + filler * 2 + "\n".join(SECRET_BEARING[:number]) + "\n"
+        whole = gates.secrets(text, "notes/setup.txt", prefilter_from=10**9)
+        filtered = gates.secrets(text, "notes/setup.txt", prefilter_from=0)
+        assert whole, line
+        assert [(f.line, f.message) for f in filtered] == [(f.line, f.message) for f in whole]
+
+
+def test_the_prefilter_leaves_out_plain_table_rows_and_keeps_line_numbers():
+    text = "incident,beat\n1024,B12\npassword = x\n"
+    assert gates.secret_candidates(text) == ("password = x\n", [3])

@@ -52,8 +52,14 @@ def submitted(result: SubmitResult, base: str, as_json: bool) -> None:
     for path in result.unscanned:
         note(f"{path}: cacop cannot read it; shared on the reason in its unscanned_override")
     emit(f"{result.path} is on the branch {result.branch} (from {result.base})")
+    if result.unseen_base:
+        note(
+            f"no copy of the shared branch was ever fetched, so {result.branch} was made on "
+            f"your local {result.base}: it also carries {result.unseen_base} commit(s) the "
+            "remote has not seen (all checked by the gate)"
+        )
     if not result.pushed:
-        if result.offline:
+        if result.offline and not result.unseen_base:
             note("the remote did not answer; the branch was made from the last copy fetched")
         emit(f"not pushed; to send it for review: cacop submit {result.entry_id}")
         return
@@ -119,6 +125,7 @@ def synced(result: SyncResult, site: str, as_json: bool) -> None:
         emit(f"{result.branch} ← {result.upstream}: {result.integration.how}")
         _arrivals("Arrived:", result.arrived)
         _for_site(site, result.rfis_for_us, result.responses_for_us)
+        _settings_arrivals(result)
         for name in result.integration.merged_edits:
             note(f"{name}: your uncommitted edits were merged with what arrived (not staged)")
         if not result.arrived and result.integration.how == "up to date":
@@ -167,7 +174,16 @@ def _incoming_document(result: SyncResult | BundleApplied) -> dict[str, object]:
         "arrived": [_arrival_document(item) for item in result.arrived],
         "rfis_for_site": [_arrival_document(item) for item in result.rfis_for_us],
         "responses_for_site": [_arrival_document(item) for item in result.responses_for_us],
+        "settings_arrived": [item.as_dict() for item in result.settings_arrived],
     }
+
+
+def _settings_arrivals(result: SyncResult | BundleApplied) -> None:
+    """Name every settings, schema, CI or hook file that arrived: they change the rules."""
+    if result.settings_arrived:
+        emit("Settings, schema, CI or hook files that arrived (read them):", "bold")
+        for item in result.settings_arrived:
+            emit(f"  {item.status:8} {item.path}")
 
 
 def bundle_applied(result: BundleApplied, site: str, as_json: bool) -> None:
@@ -183,6 +199,7 @@ def bundle_applied(result: BundleApplied, site: str, as_json: bool) -> None:
     emit(f"{result.branch} ← {result.path.name}: {result.integration.how}")
     _arrivals("Arrived:", result.arrived)
     _for_site(site, result.rfis_for_us, result.responses_for_us)
+    _settings_arrivals(result)
 
 
 def share_checked(result: ShareCheck, as_json: bool) -> None:

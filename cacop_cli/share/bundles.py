@@ -14,6 +14,7 @@ from ..errors import NotFound, Refused, UsageError
 from . import gates
 from .gates import Finding, GateRefused
 from .outgoing import gate_commits, invalid_entries
+from .session import sharing
 from .sync import BroughtIn, check_state, integrate, refresh_index
 
 
@@ -26,6 +27,12 @@ class BundleCreated:
 
 
 def bundle_create(kb: KB, target: Path, since: str | None = None) -> BundleCreated:
+    """See `_bundle_create_holding_lock`; one sharing command at a time in a clone."""
+    with sharing(kb):
+        return _bundle_create_holding_lock(kb, target, since)
+
+
+def _bundle_create_holding_lock(kb: KB, target: Path, since: str | None = None) -> BundleCreated:
     """A git bundle of this branch (or of what came after `since`), gated like a push."""
     branch = check_state(kb)
     since_commit = None
@@ -58,6 +65,12 @@ class BundleApplied(BroughtIn):
 
 
 def bundle_apply(kb: KB, source: Path) -> BundleApplied:
+    """See `_bundle_apply_holding_lock`; one sharing command at a time in a clone."""
+    with sharing(kb):
+        return _bundle_apply_holding_lock(kb, source)
+
+
+def _bundle_apply_holding_lock(kb: KB, source: Path) -> BundleApplied:
     """Bring in a bundle from another site, after validating what it holds."""
     branch = check_state(kb)
     path = source if source.is_absolute() else Path.cwd() / source

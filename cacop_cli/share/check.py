@@ -58,6 +58,7 @@ def check_range(kb: KB, spec: str | None = None, today: dt.date | None = None) -
     """Findings of the sharing gate in the commits of `spec` (A..B, or one revision's
     whole history). A revision that names no commit is a UsageError (exit 2)."""
     gitrepo.require_repository(kb.root, "check what would be shared")
+    gitrepo.clear_leftovers(kb.root)
     spec = default_range(kb) if spec is None else spec
     if not spec.strip() or spec.startswith("-") or "..." in spec:
         raise UsageError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import tempfile
 from collections.abc import Iterable
@@ -66,18 +67,49 @@ def tlp_finding(tlp: Any, max_tlp: str, *, path: str, line: int) -> Finding | No
 # ---------------------------------------------------------------- secrets
 
 
-def secrets(text: str, path: str) -> list[Finding]:
+# detect-secrets costs seconds a megabyte. In a large file only the lines that could hold a
+# secret go to it: a secret word, a URL with a
+# password, a known key prefix, or a token long enough to be a key (16 characters of a key's
+# alphabet; 8 hex digits, the shortest a hex token detect-secrets reports). Each finding
+# keeps its line number in the whole text.
+_MAY_HOLD_SECRET = re.compile(
+    r"(?i)key|pass|pwd|secret|token|auth|cred|contrase|private|bearer|://[^\s/]*@"
+    r"|[A-Za-z0-9+/=_.~-]{16,}|[0-9a-f]{8,}"
+)
+PREFILTER_FROM = 100_000  # characters; smaller texts go to detect-secrets whole
+
+
+def secret_candidates(text: str) -> tuple[str, list[int]]:
+    """The lines of a text that could hold a secret, and the line number of each."""
+    kept = [
+        (number, line)
+        for number, line in enumerate(text.split("\n"), start=1)
+        if _MAY_HOLD_SECRET.search(line)
+    ]
+    return "\n".join(line for _, line in kept) + "\n", [number for number, _ in kept]
+
+
+def secrets(text: str, path: str, prefilter_from: int = PREFILTER_FROM) -> list[Finding]:
     """Passwords, API keys and tokens, found by detect-secrets (offline, no verification)."""
     from detect_secrets.core.scan import scan_file
     from detect_secrets.settings import default_settings
 
+    numbers: list[int] | None = None
+    if len(text) >= prefilter_from:
+        text, numbers = secret_candidates(text)
     name = Path(path).name or "entry.md"
-    with tempfile.TemporaryDirectory(prefix="cacop-scan-") as folder:
+    # named like the temporary checkouts, so that a kill mid-scan leaves nothing for long:
+    # the next sharing command (or `status`) removes the copy once this process is gone
+    prefix = f"{gitrepo.CHECKOUT_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         copy = Path(folder) / name
         copy.write_text(text, encoding="utf-8")
         with default_settings():
             hits = sorted(
-                {(hit.line_number, hit.type) for hit in scan_file(str(copy))},
+                {
+                    (numbers[hit.line_number - 1] if numbers else hit.line_number, hit.type)
+                    for hit in scan_file(str(copy))
+                },
             )
     return [
         Finding(SECRET, "secret", path, line, f"a secret ({kind}): remove it and change it")

@@ -268,6 +268,7 @@ def status(kb: KB, today: dt.date | None = None) -> Status:
     shared_name = f"{kb.remote}/{kb.branch}"
     if not gitrepo.is_repository(kb.root):
         return Status(kb.site, False, shared_name, rfis_to_answer=_rfis_to_answer(kb, today))
+    gitrepo.clear_leftovers(kb.root)  # what a killed sync or submit left in the temp folder
     shared = gitrepo.rev_parse(kb.root, f"refs/remotes/{kb.remote}/{kb.branch}")
     last_sync = gitrepo.cacop_settings(kb.root).get(LAST_SYNC)
     if last_sync is not None and gitrepo.rev_parse(kb.root, last_sync) is None:

@@ -26,6 +26,7 @@ from ..models import CONTROL, EntryDraft, Hit, tlp_rank
 from .forge import compare_url, open_with_gh
 from .gates import Finding, GateRefused, banner, extract_cache, gate_entry
 from .outgoing import gate_commits
+from .session import sharing
 
 
 def _similar(kb: KB, title: str, body: str, *, exclude: str) -> list[Hit]:
@@ -60,6 +61,7 @@ class SubmitResult:
     unscanned: list[str] = field(default_factory=list)
     similar: list[Hit] = field(default_factory=list)
     offline: bool = False  # --no-push and the remote did not answer
+    unseen_base: int = 0  # local commits under the branch that the remote has not seen
 
 
 @dataclass(frozen=True)
@@ -237,8 +239,18 @@ def submit_entry(
     return _submit(kb, prepare, entry_id, sending or Sending())
 
 
-def _base_commit(kb: KB, push: bool) -> tuple[str, str, bool]:
-    """(commit, its name, offline) to branch from: the upstream branch, fetched when it answers."""
+@dataclass(frozen=True)
+class _Base:
+    commit: str
+    name: str  # e.g. origin/main
+    offline: bool  # --no-push and the remote did not answer
+    seen: bool  # the remote-tracking branch: history the remote has
+
+
+def _base_commit(kb: KB, push: bool) -> _Base:
+    """What to branch from: the remote-tracking branch, fetched when the remote answers, so
+    that a submit branch never carries local history the remote has not seen. Only offline
+    with --no-push, in a clone that never fetched it, is the local branch the base."""
     offline = False
     try:
         gitrepo.fetch(
@@ -258,11 +270,19 @@ def _base_commit(kb: KB, push: bool) -> tuple[str, str, bool]:
     ):
         commit = gitrepo.rev_parse(kb.root, ref)
         if commit:
-            return commit, name, offline
+            return _Base(commit, name, offline, seen=ref.startswith("refs/remotes/"))
     raise GitError("this repository has no commits yet", hint="commit something first")
 
 
 def _submit(
+    kb: KB, prepare: Callable[[Path], _Prepared], known_id: str | None, sending: Sending
+) -> SubmitResult:
+    """See `_submit_holding_lock`; one sharing command at a time in a clone."""
+    with sharing(kb):
+        return _submit_holding_lock(kb, prepare, known_id, sending)
+
+
+def _submit_holding_lock(
     kb: KB,
     prepare: Callable[[Path], _Prepared],
     known_id: str | None,
@@ -284,7 +304,8 @@ def _submit(
     gitrepo.check_branch_name(kb.root, kb.branch)
     if push:
         gitrepo.remote_urls(kb.root, kb.remote)
-    base, base_name, offline = _base_commit(kb, push)
+    chosen = _base_commit(kb, push)
+    base, base_name = chosen.commit, chosen.name
     existing_tip = None
     if known_id is not None:
         existing_tip = gitrepo.rev_parse(kb.root, f"refs/heads/submit/{known_id}")
@@ -319,7 +340,12 @@ def _submit(
                         f"{entry.rel} is already on {base_name} exactly as it is here; "
                         "there is nothing new to share"
                     )
-                range_findings = gate_commits(kb, gitrepo.commits_between(kb.root, base, commit))
+                carried = (
+                    gitrepo.commits_between(kb.root, base, commit)
+                    if chosen.seen  # else all the local history no remote branch has
+                    else gitrepo.commits_not_on_remotes(kb.root, commit)
+                )
+                range_findings = gate_commits(kb, carried)
                 if range_findings:  # what the branch carries besides the entry just checked
                     raise GateRefused("nothing was shared", range_findings)
                 if existing_tip is None:
@@ -345,7 +371,8 @@ def _submit(
             accepted=accepted,
             unscanned=unscanned,
             similar=similar,
-            offline=offline,
+            offline=chosen.offline,
+            unseen_base=0 if chosen.seen else max(0, len(carried) - bool(changed)),
         )
         if push:
             _push_branch(kb, result)

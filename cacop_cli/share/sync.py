@@ -17,11 +17,13 @@ from pathlib import Path
 
 from .. import gitrepo
 from ..config import KB
-from ..errors import CacopError, ExitCode, GitError, UsageError
+from ..errors import CacopError, ExitCode, GitError, Refused, UsageError
 from ..models import TYPE_FOLDERS, Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, meta_of
 from .outgoing import gate_commits, invalid_entries
+from .session import sharing
+from .status import LAST_SYNC
 
 
 def refresh_index(kb: KB) -> bool:
@@ -215,6 +217,40 @@ def arrivals(kb: KB, base: str | None, tip: str) -> list[Arrival]:
     return found
 
 
+# Files that change how this clone checks, validates, builds or runs things: named on arrival
+# so that a pulled change to the rules (or to a CI job or hook) never goes unnoticed.
+SETTINGS_FILES = ("cacop.yaml", "kb/sites.yaml", "kb/vocabulary.yaml", ".gitlab-ci.yml",
+                  ".pre-commit-config.yaml", ".gitattributes", ".gitmodules")  # fmt: skip
+SETTINGS_FOLDERS = ("schemas/", ".github/", ".githooks/", ".cacop")
+
+
+def is_settings_file(path: str) -> bool:
+    """Is this path a setting, schema, CI or hook file rather than an entry or a note?"""
+    return path in SETTINGS_FILES or path.startswith(SETTINGS_FOLDERS)
+
+
+@dataclass
+class SettingArrival:
+    path: str
+    status: str  # new, changed or removed
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+def settings_arrivals(kb: KB, base: str | None, tip: str) -> list[SettingArrival]:
+    """Settings, schema, CI and hook files added, changed or removed between base and tip."""
+    words = {"A": "new", "D": "removed"}
+    return sorted(
+        (
+            SettingArrival(change.path, words.get(change.status, "changed"))
+            for change in gitrepo.changes(kb.root, base, tip)
+            if is_settings_file(change.path)
+        ),
+        key=lambda item: item.path,
+    )
+
+
 def for_this_site(kb: KB, tip: str, arrived: list[Arrival]) -> tuple[list[Arrival], list[Arrival]]:
     """(new RFIs addressed to this site, new responses to this site's RFIs)."""
     rfis, responses = [], []
@@ -247,12 +283,14 @@ class BroughtIn:
     arrived: list[Arrival] = field(default_factory=list)
     rfis_for_us: list[Arrival] = field(default_factory=list)
     responses_for_us: list[Arrival] = field(default_factory=list)
+    settings_arrived: list[SettingArrival] = field(default_factory=list)
     index_refreshed: bool = False
 
     def list_arrivals(self, kb: KB, tip: str) -> None:
         """Fill in the entries that arrived up to `tip`, and which of them are for us."""
         base = gitrepo.merge_base(kb.root, self.integration.before, tip)
         self.arrived = arrivals(kb, base, tip)
+        self.settings_arrived = settings_arrivals(kb, base, tip)
         self.rfis_for_us, self.responses_for_us = for_this_site(kb, tip, self.arrived)
 
 
@@ -304,6 +342,34 @@ def check_state(kb: KB) -> str:
         ) from error
 
 
+def refuse_purged_history(kb: KB, tip: str, seen_before: list[str | None], source: str) -> None:
+    """Refuse when the shared branch was rewritten (force-pushed) so that commits it held
+    when this clone last saw it are gone from every remote branch, and this branch still
+    holds some of them: a rebase and push would publish again what someone purged."""
+    head = gitrepo.rev_parse(kb.root, "HEAD")
+    if head is None:
+        return
+    for name in dict.fromkeys(filter(None, seen_before)):
+        old = gitrepo.rev_parse(kb.root, name)
+        if old is None or gitrepo.is_ancestor(kb.root, old, tip):
+            continue  # unknown here, or the shared branch only moved forward since
+        purged = set(gitrepo.commits_not_on_remotes(kb.root, old))
+        carried = [commit for commit in gitrepo.commits_between(kb.root, tip, head)
+                   if commit in purged]  # fmt: skip
+        if not carried:
+            continue
+        branch = gitrepo.current_branch(kb.root) or "HEAD"
+        raise Refused(
+            f"{source} was rewritten (force-pushed): {len(purged)} commit(s) it held at "
+            f"{old[:8]} are gone from it, and {branch} still holds {len(carried)} of them "
+            f"(e.g. {carried[0][:8]}); syncing would publish again what was removed",
+            hint=f"nothing was changed or sent. Keep only your own commits with `git rebase "
+            f"--onto {source} {old[:12]} {branch}` (with none of your own: `git reset --keep "
+            f"{source}`), or make your work again on {source}; then sync. Ask the site that "
+            "rewrote it if unsure why",
+        )
+
+
 def sync(
     kb: KB, push: bool = True, today: dt.date | None = None, allow_unscanned: str | None = None
 ) -> SyncResult:
@@ -312,6 +378,14 @@ def sync(
     `allow_unscanned` (a reason, 10 characters or more) lets files cacop cannot read leave;
     the result lists them with the reason. Personal data, secrets and TLP still stop it.
     """
+    with sharing(kb):
+        return _sync_holding_lock(kb, push, today, allow_unscanned)
+
+
+def _sync_holding_lock(
+    kb: KB, push: bool = True, today: dt.date | None = None, allow_unscanned: str | None = None
+) -> SyncResult:
+    """`sync` itself, with this clone's sharing lock held."""
     if allow_unscanned is not None and len(allow_unscanned.strip()) < 10:
         raise UsageError(
             "the reason given with --allow-unscanned is too short (10 characters or more)",
@@ -327,6 +401,8 @@ def sync(
             "shared one; then sync again",
         )
     source = f"{upstream.remote}/{upstream.branch}" if upstream.remote != "." else upstream.branch
+    seen_before = [gitrepo.rev_parse(kb.root, upstream.ref)]  # before the fetch moves it
+    seen_before.append(gitrepo.cacop_settings(kb.root).get(LAST_SYNC))
     if upstream.remote != ".":
         gitrepo.fetch(
             kb.root, upstream.remote, upstream.branch,
@@ -334,9 +410,11 @@ def sync(
             "BRANCH`",
         )  # fmt: skip
     tip = gitrepo.rev_parse(kb.root, upstream.ref)
+    if tip is not None:
+        refuse_purged_history(kb, tip, seen_before, source)
     integration = integrate(kb, tip, source)
     if tip is not None:  # `cacop status` lists answers that reach the shared branch after it
-        gitrepo.set_cacop_setting(kb.root, "last-sync", tip)
+        gitrepo.set_cacop_setting(kb.root, LAST_SYNC, tip)
     result = SyncResult(integration, branch=branch, upstream=source)
     if tip is not None and integration.how != "up to date":
         result.list_arrivals(kb, tip)
