@@ -21,6 +21,23 @@ VOCABULARY_PATH = "kb/vocabulary.yaml"
 # cacop's own vocabulary, used by every KB (package data, shipped in the wheel).
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "vocabulary.yaml"
 DEFAULT_LABEL = "cacop_cli/data/vocabulary.yaml"
+# What `cacop init` writes to kb/vocabulary.yaml: nothing of its own yet, and how to add.
+INIT_TEXT = """\
+# This knowledge base's additions to cacop's default vocabulary.
+#
+# Every search already knows the field's usual equivalences: NIBIN, LPR, GVI,
+# carjacking and some 200 more (cacop_cli/data/vocabulary.yaml in cacop).
+# Add what your community says that the default does not know, for example:
+#
+#   groups:
+#     - [Flock, LPR]                     # shares a term with a default group: extends it
+#     - [Operation Safe Summer, summer violence plan]    # a group of its own
+#   disable: [switch]                    # a default group you do not want, by its name
+#
+# Only group terms an analyst would accept for one another. `cacop validate`
+# checks this file.
+groups: []
+"""
 MAX_TERM_CHARS = 80
 MAX_TERM_WORDS = 8
 _QUERY_SYNTAX = re.compile(r'["()*:\[\]{}]')
@@ -79,16 +96,31 @@ def load_default() -> Vocabulary:
 
 
 def groups(root: Path) -> list[list[str]]:
-    """The usable groups, default and the KB's merged (what search expands queries with),
-    remembered per version of the two files so that a search need not load PyYAML."""
+    """The usable groups, default and the KB's merged (what search expands queries with)."""
+    return _table(root)[0]
+
+
+def _table(root: Path) -> tuple[list[list[str]], list[tuple[list[str], int]]]:
+    """(the usable groups, each form's index tokens -> its group), remembered per version
+    of the two files: a search then neither loads PyYAML nor analyses some 900 forms."""
     from .config import remembered
+
+    def derive() -> list[Any]:
+        from .index import tokens
+
+        usable = load(root).groups
+        return [
+            usable,
+            [[tokens(form), number] for number, group in enumerate(usable) for form in group],
+        ]
 
     default_text, problems = _read(DEFAULT_PATH, DEFAULT_LABEL)
     own_text, own_problems = _read(root / VOCABULARY_PATH, VOCABULARY_PATH)
     if problems or own_problems:
-        return load(root).groups
-    key = f"{default_text}\0{own_text or ''}"
-    return remembered("vocabulary", key, lambda: load(root).groups)
+        usable, forms = derive()
+    else:
+        usable, forms = remembered("vocabulary-forms", f"{default_text}\0{own_text or ''}", derive)
+    return usable, [(key, number) for key, number in forms]
 
 
 def _key(term: str) -> str:
@@ -138,7 +170,7 @@ def merge(default: Vocabulary, own: Vocabulary) -> Vocabulary:
             merged.issues.append(
                 Issue(
                     "error", "vocabulary", VOCABULARY_PATH, line,
-                    f"{group[0]!r}'s group joins the default groups {joined}, which mean "
+                    f"the group [{', '.join(group)}] joins the default groups {joined}, which mean "
                     "different things; split it, or switch one of them off under disable:",
                 )
             )  # fmt: skip
@@ -167,9 +199,7 @@ def parse(text: str, label: str = VOCABULARY_PATH) -> Vocabulary:
         or not isinstance(groups, (list, dict))
         or not isinstance(disable, list)
     ):
-        vocabulary.issues.append(
-            Issue("error", "vocabulary", label, 1, _SHAPE)
-        )
+        vocabulary.issues.append(Issue("error", "vocabulary", label, 1, _SHAPE))
         return vocabulary
     disable_line = document.key_lines.get("disable", 0) + 1
     for name in disable:
@@ -270,14 +300,12 @@ class Expander:
 
     @classmethod
     def for_kb(cls, kb: KB) -> Expander:
-        from .index import tokens
 
+        usable, forms = _table(kb.root)
         lookup: dict[tuple[str, ...], tuple[str, ...]] = {}
-        for group in groups(kb.root):
-            for form in group:
-                key = tuple(tokens(form))
-                if key:
-                    lookup.setdefault(key, tuple(group))
+        for key, number in forms:
+            if key:
+                lookup.setdefault(tuple(key), tuple(usable[number]))
         return cls(lookup, max((len(key) for key in lookup), default=0))
 
     def expand(self, node: Any) -> Any:
