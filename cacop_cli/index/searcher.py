@@ -61,7 +61,11 @@ class Searcher:
                 return q.Not(self.compile(node.item))
             case Synonyms():  # forms that analyse alike (hot spot, hot-spot) count once
                 unique = {tuple(tokens(form)): form for form in node.forms}
-                return q.Or([self._text(form, None, phrase=True) for form in unique.values()])
+                parts = [self._text(form, None, phrase=True) for form in unique.values()]
+                said = node.said.split()
+                if len(said) > 1:  # words typed that happen to be a form also match apart
+                    parts.append(q.And([self._text(word, None, phrase=False) for word in said]))
+                return q.Or(parts)
             case Term():
                 return self._term(node)
             case Phrase():
