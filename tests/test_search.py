@@ -174,6 +174,26 @@ def test_typo_is_corrected_and_said(cli, kb_path):
     assert ids(as_json)[0] == DETERRENCE
 
 
+def test_typos_of_words_only_bodies_hold_are_corrected_word_by_word(cli, kb_path):
+    write_strategy(
+        kb_path,
+        "alpha-2024-corridor-review",
+        body="Surveillance of the corridor after the homicide: each camera was checked.\n",
+    )
+    for typed, meant in (("survelance", "surveillance"), ("homocide", "homicide")):
+        result = cli("search", typed, "--json", kb=kb_path)
+        assert f"showing results for '{meant}'" in result.stderr, result.stderr
+        assert ids(result) == ["alpha-2024-corridor-review"]
+    result = cli("search", "homocide camra", "--json", kb=kb_path)  # two words, both wrong
+    assert "showing results for 'homicide camera'" in result.stderr, result.stderr
+    assert ids(result) == ["alpha-2024-corridor-review"]
+    result = cli("search", "camra corridor", "--json", kb=kb_path)  # one wrong of two
+    assert "showing results for 'camera corridor'" in result.stderr, result.stderr
+    assert ids(result) == ["alpha-2024-corridor-review"]
+    result = cli("search", "vamera", "--json", kb=kb_path)  # the first letter stays fixed
+    assert ids(result) == [] and "showing results" not in result.stderr
+
+
 def test_search_sees_edits_new_and_deleted_entries_at_once(cli, kb_path):
     assert ids(cli("search", "zeppelin", "--json", kb=kb_path)) == []
     path = write_strategy(kb_path, "alpha-2024-airships", body="A zeppelin over the district.\n")
