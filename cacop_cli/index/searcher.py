@@ -286,18 +286,25 @@ class Searcher:
         )
 
     def corrections(self, word: str) -> list[str]:
-        """Words of the index's own vocabulary close to `word`, most frequent first."""
+        """Words of any entry's text (the unstemmed `spell` field: titles, tags, summaries and
+        bodies) close to `word`: within 1 edit under 7 letters, 2 from 7, the first letter
+        fixed; the nearest first, then the most frequent.
+
+        Each segment walks its own word list with a Levenshtein automaton (Whoosh's
+        MultiReader would instead compute the distance to every word of that first letter).
+        """
+        from whoosh.support.levenshtein import distance
+
         word = word.lower()
         if len(word) < 4:
             return []
         maxdist = 1 if len(word) < 7 else 2
-        found = set()
-        for distance in range(1, maxdist + 1):
-            found = set(self.reader.terms_within("spell", word, distance, prefix=1))
-            found.discard(word)
-            if found:
-                break
-        return sorted(found, key=lambda w: (-self.reader.doc_frequency("spell", w), w))[:3]
+        found: set[str] = set()
+        for leaf, _ in self.reader.leaf_readers():
+            found.update(leaf.terms_within("spell", word, maxdist, prefix=1))
+        found.discard(word)
+        frequency = self.reader.doc_frequency
+        return sorted(found, key=lambda w: (distance(word, w), -frequency("spell", w), w))[:3]
 
     def key_terms(self, text: str, number: int = 20) -> list[tuple[str, float]]:
         """The words of `text` that best tell it apart in this index (for `similar`)."""
