@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 from collections import Counter
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..query import QUERY_FIELDS, AllOf, AnyOf, Every, Not, Phrase, Range, Ranked, Synonyms, Term
-from .analysis import TEXT_BOOSTS, tokens
+from .analysis import STEMS, TEXT_BOOSTS, load_stems, tokens
 from .facets import read_facets
 from .locks import read_lock
 from .record import STATE_DIR, Untrusted, read_record
@@ -34,6 +35,7 @@ class Searcher:
         self.schema = self.searcher.schema
         lengths_in_memory(self.reader)
         self.facets = read_facets(folder, toc) if folder is not None else {}
+        self.folder = folder
         # Which index this is, as Record.version: (generation folder, toc).
         self.version = (folder.name, toc) if folder is not None and toc is not None else None
 
@@ -290,21 +292,42 @@ class Searcher:
         bodies) close to `word`: within 1 edit under 7 letters, 2 from 7, the first letter
         fixed; the nearest first, then the most frequent.
 
-        Each segment walks its own word list with a Levenshtein automaton (Whoosh's
-        MultiReader would instead compute the distance to every word of that first letter).
+        The words are read from the stems remembered beside the index (every word indexed
+        has its stem there), and a Levenshtein automaton walks them in memory: Whoosh's own
+        walk of the term table seeks the segment files some 50,000 times per word (430 ms
+        at 10,000 entries). A word no live entry holds any more is dropped by its count.
         """
+        from whoosh.automata.fsa import find_all_matches
+        from whoosh.automata.lev import levenshtein_automaton
         from whoosh.support.levenshtein import distance
 
         word = word.lower()
         if len(word) < 4:
             return []
         maxdist = 1 if len(word) < 7 else 2
-        found: set[str] = set()
-        for leaf, _ in self.reader.leaf_readers():
-            found.update(leaf.terms_within("spell", word, maxdist, prefix=1))
+        words = self._words_from(word[0])
+        if words:
+
+            def at_or_after(text: str) -> str | None:
+                at = bisect.bisect_left(words, text)
+                return words[at] if at < len(words) else None
+
+            dfa = levenshtein_automaton(word, maxdist, prefix=1).to_dfa()
+            found = set(find_all_matches(dfa, at_or_after))
+        else:  # no stems file: Whoosh's walk
+            found = set()
+            for leaf, _ in self.reader.leaf_readers():
+                found.update(leaf.terms_within("spell", word, maxdist, prefix=1))
         found.discard(word)
         frequency = self.reader.doc_frequency
-        return sorted(found, key=lambda w: (distance(word, w), -frequency("spell", w), w))[:3]
+        ranked = sorted((distance(word, w), -frequency("spell", w), w) for w in found)
+        return [candidate for _, count, candidate in ranked if count < 0][:3]
+
+    def _words_from(self, letter: str) -> list[str]:
+        """The indexed words starting with `letter`, sorted (empty if none are remembered)."""
+        if self.folder is not None:
+            load_stems(self.folder)
+        return sorted(known for known in STEMS if known[:1] == letter)
 
     def key_terms(self, text: str, number: int = 20) -> list[tuple[str, float]]:
         """The words of `text` that best tell it apart in this index (for `similar`)."""
