@@ -480,6 +480,8 @@ def init_kb(
     them otherwise): a value is never able to add a field of its own."""
     from . import yamlsafe
     from .entries import ID_RE
+    from .vocabulary import INIT_TEXT as VOCABULARY_INIT
+    from .vocabulary import VOCABULARY_PATH
 
     root = path.expanduser().resolve()
     if (root / CONFIG_NAME).exists():
@@ -519,6 +521,7 @@ def init_kb(
         "kb/sites.yaml": (
             f"{site}:\n  name: {display}\n  agency: {agency}\n  state: {yamlsafe.scalar(state)}\n"
         ),
+        VOCABULARY_PATH: VOCABULARY_INIT,
         "kb/strategies/.gitkeep": "",
         "kb/work-products/.gitkeep": "",
         "kb/rfis/.gitkeep": "",

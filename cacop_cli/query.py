@@ -9,6 +9,8 @@ malformed query), and parsed into a small tree of the node classes below, that
     field:value      title: summary: body: tag: topic: author: id: type: site: status: tlp:
                      evidence: product_type: priority: rfi: to: created: updated: needed_by:
     AND OR NOT ( )   boolean logic (upper case); words side by side mean AND
+    -word            leaves out entries holding the word, as NOT word does (also -"a phrase",
+                     -tag:x)
     carjack*         prefix
     created:[2024-01-01 TO 2024-06-30]   a range of dates
 """
@@ -251,6 +253,22 @@ def _lex(query: str) -> list[_Token]:
             pending_field = None
             position += 1
             continue
+        if char == "-" and not pending_field:  # -word, -"a phrase", -tag:x: as NOT does
+            following = query[position + 1] if position + 1 < length else ""
+            if following == "-":
+                raise QueryError(
+                    f"'--' at character {start}: one - leaves out the word right after it",
+                    hint="write -commercial (or NOT commercial) to leave out entries holding it",
+                )
+            if not following or following.isspace() or following == ")":
+                raise QueryError(
+                    f"the - at character {start} has no word right after it",
+                    hint="write -commercial (or NOT commercial) to leave out entries holding it; "
+                    'to search for a dash, put it in quotes: "-"',
+                )
+            found.append(_Token("NOT", start, text="-"))
+            position += 1
+            continue
         if char == '"':
             closing = query.find('"', position + 1)
             if closing < 0:
@@ -392,7 +410,8 @@ class _Parser:
         following = self.peek()
         if following is None or following.kind not in self.STARTS:
             raise QueryError(
-                f"{operator.kind} at character {operator.position} needs a word after it",
+                f"{operator.text or operator.kind} at character {operator.position} "
+                "needs a word after it",
                 hint=f"write like: robbery {operator.kind} burglary"
                 if operator.kind != "NOT"
                 else "write like: robbery NOT commercial",

@@ -340,7 +340,9 @@ def search(
             if corrected:
                 better_tree = expander.expand(parse(corrected))
                 better = _search_once(searcher, better_tree, filters, limit, mode)
-                if total == 0 and better[0]:
+                # Nothing found as typed: search as corrected, even if no entry holds every
+                # corrected word (those holding most of them may follow, below).
+                if total == 0 and (better[0] or has_implicit(better_tree)):
                     total, raw, docs = better
                     searched = better_tree
                     result.corrected = corrected
@@ -362,6 +364,8 @@ def search(
                     "(listed first); the others hold some of the words"
                 )
                 total, docs = some_total, some_docs
+        if total == 0 and result.corrected:  # the corrected words found nothing either
+            result.suggestion, result.corrected = f"did you mean: {result.corrected}", None
         if total == 0 and not result.suggestion:
             result.suggestion = _no_hits_advice(tree, filters)
         pattern = highlight_pattern(highlight_words(searched))

@@ -26,6 +26,7 @@ def test_init_creates_a_complete_kb_with_a_first_commit(cli, tmp_path):
     assert {
         "cacop.yaml",
         "kb/sites.yaml",
+        "kb/vocabulary.yaml",
         ".gitignore",
         ".github/workflows/cacop.yml",
         ".github/pull_request_template.md",
@@ -51,6 +52,24 @@ def test_init_creates_a_complete_kb_with_a_first_commit(cli, tmp_path):
     sites = cli("validate", "--json", kb=target)
     assert sites.exit_code == ExitCode.OK, sites.stdout
     assert "state: TN" in (target / "kb/sites.yaml").read_text()
+    assert "disable:" in (target / "kb/vocabulary.yaml").read_text()  # says how to extend it
+
+
+def test_a_new_kb_knows_the_fields_vocabulary(cli, tmp_path):
+    target = tmp_path / "fresh-kb"
+    assert cli("init", str(target), "--site", "memphis").exit_code == ExitCode.OK
+    entry = target / "kb" / "strategies" / "memphis-2024-plate-readers.md"
+    entry.write_text(
+        "---\nid: memphis-2024-plate-readers\ntype: strategy\n"
+        "title: Plate readers on the corridor\n"
+        "site: memphis\ncreated: 2024-03-01\nauthors: [A. Analyst]\ntlp: green\n"
+        "status: active\ntopics: [technology]\nsummary: Cameras that read plates.\n---\n"
+        "We put a license plate reader on every approach.\n"
+    )
+    found = cli("search", "ALPR", "--json", kb=target)
+    assert [hit["id"] for hit in json.loads(found.stdout)["results"]] == [
+        "memphis-2024-plate-readers"
+    ], found.stderr
 
 
 def test_init_refuses_an_existing_kb_and_touches_nothing(cli, git_kb):

@@ -141,9 +141,27 @@ def test_vocabulary_expands_acronyms_and_phrases_both_ways(cli, kb_path):
     ]
     assert DETERRENCE in ids(cli("search", "GVI", "--json", kb=kb_path))
     assert DETERRENCE in ids(cli("search", "group violence intervention", "--json", kb=kb_path))
-    # without the vocabulary the acronym alone finds nothing
+    # without the KB's file, cacop's default vocabulary still knows LPR
     (kb_path / "kb" / "vocabulary.yaml").unlink()
+    assert ids(cli("search", "LPR", "--json", kb=kb_path)) == ["alpha-2024-plate-readers"]
+    # switched off by name, the acronym alone finds nothing
+    (kb_path / "kb" / "vocabulary.yaml").write_text("disable: [lpr]\n")
     assert ids(cli("search", "LPR", "--json", kb=kb_path)) == []
+
+
+def test_a_kb_group_extends_replaces_or_adds_to_the_default(cli, kb_path):
+    write_strategy(kb_path, "alpha-2024-flock", body="The Flock cameras on Main Street.\n")
+    write_strategy(kb_path, "alpha-2024-summer", body="Our summer violence plan, week one.\n")
+    (kb_path / "kb" / "vocabulary.yaml").write_text(
+        "groups:\n  - [Flock, LPR]\n  - [Operation Safe Summer, summer violence plan]\n"
+    )
+    assert ids(cli("search", "ALPR", "--json", kb=kb_path)) == ["alpha-2024-flock"]  # extended
+    assert ids(cli("search", "Operation Safe Summer", "--json", kb=kb_path)) == [
+        "alpha-2024-summer"
+    ]
+    (kb_path / "kb" / "vocabulary.yaml").write_text("groups:\n  lpr: [LPR, Flock]\n")
+    assert ids(cli("search", "Flock", "--json", kb=kb_path)) == ["alpha-2024-flock"]
+    assert ids(cli("search", "ALPR", "--json", kb=kb_path)) == []  # replaced: no ALPR now
 
 
 def test_typo_is_corrected_and_said(cli, kb_path):
@@ -154,6 +172,26 @@ def test_typo_is_corrected_and_said(cli, kb_path):
     as_json = cli("search", "deterence", "--json", kb=kb_path)
     assert json.loads(as_json.stdout)["query"] == "deterence"
     assert ids(as_json)[0] == DETERRENCE
+
+
+def test_typos_of_words_only_bodies_hold_are_corrected_word_by_word(cli, kb_path):
+    write_strategy(
+        kb_path,
+        "alpha-2024-corridor-review",
+        body="Surveillance of the corridor after the homicide: each camera was checked.\n",
+    )
+    for typed, meant in (("survelance", "surveillance"), ("homocide", "homicide")):
+        result = cli("search", typed, "--json", kb=kb_path)
+        assert f"showing results for '{meant}'" in result.stderr, result.stderr
+        assert ids(result) == ["alpha-2024-corridor-review"]
+    result = cli("search", "homocide camra", "--json", kb=kb_path)  # two words, both wrong
+    assert "showing results for 'homicide camera'" in result.stderr, result.stderr
+    assert ids(result) == ["alpha-2024-corridor-review"]
+    result = cli("search", "camra corridor", "--json", kb=kb_path)  # one wrong of two
+    assert "showing results for 'camera corridor'" in result.stderr, result.stderr
+    assert ids(result) == ["alpha-2024-corridor-review"]
+    result = cli("search", "vamera", "--json", kb=kb_path)  # the first letter stays fixed
+    assert ids(result) == [] and "showing results" not in result.stderr
 
 
 def test_search_sees_edits_new_and_deleted_entries_at_once(cli, kb_path):

@@ -4,6 +4,7 @@ input", cases 20 and 22)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 
 import pytest
@@ -49,6 +50,13 @@ MALFORMED = {
     "created:[2024-01-01 2024-02-01]": "must read [FROM TO UNTIL]",
     "created:[2026-01-01 TO 2020-01-01]": "runs backwards: 2026-01-01 comes after 2020-01-01",
     "updated:[2025 TO 2024-12]": "write the earlier end first: updated:[2024-12 TO 2025]",
+    "-": "has no word right after it",
+    "robbery -": "has no word right after it",
+    "robbery - commercial": "has no word right after it",
+    "(robbery -)": "has no word right after it",
+    "--x": "'--' at character 1",
+    "robbery --commercial": "'--' at character 9",
+    "robbery -AND": "- at character 9 needs a word after it",
 }
 
 
@@ -67,6 +75,39 @@ def test_malformed_query_exits_2_on_the_command_line(cli, kb_path, query):
     assert "error:" in result.stderr and "hint:" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (kb_path / ".cacop").exists()  # refused before the index was touched
+
+
+def test_a_dash_before_a_word_excludes_it_as_not_does():
+    assert parse("robbery -commercial") == parse("robbery NOT commercial")
+    assert parse("robbery -commercial") == Implicit((Term("robbery"), Not(Term("commercial"))))
+    assert parse('robbery -"convenience store"') == Implicit(
+        (Term("robbery"), Not(Phrase("convenience store")))
+    )
+    assert parse("robbery -tag:x") == Implicit((Term("robbery"), Not(Term("x", "tag"))))
+    assert parse("robbery -(a OR b)") == parse("robbery NOT (a OR b)")
+    assert parse("-robbery") == Not(Term("robbery"))
+    # a dash inside a word or a value is part of it, as before
+    assert parse("co-offending") == Term("co-offending")
+    assert parse("24-013377") == Term("24-013377")
+    assert parse("tag:-x") == Term("-x", "tag")
+    assert plain_words(parse("robbery -commercial")) == ["robbery"]
+
+
+def test_a_dash_excludes_on_the_command_line(cli, kb_path):
+    def found(query: str) -> set[str]:
+        result = cli("search", "--json", "--", query, kb=kb_path)
+        assert result.exit_code == ExitCode.OK, result.stderr
+        return {hit["id"] for hit in json.loads(result.stdout)["results"]}
+
+    everything = found("type:strategy")
+    assert len(everything) >= 2
+    assert found("type:strategy -deterrence") == found("type:strategy NOT deterrence")
+    assert found("type:strategy -deterrence") < everything
+    assert found('type:strategy -"moral voices"') < everything
+    for query in ("-", "--x", "robbery -"):
+        refused = cli("search", "--", query, kb=kb_path)
+        assert refused.exit_code == ExitCode.USAGE
+        assert "error:" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_huge_query_and_deep_parentheses_are_refused_quickly():

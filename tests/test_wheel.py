@@ -55,6 +55,7 @@ def test_the_built_wheel_installs_and_works_outside_the_checkout(tmp_path):
         assert f"cacop_cli/schemas/{name}.schema.json" in names
     for template in ("strategy", "work-product", "rfi", "response"):
         assert f"cacop_cli/templates/{template}.md" in names
+    assert "cacop_cli/data/vocabulary.yaml" in names  # the default vocabulary every KB uses
     assert not any(name.startswith(("tests/", "kb/", "scripts/")) for name in names)
 
     venv = outside / "venv"

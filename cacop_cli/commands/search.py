@@ -9,7 +9,7 @@ from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
 
 QUERY_HELP = (
     'Words (all must appear), "a phrase", field:value (title: tag: topic: site: type: '
-    "author: created: …), AND / OR / NOT, ( ), prefix*. Empty with filters: list matches."
+    "author: created: …), AND / OR / NOT, -word, ( ), prefix*. Empty with filters: list matches."
 )
 
 

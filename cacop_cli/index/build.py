@@ -24,7 +24,7 @@ from ..errors import CacopError, EntryError
 from ..scan import dump as dump_scan
 from ..scan import scan_entries
 from ..scan import take as early_scan
-from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema
+from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
 from .facets import FACETS, write_facets
 from .locks import (
     LOCK_WAIT,
@@ -475,6 +475,6 @@ def document_for(kb: KB, rel: str) -> dict[str, Any] | str:
         summary=summary,
         tags=tags.replace("-", " "),
         author=_text_value(meta.get("authors")),
-        spell=" ".join((title, summary, tags.replace("-", " "))),
+        spell=spelling_words(title, summary, tags.replace("-", " "), entry.body),
     )
     return document
