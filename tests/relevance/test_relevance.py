@@ -7,6 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
 KINDS = {"title", "keyword", "acronym", "stemming", "phrase", "typo", "filter", "synonym",
+         "question", "attachment",
          "conceptual"}  # fmt: skip
 
 
@@ -20,7 +21,10 @@ def load_relevance():
 def test_the_query_set_covers_every_kind_with_real_ids():
     relevance = load_relevance()
     queries = relevance.load_queries()
-    assert len(queries) >= 30
+    assert len(queries) >= 100
+    kinds = [item["kind"] for item in queries]
+    assert kinds.count("question") >= 25 and kinds.count("synonym") >= 15
+    assert kinds.count("attachment") >= 5
     assert {item["kind"] for item in queries} == KINDS
     known = {path.stem for path in (REPO / "kb").rglob("*.md")}
     for item in queries:
