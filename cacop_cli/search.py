@@ -24,7 +24,6 @@ from .query import (
     Range,
     Term,
     apply_mode,
-    has_implicit,
     highlight_words,
     parse,
     plain_words,
@@ -34,9 +33,22 @@ from .vocabulary import Expander
 SNIPPET_CHARS = 220
 DEFAULT_LIMIT = 10
 FEW_HITS = 1  # at most this many hits: try correcting the query's spelling
-# Fewer entries than this hold every word: list them first, then those holding most words
-# (the same whatever --limit is, so `total` does not depend on it).
-FEW_ALL_WORDS = 5
+# In a query of three or more bare words, these carry no concept: question words and
+# common English words the index's own stop list (analysis.py) keeps. Dropped after the
+# vocabulary has matched its groups (so "plate reader" or "calls for service" still
+# match), never inside quotes. See docs/architecture.md, "Ranking".
+QUESTION_WORDS = frozenset(
+    """
+    how what which who whom whose why where when whether does do did done doing has have
+    had having should would could can cannot might must shall will was were been being am
+    is are anyone anybody someone somebody any some other others another our ours we us i
+    me my you your they them their there here about into out over under again then than
+    so such very just also only own same too more most much many few each every all both
+    keep keeps get gets got make makes made use used using way ways work works need needs
+    know tell find help best good really actually these those this that it its
+    """.split()
+)
+BARE_WORDS_FOR_STOPS = 3
 
 # ---------------------------------------------------------------- keeping the index fresh
 
@@ -283,9 +295,37 @@ def _filters(**given: Any) -> list[Any]:
 def _search_once(
     searcher: Any, tree: Any, filters: list[Any], limit: int, mode: str
 ) -> tuple[int, list[Any], set[int]]:
-    """(how many entries match, the best `limit` of them, every matching document)."""
-    docs, raw = searcher.search(apply_mode(tree, mode), filters, limit)
+    """(how many entries match, the best `limit` of them, every matching document).
+
+    Words side by side are ORed and ranked by the share of the query's concepts each
+    entry holds (Searcher's coordination); "strict" keeps them all required."""
+    docs, raw = searcher.search(apply_mode(tree, "strict" if mode == "strict" else "any"),
+                                filters, limit)  # fmt: skip
     return len(docs), raw, docs
+
+
+def drop_question_words(node: Any) -> Any:
+    """The tree without question and stop words among three or more bare words side by
+    side (after vocabulary expansion; phrases, fields, prefixes and groups stay)."""
+    from .query import GROUPS, Implicit, Not
+
+    if isinstance(node, Not):
+        return Not(drop_question_words(node.item))
+    if not isinstance(node, GROUPS):
+        return node
+    items = [drop_question_words(item) for item in node.items]
+    if isinstance(node, Implicit):
+        bare = [item for item in items if _bare(item)]
+        if len(bare) >= BARE_WORDS_FOR_STOPS:
+            kept = [
+                item for item in items if not (_bare(item) and item.text.lower() in QUESTION_WORDS)
+            ]
+            items = kept or items
+    return type(node)(tuple(items)) if len(items) > 1 else items[0]
+
+
+def _bare(item: Any) -> bool:
+    return isinstance(item, Term) and item.field is None and not item.prefix
 
 
 def _corrected_query(query: str, replacements: dict[str, str]) -> str:
@@ -328,7 +368,7 @@ def search(
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     expander = Expander.for_kb(kb)
-    expanded = expander.expand(tree)
+    expanded = drop_question_words(expander.expand(tree))
 
     def work(searcher: Any) -> SearchResult:
         total, raw, docs = _search_once(searcher, expanded, filters, limit, mode)
@@ -337,7 +377,7 @@ def search(
         if total <= FEW_HITS:
             corrected = _correction(searcher, query, tree)
             if corrected:
-                better_tree = expander.expand(parse(corrected))
+                better_tree = drop_question_words(expander.expand(parse(corrected)))
                 better = _search_once(searcher, better_tree, filters, limit, mode)
                 if total == 0 and better[0]:
                     total, raw, docs = better
@@ -345,22 +385,6 @@ def search(
                     result.corrected = corrected
                 elif better[0] > total:
                     result.suggestion = f"did you mean: {corrected}"
-        if total < FEW_ALL_WORDS and mode == "all" and has_implicit(searched):
-            # Too few entries hold every word: list them first, then those holding most words.
-            some_total, some_raw, some_docs = _search_once(
-                searcher, searched, filters, limit, "any"
-            )
-            if some_total > total:
-                listed = {item.fields.get("path") for item in raw}
-                raw = raw + [item for item in some_raw if item.fields.get("path") not in listed]
-                raw = raw[:limit]
-                result.notices.append(
-                    "no entry holds every word; showing those that hold the most"
-                    if total == 0
-                    else f"{total} {'entry holds' if total == 1 else 'entries hold'} every word "
-                    "(listed first); the others hold some of the words"
-                )
-                total, docs = some_total, some_docs
         if total == 0 and not result.suggestion:
             result.suggestion = _no_hits_advice(tree, filters)
         pattern = highlight_pattern(highlight_words(searched))

@@ -55,8 +55,10 @@ class Searcher:
                 return q.And(parts) if parts else q.NullQuery
             case AnyOf():
                 return q.Or([self.compile(item) for item in node.items])
-            case Ranked():  # any of the words, documents with more of them first
-                return q.Or([self.compile(item) for item in node.items], scale=0.9)
+            case Ranked():  # any of the concepts, weighted by the share matched (scores())
+                parts = [self.compile(item) for item in node.items]
+                parts = [part for part in parts if part is not q.NullQuery]
+                return Coordinated(parts) if parts else q.NullQuery
             case Not():
                 return q.Not(self.compile(node.item))
             case Synonyms():  # forms that analyse alike (hot spot, hot-spot) count once
@@ -186,11 +188,32 @@ class Searcher:
                 for doc, score in part.items():
                     combined[doc] = combined.get(doc, 0.0) + score
             return combined
+        elif kind is _LazyCoordinated.made:
+            return self._coordinated(query)
         elif kind is q.AndNot and query.boost == 1.0:
             positive = self.scores(query.a)
             negative = self.scores(query.b) if positive else {}
             return {doc: score for doc, score in positive.items() if doc not in negative}
         return self._whoosh_scores(query)
+
+    def _coordinated(self, query: Any) -> dict[int, float]:
+        """Any of the concepts (words, phrases, vocabulary groups), each document's summed
+        score weighted by the share of the concepts it holds, squared: an entry holding
+        every concept comes first unless another holding fewer scores far higher. Each
+        concept is scored once (a dict per concept, from the posting blocks), so counting
+        the concepts a document holds costs one set lookup per posting, where Whoosh's
+        Or(scale) walks a tree of matchers posting by posting."""
+        parts = [self.scores(sub) for sub in query.subqueries]
+        combined: dict[int, float] = {}
+        held: dict[int, int] = {}
+        for part in parts:
+            for doc, score in part.items():
+                combined[doc] = combined.get(doc, 0.0) + score
+                held[doc] = held.get(doc, 0) + 1
+        total = len(parts)
+        if total == 1:
+            return combined
+        return {doc: score * (held[doc] / total) ** 2 for doc, score in combined.items()}
 
     def _whoosh_scores(self, query: Any) -> dict[int, float]:
         """Scores from Whoosh's own matcher, segment by segment, as its collectors run it."""
@@ -333,6 +356,29 @@ class Searcher:
             for raw in self.reader.lexicon(field_name)
             if any(True for _ in self.reader.postings(field_name, raw).all_ids())
         ]
+
+
+def _coordinated_class() -> type:
+    from whoosh import query as q
+
+    class Coordinated(q.Or):
+        """Our Ranked node: scored by Searcher._coordinated, never by Whoosh's matchers."""
+
+    return Coordinated
+
+
+class _LazyCoordinated:
+    """The Coordinated query class, made on first use (it needs Whoosh: lazy imports)."""
+
+    made: type | None = None
+
+    def __call__(self, parts: list[Any]) -> Any:
+        if _LazyCoordinated.made is None:
+            _LazyCoordinated.made = _coordinated_class()
+        return _LazyCoordinated.made(parts)
+
+
+Coordinated = _LazyCoordinated()
 
 
 @contextlib.contextmanager
