@@ -170,6 +170,8 @@ class Hit:
     created: str = ""
     topics: list[str] = field(default_factory=list)
     tlp: str = ""
+    # Found only in an attachment's text: {"file": name, "where": "page 3" or a cell}.
+    matched_in: dict[str, str] | None = None
 
 
 @dataclass

@@ -247,9 +247,55 @@ def _file_text(kb: KB, rel: str) -> str:
     return lead + body
 
 
+def _words_found(regex: re.Pattern[str], text: str) -> int:
+    return len({match.group().lower() for match in regex.finditer(text[:200_000])})
+
+
+def _in_attachment(
+    kb: KB, rel: str, pattern: str, beat: int
+) -> tuple[dict[str, str], str] | None:
+    """({"file", "where"}, snippet) of the attachment part holding most of the query's words,
+    if it holds more than `beat` (extracted text comes from the cache in .cacop/extract/)."""
+    from .entries import read_entry
+    from .index import attachment_parts
+
+    try:
+        entry = read_entry(kb.root / rel, kb.root, kb.limits)
+    except EntryError:
+        return None
+    regex = re.compile(pattern)
+    best: tuple[int, str, Any] | None = None
+    for name, part in attachment_parts(kb, rel, entry.meta.get("attachments")):
+        found = _words_found(regex, part.text)
+        if found > (best[0] if best else beat):
+            best = (found, name, part)
+    if best is None:
+        return None
+    _, name, part = best
+    where = part.location
+    first = regex.search(part.text)
+    if part.labels and first is not None:  # the cell (or place) where the first word stands
+        for mark, label in zip(part.marks, part.labels, strict=False):
+            if mark > first.start():
+                break
+            where = label
+    snippet = make_snippet(part.text, pattern)
+    return {"file": name, "where": where}, CONTROL.sub(" ", snippet)
+
+
 def _hit(kb: KB, raw: Any, pattern: str | None) -> Hit:
     fields = raw.fields
     topics = [topic for topic in str(fields.get("topic", "")).split(",") if topic]
+    rel = str(fields.get("path", ""))
+    text = _file_text(kb, rel)
+    snippet = make_snippet(text, pattern)
+    matched_in = None
+    if pattern and fields.get("type") == "work-product":
+        in_entry = _words_found(re.compile(pattern), f"{fields.get('title', '')}\n{text}")
+        if in_entry < len(set(re.findall(r"\w+", pattern))):  # not every word: look further
+            found = _in_attachment(kb, rel, pattern, in_entry)
+            if found is not None:
+                matched_in, snippet = found
     return Hit(
         id=str(fields.get("id", "")),
         type=str(fields.get("type", "")),
@@ -258,9 +304,10 @@ def _hit(kb: KB, raw: Any, pattern: str | None) -> Hit:
         tlp=str(fields.get("tlp", "")),
         path=str(fields.get("path", "")),
         score=round(raw.score, 4),
-        snippet=make_snippet(_file_text(kb, str(fields.get("path", ""))), pattern),
+        snippet=snippet,
         created=str(fields.get("updated") or fields.get("created") or ""),
         topics=topics,
+        matched_in=matched_in,
     )
 
 

@@ -86,7 +86,14 @@ def hit_document(hit: Hit) -> dict[str, object]:
         "path": hit.path,
         "score": hit.score,
         "snippet": hit.snippet,
+        "matched_in": hit.matched_in,
     }
+
+
+def _found_in(hit: Hit) -> str:
+    if not hit.matched_in:
+        return ""
+    return f"in {hit.matched_in['file']}, {hit.matched_in['where']}: "
 
 
 def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
@@ -98,7 +105,7 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
             details = " · ".join(part for part in (hit.type, hit.site, hit.created) if part)
             title = f"{rank:>{width}}. {tlp_label(hit.tlp)}  {hit.title}"
             lines += [title, f"{indent}{details}  {hit.id}"]
-            lines += [f"{indent}{hit.snippet}", ""] if hit.snippet else [""]
+            lines += [f"{indent}{_found_in(hit)}{hit.snippet}", ""] if hit.snippet else [""]
         plain_lines(lines)
         return
     from rich.padding import Padding
@@ -115,6 +122,8 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
         console.print(meta, soft_wrap=True)
         if hit.snippet:
             snippet = text(hit.snippet)
+            if hit.matched_in:
+                snippet = text(_found_in(hit), "italic").append_text(snippet)
             if pattern:
                 snippet.highlight_regex(pattern, "bold yellow")
             console.print(Padding(snippet, (0, 0, 0, width + 2), expand=False))
