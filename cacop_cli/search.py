@@ -339,16 +339,46 @@ def _filters(**given: Any) -> list[Any]:
     return nodes
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """What ranking uses beyond BM25F (scripts/relevance.py switches each off to measure it)."""
+
+    vocabulary: bool = True
+    coordination: bool = True
+    feedback: bool = False  # measured no gain on tests/relevance: see docs/architecture.md
+
+
 def _search_once(
-    searcher: Any, tree: Any, filters: list[Any], limit: int, mode: str
+    searcher: Any,
+    tree: Any,
+    filters: list[Any],
+    limit: int,
+    mode: str,
+    ranking: Ranking = Ranking(),
+    text_of: Callable[[str], str] | None = None,
 ) -> tuple[int, list[Any], set[int]]:
     """(how many entries match, the best `limit` of them, every matching document).
 
     Words side by side are ORed and ranked by the share of the query's concepts each
     entry holds (Searcher's coordination); "strict" keeps them all required."""
-    docs, raw = searcher.search(apply_mode(tree, "strict" if mode == "strict" else "any"),
-                                filters, limit)  # fmt: skip
+    node = apply_mode(tree, "strict" if mode == "strict" else "any")
+    if not ranking.coordination:
+        node = _plain_or(node)
+    feedback = text_of if ranking.feedback and mode != "strict" else None
+    docs, raw = searcher.search(node, filters, limit, feedback=feedback)
     return len(docs), raw, docs
+
+
+def _plain_or(node: Any) -> Any:
+    """Ranked (coordinated) groups as plain OR: summed BM25F, no share of concepts."""
+    from .query import GROUPS, AnyOf, Not, Ranked
+
+    if isinstance(node, Not):
+        return Not(_plain_or(node.item))
+    if not isinstance(node, GROUPS):
+        return node
+    items = tuple(_plain_or(item) for item in node.items)
+    return AnyOf(items) if isinstance(node, Ranked) else type(node)(items)
 
 
 def drop_question_words(node: Any) -> Any:
@@ -399,6 +429,7 @@ def search(
     facets: bool = True,
     mode: str = DEFAULT_MODE,
     progress: Progress | None = None,
+    ranking: Ranking = Ranking(),
 ) -> SearchResult:
     """Ranked search of the KB; refreshes the index first. Raises QueryError for bad queries."""
     query = query.strip()
@@ -414,18 +445,25 @@ def search(
         )
     if limit < 1:
         raise UsageError("--limit must be at least 1")
-    expander = Expander.for_kb(kb)
+    expander = Expander.for_kb(kb) if ranking.vocabulary else Expander({}, 0)
     expanded = drop_question_words(expander.expand(tree))
 
+    def text_of(rel: str) -> str:
+        return _file_text(kb, rel)
+
     def work(searcher: Any) -> SearchResult:
-        total, raw, docs = _search_once(searcher, expanded, filters, limit, mode)
+        total, raw, docs = _search_once(
+            searcher, expanded, filters, limit, mode, ranking, text_of
+        )
         searched = expanded
         result = SearchResult(query=query, total=total, hits=[])
         if total <= FEW_HITS:
             corrected = _correction(searcher, query, tree)
             if corrected:
                 better_tree = drop_question_words(expander.expand(parse(corrected)))
-                better = _search_once(searcher, better_tree, filters, limit, mode)
+                better = _search_once(
+                    searcher, better_tree, filters, limit, mode, ranking, text_of
+                )
                 if total == 0 and better[0]:
                     total, raw, docs = better
                     searched = better_tree
