@@ -457,14 +457,16 @@ def search(
         )
         searched = expanded
         result = SearchResult(query=query, total=total, hits=[])
-        if total <= FEW_HITS:
+        # Few hits, or a word no entry holds (words are ORed: the others still find some)
+        unknown = any(not searcher.known(word) for word in plain_words(tree))
+        if total <= FEW_HITS or unknown:
             corrected = _correction(searcher, query, tree)
             if corrected:
                 better_tree = drop_question_words(expander.expand(parse(corrected)))
                 better = _search_once(
                     searcher, better_tree, filters, limit, mode, ranking, text_of
                 )
-                if total == 0 and better[0]:
+                if (total == 0 or unknown) and better[0]:
                     total, raw, docs = better
                     searched = better_tree
                     result.corrected = corrected
