@@ -37,17 +37,19 @@ FEW_HITS = 1  # at most this many hits: try correcting the query's spelling
 # common English words the index's own stop list (analysis.py) keeps. Dropped after the
 # vocabulary has matched its groups (so "plate reader" or "calls for service" still
 # match), never inside quotes. See docs/architecture.md, "Ranking".
-QUESTION_WORDS = frozenset(
-    """
-    how what which who whom whose why where when whether does do did done doing has have
-    had having should would could can cannot might must shall will was were been being am
-    is are anyone anybody someone somebody any some other others another our ours we us i
-    me my you your they them their there here about into out over under again then than
-    so such very just also only own same too more most much many few each every all both
-    keep keeps get gets got make makes made use used using way ways work works need needs
-    know tell find help best good really actually these those this that it its
-    """.split()
-)
+QUESTION_WORDS = frozenset({
+    "how", "what", "which", "who", "whom", "whose", "why", "where", "when", "whether", "does",
+    "do", "did", "done", "doing", "has", "have", "had", "having", "should", "would", "could",
+    "can", "cannot", "might", "must", "shall", "will", "was", "were", "been", "being", "am", "is",
+    "are", "anyone", "anybody", "someone", "somebody", "any", "some", "other", "others",
+    "another", "our", "ours", "we", "us", "i", "me", "my", "you", "your", "they", "them", "their",
+    "there", "here", "about", "into", "out", "over", "under", "again", "then", "than", "so",
+    "such", "very", "just", "also", "only", "own", "same", "too", "more", "most", "much", "many",
+    "few", "each", "every", "all", "both", "keep", "keeps", "get", "gets", "got", "make", "makes",
+    "made", "use", "used", "using", "way", "ways", "work", "works", "need", "needs", "know",
+    "tell", "find", "help", "best", "good", "really", "actually", "these", "those", "this",
+    "that", "it", "its",
+})  # fmt: skip
 BARE_WORDS_FOR_STOPS = 3
 
 # ---------------------------------------------------------------- keeping the index fresh
@@ -251,9 +253,7 @@ def _words_found(regex: re.Pattern[str], text: str) -> int:
     return len({match.group().lower() for match in regex.finditer(text[:200_000])})
 
 
-def _in_attachment(
-    kb: KB, rel: str, pattern: str, beat: int
-) -> tuple[dict[str, str], str] | None:
+def _in_attachment(kb: KB, rel: str, pattern: str, beat: int) -> tuple[dict[str, str], str] | None:
     """({"file", "where"}, snippet) of the attachment part holding most of the query's words,
     if it holds more than `beat` (extracted text comes from the cache in .cacop/extract/)."""
     from .entries import read_entry
@@ -452,9 +452,7 @@ def search(
         return _file_text(kb, rel)
 
     def work(searcher: Any) -> SearchResult:
-        total, raw, docs = _search_once(
-            searcher, expanded, filters, limit, mode, ranking, text_of
-        )
+        total, raw, docs = _search_once(searcher, expanded, filters, limit, mode, ranking, text_of)
         searched = expanded
         result = SearchResult(query=query, total=total, hits=[])
         # Few hits, or a word no entry holds (words are ORed: the others still find some)
@@ -463,9 +461,7 @@ def search(
             corrected = _correction(searcher, query, tree)
             if corrected:
                 better_tree = drop_question_words(expander.expand(parse(corrected)))
-                better = _search_once(
-                    searcher, better_tree, filters, limit, mode, ranking, text_of
-                )
+                better = _search_once(searcher, better_tree, filters, limit, mode, ranking, text_of)
                 if (total == 0 or unknown) and better[0]:
                     total, raw, docs = better
                     searched = better_tree

@@ -7,11 +7,11 @@ import json
 import os
 import pickle
 import random
-from collections import Counter
 import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -683,7 +683,9 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
                 if type(compiled).__name__ == "Coordinated":  # Whoosh's Or, times the share²
                     held = Counter()
                     for part in compiled.subqueries:
-                        held.update(hit.docnum for hit in searcher.searcher.search(part, limit=None))
+                        held.update(
+                            hit.docnum for hit in searcher.searcher.search(part, limit=None)
+                        )
                     share = {doc: (held[doc] / len(compiled.subqueries)) ** 2 for doc in held}
                     theirs = {doc: score * share[doc] for doc, score in theirs.items()}
                 elif coordinated(compiled):

@@ -32,8 +32,9 @@ STORED = ("path", "id", "type", "title", "site", "tlp", "created", "updated", "t
 # The kind of each field of schema() (a test keeps the two equal). The record's identity is
 # made from this table, so the freshness check need not import Whoosh's fields and analysis.
 FIELD_KINDS = {
-    "attachments": "TEXT", "author": "TEXT", "body": "TEXT", "created": "ID", "date": "ID", "evidence": "ID",
-    "id": "ID", "needed_by": "ID", "path": "ID", "priority": "ID", "product_type": "ID",
+    "attachments": "TEXT", "author": "TEXT", "body": "TEXT", "created": "ID", "date": "ID",
+    "evidence": "ID", "id": "ID", "needed_by": "ID", "path": "ID", "priority": "ID",
+    "product_type": "ID",
     "rfi": "ID", "site": "ID", "spell": "TEXT", "status": "ID", "summary": "TEXT",
     "tag": "KEYWORD", "tags": "TEXT", "title": "TEXT", "tlp": "ID", "to": "KEYWORD",
     "topic": "KEYWORD", "type": "ID", "updated": "ID",

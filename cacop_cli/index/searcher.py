@@ -17,7 +17,6 @@ from .locks import read_lock
 from .record import STATE_DIR, Untrusted, read_record
 from .whoosh_internals import lengths_in_memory, pinned_index, term_scores
 
-
 # Pseudo-relevance feedback (Searcher._with_feedback): how many top entries, how many words.
 FEEDBACK_DOCS = 3
 FEEDBACK_TERMS = 10
@@ -255,7 +254,9 @@ class Searcher:
         from whoosh import query as q
 
         coverage = dict(self.coverage)
-        ranked = heapq.nsmallest(FEEDBACK_DOCS, scores.items(), key=lambda item: (-item[1], item[0]))
+        ranked = heapq.nsmallest(
+            FEEDBACK_DOCS, scores.items(), key=lambda item: (-item[1], item[0])
+        )
         counted: Counter[str] = Counter()
         stored = self.searcher.stored_fields
         for doc, _ in ranked:
