@@ -456,9 +456,10 @@ def search(
         searched = expanded
         result = SearchResult(query=query, total=total, hits=[])
         # Few hits, or a word no entry holds (words are ORed: the others still find some)
-        unknown = any(not searcher.known(word) for word in plain_words(tree))
+        asked = drop_question_words(tree)
+        unknown = any(_unknown(searcher, word) for word in plain_words(asked))
         if total <= FEW_HITS or unknown:
-            corrected = _correction(searcher, query, tree)
+            corrected = _correction(searcher, query, asked)
             if corrected:
                 better_tree = drop_question_words(expander.expand(parse(corrected)))
                 better = _search_once(searcher, better_tree, filters, limit, mode, ranking, text_of)
@@ -489,11 +490,18 @@ def _correction(searcher: Any, query: str, tree: Any) -> str | None:
     """The query with each word the index does not know replaced by its closest known word."""
     replacements = {}
     for word in plain_words(tree):
-        if not searcher.known(word):
+        if _unknown(searcher, word):
             options = searcher.corrections(word)
             if options:
                 replacements[word.lower()] = options[0]
     return _corrected_query(query, replacements) if replacements else None
+
+
+def _unknown(searcher: Any, word: str) -> bool:
+    """A word the index holds nowhere (a stop word, which it never holds, is not unknown)."""
+    from .index import tokens
+
+    return bool(tokens(word)) and not searcher.known(word)
 
 
 def _no_hits_advice(tree: Any, filters: list[Any]) -> str:
