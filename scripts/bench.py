@@ -587,29 +587,32 @@ def relevance() -> dict | None:
 
 
 def relevance_table(found: dict) -> str:
-    """recall@5 and MRR of cacop beside the FTS5 baseline, overall and by kind of query."""
+    """recall@5 and MRR of cacop, of the same engine with each ranking step switched (and
+    `bare`: no vocabulary, feedback or coordination), and of the FTS5 baseline, overall and
+    by kind of query."""
     result = found["result"]
     ours, baseline = result.get("cacop"), result.get("fts5")
     if not (isinstance(ours, dict) and isinstance(baseline, dict)):
         return f"relevance ({found['source']}):\n" + json.dumps(result, indent=2, default=str)
+    systems = [name for name, value in result.items() if isinstance(value, dict)]
     count = result.get("queries")
     count = len(count) if isinstance(count, list) else count
     lines = [
         f"relevance on the bundled kb/ ({count} queries; {found['source']} evaluate()):",
-        f"  {'kind':<12} {'n':>3}  {'cacop R@5':>9} {'MRR':>6}  {'FTS5 R@5':>8} {'MRR':>6}",
+        f"  {'kind':<12} {'n':>3}"
+        + "".join(f"  {name + ' R@5':>11} {'MRR':>6}" for name in systems),
     ]
 
-    def row(kind: str, n, mine: dict, theirs: dict) -> str:
-        return (
-            f"  {kind:<12} {n if n is not None else '':>3}  {mine.get('recall_at_5', 0):>9.3f} "
-            f"{mine.get('mrr', 0):>6.3f}  {theirs.get('recall_at_5', 0):>8.3f} "
-            f"{theirs.get('mrr', 0):>6.3f}"
+    def row(kind: str, n, figures: list[dict]) -> str:
+        cells = "".join(
+            f"  {item.get('recall_at_5', 0):>11.3f} {item.get('mrr', 0):>6.3f}" for item in figures
         )
+        return f"  {kind:<12} {n if n is not None else '':>3}{cells}"
 
-    lines.append(row("all", count, ours, baseline))
+    lines.append(row("all", count, [result[name] for name in systems]))
     for kind, mine in sorted(ours.get("by_kind", {}).items()):
-        theirs = baseline.get("by_kind", {}).get(kind, {})
-        lines.append(row(kind, mine.get("queries"), mine, theirs))
+        by_kind = [result[name].get("by_kind", {}).get(kind, {}) for name in systems]
+        lines.append(row(kind, mine.get("queries"), by_kind))
     return "\n".join(lines)
 
 
