@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import math
 import random
 import shutil
 import signal
@@ -681,12 +682,14 @@ def test_our_scoring_equals_whooshs_own_matchers_for_every_kind_of_query(cli, kb
                 theirs = {hit.docnum: hit.score for hit in everything}
                 assert set(ours) == set(theirs), (text, mode)
                 if type(compiled).__name__ == "Coordinated":  # Whoosh's Or, times the share²
-                    held = Counter()
+                    held: Counter[int] = Counter()  # each concept weighted by its rarity
+                    documents, asked = searcher.reader.doc_count(), 0.0
                     for part in compiled.subqueries:
-                        held.update(
-                            hit.docnum for hit in searcher.searcher.search(part, limit=None)
-                        )
-                    share = {doc: (held[doc] / len(compiled.subqueries)) ** 2 for doc in held}
+                        found = [hit.docnum for hit in searcher.searcher.search(part, limit=None)]
+                        weight = math.log(1 + documents / max(1, len(found)))
+                        held.update(dict.fromkeys(found, weight))
+                        asked += weight
+                    share = {doc: (held[doc] / asked) ** 2 for doc in held}
                     theirs = {doc: score * share[doc] for doc, score in theirs.items()}
                 elif coordinated(compiled):
                     continue  # Whoosh's coordination bonus depends on when its collector

@@ -222,16 +222,21 @@ class Searcher:
         concept is scored once (a dict per concept, from the posting blocks), so counting
         the concepts a document holds costs one set lookup per posting, where Whoosh's
         Or(scale) walks a tree of matchers posting by posting."""
+        import math
+
         parts = [self.scores(sub) for sub in query.subqueries]
+        documents = self.reader.doc_count() or 1
         combined: dict[int, float] = {}
-        held: dict[int, int] = {}
+        held: dict[int, float] = {}
+        total = 0.0
         for part in parts:
+            weight = math.log(1 + documents / max(1, len(part)))
+            total += weight
             for doc, score in part.items():
                 combined[doc] = combined.get(doc, 0.0) + score
-                held[doc] = held.get(doc, 0) + 1
-        total = len(parts)
+                held[doc] = held.get(doc, 0) + weight
         self.coverage = {doc: count / total for doc, count in held.items()}
-        if total == 1:
+        if len(parts) == 1:
             return combined
         return {doc: score * (held[doc] / total) ** 2 for doc, score in combined.items()}
 
