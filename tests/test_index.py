@@ -4,9 +4,9 @@ foreign index, survive damage and kills."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
-import math
 import random
 import shutil
 import signal
