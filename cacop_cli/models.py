@@ -172,6 +172,8 @@ class Hit:
     topics: list[str] = field(default_factory=list)
     tlp: str = ""
     dated: str = "created"  # which date `created` holds: "updated" or "created"
+    # Found only in an attachment's text: {"file": name, "where": "page 3" or a cell}.
+    matched_in: dict[str, str] | None = None
 
 
 @dataclass

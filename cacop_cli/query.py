@@ -65,11 +65,10 @@ QUERY_FIELDS: dict[str, tuple[str, str]] = {
 MAX_QUERY_CHARS = 1_000
 MAX_DEPTH = 12
 MAX_CLAUSES = 64
-# How words side by side combine: "all" (AND, and when no entry holds every word, the
-# entries holding most of them), "strict" (AND only) or "any" (OR, ranked by how many match).
-# Chosen by measuring tests/relevance with scripts/relevance.py --modes: "all" ties "any" on
-# recall@5 and beats it on MRR (typo correction only starts when all-words finds little),
-# and "strict" misses long questions typed as queries.
+# How words side by side combine: "strict" (AND only), or "all" and "any" (the same since
+# issue 15: ORed, each entry weighted by the share of the query's concepts it holds, so
+# entries holding all of them come first; see search._search_once and docs/architecture.md,
+# "Ranking").
 DEFAULT_MODE = "all"
 
 CHOICES: dict[str, tuple[str, ...]] = {

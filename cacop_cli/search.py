@@ -24,7 +24,6 @@ from .query import (
     Range,
     Term,
     apply_mode,
-    has_implicit,
     highlight_words,
     parse,
     plain_words,
@@ -34,9 +33,24 @@ from .vocabulary import Expander
 SNIPPET_CHARS = 220
 DEFAULT_LIMIT = 10
 FEW_HITS = 1  # at most this many hits: try correcting the query's spelling
-# Fewer entries than this hold every word: list them first, then those holding most words
-# (the same whatever --limit is, so `total` does not depend on it).
-FEW_ALL_WORDS = 5
+# In a query of three or more bare words, these carry no concept: question words and
+# common English words the index's own stop list (analysis.py) keeps. Dropped after the
+# vocabulary has matched its groups (so "plate reader" or "calls for service" still
+# match), never inside quotes. See docs/architecture.md, "Ranking".
+QUESTION_WORDS = frozenset({
+    "how", "what", "which", "who", "whom", "whose", "why", "where", "when", "whether", "does",
+    "do", "did", "done", "doing", "has", "have", "had", "having", "should", "would", "could",
+    "can", "cannot", "might", "must", "shall", "will", "was", "were", "been", "being", "am", "is",
+    "are", "anyone", "anybody", "someone", "somebody", "any", "some", "other", "others",
+    "another", "our", "ours", "we", "us", "i", "me", "my", "you", "your", "they", "them", "their",
+    "there", "here", "about", "into", "out", "over", "under", "again", "then", "than", "so",
+    "such", "very", "just", "also", "only", "own", "same", "too", "more", "most", "much", "many",
+    "few", "each", "every", "all", "both", "keep", "keeps", "get", "gets", "got", "make", "makes",
+    "made", "use", "used", "using", "way", "ways", "work", "works", "need", "needs", "know",
+    "tell", "find", "help", "best", "good", "really", "actually", "these", "those", "this",
+    "that", "it", "its",
+})  # fmt: skip
+BARE_WORDS_FOR_STOPS = 3
 
 # ---------------------------------------------------------------- keeping the index fresh
 
@@ -235,9 +249,53 @@ def _file_text(kb: KB, rel: str) -> str:
     return lead + body
 
 
+def _words_found(regex: re.Pattern[str], text: str) -> int:
+    return len({match.group().lower() for match in regex.finditer(text[:200_000])})
+
+
+def _in_attachment(kb: KB, rel: str, pattern: str, beat: int) -> tuple[dict[str, str], str] | None:
+    """({"file", "where"}, snippet) of the attachment part holding most of the query's words,
+    if it holds more than `beat` (extracted text comes from the cache in .cacop/extract/)."""
+    from .entries import read_entry
+    from .index import attachment_parts
+
+    try:
+        entry = read_entry(kb.root / rel, kb.root, kb.limits)
+    except EntryError:
+        return None
+    regex = re.compile(pattern)
+    best: tuple[int, str, Any] | None = None
+    for name, part in attachment_parts(kb, rel, entry.meta.get("attachments")):
+        found = _words_found(regex, part.text)
+        if found > (best[0] if best else beat):
+            best = (found, name, part)
+    if best is None:
+        return None
+    _, name, part = best
+    where = part.location
+    first = regex.search(part.text)
+    if part.labels and first is not None:  # the cell (or place) where the first word stands
+        for mark, label in zip(part.marks, part.labels, strict=False):
+            if mark > first.start():
+                break
+            where = label
+    snippet = make_snippet(part.text, pattern)
+    return {"file": name, "where": where}, CONTROL.sub(" ", snippet)
+
+
 def _hit(kb: KB, raw: Any, pattern: str | None) -> Hit:
     fields = raw.fields
     topics = [topic for topic in str(fields.get("topic", "")).split(",") if topic]
+    rel = str(fields.get("path", ""))
+    text = _file_text(kb, rel)
+    snippet = make_snippet(text, pattern)
+    matched_in = None
+    if pattern and fields.get("type") == "work-product":
+        in_entry = _words_found(re.compile(pattern), f"{fields.get('title', '')}\n{text}")
+        if in_entry < len(set(re.findall(r"\w+", pattern))):  # not every word: look further
+            found = _in_attachment(kb, rel, pattern, in_entry)
+            if found is not None:
+                matched_in, snippet = found
     return Hit(
         id=str(fields.get("id", "")),
         type=str(fields.get("type", "")),
@@ -246,10 +304,11 @@ def _hit(kb: KB, raw: Any, pattern: str | None) -> Hit:
         tlp=str(fields.get("tlp", "")),
         path=str(fields.get("path", "")),
         score=round(raw.score, 4),
-        snippet=make_snippet(_file_text(kb, str(fields.get("path", ""))), pattern),
+        snippet=snippet,
         created=str(fields.get("updated") or fields.get("created") or ""),
         dated="updated" if fields.get("updated") else "created",
         topics=topics,
+        matched_in=matched_in,
     )
 
 
@@ -281,12 +340,70 @@ def _filters(**given: Any) -> list[Any]:
     return nodes
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """What ranking uses beyond BM25F (scripts/relevance.py switches each off to measure it)."""
+
+    vocabulary: bool = True
+    coordination: bool = True
+    feedback: bool = False  # measured no gain on tests/relevance: see docs/architecture.md
+
+
 def _search_once(
-    searcher: Any, tree: Any, filters: list[Any], limit: int, mode: str
+    searcher: Any,
+    tree: Any,
+    filters: list[Any],
+    limit: int,
+    mode: str,
+    ranking: Ranking = Ranking(),
+    text_of: Callable[[str], str] | None = None,
 ) -> tuple[int, list[Any], set[int]]:
-    """(how many entries match, the best `limit` of them, every matching document)."""
-    docs, raw = searcher.search(apply_mode(tree, mode), filters, limit)
+    """(how many entries match, the best `limit` of them, every matching document).
+
+    Words side by side are ORed and ranked by the share of the query's concepts each
+    entry holds (Searcher's coordination); "strict" keeps them all required."""
+    node = apply_mode(tree, "strict" if mode == "strict" else "any")
+    if not ranking.coordination:
+        node = _plain_or(node)
+    feedback = text_of if ranking.feedback and mode != "strict" else None
+    docs, raw = searcher.search(node, filters, limit, feedback=feedback)
     return len(docs), raw, docs
+
+
+def _plain_or(node: Any) -> Any:
+    """Ranked (coordinated) groups as plain OR: summed BM25F, no share of concepts."""
+    from .query import GROUPS, AnyOf, Not, Ranked
+
+    if isinstance(node, Not):
+        return Not(_plain_or(node.item))
+    if not isinstance(node, GROUPS):
+        return node
+    items = tuple(_plain_or(item) for item in node.items)
+    return AnyOf(items) if isinstance(node, Ranked) else type(node)(items)
+
+
+def drop_question_words(node: Any) -> Any:
+    """The tree without question and stop words among three or more bare words side by
+    side (after vocabulary expansion; phrases, fields, prefixes and groups stay)."""
+    from .query import GROUPS, Implicit, Not
+
+    if isinstance(node, Not):
+        return Not(drop_question_words(node.item))
+    if not isinstance(node, GROUPS):
+        return node
+    items = [drop_question_words(item) for item in node.items]
+    if isinstance(node, Implicit):
+        bare = [item for item in items if _bare(item)]
+        if len(bare) >= BARE_WORDS_FOR_STOPS:
+            kept = [
+                item for item in items if not (_bare(item) and item.text.lower() in QUESTION_WORDS)
+            ]
+            items = kept or items
+    return type(node)(tuple(items)) if len(items) > 1 else items[0]
+
+
+def _bare(item: Any) -> bool:
+    return isinstance(item, Term) and item.field is None and not item.prefix
 
 
 def _corrected_query(query: str, replacements: dict[str, str]) -> str:
@@ -313,6 +430,7 @@ def search(
     facets: bool = True,
     mode: str = DEFAULT_MODE,
     progress: Progress | None = None,
+    ranking: Ranking = Ranking(),
 ) -> SearchResult:
     """Ranked search of the KB; refreshes the index first. Raises QueryError for bad queries."""
     query = query.strip()
@@ -328,44 +446,30 @@ def search(
         )
     if limit < 1:
         raise UsageError("--limit must be at least 1")
-    expander = Expander.for_kb(kb)
-    expanded = expander.expand(tree)
+    expander = Expander.for_kb(kb) if ranking.vocabulary else Expander({}, 0)
+    expanded = drop_question_words(expander.expand(tree))
+
+    def text_of(rel: str) -> str:
+        return _file_text(kb, rel)
 
     def work(searcher: Any) -> SearchResult:
-        total, raw, docs = _search_once(searcher, expanded, filters, limit, mode)
+        total, raw, docs = _search_once(searcher, expanded, filters, limit, mode, ranking, text_of)
         searched = expanded
         result = SearchResult(query=query, total=total, hits=[])
-        if total <= FEW_HITS:
-            corrected = _correction(searcher, query, tree)
+        # Few hits, or a word no entry holds (words are ORed: the others still find some)
+        asked = drop_question_words(tree)
+        unknown = any(_unknown(searcher, word) for word in plain_words(asked))
+        if total <= FEW_HITS or unknown:
+            corrected = _correction(searcher, query, asked)
             if corrected:
-                better_tree = expander.expand(parse(corrected))
-                better = _search_once(searcher, better_tree, filters, limit, mode)
-                # Nothing found as typed: search as corrected, even if no entry holds every
-                # corrected word (those holding most of them may follow, below).
-                if total == 0 and (better[0] or has_implicit(better_tree)):
+                better_tree = drop_question_words(expander.expand(parse(corrected)))
+                better = _search_once(searcher, better_tree, filters, limit, mode, ranking, text_of)
+                if (total == 0 or unknown) and better[0]:
                     total, raw, docs = better
                     searched = better_tree
                     result.corrected = corrected
                 elif better[0] > total:
                     result.suggestion = f"did you mean: {corrected}"
-        if total < FEW_ALL_WORDS and mode == "all" and has_implicit(searched):
-            # Too few entries hold every word: list them first, then those holding most words.
-            some_total, some_raw, some_docs = _search_once(
-                searcher, searched, filters, limit, "any"
-            )
-            if some_total > total:
-                listed = {item.fields.get("path") for item in raw}
-                raw = raw + [item for item in some_raw if item.fields.get("path") not in listed]
-                raw = raw[:limit]
-                result.notices.append(
-                    "no entry holds every word; showing those that hold the most"
-                    if total == 0
-                    else f"{total} {'entry holds' if total == 1 else 'entries hold'} every word "
-                    "(listed first); the others hold some of the words"
-                )
-                total, docs = some_total, some_docs
-        if total == 0 and result.corrected:  # the corrected words found nothing either
-            result.suggestion, result.corrected = f"did you mean: {result.corrected}", None
         if total == 0 and not result.suggestion:
             result.suggestion = _no_hits_advice(tree, filters)
         pattern = highlight_pattern(highlight_words(searched))
@@ -387,11 +491,18 @@ def _correction(searcher: Any, query: str, tree: Any) -> str | None:
     """The query with each word the index does not know replaced by its closest known word."""
     replacements = {}
     for word in plain_words(tree):
-        if not searcher.known(word):
+        if _unknown(searcher, word):
             options = searcher.corrections(word)
             if options:
                 replacements[word.lower()] = options[0]
     return _corrected_query(query, replacements) if replacements else None
+
+
+def _unknown(searcher: Any, word: str) -> bool:
+    """A word the index holds nowhere (a stop word, which it never holds, is not unknown)."""
+    from .index import tokens
+
+    return bool(tokens(word)) and not searcher.known(word)
 
 
 def _no_hits_advice(tree: Any, filters: list[Any]) -> str:

@@ -75,7 +75,12 @@ def _private_copy(kb_root: Path) -> Path:
     return target
 
 
-def evaluate_cacop(kb_root: Path, queries: list[dict[str, Any]], mode: str | None = None):
+def evaluate_cacop(
+    kb_root: Path,
+    queries: list[dict[str, Any]],
+    mode: str | None = None,
+    ranking: Any = None,
+):
     from cacop_cli import search
     from cacop_cli.config import load_kb
 
@@ -85,6 +90,8 @@ def evaluate_cacop(kb_root: Path, queries: list[dict[str, Any]], mode: str | Non
         options = dict(item.get("filters") or {})
         if mode is not None:
             options["mode"] = mode
+        if ranking is not None:
+            options["ranking"] = ranking
         result = search.search(kb, item["query"], limit=20, facets=False, **options)
         ranked = [hit.id for hit in result.hits]
         recall, reciprocal = _metrics(ranked, item["expect"])
@@ -177,11 +184,25 @@ def evaluate_fts(kb_root: Path, queries: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def evaluate(kb_root: Path = REPO, modes: tuple[str, ...] = ()) -> dict[str, Any]:
-    """recall@5 and MRR of cacop (default mode, plus any `modes`) and of the FTS5 baseline."""
+    """recall@5 and MRR of cacop (default mode, plus any `modes`), of the same engine with
+    each ranking step switched (vocabulary, coordination, feedback; `bare`: none of them),
+    and of the FTS5 baseline."""
     queries = load_queries()
     copy = _private_copy(kb_root)
+    from cacop_cli.search import Ranking
+
+    default = Ranking()
+    steps = {  # each step of the ranking switched off, or feedback switched on, alone
+        "cacop": default,
+        "+prf" if not default.feedback else "-prf": Ranking(feedback=not default.feedback),
+        "-vocab": Ranking(vocabulary=False, feedback=default.feedback),
+        "-coord": Ranking(coordination=False, feedback=default.feedback),
+        "bare": Ranking(vocabulary=False, coordination=False, feedback=False),
+    }
     try:
-        figures = {"queries": len(queries), "cacop": evaluate_cacop(copy, queries)}
+        figures: dict[str, Any] = {"queries": len(queries)}
+        for name, ranking in steps.items():
+            figures[name] = evaluate_cacop(copy, queries, ranking=ranking)
         for mode in modes:
             figures[f"cacop_{mode}"] = evaluate_cacop(copy, queries, mode)
         figures["fts5"] = evaluate_fts(copy, queries)
@@ -198,19 +219,19 @@ def main() -> None:
     figures = evaluate(modes=("strict", "any") if arguments.modes else ())
     systems = [name for name in figures if name != "queries"]
     print(f"relevance on the bundled kb/: {figures['queries']} queries, cutoff {CUTOFF}")
-    print(f"{'kind':<12}" + "".join(f"{name + ' R@5':>18}{'MRR':>7}" for name in systems))
+    print(f"{'kind':<16}" + "".join(f"{name + ' R@5':>12}{'MRR':>7}" for name in systems))
     kinds = figures["cacop"]["by_kind"]
     for kind in kinds:
         cells = "".join(
-            f"{figures[name]['by_kind'][kind]['recall_at_5']:>18.3f}"
+            f"{figures[name]['by_kind'][kind]['recall_at_5']:>12.3f}"
             f"{figures[name]['by_kind'][kind]['mrr']:>7.3f}"
             for name in systems
         )
-        print(f"{kind + ' (' + str(kinds[kind]['queries']) + ')':<12}{cells}")
+        print(f"{kind + ' (' + str(kinds[kind]['queries']) + ')':<16}{cells}")
     print(
-        f"{'all':<12}"
+        f"{'all':<16}"
         + "".join(
-            f"{figures[name]['recall_at_5']:>18.3f}{figures[name]['mrr']:>7.3f}" for name in systems
+            f"{figures[name]['recall_at_5']:>12.3f}{figures[name]['mrr']:>7.3f}" for name in systems
         )
     )
     if arguments.misses:

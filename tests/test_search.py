@@ -30,7 +30,10 @@ def test_json_is_exactly_the_spec_shape(cli, kb_path):
     assert document["query"] == "call-ins"
     assert document["total"] >= 1
     first = document["results"][0]
-    assert set(first) == {"id", "type", "title", "site", "tlp", "path", "score", "snippet"}
+    assert set(first) == {
+        "id", "type", "title", "site", "tlp", "path", "score", "snippet", "matched_in"
+    }  # fmt: skip
+    assert first["matched_in"] is None  # found in the entry itself
     assert first["id"] == DETERRENCE
     assert first["path"] == f"kb/strategies/{DETERRENCE}.md"
     assert first["type"] == "strategy" and first["site"] == "alpha"

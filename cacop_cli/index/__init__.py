@@ -58,6 +58,7 @@ from .build import (
     DocumentMaker,
     ProgressCallback,
     UpdateReport,
+    attachment_parts,
     document_for,
     merge,
     merge_in_background,
@@ -73,8 +74,9 @@ __all__ = [
     "FACETS", "FACET_FIELDS", "FIELD_KINDS", "FORMAT", "INDEX_NAME", "LOCK_WAIT", "MANIFEST",
     "MERGE_AT", "MERGE_COMMAND", "OLD_MANIFEST", "RECORD", "STATE_DIR", "STEMS", "STEMS_FILE",
     "TEXT_BOOSTS", "TOKEN_PATTERN", "DocumentMaker", "ProgressCallback", "RawHit", "Record",
-    "Searcher", "Untrusted", "UpdateReport", "analyzers", "document_for", "merge",
-    "merge_in_background", "open_searcher", "read_lock", "read_record", "rebuild", "refresh",
+    "Searcher", "Untrusted", "UpdateReport", "analyzers", "attachment_parts", "document_for",
+    "merge", "merge_in_background", "open_searcher", "read_lock", "read_record", "rebuild",
+    "refresh",
     "scan_digest", "schema", "schema_digest", "tokens", "write_lock",
 ]  # fmt: skip
 

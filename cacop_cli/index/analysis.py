@@ -20,11 +20,12 @@ from typing import Any
 
 from .. import __version__
 
-FORMAT = 3  # bump when the schema or the analysis changes: older indexes are rebuilt
+FORMAT = 4  # bump when the schema or the analysis changes: older indexes are rebuilt
 INDEX_NAME = "MAIN"
 
 # Text fields searched by default, and how much a match in each counts (BM25F field weights).
-TEXT_BOOSTS = {"title": 3.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
+# Attachments' text counts least: it is long, and often a form or a table, not the point.
+TEXT_BOOSTS = {"title": 3.0, "tags": 2.0, "summary": 1.5, "body": 1.0, "attachments": 0.5}
 # A case number like 24-013377 or 2024/013 stays one token; other words split on punctuation.
 TOKEN_PATTERN = r"\d+(?:[-/.]\d+)+|\w+(?:\.?\w+)*"
 
@@ -32,8 +33,9 @@ STORED = ("path", "id", "type", "title", "site", "tlp", "created", "updated", "t
 # The kind of each field of schema() (a test keeps the two equal). The record's identity is
 # made from this table, so the freshness check need not import Whoosh's fields and analysis.
 FIELD_KINDS = {
-    "author": "TEXT", "body": "TEXT", "created": "ID", "date": "ID", "evidence": "ID",
-    "id": "ID", "needed_by": "ID", "path": "ID", "priority": "ID", "product_type": "ID",
+    "attachments": "TEXT", "author": "TEXT", "body": "TEXT", "created": "ID", "date": "ID",
+    "evidence": "ID", "id": "ID", "needed_by": "ID", "path": "ID", "priority": "ID",
+    "product_type": "ID",
     "rfi": "ID", "site": "ID", "spell": "TEXT", "status": "ID", "summary": "TEXT",
     "tag": "KEYWORD", "tags": "TEXT", "title": "TEXT", "tlp": "ID", "to": "KEYWORD",
     "topic": "KEYWORD", "type": "ID", "updated": "ID",
@@ -258,7 +260,8 @@ def schema() -> Any:
         tags=TEXT(analyzer=stemming, field_boost=TEXT_BOOSTS["tags"]),
         summary=TEXT(analyzer=stemming, field_boost=TEXT_BOOSTS["summary"]),
         body=TEXT(analyzer=stemming, field_boost=TEXT_BOOSTS["body"]),
-        spell=TEXT(analyzer=plain, phrase=False),  # every distinct word unstemmed: for typos
+        attachments=TEXT(analyzer=stemming, field_boost=TEXT_BOOSTS["attachments"]),
+        spell=TEXT(analyzer=plain, phrase=False),  # unstemmed words for typo correction
     )
 
 

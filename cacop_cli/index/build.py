@@ -14,7 +14,7 @@ import marshal
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -470,6 +470,10 @@ def document_for(kb: KB, rel: str) -> dict[str, Any] | str:
     title = _text_value(meta.get("title")) or entry.id
     summary = _text_value(meta.get("summary"))
     tags = " ".join(str(tag) for tag in meta.get("tags") or () if tag is not None)
+    if entry.type == "work-product":
+        document["attachments"] = "\n".join(
+            part.text for _, part in attachment_parts(kb, rel, meta.get("attachments"))
+        )
     document.update(
         title=title,
         summary=summary,
@@ -478,3 +482,31 @@ def document_for(kb: KB, rel: str) -> dict[str, Any] | str:
         spell=spelling_words(title, summary, tags.replace("-", " "), entry.body),
     )
     return document
+
+
+EXTRACT_CACHE = ".cacop/extract"  # textextract's cache, by the SHA-256 of each file's bytes
+# Parts of an extracted file that are about the file, not its content.
+_NOT_CONTENT = ("properties", "sheet names", "docProps/")
+
+
+def attachment_parts(kb: KB, rel: str, names: Any) -> Iterator[tuple[str, Any]]:
+    """(file name, textextract Part) of each readable attachment of the entry at `rel`.
+
+    Through the one extraction function the sharing gate uses, with its content-hash cache
+    in .cacop/extract/: an unchanged attachment is read from the cache, not extracted
+    again. Only plain file names in the entry's own folder; `validate` reports the rest."""
+    from ..textextract import extract
+
+    if not isinstance(names, list):
+        return
+    folder = (kb.root / rel).with_suffix("")
+    cache = kb.root / EXTRACT_CACHE
+    for name in names:
+        if not isinstance(name, str) or not name or name.startswith(".") or "/" in name:
+            continue
+        if "\\" in name or "\x00" in name:
+            continue
+        extracted = extract(folder / name, cache_dir=cache)
+        for part in extracted.parts:
+            if not part.location.startswith(_NOT_CONTENT) and part.text.strip():
+                yield name, part

@@ -6,7 +6,7 @@ import bisect
 import contextlib
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,12 @@ from .facets import read_facets
 from .locks import read_lock
 from .record import STATE_DIR, Untrusted, read_record
 from .whoosh_internals import lengths_in_memory, pinned_index, term_scores
+
+# Pseudo-relevance feedback (Searcher._with_feedback): how many top entries, how many words.
+FEEDBACK_DOCS = 3
+FEEDBACK_TERMS = 10
+FEEDBACK_SHARE = 0.25  # the feedback words' best score, as a share of the query's best
+FEEDBACK_MAX_DF = 0.05  # words held by more of the entries than this are never used
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Searcher:
         self.folder = folder
         # Which index this is, as Record.version: (generation folder, toc).
         self.version = (folder.name, toc) if folder is not None and toc is not None else None
+        self.coverage: dict[int, float] = {}  # the last coordinated query: doc -> share held
 
     def close(self) -> None:
         self.searcher.close()
@@ -57,8 +64,10 @@ class Searcher:
                 return q.And(parts) if parts else q.NullQuery
             case AnyOf():
                 return q.Or([self.compile(item) for item in node.items])
-            case Ranked():  # any of the words, documents with more of them first
-                return q.Or([self.compile(item) for item in node.items], scale=0.9)
+            case Ranked():  # any of the concepts, weighted by the share matched (scores())
+                parts = [self.compile(item) for item in node.items]
+                parts = [part for part in parts if part is not q.NullQuery]
+                return Coordinated(parts) if parts else q.NullQuery
             case Not():
                 return q.Not(self.compile(node.item))
             case Synonyms():  # forms that analyse alike (hot spot, hot-spot) count once
@@ -125,13 +134,22 @@ class Searcher:
         parts = [q.Prefix(name, p) for name in self._fields(field_name) for p in sorted(prefixes)]
         return q.Or(parts)
 
-    def search(self, node: Any, filters: list[Any], limit: int) -> tuple[set[int], list[RawHit]]:
+    def search(
+        self,
+        node: Any,
+        filters: list[Any],
+        limit: int,
+        feedback: Callable[[str], str] | None = None,
+    ) -> tuple[set[int], list[RawHit]]:
         """(every matching document, the best `limit` of them with their stored fields).
 
         Every match is scored (see `scores`), so the total and the facets come from the same
         pass. Whoosh's own top-N collector skips blocks by quality: that would need a second
         pass for the total, and on indexes of several segments it dropped the best-scoring
         entries of AND queries.
+
+        `feedback` (path -> the entry's text): pseudo-relevance feedback for a query of
+        several concepts, see `_with_feedback`.
         """
         from whoosh import query as q
 
@@ -144,10 +162,13 @@ class Searcher:
             hits = [RawHit(dict(hit.fields()), float(hit.score or 0.0)) for hit in results]
             everything = q.And([query, restriction]) if restriction is not None else query
             return set(self.searcher.docs_for_query(everything)), hits
+        self.coverage = {}
         scores = self.scores(query)
-        if restriction is not None:
-            allowed = self.scores(restriction)
+        allowed = self.scores(restriction) if restriction is not None else None
+        if allowed is not None:
             scores = {doc: score for doc, score in scores.items() if doc in allowed}
+        if feedback is not None and scores and type(query) is _LazyCoordinated.made:
+            scores = self._with_feedback(query, scores, feedback, allowed)
         # Whoosh's order: the higher score first, then the lower document number.
         best = heapq.nsmallest(limit, scores.items(), key=lambda item: (-item[1], item[0]))
         stored = self.searcher.stored_fields
@@ -192,11 +213,97 @@ class Searcher:
                 for doc, score in part.items():
                     combined[doc] = combined.get(doc, 0.0) + score
             return combined
+        elif kind is _LazyCoordinated.made:
+            return self._coordinated(query)
         elif kind is q.AndNot and query.boost == 1.0:
             positive = self.scores(query.a)
             negative = self.scores(query.b) if positive else {}
             return {doc: score for doc, score in positive.items() if doc not in negative}
         return self._whoosh_scores(query)
+
+    def _coordinated(self, query: Any) -> dict[int, float]:
+        """Any of the concepts (words, phrases, vocabulary groups), each document's summed
+        score weighted by the share of the concepts it holds, squared: an entry holding
+        every concept comes first unless another holding fewer scores far higher. Each
+        concept is scored once (a dict per concept, from the posting blocks), so counting
+        the concepts a document holds costs one set lookup per posting, where Whoosh's
+        Or(scale) walks a tree of matchers posting by posting."""
+        import math
+
+        parts = [self.scores(sub) for sub in query.subqueries]
+        documents = self.reader.doc_count() or 1
+        combined: dict[int, float] = {}
+        held: dict[int, float] = {}
+        total = 0.0
+        for part in parts:
+            weight = math.log(1 + documents / max(1, len(part)))
+            total += weight
+            for doc, score in part.items():
+                combined[doc] = combined.get(doc, 0.0) + score
+                held[doc] = held.get(doc, 0) + weight
+        self.coverage = {doc: count / total for doc, count in held.items()}
+        if len(parts) == 1:
+            return combined
+        return {doc: score * (held[doc] / total) ** 2 for doc, score in combined.items()}
+
+    def _with_feedback(
+        self,
+        query: Any,
+        scores: dict[int, float],
+        text_of: Callable[[str], str],
+        allowed: dict[int, float] | None,
+    ) -> dict[int, float]:
+        """Pseudo-relevance feedback (Bo1, from Amati's divergence from randomness): the
+        words that best tell the top FEEDBACK_DOCS entries apart from the whole index,
+        weighted, normalised to 1 at the best, searched in the body and added to the
+        scores at FEEDBACK_SHARE of the best score. Words held by more than
+        FEEDBACK_MAX_DF of the entries are never used, so the added postings stay short
+        as the KB grows. An entry that gains only through feedback never passes one that
+        holds every concept of the query."""
+        import math
+
+        from whoosh import query as q
+
+        coverage = dict(self.coverage)
+        ranked = heapq.nsmallest(
+            FEEDBACK_DOCS, scores.items(), key=lambda item: (-item[1], item[0])
+        )
+        counted: Counter[str] = Counter()
+        stored = self.searcher.stored_fields
+        for doc, _ in ranked:
+            counted.update(tokens(text_of(str(stored(doc).get("path", "")))[:100_000]))
+        in_query = {text for _, text in query.all_terms(phrases=True)}
+        documents = self.reader.doc_count() or 1
+        ceiling = max(3, int(documents * FEEDBACK_MAX_DF))
+        weights = {}
+        for word, frequency in counted.items():
+            if word in in_query or len(word) < 3 or word.isdigit():
+                continue
+            share = self.reader.doc_frequency("body", word)
+            if not 2 <= share <= ceiling:
+                continue
+            mean = self.reader.frequency("body", word) / documents
+            weights[word] = frequency * math.log2((1 + mean) / mean) + math.log2(1 + mean)
+        best = heapq.nlargest(FEEDBACK_TERMS, weights.items(), key=lambda item: item[1])
+        if not best:
+            return scores
+        top_weight = best[0][1]
+        gained = self.scores(q.Or([q.Term("body", w, boost=x / top_weight) for w, x in best]))
+        if allowed is not None:
+            gained = {doc: score for doc, score in gained.items() if doc in allowed}
+        if not gained:
+            return scores
+        scale = FEEDBACK_SHARE * max(scores.values()) / max(gained.values())
+        complete = [score for doc, score in scores.items() if coverage.get(doc) == 1.0]
+        floor = min(complete) if complete else math.inf
+        result = dict(scores)
+        for doc, extra in gained.items():
+            base = scores.get(doc, 0.0)
+            lifted = base + extra * scale
+            if coverage.get(doc) != 1.0 and lifted >= floor:
+                lifted = max(base, math.nextafter(floor, 0.0))
+            result[doc] = lifted
+        return result
 
     def _whoosh_scores(self, query: Any) -> dict[int, float]:
         """Scores from Whoosh's own matcher, segment by segment, as its collectors run it."""
@@ -367,6 +474,29 @@ class Searcher:
             for raw in self.reader.lexicon(field_name)
             if any(True for _ in self.reader.postings(field_name, raw).all_ids())
         ]
+
+
+def _coordinated_class() -> type:
+    from whoosh import query as q
+
+    class Coordinated(q.Or):
+        """Our Ranked node: scored by Searcher._coordinated, never by Whoosh's matchers."""
+
+    return Coordinated
+
+
+class _LazyCoordinated:
+    """The Coordinated query class, made on first use (it needs Whoosh: lazy imports)."""
+
+    made: type | None = None
+
+    def __call__(self, parts: list[Any]) -> Any:
+        if _LazyCoordinated.made is None:
+            _LazyCoordinated.made = _coordinated_class()
+        return _LazyCoordinated.made(parts)
+
+
+Coordinated = _LazyCoordinated()
 
 
 @contextlib.contextmanager

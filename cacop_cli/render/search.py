@@ -86,6 +86,7 @@ def hit_document(hit: Hit) -> dict[str, object]:
         "path": hit.path,
         "score": hit.score,
         "snippet": hit.snippet,
+        "matched_in": hit.matched_in,
     }
 
 
@@ -93,6 +94,12 @@ def _details(hit: Hit) -> str:
     """'strategy · alpha · updated 2025-01-10': the date says which date it is."""
     when = f"{hit.dated} {hit.created}" if hit.created else ""
     return " · ".join(part for part in (hit.type, hit.site, when) if part)
+
+
+def _found_in(hit: Hit) -> str:
+    if not hit.matched_in:
+        return ""
+    return f"in {hit.matched_in['file']}, {hit.matched_in['where']}: "
 
 
 def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
@@ -103,7 +110,7 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
         for rank, hit in enumerate(hits, 1):
             title = f"{rank:>{width}}. {tlp_label(hit.tlp)}  {hit.title}"
             lines += [title, f"{indent}{_details(hit)}  {hit.id}"]
-            lines += [f"{indent}{hit.snippet}", ""] if hit.snippet else [""]
+            lines += [f"{indent}{_found_in(hit)}{hit.snippet}", ""] if hit.snippet else [""]
         plain_lines(lines)
         return
     from rich.padding import Padding
@@ -124,6 +131,8 @@ def _hit_lines(hits: list[Hit], pattern: str | None) -> None:
         console.print(packed([*parts, text(hit.id, "dim")], console.width, len(indent)))
         if hit.snippet:
             snippet = text(hit.snippet)
+            if hit.matched_in:
+                snippet = text(_found_in(hit), "italic").append_text(snippet)
             if pattern:
                 snippet.highlight_regex(pattern, "bold yellow")
             console.print(Padding(snippet, (0, 0, 0, width + 2), expand=False))
