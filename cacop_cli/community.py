@@ -111,7 +111,11 @@ def _matrix(entries: list[Entry], topics: list[str], sites: list[str]) -> dict[s
 
 
 def gaps(
-    kb: KB, by_type: bool = False, today: dt.date | None = None, max_tlp: str | None = None
+    kb: KB,
+    by_type: bool = False,
+    today: dt.date | None = None,
+    max_tlp: str | None = None,
+    catalog: Catalog | None = None,
 ) -> GapReport:
     """Where the KB is thin: the topic × site matrix, then what needs action as of `today`.
 
@@ -123,11 +127,12 @@ def gaps(
       `created`) is more than two years old.
 
     The matrix counts every entry; the lists name only entries that may be written for
-    others (at or below the line, no personal data).
+    others (at or below the line, no personal data). `catalog` (the KB's, else read now)
+    lets `site build` map only the entries it publishes.
     """
     today = today or dt.date.today()
     line = choose_line(kb, max_tlp)
-    catalog = load_catalog(kb)
+    catalog = catalog if catalog is not None else load_catalog(kb)
     entries = catalog.entries
     seen_sites = {str(e.meta["site"]) for e in entries if isinstance(e.meta.get("site"), str)}
     sites = list(catalog.sites) + sorted(seen_sites - set(catalog.sites))
