@@ -105,9 +105,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import core, release, rfi, search, settings, share
+    from .commands import core, release, rfi, search, settings, share, site
 
-    for module in (core, search, share, rfi, release, settings):
+    for module in (core, search, share, rfi, release, settings, site):
         module.register(app)
 
 

@@ -91,7 +91,9 @@ def stylesheet() -> str:
         f".tlp-{tlp.replace('+', '-')} {{ background: {TLP_BACKGROUND}; color: {colour}; }}"
         for tlp, colour in TLP_COLOURS.items()
     ]
-    return css + "/* FIRST TLP 2.0: each label in its colour on black */\n" + "\n".join(rules) + "\n"
+    return (
+        css + "/* FIRST TLP 2.0: each label in its colour on black */\n" + "\n".join(rules) + "\n"
+    )
 
 
 def build(
@@ -176,4 +178,3 @@ def _write(out: Path, files: dict[str, str], attachments: dict[str, list[Attachm
         raise UsageError(f"cannot write the site into {out}: {exc}") from exc
     shutil.rmtree(stale, ignore_errors=True)
     return copied
-

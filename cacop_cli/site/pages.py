@@ -154,7 +154,9 @@ def entry_page(site: Site, entry: Entry) -> str:
                 f"<p>{link(root, entry_path(asked.id), asked.title)}</p></section>"
             )
     if entry.type == "rfi":
-        answers = [e for e in site.entries if e.type == "response" and e.meta.get("rfi") == entry.id]
+        answers = [
+            e for e in site.entries if e.type == "response" and e.meta.get("rfi") == entry.id
+        ]
         answers.sort(key=lambda e: (str(e.meta.get("created", "")), e.id))
         items = "".join(
             f"<li>{link(root, entry_path(a.id), a.title or 'Response')}"
@@ -189,8 +191,8 @@ def home_page(site: Site) -> str:
         + '</section><section aria-labelledby="open"><h2 id="open">Open requests</h2>'
         + entry_list(site, open_rfis, "")
         + '</section><section aria-labelledby="where"><h2 id="where">Where the knowledge is'
-        "</h2><p>The <a href=\"map/index.html\">map</a> shows which sites have shared what, "
-        "on which topics, and what is missing; <a href=\"experts/index.html\">who to ask</a> "
+        '</h2><p>The <a href="map/index.html">map</a> shows which sites have shared what, '
+        'on which topics, and what is missing; <a href="experts/index.html">who to ask</a> '
         f"names the people and sites behind each topic.</p><p>{len(site.entries)} entries "
         "are published here.</p></section>"
     )
@@ -244,8 +246,9 @@ def site_pages(site: Site) -> dict[str, str]:
         body = "".join(
             f'<section aria-labelledby="topic-{topic}"><h2 id="topic-{topic}">'
             f"{h(TOPIC_NAMES[topic])}</h2>"
-            + entry_list(site, [e for e in listed if topic in _values(e.meta.get("topics"))],
-                         "../../")  # fmt: skip
+            + entry_list(
+                site, [e for e in listed if topic in _values(e.meta.get("topics"))], "../../"
+            )  # fmt: skip
             + "</section>"
             for topic in TOPICS
             if any(topic in _values(e.meta.get("topics")) for e in listed)
@@ -309,7 +312,8 @@ def rfi_board(site: Site) -> str:
             + (f'<ul class="entries">{items}</ul>' if items else "<p>None.</p>")
             + "</section>"
         )
-    return site.render("RFI board", "".join(body), "../", [r.entry for r in rows], "rfis/index.html")
+    shown = [row.entry for row in rows]
+    return site.render("RFI board", "".join(body), "../", shown, "rfis/index.html")
 
 
 def _due(row: RfiRow) -> str:
@@ -387,7 +391,7 @@ def map_page(site: Site) -> str:
         ),
     ]  # fmt: skip
     body = (
-        '<p>Each cell counts the published entries of a site on a topic; the number is '
+        "<p>Each cell counts the published entries of a site on a topic; the number is "
         "always shown, the colour only repeats it. Follow a number to the entries.</p>"
         '<div class="scroll" tabindex="0" role="region" aria-label="Topics by site">'
         f'<table class="heat"><caption>Entries by topic and site</caption><thead><tr>'
@@ -432,7 +436,7 @@ def experts_page(site: Site) -> str:
         def ranked(found: dict[str, tuple[str, float, list[Entry]]]) -> str:
             best = sorted(found.values(), key=lambda v: (-v[1], v[0].casefold()))[:5]
             return "".join(
-                f"<li>{h(label)} <span class=\"meta\">({len(listed)} "
+                f'<li>{h(label)} <span class="meta">({len(listed)} '
                 f"{'entry' if len(listed) == 1 else 'entries'}: "
                 + ", ".join(link(root, entry_path(e.id), e.title) for e in newest_first(listed)[:3])
                 + ")</span></li>"
