@@ -362,7 +362,7 @@ def map_page(site: Site) -> str:
             f"</th>{''.join(cells)}</tr>"
         )
     legend = "".join(
-        f'<li><span class="swatch heat-{n}" aria-hidden="true">{n}</span> {LEVELS[n]}</li>'
+        f'<li><span class="swatch heat-{n}" aria-hidden="true">&nbsp;</span> {LEVELS[n]}</li>'
         for n in range(6)
     )
     lists = [

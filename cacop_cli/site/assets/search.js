@@ -2,7 +2,7 @@
    Runs in the page; makes no request. Written for cacop, MIT licence like the rest. */
 (function () {
   "use strict";
-  var K1 = 1.2, B = 0.75, SHOWN = 20, PREFIXES = 30;
+  var K1 = 1.2, B = 0.75, SHOWN = 20, PREFIXES = 30, TITLE_BONUS = 2;
   var index = window.CACOP_SEARCH_INDEX;
   var form = document.querySelector("form.search");
   var input = document.getElementById("q");
@@ -49,6 +49,24 @@
     return found;
   }
 
+  var titles = {};
+  function inTitle(doc, wanted) {  /* a title that names the term counts beyond its length */
+    if (!(doc in titles)) { titles[doc] = " " + tokens(docs[doc][1]).join(" ") + " "; }
+    var title = titles[doc];
+    for (var t = 0; t < wanted.terms.length; t++) {
+      var term = wanted.terms[t];
+      if (term.charAt(0) !== "~") {
+        if (title.indexOf(" " + term + " ") >= 0) { return true; }
+        continue;
+      }
+      var phrases = index.groups[Number(term.slice(2))];
+      for (var p = 0; p < phrases.length; p++) {
+        if (title.indexOf(" " + phrases[p].join(" ") + " ") >= 0) { return true; }
+      }
+    }
+    return false;
+  }
+
   function rank(query) {
     var wanted = queryTerms(tokens(query)), scores = {}, matched = {};
     for (var q = 0; q < wanted.length; q++) {
@@ -66,6 +84,7 @@
         }
       }
       for (var d in best) {
+        if (inTitle(Number(d), wanted[q])) { best[d] += TITLE_BONUS; }
         scores[d] = (scores[d] || 0) + best[d];
         matched[d] = (matched[d] || 0) + 1;
       }
