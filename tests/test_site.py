@@ -267,3 +267,26 @@ def test_serve_without_a_site_says_to_build_one(cli, tmp_path):
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("POSIX paths in the fixtures")
+
+
+def test_the_gate_remembers_by_content_and_never_trusts_an_edited_record(cli, kb_path, tmp_path):
+    """A rebuild rescans only changed files; a cache whose findings were emptied by hand
+    (or that arrived by copy) is ignored, so the entry is still refused."""
+    rel = "kb/strategies/milwaukee-2026-piiplatypusmarker-case.md"
+    text = ADDED[rel]
+    (kb_path / rel).write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    first = cli("site", "build", str(out), "--today", TODAY, kb=kb_path)
+    assert first.exit_code == ExitCode.PROBLEMS and "piiplatypusmarker" in first.stderr
+    cache = kb_path / ".cacop" / "site-gate.json"
+    document = json.loads(cache.read_text("utf-8"))
+    assert any(rows for rows in document["findings"].values())
+    document["findings"] = {key: [] for key in document["findings"]}  # "nothing found"
+    cache.write_text(json.dumps(document), encoding="utf-8")
+    again = cli("site", "build", str(out), "--today", TODAY, kb=kb_path)
+    assert again.exit_code == ExitCode.PROBLEMS and "date-of-birth" in again.stderr
+    assert not (out / "milwaukee-2026-piiplatypusmarker-case").exists()
+    (kb_path / rel).write_text(text.replace(", born 2010-04-02, phone (414) 286-2411", ""))
+    fixed = cli("site", "build", str(out), "--today", TODAY, kb=kb_path)
+    assert fixed.exit_code == ExitCode.OK, fixed.stderr
+    assert (out / "milwaukee-2026-piiplatypusmarker-case" / "index.html").is_file()

@@ -119,7 +119,7 @@ def build(
     catalog = load_catalog(kb)
     chosen = gate.select(catalog, line, today)
     published = Catalog(kb, chosen.entries, [], catalog.sites)
-    report = community.gaps(kb, today=today, max_tlp=line.line, catalog=published)
+    report = community.gaps(kb, today=today, max_tlp=line.line, catalog=published, gated=True)
     names = {slug: report.site_names.get(slug, slug) for slug in report.sites}
     site = pages.Site(
         entries=chosen.entries,

@@ -10,16 +10,25 @@ out and named with its reason; the rest of the site is still built. Never prints
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..catalog import Catalog
-from ..entries import relpath
+from ..entries import relpath, write_atomic
+from ..errors import CacopError
 from ..models import Entry, at_or_below
 from ..publish import Line
+from ..share.findings import Finding
 
 _SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
+GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
+GATE_CACHE_FORMAT = 1
 MAX_SITE_TLP = "green"  # a published site is read by the community at most
 
 
@@ -86,7 +95,8 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
         )
     marked = [entry for entry in catalog.entries if at_or_below(entry.meta.get("tlp"), line.line)]
     selection.above = len(catalog.entries) - len(marked)
-    cache = kb.root / ".cacop" / "extract"
+    cache = kb.state_dir / "extract"
+    remembered = Remembered(kb.state_dir, today, tuple(kb.email_allowlist))
     reasons: dict[str, list[str]] = {}
     texts: list[tuple[str, str, str]] = []  # (owner's rel, file's rel, text): entry files
     files: dict[str, list[Attachment]] = {}
@@ -108,11 +118,27 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
                     "checked for personal data"
                 )
                 continue
-            raw = gates.as_text(path.read_bytes())  # as the gate reads it: a CSV as a table
-            for finding in gates.scan(raw or extracted.text, rel, today, kb.email_allowlist):
-                attached.setdefault(entry.rel, []).append(finding)
+            text = gates.as_text(path.read_bytes()) or extracted.text  # a CSV read as a table
+            found = remembered.get(rel, text)
+            if found is None:
+                found = gates.scan(text, rel, today, kb.email_allowlist)
+                remembered.put(rel, text, found)
+            attached.setdefault(entry.rel, []).extend(found)
             files.setdefault(entry.id, []).append(Attachment(name, path, extracted.text))
-    findings = _scan_together(texts, today, kb.email_allowlist, gates)
+    findings: dict[str, list[Finding]] = {}
+    unknown = []
+    for owner, rel, text in texts:
+        found = remembered.get(rel, text)
+        if found is None:
+            unknown.append((owner, rel, text))
+        else:
+            findings.setdefault(owner, []).extend(found)
+    scanned = _scan_together(unknown, today, kb.email_allowlist, gates)
+    for owner, rel, text in unknown:
+        found = scanned.get(owner, [])
+        remembered.put(rel, text, found)
+        findings.setdefault(owner, []).extend(found)
+    remembered.save()
     for entry in marked:
         found = findings.get(entry.rel, []) + attached.get(entry.rel, [])
         blocking, _ = gates.apply_override(found, entry.meta.get("pii_override"))
@@ -125,11 +151,9 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
     return selection
 
 
-def _scan_together(texts, today, allowlist, gates) -> dict[str, list]:
+def _scan_together(texts, today, allowlist, gates) -> dict[str, list[Finding]]:
     """Findings by owning entry, from one scan of all the entry files joined (detect-secrets
     costs a file per run), each mapped back to its own file and line."""
-    import dataclasses
-
     if not texts:
         return {}
     starts, chunks, number = [], [], 1
@@ -144,3 +168,64 @@ def _scan_together(texts, today, allowlist, gates) -> dict[str, list]:
         local = dataclasses.replace(finding, path=rel, line=finding.line - starts[index] + 1)
         found.setdefault(owner, []).append(local)
     return found
+
+
+class Remembered:
+    """What the gate found in each text, kept between builds of the same day.
+
+    detect-secrets costs about a millisecond a line (more on long lines), so a rebuild
+    after a few edits scans only the changed files. The file is signed with this user's
+    key (kept outside any KB, as the search index's record is): a cache that arrived by
+    pull or copy, or was edited, is ignored, never trusted. Dates of birth depend on
+    today, and the e-mail allowlist on cacop.yaml: either changing starts afresh.
+    """
+
+    def __init__(self, folder: Path, today: dt.date, allowlist: tuple[str, ...]) -> None:
+        from ..index.record import user_key
+
+        self.path = folder / GATE_CACHE
+        self.key = user_key()
+        self.stamp = [GATE_CACHE_FORMAT, today.isoformat(), sorted(allowlist)]
+        self.known: dict[str, list] = {}
+        self.used: dict[str, list] = {}
+        try:
+            document = json.loads(self.path.read_text("utf-8"))
+            findings = document["findings"]
+            if document["stamp"] == self.stamp and hmac.compare_digest(
+                str(document["signature"]), self._sign(findings)
+            ):
+                self.known = findings
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+    def _sign(self, findings: Any) -> str:
+        payload = json.dumps([self.stamp, findings], sort_keys=True, separators=(",", ":"))
+        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def digest(rel: str, text: str) -> str:
+        return hashlib.sha256(f"{rel}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, rel: str, text: str) -> list[Finding] | None:
+        key = self.digest(rel, text)
+        rows = self.known.get(key)
+        if not isinstance(rows, list):
+            return None
+        try:
+            found = [Finding(str(c), str(k), rel, int(n), str(m)) for c, k, n, m in rows]
+        except (TypeError, ValueError):
+            return None
+        self.used[key] = rows
+        return found
+
+    def put(self, rel: str, text: str, findings: list[Finding]) -> None:
+        rows = [[f.category, f.kind, f.line, f.message] for f in findings]
+        self.used[self.digest(rel, text)] = rows
+
+    def save(self) -> None:
+        document = {"stamp": self.stamp, "findings": self.used, "signature": self._sign(self.used)}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        except (OSError, CacopError):  # a cache that cannot be kept costs time, nothing else
+            pass
