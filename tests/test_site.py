@@ -290,3 +290,19 @@ def test_the_gate_remembers_by_content_and_never_trusts_an_edited_record(cli, kb
     fixed = cli("site", "build", str(out), "--today", TODAY, kb=kb_path)
     assert fixed.exit_code == ExitCode.OK, fixed.stderr
     assert (out / "milwaukee-2026-piiplatypusmarker-case" / "index.html").is_file()
+
+
+def test_an_id_that_names_a_folder_of_the_site_or_another_entry_is_refused(cli, kb_path, tmp_path):
+    source = next((kb_path / "kb" / "strategies").glob("*.md"))
+    text = source.read_text("utf-8")
+    old_id = source.stem
+    (kb_path / "kb" / "strategies" / "assets.md").write_text(
+        text.replace(f"id: {old_id}", "id: assets"), encoding="utf-8"
+    )
+    (kb_path / "kb" / "strategies" / "zz-copy.md").write_text(text, encoding="utf-8")
+    result = cli("site", "build", str(tmp_path / "out"), "--json", kb=kb_path)
+    assert result.exit_code == ExitCode.PROBLEMS
+    refused = {item["path"]: item["reasons"][0] for item in json.loads(result.stdout)["refused"]}
+    assert "one of the site's own folders" in refused["kb/strategies/assets.md"]
+    assert f"is also kb/strategies/{old_id}.md" in refused["kb/strategies/zz-copy.md"]
+    assert (tmp_path / "out" / "assets" / "search.js").is_file()

@@ -30,6 +30,7 @@ _SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
 GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
 GATE_CACHE_FORMAT = 1
 MAX_SITE_TLP = "green"  # a published site is read by the community at most
+RESERVED = frozenset({"assets", "topics", "sites", "types", "rfis", "map", "experts"})
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,14 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
         remembered.put(rel, text, found)
         findings.setdefault(owner, []).extend(found)
     remembered.save()
+    ids: dict[str, str] = {}
+    for entry in marked:
+        if entry.id in RESERVED or entry.id in ids:
+            clash = ids.get(entry.id, "one of the site's own folders")
+            reasons.setdefault(entry.rel, []).insert(
+                0, f"{entry.rel}:{entry.line_of('id')}: id {entry.id!r} is also {clash}"
+            )
+        ids.setdefault(entry.id, entry.rel)
     for entry in marked:
         found = findings.get(entry.rel, []) + attached.get(entry.rel, [])
         blocking, _ = gates.apply_override(found, entry.meta.get("pii_override"))
