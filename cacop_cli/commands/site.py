@@ -58,23 +58,21 @@ def register(app: typer.Typer) -> None:
         kb: str | None = KB_OPTION,
     ) -> None:
         """Preview a site on 127.0.0.1 (only this computer can open it)."""
+        import contextlib
         import tempfile
 
         from .. import site
         from ..render import site as view
         from ..site.serve import server
 
-        with tempfile.TemporaryDirectory(prefix="cacop-site-") as folder:
-            if out is None:
+        with contextlib.ExitStack() as cleanup:
+            if out is None:  # a preview of the site as it would be built now
+                folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cacop-site-"))
                 out = Path(folder) / "site"
-                result = site.build(open_kb(ctx, kb), out)
-                view.built(result, as_json=False)
+                view.built(site.build(open_kb(ctx, kb), out), as_json=False)
             httpd = server(out.expanduser().resolve(), port)
             host, bound = httpd.server_address[:2]
             view.serving(f"http://{host}:{bound}/", str(out))
-            try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a preview ends
                 httpd.serve_forever()
-            except KeyboardInterrupt:
-                pass
-            finally:
-                httpd.server_close()
+            httpd.server_close()
