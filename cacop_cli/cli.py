@@ -113,9 +113,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import core, release, rfi, search, settings, share, working
+    from .commands import core, release, rfi, search, settings, share, site, working
 
-    for module in (core, working, search, share, rfi, release, settings):
+    for module in (core, working, search, share, rfi, release, settings, site):
         module.register(app)
 
 

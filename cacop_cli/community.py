@@ -113,7 +113,12 @@ def _matrix(entries: list[Entry], topics: list[str], sites: list[str]) -> dict[s
 
 
 def gaps(
-    kb: KB, by_type: bool = False, today: dt.date | None = None, max_tlp: str | None = None
+    kb: KB,
+    by_type: bool = False,
+    today: dt.date | None = None,
+    max_tlp: str | None = None,
+    catalog: Catalog | None = None,
+    gated: bool = False,
 ) -> GapReport:
     """Where the KB is thin: the topic × site matrix, then what needs action as of `today`.
 
@@ -125,11 +130,13 @@ def gaps(
       `created`) is more than two years old.
 
     The matrix counts every entry; the lists name only entries that may be written for
-    others (at or below the line, no personal data).
+    others (at or below the line, no personal data). `catalog` (the KB's, else read now)
+    lets `site build` map only the entries it publishes; `gated` says they all passed the
+    gate already, so the lists need not scan them again.
     """
     today = today or dt.date.today()
     line = choose_line(kb, max_tlp)
-    catalog = load_catalog(kb)
+    catalog = catalog if catalog is not None else load_catalog(kb)
     entries = catalog.entries
     seen_sites = {str(e.meta["site"]) for e in entries if isinstance(e.meta.get("site"), str)}
     sites = list(catalog.sites) + sorted(seen_sites - set(catalog.sites))
@@ -170,7 +177,8 @@ def gaps(
         and (last_touched(entry) or dt.date.min) < stale_before
     ]
     stale.sort(key=lambda pair: (pair[1] or dt.date.min, pair[0].id))
-    shown = for_others([pair[0] for pair in overdue + stale], line, today)
+    listed = [pair[0] for pair in overdue + stale]
+    shown = {e.rel for e in listed} if gated else for_others(listed, line, today)
     return GapReport(
         today=today,
         topics=topics,

@@ -21,6 +21,25 @@ TOPICS = (
     "community-engagement",
 )
 TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
+# FIRST's colours: each label's own colour on black (CLEAR: white on black).
+TLP_COLOURS = {
+    "clear": "#FFFFFF",
+    "green": "#33FF00",
+    "amber": "#FFC000",
+    "amber+strict": "#FFC000",
+    "red": "#FF2B2B",
+}
+TLP_BACKGROUND = "#000000"
+# FIRST's TLP 2.0 definitions, shortened to one line for a banner.
+TLP_MEANING = {
+    "clear": "Recipients can spread this to the world; there is no limit on disclosure.",
+    "green": "Limited disclosure: recipients can spread this within their community.",
+    "amber": "Limited disclosure: recipients may share this only on a need-to-know basis "
+    "within their organization and its clients.",
+    "amber+strict": "Limited disclosure: recipients may share this only within their "
+    "organization, on a need-to-know basis.",
+    "red": "For the eyes and ears of individual recipients only, no further disclosure.",
+}
 STRATEGY_STATUSES = ("proposed", "active", "evaluated", "retired")
 EVIDENCE = ("effective", "promising", "no-effects", "insufficient", "untested")
 PRODUCT_TYPES = (

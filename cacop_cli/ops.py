@@ -380,6 +380,29 @@ jobs:
       - name: Validate the whole knowledge base
         if: github.event_name != 'pull_request'
         run: cacop validate
+      # The website (cacop site build): what may leave, and only that. When the gate refuses
+      # an entry (personal data, a secret, an attachment it cannot read) this step fails
+      # and nothing is published. Settings > Pages > Source: GitHub Actions switches it on.
+      - name: Build the site of what may leave
+        if: github.event_name != 'pull_request'
+        run: cacop site build _site
+      - uses: actions/upload-pages-artifact@v3
+        if: github.event_name != 'pull_request'
+        with:
+          path: _site
+  pages:
+    if: github.event_name != 'pull_request'
+    needs: validate
+    runs-on: ubuntu-latest
+    permissions:
+      pages: write
+      id-token: write
+    environment:
+      name: github-pages
+      url: ${{{{ steps.deployment.outputs.page_url }}}}
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@v4
 """
 
 GITLAB_CI = """\
@@ -394,6 +417,19 @@ cacop-validate:
     - cacop check-share "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME..HEAD"
   variables:
     GIT_DEPTH: "0"
+
+# The website (cacop site build) on GitLab Pages, from the default branch. When the gate
+# refuses an entry the job fails and no public/ is kept, so nothing is published.
+pages:
+  image: python:3.11
+  rules:
+    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+  script:
+    - {install}
+    - cacop site build public
+  artifacts:
+    paths:
+      - public
 """
 
 PRE_COMMIT = """\

@@ -181,12 +181,23 @@ def test_check_share_and_hooks_install_on_a_fresh_kb(cli, fresh):
     assert result.exit_code == ExitCode.OK and "updated" in result.stderr
 
 
+def test_site_build_on_a_fresh_kb_writes_a_site_that_says_nothing_is_published(cli, fresh):
+    out = fresh.parent / "site"
+    result = clean_run(cli, fresh, "site", "build", str(out))
+    assert result.exit_code == ExitCode.OK, result.stderr
+    home = (out / "index.html").read_text("utf-8")
+    assert "0 entries" in home and "None yet." in home
+    for rel in ("map", "rfis", "experts", "topics", "sites", "types"):
+        assert (out / rel / "index.html").is_file(), rel
+    assert "window.CACOP_SEARCH_INDEX=" in (out / "assets" / "search-index.js").read_text()
+
+
 def test_every_command_in_help_is_covered_here(cacop_exe):
     """A new top-level command must be added to these tests (and to the property test)."""
     listed = subprocess.run([*cacop_exe, "--help"], capture_output=True, text=True).stdout
     covered = {"init", "new", "validate", "show", "list", "search", "index", "similar", "submit",
                "sync", "gaps", "experts", "digest", "bundle", "rfi", "upgrade", "config",
-               "whoami", "check-share", "hooks", "status", "edit", "open"}  # fmt: skip
+               "whoami", "check-share", "hooks", "status", "edit", "open", "site"}  # fmt: skip
     section = listed.split("Commands:")[1].splitlines()
     commands = {line.split()[0] for line in section if line.startswith("  ") and line[2] != " "}
     assert {"search", "rfi", "bundle"} <= commands

@@ -130,7 +130,17 @@ def test_init_writes_ci_jobs_that_install_exactly_the_spec_and_pass_the_forges_s
     assert settings["cacop"] == {"requires": spec}
     workflow = (root / ".github/workflows/cacop.yml").read_text("utf-8")
     gitlab = (root / ".gitlab-ci.yml").read_text("utf-8")
-    assert installed_specs(workflow) == installed_specs(gitlab) == [spec]
+    assert installed_specs(workflow) == [spec]
+    assert installed_specs(gitlab) == [spec, spec]  # merge requests, and the Pages job
+    jobs = yaml.safe_load(workflow)["jobs"]  # the site: built after validating, gate first
+    steps = [step.get("run") or step.get("uses") for step in jobs["validate"]["steps"]]
+    built = steps.index("cacop site build _site")
+    assert steps[built + 1] == "actions/upload-pages-artifact@v3"
+    assert jobs["pages"]["needs"] == "validate"
+    assert jobs["pages"]["steps"][0]["uses"] == "actions/deploy-pages@v4"
+    pages = yaml.safe_load(gitlab)["pages"]
+    assert pages["script"][-1] == "cacop site build public"
+    assert pages["artifacts"]["paths"] == ["public"]
     hook = yaml.safe_load((root / ".pre-commit-config.yaml").read_text("utf-8"))
     hooks = hook["repos"][0]["hooks"]
     assert [each["id"] for each in hooks] == ["cacop-validate", "cacop-check-share"]
@@ -297,7 +307,8 @@ def test_upgrade_pins_the_ci_jobs_and_hook_to_what_cacop_yaml_requires(cli, tmp_
     ]  # fmt: skip
     workflow = (root / ".github/workflows/cacop.yml").read_text("utf-8")
     gitlab = (root / ".gitlab-ci.yml").read_text("utf-8")
-    assert installed_specs(workflow) == installed_specs(gitlab) == [new]
+    for text in (workflow, gitlab):  # every job that installs cacop (validate, the site)
+        assert installed_specs(text) and set(installed_specs(text)) == {new}
     hook = yaml.safe_load((root / ".pre-commit-config.yaml").read_text("utf-8"))
     for each in hook["repos"][0]["hooks"]:
         assert each["additional_dependencies"] == release.pip_arguments(new)

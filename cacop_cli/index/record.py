@@ -73,6 +73,12 @@ def _key() -> bytes:
         ) from exc
 
 
+def user_key() -> bytes:
+    """The same secret, for another private cache that must prove this user wrote it (the
+    site's gate results: a forged "nothing found" would publish personal data)."""
+    return _key()
+
+
 def _sign(document: dict[str, Any]) -> str:
     payload = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     return hmac.new(_key(), payload, hashlib.sha256).hexdigest()

@@ -20,7 +20,13 @@ from contextlib import suppress
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
-from ..models import BIDI, CONTROL
+from ..models import (  # FIRST's TLP 2.0 colours and words: data the site uses too
+    BIDI,
+    CONTROL,
+    TLP_BACKGROUND,
+    TLP_COLOURS,
+    TLP_MEANING,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -184,25 +190,6 @@ def empty_kb(lead: str = "the knowledge base has no entries yet") -> None:
 
 # ---------------------------------------------------------------- TLP, as FIRST's TLP 2.0 shows it
 
-# FIRST's colours: each label's own colour on black (CLEAR: white on black).
-TLP_COLOURS = {
-    "clear": "#FFFFFF",
-    "green": "#33FF00",
-    "amber": "#FFC000",
-    "amber+strict": "#FFC000",
-    "red": "#FF2B2B",
-}
-TLP_BACKGROUND = "#000000"
-# FIRST's TLP 2.0 definitions, shortened to one line for a banner.
-TLP_MEANING = {
-    "clear": "Recipients can spread this to the world; there is no limit on disclosure.",
-    "green": "Limited disclosure: recipients can spread this within their community.",
-    "amber": "Limited disclosure: recipients may share this only on a need-to-know basis "
-    "within their organization and its clients.",
-    "amber+strict": "Limited disclosure: recipients may share this only within their "
-    "organization, on a need-to-know basis.",
-    "red": "For the eyes and ears of individual recipients only, no further disclosure.",
-}
 SHOWN_WITH_BANNER = ("amber", "amber+strict", "red")  # `show` frames these entries
 
 

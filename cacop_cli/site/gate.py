@@ -1,0 +1,240 @@
+"""What the site may hold: entries at or below its line, each passing the sharing gate.
+
+The same checks as `submit` and `check-share` (share/gates.py): personal data and secrets
+in the entry's file and in every attachment it lists, with the entry's `pii_override`
+applied the same way, and an attachment that cannot be read in full (an image, a ZIP, a
+damaged file) refused because nobody can say what it holds. An entry that fails is left
+out and named with its reason; the rest of the site is still built. Never prints.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..catalog import Catalog
+from ..entries import relpath, write_atomic
+from ..errors import CacopError
+from ..models import Entry, at_or_below
+from ..publish import Line
+from ..share.findings import Finding
+
+_SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
+GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
+GATE_CACHE_FORMAT = 1
+MAX_SITE_TLP = "green"  # a published site is read by the community at most
+RESERVED = frozenset({"assets", "topics", "sites", "types", "rfis", "map", "experts"})
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with an entry's page: where it is, and the text search may hold."""
+
+    name: str
+    path: Path
+    text: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An entry the gate kept out of the site, and why (file:line: kind: message)."""
+
+    path: str  # the entry's file, relative to the KB root
+    reasons: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "reasons": list(self.reasons)}
+
+
+@dataclass
+class Selection:
+    """The entries the site holds, their attachments, and what was left out."""
+
+    entries: list[Entry] = field(default_factory=list)
+    attachments: dict[str, list[Attachment]] = field(default_factory=dict)  # id -> files
+    refused: list[Refusal] = field(default_factory=list)
+    above: int = 0  # entries above the line: left out, as they must be, not refused
+
+
+def attachment_files(entry: Entry) -> list[tuple[str, Path | None]]:
+    """(name, path) of each attachment a work product lists; path None when it is not a
+    plain file inside the entry's folder (a link, a path that climbs out, a missing file)."""
+    names = entry.meta.get("attachments") if entry.type == "work-product" else None
+    found: list[tuple[str, Path | None]] = []
+    for name in names if isinstance(names, list) else ():
+        name = str(name)
+        path = entry.path.parent / entry.path.stem / name
+        plain = (
+            name not in ("", ".", "..", "index.html")  # the entry's page has that name
+            and "/" not in name
+            and "\\" not in name
+            and path.is_file()
+            and not path.is_symlink()
+        )
+        found.append((name, path if plain else None))
+    return found
+
+
+def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
+    """Which entries the site may hold: at or below `line`, nothing unreadable, no personal
+    data or secrets (unless the entry's override accepts that kind), every attachment read."""
+    from ..share import gates
+    from ..textextract import extract
+
+    kb = catalog.kb
+    selection = Selection()
+    for problem in catalog.unreadable:
+        selection.refused.append(
+            Refusal(problem.path, (f"{problem.path}:{problem.line}: {problem.message}",))
+        )
+    marked = [entry for entry in catalog.entries if at_or_below(entry.meta.get("tlp"), line.line)]
+    selection.above = len(catalog.entries) - len(marked)
+    cache = kb.state_dir / "extract"
+    remembered = Remembered(kb.state_dir, today, tuple(kb.email_allowlist))
+    reasons: dict[str, list[str]] = {}
+    texts: list[tuple[str, str, str]] = []  # (owner's rel, file's rel, text): entry files
+    files: dict[str, list[Attachment]] = {}
+    attached: dict[str, list] = {}  # owner's rel -> findings in its attachments
+    for entry in marked:
+        texts.append((entry.rel, entry.rel, entry.path.read_text("utf-8", errors="replace")))
+        for name, path in attachment_files(entry):
+            if path is None:
+                reasons.setdefault(entry.rel, []).append(
+                    f"{entry.rel}:{entry.line_of('attachments')}: attachment {name!r} is "
+                    "missing, a link or outside the entry's folder"
+                )
+                continue
+            rel = relpath(path, kb.root)
+            extracted = extract(path, cache_dir=cache)
+            if not extracted.scannable:
+                reasons.setdefault(entry.rel, []).append(
+                    f"{rel}: cannot be read in full ({extracted.reason}), so it cannot be "
+                    "checked for personal data"
+                )
+                continue
+            text = gates.as_text(path.read_bytes()) or extracted.text  # a CSV read as a table
+            found = remembered.get(rel, text)
+            if found is None:
+                found = gates.scan(text, rel, today, kb.email_allowlist)
+                remembered.put(rel, text, found)
+            attached.setdefault(entry.rel, []).extend(found)
+            files.setdefault(entry.id, []).append(Attachment(name, path, extracted.text))
+    findings: dict[str, list[Finding]] = {}
+    unknown = []
+    for owner, rel, text in texts:
+        found = remembered.get(rel, text)
+        if found is None:
+            unknown.append((owner, rel, text))
+        else:
+            findings.setdefault(owner, []).extend(found)
+    scanned = _scan_together(unknown, today, kb.email_allowlist, gates)
+    for owner, rel, text in unknown:
+        found = scanned.get(owner, [])
+        remembered.put(rel, text, found)
+        findings.setdefault(owner, []).extend(found)
+    remembered.save()
+    ids: dict[str, str] = {}
+    for entry in marked:
+        if entry.id in RESERVED or entry.id in ids:
+            clash = ids.get(entry.id, "one of the site's own folders")
+            reasons.setdefault(entry.rel, []).insert(
+                0, f"{entry.rel}:{entry.line_of('id')}: id {entry.id!r} is also {clash}"
+            )
+        ids.setdefault(entry.id, entry.rel)
+    for entry in marked:
+        found = findings.get(entry.rel, []) + attached.get(entry.rel, [])
+        blocking, _ = gates.apply_override(found, entry.meta.get("pii_override"))
+        said = reasons.get(entry.rel, []) + [str(finding) for finding in blocking]
+        if said:
+            selection.refused.append(Refusal(entry.rel, tuple(said)))
+        else:
+            selection.entries.append(entry)
+            selection.attachments[entry.id] = files.get(entry.id, [])
+    return selection
+
+
+def _scan_together(texts, today, allowlist, gates) -> dict[str, list[Finding]]:
+    """Findings by owning entry, from one scan of all the entry files joined (detect-secrets
+    costs a file per run), each mapped back to its own file and line."""
+    if not texts:
+        return {}
+    starts, chunks, number = [], [], 1
+    for _owner, _rel, text in texts:
+        starts.append(number)
+        chunks.append(text)
+        number += text.count("\n") + _SEPARATOR.count("\n")
+    found: dict[str, list] = {}
+    for finding in gates.scan(_SEPARATOR.join(chunks), "site.md", today, allowlist):
+        index = bisect.bisect_right(starts, finding.line) - 1
+        owner, rel, _ = texts[index]
+        local = dataclasses.replace(finding, path=rel, line=finding.line - starts[index] + 1)
+        found.setdefault(owner, []).append(local)
+    return found
+
+
+class Remembered:
+    """What the gate found in each text, kept between builds of the same day.
+
+    detect-secrets costs about a millisecond a line (more on long lines), so a rebuild
+    after a few edits scans only the changed files. The file is signed with this user's
+    key (kept outside any KB, as the search index's record is): a cache that arrived by
+    pull or copy, or was edited, is ignored, never trusted. Dates of birth depend on
+    today, and the e-mail allowlist on cacop.yaml: either changing starts afresh.
+    """
+
+    def __init__(self, folder: Path, today: dt.date, allowlist: tuple[str, ...]) -> None:
+        from ..index.record import user_key
+
+        self.path = folder / GATE_CACHE
+        self.key = user_key()
+        self.stamp = [GATE_CACHE_FORMAT, today.isoformat(), sorted(allowlist)]
+        self.known: dict[str, list] = {}
+        self.used: dict[str, list] = {}
+        try:
+            document = json.loads(self.path.read_text("utf-8"))
+            findings = document["findings"]
+            if document["stamp"] == self.stamp and hmac.compare_digest(
+                str(document["signature"]), self._sign(findings)
+            ):
+                self.known = findings
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+    def _sign(self, findings: Any) -> str:
+        payload = json.dumps([self.stamp, findings], sort_keys=True, separators=(",", ":"))
+        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def digest(rel: str, text: str) -> str:
+        return hashlib.sha256(f"{rel}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, rel: str, text: str) -> list[Finding] | None:
+        key = self.digest(rel, text)
+        rows = self.known.get(key)
+        if not isinstance(rows, list):
+            return None
+        try:
+            found = [Finding(str(c), str(k), rel, int(n), str(m)) for c, k, n, m in rows]
+        except (TypeError, ValueError):
+            return None
+        self.used[key] = rows
+        return found
+
+    def put(self, rel: str, text: str, findings: list[Finding]) -> None:
+        rows = [[f.category, f.kind, f.line, f.message] for f in findings]
+        self.used[self.digest(rel, text)] = rows
+
+    def save(self) -> None:
+        document = {"stamp": self.stamp, "findings": self.used, "signature": self._sign(self.used)}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        except (OSError, CacopError):  # a cache that cannot be kept costs time, nothing else
+            pass

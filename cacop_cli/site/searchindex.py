@@ -1,0 +1,104 @@
+"""The search index the pages load: an inverted index over the published entries, small
+enough to ship and simple enough for forty lines of JavaScript (assets/search.js) to rank.
+
+Each term maps to postings [document, weighted count, …]: a word in the title counts 3,
+in the tags or summary 2, in the body or an attachment 1. The field vocabulary
+(kb/vocabulary.yaml) is applied at build time: wherever a document holds any term of a
+group ("ATF", "Bureau of Alcohol, Tobacco, Firearms and Explosives"), it also gets the
+group's own term ("~g3"), and the page rewrites a query's group terms into that term, so
+an acronym finds its spelled-out form and the other way round.
+
+Tokens are runs of letters and digits, lower-cased: the same rule in Python here and in
+JavaScript (`/[\\p{L}\\p{N}]+/gu`) there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from ..models import Entry
+from .gate import Attachment
+
+TOKEN = re.compile(r"[^\W_]+")
+FIELD_WEIGHTS = {"title": 3, "tags": 2, "summary": 2, "body": 1, "attachments": 1}
+SNIPPET_CHARS = 180
+INDEX_GLOBAL = "CACOP_SEARCH_INDEX"
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(text.casefold())
+
+
+def _phrases(groups: Iterable[list[str]]) -> list[list[tuple[str, ...]]]:
+    return [[tuple(tokens(term)) for term in group if tokens(term)] for group in groups]
+
+
+def _group_hits(words: list[str], starts: dict[str, list[tuple[tuple[str, ...], int]]]) -> Counter:
+    found: Counter = Counter()
+    for position, word in enumerate(words):
+        for phrase, group in starts.get(word, ()):
+            if tuple(words[position : position + len(phrase)]) == phrase:
+                found[group] += 1
+    return found
+
+
+def build(
+    entries: list[Entry], attachments: dict[str, list[Attachment]], groups: list[list[str]]
+) -> dict:
+    """The index as plain data: documents, postings, lengths and the vocabulary's groups."""
+    phrases = _phrases(groups)
+    starts: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for number, group in enumerate(phrases):
+        for phrase in group:
+            starts.setdefault(phrase[0], []).append((phrase, number))
+    documents, lengths = [], []
+    postings: dict[str, list[int]] = {}
+    for number, entry in enumerate(entries):
+        meta = entry.meta
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        summary = meta.get("summary") if isinstance(meta.get("summary"), str) else ""
+        fields = {
+            "title": entry.title,
+            "tags": " ".join(map(str, tags)),
+            "summary": summary,
+            "body": entry.body,
+            "attachments": "\n".join(a.text for a in attachments.get(entry.id, [])),
+        }
+        counts: Counter = Counter()
+        length = 0
+        for name, text in fields.items():
+            words = tokens(text)
+            length += len(words)
+            weight = FIELD_WEIGHTS[name]
+            for word, count in Counter(words).items():
+                counts[word] += count * weight
+            for group, count in _group_hits(words, starts).items():
+                counts[f"~g{group}"] += count * weight
+        for term, count in counts.items():
+            postings.setdefault(term, []).extend((number, count))
+        lengths.append(length)
+        shown = summary or " ".join(entry.body.split())
+        documents.append(
+            [
+                entry.id,
+                entry.title,
+                entry.type,
+                shown[:SNIPPET_CHARS] + ("…" if len(shown) > SNIPPET_CHARS else ""),
+            ]
+        )
+    return {
+        "documents": documents,
+        "lengths": lengths,
+        "terms": postings,
+        "groups": [[list(phrase) for phrase in group] for group in phrases],
+    }
+
+
+def as_script(index: dict) -> str:
+    """The index as a script that sets a global: a page opened from file:// may load a
+    script beside it, where Chromium would refuse to fetch() a JSON file."""
+    text = json.dumps(index, ensure_ascii=True, separators=(",", ":"))
+    return f"window.{INDEX_GLOBAL}={text};\n"
