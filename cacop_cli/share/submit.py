@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from .. import gitrepo, ops
 from ..config import KB
-from ..entries import check_id, read_entry, relpath, write_atomic
+from ..entries import read_entry, relpath, write_atomic
 from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, Refused, UsageError
 from ..models import CONTROL, EntryDraft, Hit
 from .forge import compare_url, open_with_gh
@@ -186,13 +186,16 @@ def submit_entry(
     sending: Sending | None = None,
 ) -> SubmitResult:
     """Share an existing entry of any type (including an RFI response) on submit/<id>."""
-    check_id(entry_id)
-    source = ops.locate(kb, entry_id)
-    if source is None and not gitrepo.branch_exists(kb.root, f"submit/{entry_id}"):
-        raise NotFound(
-            f"no entry has the id {entry_id!r}",
-            hint="`cacop list` shows every id; to share files, give them with --title",
-        )
+    source = ops.locate(kb, entry_id) if ops.ID_RE.fullmatch(entry_id) else None
+    if source is None and not (
+        ops.ID_RE.fullmatch(entry_id) and gitrepo.branch_exists(kb.root, f"submit/{entry_id}")
+    ):
+        try:
+            entry_id = ops.resolve_id(kb, entry_id)
+        except NotFound as error:
+            error.hint = f"{error.hint}; to share files, give them with --title"
+            raise
+        source = ops.locate(kb, entry_id)
 
     def prepare(place: Path) -> _Prepared:
         if source is None:  # a branch made earlier (e.g. with --no-push): send it as it is
