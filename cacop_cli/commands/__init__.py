@@ -13,7 +13,11 @@ if TYPE_CHECKING:  # the core loads only when a command runs, not for --help or 
     from ..config import KB
 
 KB_OPTION = typer.Option(
-    None, "--kb", metavar="PATH", help="The knowledge base (else CACOP_KB, else walk up)."
+    None,
+    "--kb",
+    metavar="PATH",
+    help="The knowledge base (else CACOP_KB, else walk up).",
+    autocompletion=lambda incomplete: complete_paths(incomplete),
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 
@@ -73,3 +77,92 @@ def naming_flags() -> Iterator[None]:
             error.message = f"{flag}: {error.message}"
             error.args = (error.message,)
         raise
+
+
+# ---------------------------------------------------------------- shell completion
+# These run only when the shell asks (`_CACOP_COMPLETE` set): they read folder names and
+# kb/sites.yaml, never an entry, and answer nothing rather than fail.
+
+
+def _completion_root(ctx: typer.Context) -> Path | None:
+    import os
+
+    from ..scan import find_kb
+
+    chosen = ctx.params.get("kb") or ctx.find_root().params.get("kb")
+    try:
+        found = find_kb(chosen or os.environ.get("CACOP_KB"), os.getcwd())
+    except OSError:
+        return None
+    return Path(found) if found else None
+
+
+def complete_ids(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Entry ids, from the names of the entry files."""
+    from ..entries import iter_entry_files
+
+    root = _completion_root(ctx)
+    if root is None:
+        return []
+    try:
+        return sorted({path.stem for path in iter_entry_files(root)})
+    except OSError:
+        return []
+
+
+def complete_paths(incomplete: str) -> list[str]:
+    """Files and folders that start with what was typed (folders end in '/')."""
+    import os
+
+    folder, _, start = incomplete.rpartition("/")
+    base = folder + "/" if folder or incomplete.startswith("/") else ""
+    try:
+        names = sorted(os.scandir(folder or ("/" if incomplete.startswith("/") else ".")), key=str)
+    except OSError:
+        return []
+    return [
+        f"{base}{item.name}{'/' if item.is_dir() else ''}"
+        for item in names
+        if item.name.startswith(start) and (start.startswith(".") or not item.name.startswith("."))
+    ]
+
+
+def complete_ids_or_paths(ctx: typer.Context, incomplete: str) -> list[str]:
+    return complete_ids(ctx, incomplete) + complete_paths(incomplete)
+
+
+def complete_types() -> list[str]:
+    from ..models import TYPES
+
+    return list(TYPES)
+
+
+def complete_new_types() -> list[str]:
+    return ["strategy", "work-product", "rfi"]
+
+
+def complete_topics() -> list[str]:
+    from ..models import TOPICS
+
+    return list(TOPICS)
+
+
+def complete_tlps() -> list[str]:
+    from ..models import TLP_ORDER
+
+    return list(TLP_ORDER)
+
+
+def complete_sites(ctx: typer.Context) -> list[str]:
+    """The sites of kb/sites.yaml (its keys)."""
+    from .. import yamlsafe
+    from ..config import read_settings
+
+    root = _completion_root(ctx)
+    if root is None:
+        return []
+    try:
+        document = yamlsafe.load(read_settings(root / "kb" / "sites.yaml"))
+    except Exception:  # noqa: BLE001 - a completion answers nothing rather than fail
+        return []
+    return sorted(map(str, document.value)) if isinstance(document.value, dict) else []

@@ -13,7 +13,19 @@ import typer
 
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS, EntryDraft
-from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb, tell_if_empty
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    complete_ids,
+    complete_new_types,
+    complete_sites,
+    complete_tlps,
+    complete_topics,
+    complete_types,
+    naming_flags,
+    open_kb,
+    tell_if_empty,
+)
 
 
 def open_editor(path: Path) -> int | None:
@@ -62,12 +74,19 @@ def register(app: typer.Typer) -> None:
     def new(
         ctx: typer.Context,
         entry_type: str = typer.Argument(
-            ..., metavar="TYPE", help="strategy, work-product or rfi."
+            ...,
+            metavar="TYPE",
+            help="strategy, work-product or rfi.",
+            autocompletion=complete_new_types,
         ),
         title: str = typer.Option(..., "--title", help="The entry's title."),
-        topic: list[str] = typer.Option([], "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        topic: list[str] = typer.Option(
+            [], "--topic", help=f"One of: {', '.join(TOPICS)}.", autocompletion=complete_topics
+        ),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
-        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str = typer.Option(
+            "green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}.", autocompletion=complete_tlps
+        ),
         author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
         no_edit: bool = typer.Option(False, "--no-edit", help="Do not open $EDITOR."),
         kb: str | None = KB_OPTION,
@@ -117,7 +136,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def show(
         ctx: typer.Context,
-        entry_id: str = typer.Argument(..., metavar="ID", help="The entry's id."),
+        entry_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The entry's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -130,9 +154,15 @@ def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_command(
         ctx: typer.Context,
-        entry_type: str | None = typer.Option(None, "--type", help="Only this type."),
-        site: str | None = typer.Option(None, "--site", help="Only this site."),
-        topic: str | None = typer.Option(None, "--topic", help="Only this topic."),
+        entry_type: str | None = typer.Option(
+            None, "--type", help="Only this type.", autocompletion=complete_types
+        ),
+        site: str | None = typer.Option(
+            None, "--site", help="Only this site.", autocompletion=complete_sites
+        ),
+        topic: str | None = typer.Option(
+            None, "--topic", help="Only this topic.", autocompletion=complete_topics
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:

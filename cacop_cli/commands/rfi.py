@@ -12,7 +12,18 @@ import typer
 
 from ..errors import Refused, UsageError
 from ..models import TLP_ORDER, TOPICS, EntryDraft
-from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb, tell_if_empty
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    complete_ids,
+    complete_paths,
+    complete_sites,
+    complete_tlps,
+    complete_topics,
+    naming_flags,
+    open_kb,
+    tell_if_empty,
+)
 
 NOTHING_TO_MAP = "nothing to map yet, the knowledge base has no entries"
 
@@ -29,12 +40,18 @@ TODAY_OPTION = typer.Option(
 )
 MESSAGE_OPTION = typer.Option(None, "--message", "-m", help="The text, given inline.")
 FILE_OPTION = typer.Option(
-    None, "--file", "-f", metavar="PATH", help="Read the text from a file ('-' for stdin)."
+    None,
+    "--file",
+    "-f",
+    metavar="PATH",
+    help="Read the text from a file ('-' for stdin).",
+    autocompletion=lambda incomplete: complete_paths(incomplete),
 )
 
 MAX_TLP_OPTION = typer.Option(
     None,
     "--max-tlp",
+    autocompletion=complete_tlps,
     metavar="LEVEL",
     help=f"Include entries up to this TLP ({', '.join(TLP_ORDER)}; default: share.max_tlp). "
     "Above share.max_tlp it asks first and marks the output.",
@@ -102,15 +119,24 @@ def register(app: typer.Typer) -> None:
         ),
         priority: str = typer.Option("routine", "--priority", help="routine, priority or urgent."),
         to: list[str] = typer.Option(
-            [], "--to", metavar="SITE", help="A site to ask (default: all)."
+            [],
+            "--to",
+            metavar="SITE",
+            help="A site to ask (default: all).",
+            autocompletion=complete_sites,
         ),
         message: str | None = MESSAGE_OPTION,
         file: str | None = FILE_OPTION,
         topic: list[str] = typer.Option(
-            [], "--topic", help=f"One of: {', '.join(TOPICS)} (default: crime-analysis)."
+            [],
+            "--topic",
+            help=f"One of: {', '.join(TOPICS)} (default: crime-analysis).",
+            autocompletion=complete_topics,
         ),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
-        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str = typer.Option(
+            "green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}.", autocompletion=complete_tlps
+        ),
         author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
         kb: str | None = KB_OPTION,
         today: str | None = TODAY_OPTION,
@@ -139,7 +165,12 @@ def register(app: typer.Typer) -> None:
     @rfi_app.command("respond")
     def respond_command(
         ctx: typer.Context,
-        rfi_id: str = typer.Argument(..., metavar="ID", help="The RFI's id."),
+        rfi_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The RFI's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         message: str | None = MESSAGE_OPTION,
         file: str | None = FILE_OPTION,
         title: str | None = typer.Option(None, "--title", help="Default: 'Re: <the RFI's title>'."),
@@ -168,7 +199,12 @@ def register(app: typer.Typer) -> None:
     @rfi_app.command("close")
     def close_command(
         ctx: typer.Context,
-        rfi_id: str = typer.Argument(..., metavar="ID", help="The RFI's id."),
+        rfi_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The RFI's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         kb: str | None = KB_OPTION,
     ) -> None:
         """Close your own site's RFI (changes only its status field)."""

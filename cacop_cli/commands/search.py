@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from ..models import TLP_ORDER, TOPICS, TYPES
-from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    complete_ids,
+    complete_sites,
+    complete_tlps,
+    complete_topics,
+    complete_types,
+    open_kb,
+    tell_if_empty,
+)
 
 QUERY_HELP = (
     'Words (all must appear), "a phrase", field:value (title: tag: topic: site: type: '
@@ -18,12 +28,20 @@ def register(app: typer.Typer) -> None:
     def search(
         ctx: typer.Context,
         query: str = typer.Argument("", metavar="QUERY", help=QUERY_HELP),
-        entry_type: str | None = typer.Option(None, "--type", help=f"One of: {', '.join(TYPES)}."),
-        site: str | None = typer.Option(None, "--site", help="Only this site (slug)."),
-        topic: str | None = typer.Option(None, "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        entry_type: str | None = typer.Option(
+            None, "--type", help=f"One of: {', '.join(TYPES)}.", autocompletion=complete_types
+        ),
+        site: str | None = typer.Option(
+            None, "--site", help="Only this site (slug).", autocompletion=complete_sites
+        ),
+        topic: str | None = typer.Option(
+            None, "--topic", help=f"One of: {', '.join(TOPICS)}.", autocompletion=complete_topics
+        ),
         tag: str | None = typer.Option(None, "--tag", help="Only entries with this tag."),
         status: str | None = typer.Option(None, "--status", help="e.g. active, open, answered."),
-        tlp: str | None = typer.Option(None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str | None = typer.Option(
+            None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)}.", autocompletion=complete_tlps
+        ),
         author: str | None = typer.Option(None, "--author", help="Words of an author's name."),
         since: str | None = typer.Option(
             None, "--since", metavar="DATE", help="Created or updated on or after YYYY-MM-DD."
@@ -73,7 +91,12 @@ def register(app: typer.Typer) -> None:
     @app.command("similar")
     def similar(
         ctx: typer.Context,
-        entry_id: str = typer.Argument(..., metavar="ID", help="The entry's id."),
+        entry_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The entry's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         limit: int = typer.Option(5, "--limit", "-n", min=1, max=100, help="Entries to show."),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,

@@ -8,7 +8,15 @@ import typer
 
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS, EntryDraft
-from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    complete_ids_or_paths,
+    complete_tlps,
+    complete_topics,
+    naming_flags,
+    open_kb,
+)
 
 bundle_app = typer.Typer(
     name="bundle",
@@ -29,14 +37,21 @@ def register(app: typer.Typer) -> None:
     def submit(
         ctx: typer.Context,
         items: list[str] = typer.Argument(
-            ..., metavar="FILE… | ID", help="Files to share as a new work product, or an entry id."
+            ...,
+            metavar="FILE… | ID",
+            help="Files to share as a new work product, or an entry id.",
+            autocompletion=complete_ids_or_paths,
         ),
         title: str | None = typer.Option(None, "--title", help="Title of the new work product."),
-        topic: list[str] = typer.Option([], "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        topic: list[str] = typer.Option(
+            [], "--topic", help=f"One of: {', '.join(TOPICS)}.", autocompletion=complete_topics
+        ),
         product_type: str = typer.Option(
             "other", "--product-type", help="bulletin, problem-profile, map, template, sop, …"
         ),
-        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str = typer.Option(
+            "green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}.", autocompletion=complete_tlps
+        ),
         summary: str | None = typer.Option(None, "--summary", help="One or two sentences."),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
         author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
