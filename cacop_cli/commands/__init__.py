@@ -48,6 +48,126 @@ def tell_if_empty(knowledge_base: KB, lead: str | None = None) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- checking options
+# One helper per kind of value, used by every command: case-blind, spaces and underscores
+# read as hyphens, an unknown value is exit 2 with the values it could be.
+
+
+def normal(value: str) -> str:
+    """What someone typed, as cacop spells values: 'Gun Violence' -> 'gun-violence'."""
+    return "-".join(value.strip().lower().replace("_", " ").split())
+
+
+def _one_of(option: str, value: str, allowed: tuple[str, ...], what: str) -> str:
+    """Every option's check words its refusal alike: `--tlp: 'x' is not a TLP marking
+    (one of: …)`, exit 2."""
+    from ..errors import UsageError
+
+    chosen = normal(value)
+    if chosen not in allowed:
+        raise UsageError(f"{option}: {value!r} is not {what} (one of: {', '.join(allowed)})")
+    return chosen
+
+
+def check_type(value: str | None, option: str = "--type") -> str | None:
+    from ..models import TYPES
+
+    return None if value is None else _one_of(option, value, TYPES, "an entry type")
+
+
+def check_topic(value: str | None, option: str = "--topic") -> str | None:
+    from ..models import TOPICS
+
+    return None if value is None else _one_of(option, value, TOPICS, "a topic")
+
+
+def check_topics(values: list[str], option: str = "--topic") -> list[str]:
+    return [check_topic(value, option) or "" for value in values]
+
+
+def check_tlp(value: str | None, option: str = "--tlp") -> str | None:
+    from ..models import TLP_ORDER
+
+    if value is None:
+        return None
+    return _one_of(
+        option, normal(value).replace("amber-strict", "amber+strict"), TLP_ORDER, "a TLP marking"
+    )
+
+
+def check_status(value: str | None, option: str = "--status") -> str | None:
+    from ..models import RFI_STATUSES, STRATEGY_STATUSES
+
+    allowed = tuple(dict.fromkeys(STRATEGY_STATUSES + RFI_STATUSES))
+    return None if value is None else _one_of(option, value, allowed, "a status")
+
+
+def check_date(value: str | None, option: str) -> str | None:
+    """A real YYYY-MM-DD day (not 2024-13-01, not 2024-02-30), as its ISO string."""
+    from ..errors import UsageError
+    from ..models import iso_date
+
+    if value is None:
+        return None
+    date = iso_date(value)
+    if date is None:
+        raise UsageError(f"{option}: {value!r} is not a date", hint="write dates as YYYY-MM-DD")
+    return date.isoformat()
+
+
+def check_sites(
+    knowledge_base: KB, values: list[str], option: str = "--site", *, allow_all: bool = False
+) -> list[str]:
+    """Sites of kb/sites.yaml (case-blind); unknown ones are exit 2 with the known sites.
+    A KB whose kb/sites.yaml lists none takes any slug."""
+    from ..catalog import read_sites
+    from ..errors import UsageError
+
+    chosen = [normal(value) for value in values]
+    if not chosen:
+        return chosen
+    known, _, _ = read_sites(knowledge_base)
+    for given, site in zip(values, chosen, strict=True):
+        if known and site not in known and not (allow_all and site == "all"):
+            names = (["all"] if allow_all else []) + sorted(known)
+            raise UsageError(
+                f"{option}: {given!r} is not a site in kb/sites.yaml",
+                hint="sites: " + ", ".join(names),
+            )
+    return chosen
+
+
+def check_site(knowledge_base: KB, value: str | None, option: str = "--site") -> str | None:
+    return None if value is None else check_sites(knowledge_base, [value], option)[0]
+
+
+def topics_from(answer: str) -> list[str]:
+    """The topics in a typed answer: 'gun violence' is one topic; 'robbery, gun violence'
+    or 'robbery burglary' are two. UsageError when one is not a topic."""
+    from ..models import TOPICS
+
+    parts = [part for part in answer.split(",") if part.strip()]
+    if len(parts) == 1 and normal(parts[0]) not in TOPICS:
+        parts = parts[0].split()  # words of several topics, not one topic's words
+    return check_topics(parts, "the topic") if parts else []
+
+
+def ask_topics() -> list[str]:
+    """Ask for the topics until the answer names known ones (Ctrl-C or Ctrl-D gives up)."""
+    from ..errors import UsageError
+    from ..models import TOPICS
+
+    while True:
+        answer = typer.prompt(f"Topic ({', '.join(TOPICS)})", err=True)
+        try:
+            chosen = topics_from(answer)
+        except UsageError as error:
+            typer.echo(f"{error.message}; try again", err=True)
+            continue
+        if chosen:
+            return chosen
+
+
 FLAGS = {  # a draft's field -> the option that gives it
     "title": "--title",
     "topics": "--topic",

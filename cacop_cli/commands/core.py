@@ -16,6 +16,12 @@ from ..models import TLP_ORDER, TOPICS, EntryDraft
 from . import (
     JSON_OPTION,
     KB_OPTION,
+    ask_topics,
+    check_site,
+    check_tlp,
+    check_topic,
+    check_topics,
+    check_type,
     complete_ids,
     complete_new_types,
     complete_sites,
@@ -23,6 +29,7 @@ from . import (
     complete_topics,
     complete_types,
     naming_flags,
+    normal,
     open_kb,
     tell_if_empty,
 )
@@ -96,9 +103,10 @@ def register(app: typer.Typer) -> None:
         from ..render import core as view
 
         knowledge_base = open_kb(ctx, kb)
+        topic, tlp = check_topics(topic), check_tlp(tlp) or "green"
         if not topic and sys.stdin.isatty():
-            topic = typer.prompt(f"Topic ({', '.join(TOPICS)})").split()
-        draft = EntryDraft(entry_type, title, topic, tags=tag, tlp=tlp, authors=author)
+            topic = ask_topics()
+        draft = EntryDraft(normal(entry_type), title, topic, tags=tag, tlp=tlp, authors=author)
         with naming_flags():
             created = ops.new_entry(knowledge_base, draft)
         edited = None if no_edit else open_editor(created.path)
@@ -172,7 +180,10 @@ def register(app: typer.Typer) -> None:
 
         knowledge_base = open_kb(ctx, kb)
         entries, unreadable = ops.list_entries(
-            knowledge_base, entry_type=entry_type, site=site, topic=topic
+            knowledge_base,
+            entry_type=check_type(entry_type),
+            site=check_site(knowledge_base, site),
+            topic=check_topic(topic),
         )
         view.entry_list(entries, unreadable, as_json)
         if not entries:

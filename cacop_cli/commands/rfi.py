@@ -15,12 +15,17 @@ from ..models import TLP_ORDER, TOPICS, EntryDraft
 from . import (
     JSON_OPTION,
     KB_OPTION,
+    check_date,
+    check_sites,
+    check_tlp,
+    check_topics,
     complete_ids,
     complete_paths,
     complete_sites,
     complete_tlps,
     complete_topics,
     naming_flags,
+    normal,
     open_kb,
     tell_if_empty,
 )
@@ -67,6 +72,7 @@ def _max_tlp(kb: KB, max_tlp: str | None, yes: bool) -> str | None:
     from ..models import tlp_label
     from ..publish import choose_line
 
+    max_tlp = check_tlp(max_tlp, "--max-tlp")
     line = choose_line(kb, max_tlp)
     if not line.raised or yes:
         return max_tlp
@@ -85,9 +91,8 @@ def _max_tlp(kb: KB, max_tlp: str | None, yes: bool) -> str | None:
 
 
 def _today(value: str | None) -> dt.date | None:
-    from ..rfi import parse_date
-
-    return parse_date(value, "--today") if value else None
+    checked = check_date(value, "--today")
+    return dt.date.fromisoformat(checked) if checked else None
 
 
 def _body(message: str | None, file: str | None, limits: dict, heading: str) -> str | None:
@@ -149,8 +154,9 @@ def register(app: typer.Typer) -> None:
         knowledge_base = open_kb(ctx, kb)
         body = _body(message, file, knowledge_base.limits, "Question")
         draft = EntryDraft(
-            "rfi", title, topic, tags=tag, tlp=tlp, authors=author, body=body,
-            priority=priority, needed_by=needed_by, to=to,
+            "rfi", title, check_topics(topic), tags=tag, tlp=check_tlp(tlp), authors=author,
+            body=body, priority=normal(priority), needed_by=check_date(needed_by, "--needed-by"),
+            to=check_sites(knowledge_base, to, "--to", allow_all=True),
         )  # fmt: skip
         with naming_flags():
             created = rfi.open_rfi(knowledge_base, draft, today=_today(today))
@@ -189,8 +195,9 @@ def register(app: typer.Typer) -> None:
         if body is None:
             raise UsageError("give the answer with --message TEXT or --file PATH")
         draft = EntryDraft(
-            "response", title or "", topic, tlp=tlp, authors=author, body=body, rfi=rfi_id
-        )
+            "response", title or "", check_topics(topic), tlp=check_tlp(tlp), authors=author,
+            body=body, rfi=rfi_id,
+        )  # fmt: skip
         with naming_flags():
             created = rfi.respond(knowledge_base, draft, today=_today(today))
         view.responded(created)
@@ -314,9 +321,9 @@ def register(app: typer.Typer) -> None:
         """What was added, answered and closed since a date, as Markdown for the newsletter."""
         from .. import community
         from ..render import community as view
-        from ..rfi import parse_date
 
-        start = parse_date(since, "--since") if since else None
+        start = check_date(since, "--since")
+        start = dt.date.fromisoformat(start) if start else None
         knowledge_base = open_kb(ctx, kb)
         line = _max_tlp(knowledge_base, max_tlp, yes)
         result = community.digest(knowledge_base, start, today=_today(today), max_tlp=line)

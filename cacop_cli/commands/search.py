@@ -8,6 +8,12 @@ from ..models import TLP_ORDER, TOPICS, TYPES
 from . import (
     JSON_OPTION,
     KB_OPTION,
+    check_date,
+    check_site,
+    check_status,
+    check_tlp,
+    check_topic,
+    check_type,
     complete_ids,
     complete_sites,
     complete_tlps,
@@ -61,8 +67,10 @@ def register(app: typer.Typer) -> None:
         knowledge_base = open_kb(ctx, kb)
         with view.progress("updating the search index") as progress:
             result = core.search(
-                knowledge_base, query, type=entry_type, site=site, topic=topic, tag=tag,
-                status=status, tlp=tlp, author=author, since=since, until=until, limit=limit,
+                knowledge_base, query, type=check_type(entry_type),
+                site=check_site(knowledge_base, site), topic=check_topic(topic), tag=tag,
+                status=check_status(status), tlp=check_tlp(tlp), author=author,
+                since=check_date(since, "--since"), until=check_date(until, "--until"), limit=limit,
                 facets=not as_json, progress=progress,
             )  # fmt: skip
         empty = not result.total and not has_entries(knowledge_base.root)

@@ -11,10 +11,13 @@ from ..models import TLP_ORDER, TOPICS, EntryDraft
 from . import (
     JSON_OPTION,
     KB_OPTION,
+    check_tlp,
+    check_topics,
     complete_ids_or_paths,
     complete_tlps,
     complete_topics,
     naming_flags,
+    normal,
     open_kb,
 )
 
@@ -88,8 +91,8 @@ def register(app: typer.Typer) -> None:
                 result = share.submit_entry(knowledge_base, items[0], sending)
         else:
             draft = EntryDraft(
-                "work-product", title, topic, tags=tag, tlp=tlp, authors=author,
-                product_type=product_type, summary=summary,
+                "work-product", title, check_topics(topic), tags=tag, tlp=check_tlp(tlp) or "",
+                authors=author, product_type=normal(product_type), summary=summary,
             )  # fmt: skip
             with naming_flags():
                 result = share.submit_files(
