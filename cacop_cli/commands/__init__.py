@@ -65,7 +65,8 @@ def _one_of(option: str, value: str, allowed: tuple[str, ...], what: str) -> str
 
     chosen = normal(value)
     if chosen not in allowed:
-        raise UsageError(f"{option}: {value!r} is not {what} (one of: {', '.join(allowed)})")
+        named = f"{option}: " if option else ""  # a prompt's answer has no option to name
+        raise UsageError(f"{named}{value.strip()!r} is not {what} (one of: {', '.join(allowed)})")
     return chosen
 
 
@@ -149,7 +150,7 @@ def topics_from(answer: str) -> list[str]:
     parts = [part for part in answer.split(",") if part.strip()]
     if len(parts) == 1 and normal(parts[0]) not in TOPICS:
         parts = parts[0].split()  # words of several topics, not one topic's words
-    return check_topics(parts, "the topic") if parts else []
+    return check_topics(parts, "") if parts else []
 
 
 def ask_topics() -> list[str]:

@@ -160,11 +160,16 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         with naming_flags():
             created = rfi.open_rfi(knowledge_base, draft, today=_today(today))
-        if body is None:
-            if open_editor(created.path):
-                created.issues = ops.check_entry(knowledge_base, created.path)
-            else:
+        if body is None:  # as `new` does: the editor's exit code 0 is an edit, not "none"
+            edited = open_editor(created.path)
+            if edited is None:
                 view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
+            else:
+                if edited:
+                    from ..render import warn
+
+                    warn(f"the editor exited with code {edited}; the RFI is kept as it left it")
+                created.issues = ops.check_entry(knowledge_base, created.path)
         view.opened(created)
         raise typer.Exit(created.exit_code)
 
