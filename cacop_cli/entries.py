@@ -26,6 +26,7 @@ FIELD_ORDER = (
     "priority", "needed_by", "to", "rfi", "related",
 )  # fmt: skip
 BOM = "\ufeff"
+QUOTED_FIELDS = ("title", "summary")
 _DELIMITER = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _BARE_CR = re.compile(r"\r(?!\n)")
 # `=======` alone is also a Markdown heading underline, so only the angle markers count.
@@ -268,6 +269,11 @@ def render_entry(meta: dict[str, Any], body: str) -> str:
     from . import yamlsafe
 
     body = body if body.endswith("\n") or not body else body + "\n"
+    meta = dict(meta)
+    for name in QUOTED_FIELDS:  # free text: quoted whenever YAML would read it otherwise
+        value = meta.get(name)
+        if isinstance(value, str) and yamlsafe.needs_quotes(value):
+            meta[name] = yamlsafe.Quoted(value)
     return f"---\n{yamlsafe.dump(ordered(meta))}---\n{body}"
 
 
