@@ -34,3 +34,22 @@ def test_a_hand_written_colon_in_a_title_says_put_it_in_quotes(cli, kb_path):
     assert result.exit_code == ExitCode.PROBLEMS
     said = result.stdout + result.stderr
     assert "beta-2023-hot-spots-dosage.md:" in said and "put the value in quotes" in said
+
+
+def test_unchanged_template_prompts_warn_in_validate_and_stop_submit(cli, git_kb):
+    made = cli("new", "strategy", "--title", "Left as the template", "--topic", "technology",
+               "--no-edit", kb=git_kb)  # fmt: skip
+    assert made.exit_code == ExitCode.OK and "template's prompt" not in made.stderr
+    checked = cli("validate", kb=git_kb)
+    said = checked.stdout + checked.stderr
+    assert checked.exit_code == ExitCode.OK, said  # a warning, not an error
+    assert ":13: warning: ## Problem: the template's prompt is left unchanged" in said
+    submitted = cli("submit", "left as the template", "--no-push", kb=git_kb)  # its title
+    assert submitted.exit_code == ExitCode.PROBLEMS, submitted.stdout + submitted.stderr
+    assert "## Problem: the template's prompt is left unchanged" in submitted.stderr
+    assert (
+        "submit/alpha"
+        not in __import__("subprocess")
+        .run(["git", "branch", "--list"], cwd=git_kb, capture_output=True, text=True)
+        .stdout
+    )

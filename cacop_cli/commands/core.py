@@ -114,7 +114,10 @@ def register(app: typer.Typer) -> None:
             view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
         elif edited:  # git would give up here; the entry is on disk, so keep it and say so
             view.warn(f"the editor exited with code {edited}; the entry is kept as it left it")
-        created = replace(created, issues=ops.check_entry(knowledge_base, created.path))
+        issues = ops.check_entry(knowledge_base, created.path)
+        if edited is None:  # nobody has written the sections yet: their prompts are expected
+            issues = [issue for issue in issues if issue.code != "template-prompt"]
+        created = replace(created, issues=issues)
         view.created(created)
         raise typer.Exit(created.exit_code)
 

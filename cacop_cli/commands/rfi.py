@@ -160,6 +160,7 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         with naming_flags():
             created = rfi.open_rfi(knowledge_base, draft, today=_today(today))
+        created.issues = [issue for issue in created.issues if issue.code != "template-prompt"]
         if body is None:  # as `new` does: the editor's exit code 0 is an edit, not "none"
             edited = open_editor(created.path)
             if edited is None:

@@ -129,13 +129,11 @@ def _copy_regular(source: Path, target: Path, limit: int) -> None:
 
 
 def _work_product_body(summary: str | None, names: list[str], entry_id: str) -> str:
-    template = ops.template_body("work-product")
-    if summary:
-        template = template.replace(
-            "Who this is for and the decision it supports.", summary.strip(), 1
-        )
+    """The analyst's words and the files: no template prompt is left for `validate` to flag
+    (the sections to write later are in the type's template, `cacop new work-product`)."""
+    purpose = f"\n## Purpose\n\n{summary.strip()}\n" if summary and summary.strip() else ""
     listing = "\n".join(f"- [{name}]({entry_id}/{quote(name)})" for name in names)
-    return "\n" + template.rstrip("\n") + f"\n\n## Attachments\n\n{listing}\n"
+    return f"{purpose}\n## Attachments\n\n{listing}\n"
 
 
 def submit_files(
