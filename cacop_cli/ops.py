@@ -234,6 +234,23 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     raise NotFound(f"no entry has the id {given!r}", hint=hint)
 
 
+def likely_duplicates(title: str, hits: list[Any]) -> list[Any]:
+    """The similar entries whose titles are nearly this one's: almost the same text, or
+    most of the same words."""
+    import difflib
+
+    wanted = _folded(title)
+    words = set(re.findall(r"\w+", wanted))
+    found = []
+    for hit in hits:
+        theirs = _folded(str(getattr(hit, "title", "")))
+        their_words = set(re.findall(r"\w+", theirs))
+        shared = len(words & their_words) / len(words | their_words) if words else 0.0
+        if difflib.SequenceMatcher(None, wanted, theirs).ratio() >= 0.8 or shared >= 0.7:
+            found.append(hit)
+    return found
+
+
 def not_found_hint(kb: KB) -> str:
     """What to do about an id that names no entry: find the right one, or, in a KB with
     no entries yet, add the first."""

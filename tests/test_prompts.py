@@ -79,3 +79,40 @@ def test_rfi_open_checks_the_file_after_a_successful_editor(cli, kb_path):
 def test_rfi_open_without_an_editor_still_says_so(cli, kb_path):
     result = cli(*RFI_OPEN, kb=kb_path)
     assert result.exit_code == ExitCode.OK and "no $EDITOR is set" in result.stderr
+
+
+def _near_twin(kb: Path) -> str:
+    """An entry whose title is nearly the fixture's focused-deterrence strategy's."""
+    path = kb / "kb/strategies/alpha-2025-call-ins-again.md"
+    original = (kb / "kb/strategies/alpha-2024-focused-deterrence-call-ins.md").read_text()
+    path.write_text(
+        original.replace("id: alpha-2024-focused-deterrence-call-ins", f"id: {path.stem}")
+        .replace("Focused deterrence call-ins for group-involved shooters",
+                 "Focused deterrence call-ins for group involved shooters")
+    )  # fmt: skip
+    subprocess.run(["git", "add", "-A"], cwd=kb, check=True)
+    subprocess.run(["git", "commit", "-qm", "twin"], cwd=kb, check=True)
+    subprocess.run(["git", "rm", "-q", "--cached", str(path)], cwd=kb, check=True)
+    subprocess.run(["git", "commit", "-qm", "untrack"], cwd=kb, check=True)
+    return path.stem
+
+
+def test_submit_asks_before_sharing_a_likely_duplicate_on_a_terminal(cacop_exe, git_kb):
+    twin = _near_twin(git_kb)
+    screen, code = dialogue(
+        [*cacop_exe, "--kb", str(git_kb), "submit", twin, "--no-push"],
+        [("share anyway?", "n\r")],
+    )
+    assert code == ExitCode.PROBLEMS, screen
+    assert "alpha-2024-focused-deterrence-call-ins" in screen
+    assert "it looks like a duplicate" in screen
+    branches = subprocess.run(["git", "branch"], cwd=git_kb, capture_output=True, text=True)
+    assert "submit/" not in branches.stdout
+
+
+def test_submit_with_yes_or_off_a_terminal_shows_the_twin_and_goes_on(cli, git_kb):
+    twin = _near_twin(git_kb)
+    result = cli("submit", twin, "--no-push", "--yes", kb=git_kb)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert "Similar entries" in result.stderr
+    assert "alpha-2024-focused-deterrence-call-ins" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,6 +22,9 @@ from . import (
     open_kb,
 )
 
+if TYPE_CHECKING:
+    from ..config import KB
+
 bundle_app = typer.Typer(
     name="bundle",
     help="Exchange work as a file, for sites whose network cannot reach the shared repository.",
@@ -31,6 +35,35 @@ hooks_app = typer.Typer(
     help="Git hooks that guard plain `git push` with the sharing gate.",
     no_args_is_help=True,
 )
+
+
+def _similar_check(knowledge_base: KB, title: str | None, items: list[str], yes: bool) -> Any:
+    """What submit does with the most similar entries, before it commits: shows them, and on
+    a terminal, when one looks like a duplicate, asks whether to go on (--yes does not ask)."""
+    import sys
+
+    from .. import ops
+    from ..errors import CacopError, Refused
+    from ..render import share as view
+
+    if title is None and len(items) == 1:
+        try:
+            title = ops.read_by_id(knowledge_base, ops.resolve_id(knowledge_base, items[0])).title
+        except CacopError:
+            title = None  # a branch made earlier, or a file the gate will judge
+
+    def on_similar(hits: list) -> None:
+        view.similar(hits)
+        twins = ops.likely_duplicates(title, hits) if title else []
+        if not twins or yes or not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return
+        if not typer.confirm(f"{twins[0].id} looks like the same entry; share anyway?", err=True):
+            raise Refused(
+                "nothing was shared: it looks like a duplicate",
+                hint=f"see `cacop show {twins[0].id}`; add --yes to share it anyway",
+            )
+
+    return on_similar
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +101,9 @@ def register(app: typer.Typer) -> None:
             metavar="REASON",
             help="Share despite personal data; the reason is recorded in the entry.",
         ),
+        yes: bool = typer.Option(
+            False, "--yes", "-y", help="Do not ask when a similar entry looks like a duplicate."
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -80,7 +116,7 @@ def register(app: typer.Typer) -> None:
             push=not no_push,
             open_pr=open_pr,
             allow_personal_data=allow_personal_data,
-            on_similar=view.similar,
+            on_similar=_similar_check(knowledge_base, title, items, yes),
         )
         if title is None:
             if len(items) != 1 or Path(items[0]).is_file():
