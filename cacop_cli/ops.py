@@ -547,6 +547,14 @@ PR_TEMPLATE = """\
 """
 
 
+@dataclass
+class NewKB:
+    """What `init` made: the KB, and the kb/sites.yaml fields it filled with placeholders."""
+
+    root: Path
+    placeholders: list[str] = field(default_factory=list)
+
+
 def init_kb(
     path: Path,
     site: str,
@@ -556,7 +564,7 @@ def init_kb(
     state: str = "XX",
     branch: str = "main",
     cacop_spec: str | None = None,
-) -> Path:
+) -> NewKB:
     """A new KB repository with its first commit. Refuses an existing KB, touching nothing.
 
     Its CI jobs install `cacop_spec` (checked to name one exact cacop), by default the
@@ -592,6 +600,15 @@ def init_kb(
         raise release.unknown_source()
     root.mkdir(parents=True, exist_ok=True)
     display = site.replace("-", " ").title()
+    guessed = [  # kb/sites.yaml fields made up from the slug: the site should correct them
+        f"{site}.{field}: {value}"
+        for field, value, given in (
+            ("name", display, True),
+            ("agency", f"{display} Police Department", agency is None),
+            ("state", state, state == "XX"),
+        )
+        if given
+    ]
     name = yamlsafe.scalar(name or display + " crime analysis knowledge base")
     agency = yamlsafe.scalar(agency or display + " Police Department")
     files = {
@@ -628,7 +645,7 @@ def init_kb(
     from .share.check import install_hook
 
     install_hook(root, keep_foreign=True)  # plain `git push` runs the sharing gate too
-    return root
+    return NewKB(root, guessed)
 
 
 def sites(kb: KB) -> dict[str, dict]:
