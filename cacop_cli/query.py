@@ -9,6 +9,7 @@ malformed query), and parsed into a small tree of the node classes below, that
     field:value      title: summary: body: tag: topic: author: id: type: site: status: tlp:
                      evidence: product_type: priority: rfi: to: created: updated: needed_by:
     AND OR NOT ( )   boolean logic (upper case); words side by side mean AND
+    -word            excludes, as NOT word does
     carjack*         prefix
     created:[2024-01-01 TO 2024-06-30]   a range of dates
 """
@@ -243,6 +244,11 @@ def _lex(query: str) -> list[_Token]:
             position += 1
             continue
         start = position + 1
+        after = query[position + 1 : position + 2]
+        if char == "-" and not pending_field and after and not after.isspace() and after != "-":
+            found.append(_Token("NOT", start))  # -word excludes, as NOT word does
+            position += 1
+            continue
         if char in "()":
             if pending_field and char == ")":
                 break

@@ -79,3 +79,35 @@ def test_values_are_case_blind_and_spaces_mean_hyphens(cli, kb_path):
     assert asked.exit_code == ExitCode.OK, asked.stderr
     rfi = next(path for path in (kb_path / "kb/rfis").glob("alpha-*.md"))
     assert "tlp: amber+strict" in rfi.read_text() and "beta" in rfi.read_text()
+
+
+EXCLUDING = [
+    "shooting -checklist",
+    "shooting NOT checklist",
+    '-"review checklist" shooting',
+    "shooting -title:checklist",
+]
+
+
+@pytest.mark.parametrize("query", EXCLUDING)
+def test_minus_word_excludes_as_not_word_does(cli, kb_path, query):
+    result = cli("search", "--json", "--", query, kb=kb_path)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert "alpha-2024-focused-deterrence-call-ins" in result.stdout
+    assert "alpha-2024-shooting-review-checklist" not in result.stdout
+
+
+def test_a_hyphen_inside_a_word_is_no_exclusion(cli, kb_path):
+    result = cli("search", "--json", "group-involved", kb=kb_path)
+    assert (
+        result.exit_code == ExitCode.OK
+        and "alpha-2024-focused-deterrence-call-ins" in result.stdout
+    )
+
+
+def test_an_answered_rfi_past_its_date_is_never_overdue(cli, kb_path):
+    listed = cli("rfi", "list", "--today", "2099-01-01", kb=kb_path)
+    assert listed.exit_code == ExitCode.OK, listed.stderr
+    assert "beta-2025-nibin-and-group-data" in listed.stdout and "overdue" not in listed.stdout
+    only = cli("rfi", "list", "--overdue", "--json", "--today", "2099-01-01", kb=kb_path)
+    assert "beta-2025-nibin-and-group-data" not in only.stdout
