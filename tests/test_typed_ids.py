@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cacop_cli import ops
+from cacop_cli import entries, ops
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode, NotFound
 
@@ -71,8 +71,10 @@ def test_rfi_commands_match_starts_among_rfis_only(kb_path):
 def test_an_exact_id_reads_no_entry_and_a_start_reads_only_folder_names(kb_path, monkeypatch):
     kb = load_kb(kb_path)
     read = []
-    original = ops.read_entry
-    monkeypatch.setattr(ops, "read_entry", lambda *a, **k: read.append(a[0]) or original(*a, **k))
+    original = entries.read_entry
+    monkeypatch.setattr(
+        entries, "read_entry", lambda *a, **k: read.append(a[0]) or original(*a, **k)
+    )
     assert ops.resolve_id(kb, STRATEGY) == STRATEGY
     assert ops.resolve_id(kb, "alpha-2024-sh") == "alpha-2024-shooting-review-checklist"
     assert read == []
