@@ -226,6 +226,57 @@ class SiteCheck(Check):
                     yield self.error(entry, "to", f"to: {slug!r} is not in kb/sites.yaml")
 
 
+PLACEHOLDER = "template-prompt"
+
+
+def template_prompts(entry_type: str) -> dict[str, str]:
+    """A type's template sections: heading -> its prompt text (words folded to one space)."""
+    from importlib import resources
+
+    try:
+        text = resources.files("cacop_cli.templates").joinpath(f"{entry_type}.md")
+        template = text.read_text("utf-8")
+    except (FileNotFoundError, OSError):
+        return {}
+    prompts = {}
+    for section in re.split(r"(?m)^## ", template)[1:]:
+        heading, _, prompt = section.partition("\n")
+        if prompt.strip():
+            prompts[heading.strip()] = " ".join(prompt.split())
+    return prompts
+
+
+@register
+class TemplatePromptCheck(Check):
+    name = PLACEHOLDER
+    description = "no section still holds its template's prompt unchanged"
+
+    def check(self, entry: Entry) -> Iterator[Issue]:
+        prompts = template_prompts(entry.type) if entry.type in TYPES else {}
+        if not prompts:
+            return
+        lines = entry.body.splitlines()
+        for number, line in enumerate(lines):
+            heading = line[3:].strip() if line.startswith("## ") else None
+            prompt = prompts.get(heading or "")
+            if prompt is None:
+                continue
+            following = []
+            for row in lines[number + 1 :]:
+                if row.startswith("#"):
+                    break
+                following.append(row)
+            if " ".join(" ".join(following).split()) == prompt:
+                yield Issue(
+                    "warning",
+                    self.name,
+                    entry.rel,
+                    entry.body_line + number,
+                    f"## {heading}: the template's prompt is left unchanged; write this "
+                    "section or delete it",
+                )
+
+
 def _real_date(value: Any) -> dt.date | None:
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:

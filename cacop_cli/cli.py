@@ -80,7 +80,7 @@ app = typer.Typer(
     help="The PSP Crime Analysis Community of Practice knowledge base: share strategies, "
     "work products and requests for information between sites.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # only for the root alone (see for_command): no cost to commands
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -139,6 +139,10 @@ def for_command(args: list[str]) -> typer.Typer:
     """The app with only the command that `cacop ARGS` runs, or the whole app; with
     Typer's Rich help and error boxes only when standard output and error are terminals.
 
+    Shell completion (`--install-completion`, `--show-completion`, and the shell asking
+    with `_CACOP_COMPLETE` set) is added only to the root alone, so a command that runs
+    pays nothing for it.
+
     Typer turns every registered function into a Click command on each run (inspecting
     signatures: ~13 ms for all of them, ~2 ms for one). Only the named command can run, so
     only it is built, and `cacop --version` alone needs none. Without a known command word
@@ -149,6 +153,7 @@ def for_command(args: list[str]) -> typer.Typer:
     (~60-100 ms here).
     """
     import copy
+    import os
 
     from .scan import command_word
 
@@ -159,6 +164,9 @@ def for_command(args: list[str]) -> typer.Typer:
     only = copy.copy(app)
     if commands or groups or just_version:
         only.registered_commands, only.registered_groups = commands, groups
+    completing = "_CACOP_COMPLETE" in os.environ
+    if (commands or groups or just_version) and not completing:
+        only._add_completion = False  # --install-completion belongs to `cacop` alone
     if not just_version:  # the version alone prints no help: no need to load render
         from .render import terminal
 

@@ -8,6 +8,7 @@ one of those is an error with a line number.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CacopError, EntryError, UsageError
+from .errors import CacopError, EntryError, NotFound, UsageError
 from .models import ENTRY_FOLDERS, TYPE_FOLDERS, Entry
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,79}$")
@@ -26,6 +27,7 @@ FIELD_ORDER = (
     "priority", "needed_by", "to", "rfi", "related",
 )  # fmt: skip
 BOM = "\ufeff"
+QUOTED_FIELDS = ("title", "summary")
 _DELIMITER = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _BARE_CR = re.compile(r"\r(?!\n)")
 # `=======` alone is also a Markdown heading underline, so only the angle markers count.
@@ -35,6 +37,7 @@ DEFAULT_FRONTMATTER_BYTES = 65_536
 
 if TYPE_CHECKING:
     from . import yamlsafe
+    from .config import KB
 
 
 def _strict_handler() -> type:
@@ -276,6 +279,11 @@ def render_entry(meta: dict[str, Any], body: str) -> str:
     from . import yamlsafe
 
     body = body if body.endswith("\n") or not body else body + "\n"
+    meta = dict(meta)
+    for name in QUOTED_FIELDS:  # free text: quoted whenever YAML would read it otherwise
+        value = meta.get(name)
+        if isinstance(value, str) and yamlsafe.needs_quotes(value):
+            meta[name] = yamlsafe.Quoted(value)
     return f"---\n{yamlsafe.dump(ordered(meta))}---\n{body}"
 
 
@@ -409,3 +417,154 @@ def iter_entry_files(root: Path) -> Iterator[Path]:
 def has_entries(root: Path) -> bool:
     """Does the KB hold any entry file yet, readable or not? False right after `cacop init`."""
     return next(iter_entry_files(root), None) is not None
+
+
+# ---------------------------------------------------------------- naming entries
+
+
+def locate(kb: KB, entry_id: str) -> Path | None:
+    """The file of an entry, found by id without reading the whole KB."""
+    check_id(entry_id)
+    for folder in TYPE_FOLDERS.values():
+        candidate = kb.kb_dir / folder / f"{entry_id}.md"
+        if candidate.is_file():
+            return candidate
+    return next(iter(sorted(kb.kb_dir.glob(f"rfis/*/responses/{entry_id}.md"))), None)
+
+
+def entry_files_by_id(kb: KB) -> dict[str, Path]:
+    """Every entry's id (its file name) and file, from folder listings alone: no entry is read."""
+    found: dict[str, Path] = {}
+    for path in iter_entry_files(kb.root):
+        found.setdefault(path.stem, path)
+    return found
+
+
+def _titles(files: dict[str, Path], kb: KB) -> dict[str, str]:
+    """The titles of entries that can be read (the slow part of resolving: only on a miss)."""
+    titles = {}
+    for entry_id, path in files.items():
+        with contextlib.suppress(EntryError, OSError):
+            titles[entry_id] = read_entry(path, kb.root, kb.limits).title
+    return titles
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def closest_ids(given: str, titles: dict[str, str], count: int = 3) -> list[str]:
+    """The ids most like what someone typed: by edit distance to the id or the title, and by
+    the share of the typed words that the title holds."""
+    import difflib
+
+    wanted = _folded(given)
+    words = set(re.findall(r"\w+", wanted))
+    scored = []
+    for entry_id, title in titles.items():
+        folded = _folded(title)
+        title_words = set(re.findall(r"\w+", folded))
+        overlap = len(words & title_words) / len(words) if words else 0.0
+        closeness = max(
+            difflib.SequenceMatcher(None, wanted, candidate).ratio()
+            for candidate in (entry_id, folded)
+        )
+        scored.append((max(overlap, closeness), entry_id))
+    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    return [entry_id for score, entry_id in scored[:count] if score >= 0.5]
+
+
+def _did_you_mean(ids: list[str], titles: dict[str, str]) -> str:
+    named = [
+        f"{entry_id} ({titles[entry_id]})" if titles.get(entry_id) else entry_id for entry_id in ids
+    ]
+    return "did you mean " + ", ".join(named) + "?"
+
+
+def _several(given: str, ids: list[str]) -> NotFound:
+    shown = ids[:5] + (["…"] if len(ids) > 5 else [])
+    return NotFound(
+        f"{len(ids)} entries match {given!r}: {', '.join(shown)}",
+        hint="give more of the id, or the whole of it",
+    )
+
+
+def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
+    """The id of the entry that someone named: its id, a unique start of one, or its exact
+    title (case-blind). NotFound (or UsageError for text that cannot be an id) with the
+    closest ids when nothing or several match.
+
+    Fast at any size: an exact id is one file lookup; a prefix lists folder names; only
+    when no id matches are titles read.
+    """
+    if not isinstance(given, str) or not given.strip():
+        raise UsageError("give an entry id", hint="`cacop list` shows every id")
+    if given.startswith("-") or "/" in given or "\\" in given or ".." in given or "\x00" in given:
+        check_id(given)  # a path or an option, never a name: refused before any path is built
+    shaped = ID_RE.fullmatch(given) is not None
+    if shaped and locate(kb, given) is not None:
+        return given
+    files = entry_files_by_id(kb)
+    if kinds:
+        folders = {TYPE_FOLDERS.get(kind, kind) for kind in kinds}
+        files = {
+            entry_id: path
+            for entry_id, path in files.items()
+            if (path.parent.name == "responses" and "response" in kinds)
+            or (path.parent.name in folders and path.parent.parent == kb.kb_dir)
+        }
+    prefix = given.strip().lower()
+    if prefix in files:  # the id, typed in capitals
+        return prefix
+    started = sorted(entry_id for entry_id in files if entry_id.startswith(prefix))
+    if len(started) == 1:
+        return started[0]
+    if started:  # ids match: titles are not read
+        raise _several(given, started)
+    titles = _titles(files, kb)
+    wanted = _folded(given)
+    named = sorted(entry_id for entry_id, title in titles.items() if _folded(title) == wanted)
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise _several(given, named)
+    close = closest_ids(given, titles)
+    hint = _did_you_mean(close, titles) if close else not_found_hint(kb)
+    if not shaped:
+        check_id_error = UsageError(
+            f"{given!r} is not an entry id, nor the title of one",
+            hint=hint
+            if close
+            else "ids are 3-80 characters of a-z, 0-9 and '-', starting "
+            "with a letter or digit; `cacop list` shows every id",
+        )
+        raise check_id_error
+    raise NotFound(f"no entry has the id {given!r}", hint=hint)
+
+
+def likely_duplicates(title: str, hits: list[Any]) -> list[Any]:
+    """The similar entries whose titles are nearly this one's: almost the same text, or
+    most of the same words."""
+    import difflib
+
+    wanted = _folded(title)
+    words = set(re.findall(r"\w+", wanted))
+    found = []
+    for hit in hits:
+        theirs = _folded(str(getattr(hit, "title", "")))
+        their_words = set(re.findall(r"\w+", theirs))
+        shared = len(words & their_words) / len(words | their_words) if words else 0.0
+        if difflib.SequenceMatcher(None, wanted, theirs).ratio() >= 0.8 or shared >= 0.7:
+            found.append(hit)
+    return found
+
+
+def not_found_hint(kb: KB) -> str:
+    """What to do about an id that names no entry: find the right one, or, in a KB with
+    no entries yet, add the first."""
+    if not has_entries(kb.root):
+        return (
+            "the knowledge base has no entries yet: add the first with `cacop new strategy "
+            "--title '…'`, or run `cacop sync` to bring in what the community has shared"
+        )
+    return "`cacop list` shows every id; `cacop search WORDS` finds one by its text"

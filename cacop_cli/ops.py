@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -13,14 +12,21 @@ from typing import Any
 from . import gitrepo
 from .catalog import Catalog, entry_issue, load_catalog, read_sites
 from .checks import kb_level_issues, run_checks
-from .config import CONFIG_NAME, KB
-from .entries import (
+from .config import KB
+from .entries import (  # naming entries lives in entries; ops re-exports it for callers
+    ID_RE,
     check_id,
+    closest_ids,
+    entry_files_by_id,
     entry_path,
     has_entries,
+    likely_duplicates,
+    locate,
+    not_found_hint,
     read_entry,
     relpath,
     render_entry,
+    resolve_id,
     slugify,
     write_atomic,
 )
@@ -36,7 +42,7 @@ from .models import (
     ValidationReport,
     has_errors,
 )
-from .schemas import packaged_schema_dir
+from .newkb import GITLAB_CI, PRE_COMMIT, WORKFLOW, NewKB, ci_files, init_kb
 
 # ---------------------------------------------------------------- validate
 
@@ -110,16 +116,6 @@ def check_entry(kb: KB, path: Path) -> list[Issue]:
 # ---------------------------------------------------------------- finding entries
 
 
-def locate(kb: KB, entry_id: str) -> Path | None:
-    """The file of an entry, found by id without reading the whole KB."""
-    check_id(entry_id)
-    for folder in TYPE_FOLDERS.values():
-        candidate = kb.kb_dir / folder / f"{entry_id}.md"
-        if candidate.is_file():
-            return candidate
-    return next(iter(sorted(kb.kb_dir.glob(f"rfis/*/responses/{entry_id}.md"))), None)
-
-
 def entry_id_at(kb: KB, path: Path) -> str | None:
     """The id of the entry whose file `path` is (as `locate` finds it), else None."""
     from .errors import CacopError
@@ -131,17 +127,6 @@ def entry_id_at(kb: KB, path: Path) -> str | None:
     if found is None or not path.is_file() or found.resolve() != path.resolve():
         return None
     return path.stem
-
-
-def not_found_hint(kb: KB) -> str:
-    """What to do about an id that names no entry: find the right one, or, in a KB with
-    no entries yet, add the first."""
-    if not has_entries(kb.root):
-        return (
-            "the knowledge base has no entries yet: add the first with `cacop new strategy "
-            "--title '…'`, or run `cacop sync` to bring in what the community has shared"
-        )
-    return "`cacop list` shows every id; `cacop search WORDS` finds one by its text"
 
 
 def read_by_id(kb: KB, entry_id: str) -> Entry:
@@ -212,6 +197,15 @@ def attachment_paths(entry: Entry) -> list[str]:
 
 
 def show(kb: KB, entry_id: str) -> EntryView:
+    try:
+        entry_id = resolve_id(kb, entry_id)
+    except NotFound:  # not in the working tree: perhaps waiting on its submit branch
+        if not ID_RE.fullmatch(entry_id):
+            raise
+        from . import pending
+
+        if pending.read_pending(kb, entry_id) is None:
+            raise
     entry = read_by_id(kb, entry_id)
     view = EntryView(entry, attachments=attachment_paths(entry))
     if entry.type == "rfi":  # by the id that found the file: the `id` field may be anything
@@ -346,246 +340,13 @@ def new_entry(kb: KB, draft: EntryDraft, *, today: dt.date | None = None) -> New
     return NewEntry(path, entry_id, [])
 
 
-# ---------------------------------------------------------------- init
-
-# The CI jobs and the pre-commit hook install exactly the cacop that cacop.yaml names in
-# `cacop.requires` ({install}: the pip arguments, shell-quoted; {dependencies}: the same as
-# a YAML list); never a bare name that a public index could hand to someone else's code.
-WORKFLOW = """\
-name: cacop validate
-on:
-  pull_request:
-  push:
-    branches: [{branch}]
-permissions:
-  contents: read
-jobs:
-  validate:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - name: Install the cacop that cacop.yaml names (cacop.requires)
-        run: {install}
-      - name: Validate the entries this change touches, and every cross-entry rule
-        if: github.event_name == 'pull_request'
-        run: cacop validate --changed-since "origin/${{{{ github.base_ref }}}}"
-      - name: Refuse what may not leave (TLP above share.max_tlp, personal data, secrets)
-        if: github.event_name == 'pull_request'
-        run: cacop check-share "origin/${{{{ github.base_ref }}}}..HEAD"
-      - name: Validate the whole knowledge base
-        if: github.event_name != 'pull_request'
-        run: cacop validate
-      # The website (cacop site build): what may leave, and only that. When the gate refuses
-      # an entry (personal data, a secret, an attachment it cannot read) this step fails
-      # and nothing is published. Settings > Pages > Source: GitHub Actions switches it on.
-      - name: Build the site of what may leave
-        if: github.event_name != 'pull_request'
-        run: cacop site build _site
-      - uses: actions/upload-pages-artifact@v3
-        if: github.event_name != 'pull_request'
-        with:
-          path: _site
-  pages:
-    if: github.event_name != 'pull_request'
-    needs: validate
-    runs-on: ubuntu-latest
-    permissions:
-      pages: write
-      id-token: write
-    environment:
-      name: github-pages
-      url: ${{{{ steps.deployment.outputs.page_url }}}}
-    steps:
-      - id: deployment
-        uses: actions/deploy-pages@v4
-"""
-
-GITLAB_CI = """\
-cacop-validate:
-  image: python:3.11
-  rules:
-    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
-  script:
-    - {install}
-    - git fetch origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
-    - cacop validate --changed-since "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
-    - cacop check-share "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME..HEAD"
-  variables:
-    GIT_DEPTH: "0"
-
-# The website (cacop site build) on GitLab Pages, from the default branch. When the gate
-# refuses an entry the job fails and no public/ is kept, so nothing is published.
-pages:
-  image: python:3.11
-  rules:
-    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
-  script:
-    - {install}
-    - cacop site build public
-  artifacts:
-    paths:
-      - public
-"""
-
-PRE_COMMIT = """\
-# Runs `cacop validate` before each commit and `cacop check-share` before each push, with
-# the cacop that cacop.yaml names (cacop.requires). Needs pre-commit (https://pre-commit.com);
-# then `pre-commit install --hook-type pre-commit --hook-type pre-push`.
-repos:
-  - repo: local
-    hooks:
-      - id: cacop-validate
-        name: cacop validate
-        entry: cacop validate
-        language: python
-        additional_dependencies: {dependencies}
-        pass_filenames: false
-        files: ^(kb/|schemas/|cacop\\.yaml)
-      - id: cacop-check-share
-        name: cacop check-share (what the push sends)
-        entry: cacop check-share
-        language: python
-        additional_dependencies: {dependencies}
-        pass_filenames: false
-        always_run: true
-        stages: [pre-push]
-"""
-
-GITATTRIBUTES = """\
-# Written by cacop init. Entries and settings keep LF line endings in the repository and in
-# every clone, whatever the system or git's core.autocrlf (a CRLF file from a Windows editor
-# is still read as it is); attachments travel byte for byte, never converted.
-*.md text eol=lf
-*.yaml text eol=lf
-*.json text eol=lf
-kb/work-products/*/** -text
-"""
-
-
-def ci_files(branch: str, spec: str) -> dict[str, str]:
-    """The CI jobs and pre-commit hook of a KB, each installing exactly `spec`."""
-    import shlex
-
-    from . import yamlsafe
-    from .release import pip_arguments
-
-    arguments = pip_arguments(spec)
-    install = yamlsafe.scalar("pip install " + " ".join(map(shlex.quote, arguments)))
-    return {
-        ".github/workflows/cacop.yml": WORKFLOW.format(branch=branch, install=install),
-        ".gitlab-ci.yml": GITLAB_CI.format(install=install),
-        ".pre-commit-config.yaml": PRE_COMMIT.format(dependencies=yamlsafe.scalar(arguments)),
-    }
-
-
-PR_TEMPLATE = """\
-## What this shares
-
-<!-- One line: the entry (or entries) and why other sites will want it. -->
-
-## Checklist
-
-- [ ] `cacop validate` passes
-- [ ] TLP is CLEAR or GREEN (nothing AMBER or RED leaves the agency)
-- [ ] No names, dates of birth, phone numbers, plates or case numbers of real people
-- [ ] Attachments are the final versions and open without special software
-"""
-
-
-def init_kb(
-    path: Path,
-    site: str,
-    *,
-    name: str | None = None,
-    agency: str | None = None,
-    state: str = "XX",
-    branch: str = "main",
-    cacop_spec: str | None = None,
-) -> Path:
-    """A new KB repository with its first commit. Refuses an existing KB, touching nothing.
-
-    Its CI jobs install `cacop_spec` (checked to name one exact cacop), by default the
-    cacop running this, where it can tell its own source; it is recorded in cacop.yaml.
-
-    The name, agency and state are written as YAML scalars (quoted where YAML would read
-    them otherwise): a value is never able to add a field of its own."""
-    from . import yamlsafe
-    from .entries import ID_RE
-    from .vocabulary import INIT_TEXT as VOCABULARY_INIT
-    from .vocabulary import VOCABULARY_PATH
-
-    root = path.expanduser().resolve()
-    if (root / CONFIG_NAME).exists():
-        raise Refused(
-            f"{root} is already a cacop knowledge base (it has {CONFIG_NAME}); nothing was changed"
-        )
-    if not ID_RE.fullmatch(f"{site}-x") or len(site) > 40:
-        raise UsageError(f"--site {site!r} must be a short slug like 'memphis' or 'baton-rouge'")
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"{root} exists and is not a folder")
-    if root.is_dir() and any(child.name != ".git" for child in root.iterdir()):
-        raise Refused(
-            f"{root} already holds files; a new knowledge base starts in an empty folder "
-            "(its first commit would take in everything there); nothing was changed",
-            hint="give a new folder, e.g. `cacop init ~/kb --site SLUG`",
-        )
-    for option, value in (("--name", name), ("--agency", agency), ("--state", state)):
-        if value is not None and (not value.strip() or not value.isprintable()):  # no breaks
-            raise UsageError(f"{option} {value!r} must be one line of text; nothing was changed")
-    from . import release
-
-    spec = release.check_spec(cacop_spec) if cacop_spec else release.running_spec()
-    if spec is None:
-        raise release.unknown_source()
-    root.mkdir(parents=True, exist_ok=True)
-    display = site.replace("-", " ").title()
-    name = yamlsafe.scalar(name or display + " crime analysis knowledge base")
-    agency = yamlsafe.scalar(agency or display + " Police Department")
-    files = {
-        CONFIG_NAME: (
-            f"# Settings of this knowledge base (see cacop's README).\n"
-            f"format: {release.FORMAT}\n"
-            f"name: {name}\nsite: {site}\nremote: origin\nbranch: {branch}\n"
-            "share:\n  max_tlp: green\n"
-            f"cacop:\n  requires: {yamlsafe.scalar(spec)}\n"
-        ),
-        "kb/sites.yaml": (
-            f"{site}:\n  name: {display}\n  agency: {agency}\n  state: {yamlsafe.scalar(state)}\n"
-        ),
-        VOCABULARY_PATH: VOCABULARY_INIT,
-        "kb/strategies/.gitkeep": "",
-        "kb/work-products/.gitkeep": "",
-        "kb/rfis/.gitkeep": "",
-        ".gitignore": ".cacop/\n",
-        ".gitattributes": GITATTRIBUTES,
-        ".github/pull_request_template.md": PR_TEMPLATE,
-        **ci_files(branch, spec),
-    }
-    for relative, contents in files.items():
-        target = root / relative
-        if not target.exists():
-            write_atomic(target, contents)
-    schema_target = root / "schemas"
-    schema_target.mkdir(exist_ok=True)
-    for schema in sorted(packaged_schema_dir().glob("*.schema.json")):
-        if not (schema_target / schema.name).exists():
-            shutil.copyfile(schema, schema_target / schema.name)
-    if not gitrepo.is_repository(root):
-        gitrepo.init_repository(root, branch)
-    gitrepo.commit_all(root, f"Start the {site} knowledge base with cacop init")
-    from .share.check import install_hook
-
-    install_hook(root, keep_foreign=True)  # plain `git push` runs the sharing gate too
-    return root
-
-
 def sites(kb: KB) -> dict[str, dict]:
     return read_sites(kb)[0]
 
 
-__all__ = ["Catalog", "validate", "show", "list_entries", "new_entry", "init_kb"]
+__all__ = [
+    "GITLAB_CI", "PRE_COMMIT", "WORKFLOW", "NewKB", "ci_files",
+    "Catalog", "validate", "show", "list_entries", "new_entry", "init_kb",
+    "ID_RE", "closest_ids", "entry_files_by_id", "likely_duplicates", "locate",
+    "not_found_hint", "resolve_id", "has_entries",
+]  # fmt: skip

@@ -1,16 +1,14 @@
 """The query language: its tree, its fields, and the checking parser. Standard library only.
 
-The query is checked here, before Whoosh sees it (Whoosh silently rewrites a
-malformed query), and parsed into a small tree of the node classes below, that
-`index.Searcher.compile` turns into a Whoosh query.
+Checked here before Whoosh sees it (Whoosh silently rewrites a malformed query), and parsed
+into a tree of the node classes below, which `index.Searcher.compile` makes a Whoosh query.
 
-    words            all of them (ranked by BM25F: title > tags > summary > body)
+    words            any of them; entries holding more of them first (see docs/architecture.md)
     "a phrase"       those words in that order
     field:value      title: summary: body: tag: topic: author: id: type: site: status: tlp:
                      evidence: product_type: priority: rfi: to: created: updated: needed_by:
-    AND OR NOT ( )   boolean logic (upper case); words side by side mean AND
-    -word            leaves out entries holding the word, as NOT word does (also -"a phrase",
-                     -tag:x)
+    AND OR NOT ( )   boolean logic (upper case)
+    -word            leaves out what holds it, as NOT does (-"a phrase" and -tag:x too)
     carjack*         prefix
     created:[2024-01-01 TO 2024-06-30]   a range of dates
 """
@@ -153,8 +151,7 @@ class Every:
     pass
 
 
-# The nodes that hold several others (in `items`).
-GROUPS = (Implicit, AllOf, AnyOf, Ranked)
+GROUPS = (Implicit, AllOf, AnyOf, Ranked)  # the nodes that hold several others (`items`)
 
 
 # ---------------------------------------------------------------- checking and parsing

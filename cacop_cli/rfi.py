@@ -33,7 +33,7 @@ from .entries import (
 )
 from .errors import CacopError, Refused, UsageError
 from .models import MAX_TITLE, PRIORITIES, TOPICS, Entry, EntryDraft, Issue, iso_date, tlp_rank
-from .ops import NewEntry, check_entry, entry_meta, locate, new_entry, read_by_id
+from .ops import NewEntry, check_entry, entry_meta, locate, new_entry, read_by_id, resolve_id
 
 DEFAULT_TOPIC = "crime-analysis"
 _ID_ATTEMPTS = 20
@@ -133,7 +133,9 @@ def open_rfi(kb: KB, draft: EntryDraft, *, today: dt.date | None = None) -> NewE
 
 
 def read_rfi(kb: KB, rfi_id: str) -> Entry:
-    """The RFI with that id; NotFound, or UsageError when the id names another type."""
+    """The RFI with that id (or a unique start of it, or its title); NotFound, or UsageError
+    when the id names another type."""
+    rfi_id = resolve_id(kb, rfi_id, kinds=("rfi",))
     entry = read_by_id(kb, rfi_id)
     if entry.type != "rfi":
         raise UsageError(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import KB
-from .entries import check_id, split_frontmatter
+from .entries import split_frontmatter
 from .errors import CacopError, EntryError, NotFound, QueryError, UsageError
 from .models import CONTROL, Hit, Issue
 from .query import (
@@ -534,9 +534,9 @@ def _similar(kb: KB, text: str, exclude: str | None, limit: int) -> list[Hit]:
 def similar(kb: KB, entry_id: str, limit: int = 5) -> list[Hit]:
     """The entries most like one entry ("has anyone done this before?")."""
     from .index import document_for
-    from .ops import locate
+    from .ops import locate, resolve_id
 
-    check_id(entry_id)
+    entry_id = resolve_id(kb, entry_id)
     path = locate(kb, entry_id)
     if path is None:
         from .ops import not_found_hint

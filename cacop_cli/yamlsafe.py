@@ -47,6 +47,38 @@ _Resolver.yaml_implicit_resolvers = {
 }
 
 
+# What PyYAML says when a hand-written value holds a character that YAML reads as syntax
+# (`title: Robbery: a review`, a value starting with `@`, `` ` ``, `[`, …).
+_NEEDS_QUOTES = (
+    "mapping values are not allowed",
+    "cannot start any token",
+    "expected <block end>",
+    "expected ',' or ']'",
+    "expected ',' or '}'",
+    "while scanning an alias",
+    "while scanning an anchor",
+    "while scanning a quoted scalar",
+    "found unexpected end of stream",
+)
+QUOTE_HINT = (
+    "; if a value holds ':', '#', or starts with '-', '[', '{', '@', '`', '&', '*' or a quote, "
+    "put the value in quotes: title: 'Robbery: a review'"
+)
+# A text that another YAML reader would take for something else: quoted when cacop writes it.
+_SIGNIFICANT = re.compile(r"[:#]|^[\s\-?,\[\]{}&*!|>'\"%@`]|\s$")
+
+
+class Quoted(str):
+    """A text that cacop always writes in quotes (a title: `title: 'Robbery: a review'`)."""
+
+
+def needs_quotes(text: str) -> bool:
+    """Would a YAML reader (any: ours reads dates as text, others do not) take `text` for
+    syntax or for a value other than text?"""
+    plain = yaml.resolver.Resolver().resolve(nodes.ScalarNode, text, (True, False))
+    return plain != _STR_TAG or bool(_SIGNIFICANT.search(text))
+
+
 class YamlProblem(Exception):
     """Content that the strict loader refuses; `line` is 0-based within the text."""
 
@@ -199,9 +231,10 @@ def load(text: str) -> Document:
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise YamlProblem(
-            f"YAML cannot be read: {exc.problem or exc.context}", mark.line if mark else 0
-        ) from exc
+        said = str(exc.problem or exc.context)
+        if any(words in said for words in _NEEDS_QUOTES):
+            said += QUOTE_HINT
+        raise YamlProblem(f"YAML cannot be read: {said}", mark.line if mark else 0) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(f"YAML cannot be read: {exc}") from exc
     except (ValueError, OverflowError, RecursionError) as exc:  # pragma: no cover - backstop
@@ -283,7 +316,15 @@ def _represent_dict(dumper: yaml.SafeDumper, value: dict) -> nodes.MappingNode:
     return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=False)
 
 
+def _represent_quoted(dumper: yaml.SafeDumper, value: Quoted) -> nodes.ScalarNode:
+    text = str(value)
+    if "\n" in text or _OTHER_BREAKS.search(text):
+        return _represent_str(dumper, text)
+    return dumper.represent_scalar(_STR_TAG, text, style="'")
+
+
 _Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(Quoted, _represent_quoted)
 _Dumper.add_representer(dict, _represent_dict)
 
 

@@ -130,7 +130,7 @@ def test_an_empty_window_says_so(cli, history):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--since", "last week"], "--since 'last week' is not a date"),
+        (["--since", "last week"], "--since: 'last week' is not a date"),
         (["--since", "2026-06-16"], "is after today"),
     ],
 )

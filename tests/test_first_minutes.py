@@ -46,6 +46,13 @@ def test_a_new_community_from_init_to_gaps(cli, cacop_exe, tmp_path):
         assert done.returncode == ExitCode.OK, (args, done.stderr)
         return done
 
+    refused = subprocess.run([*cacop_exe, "submit", entry_id, "--no-push"], cwd=root,
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == ExitCode.PROBLEMS  # the template's prompts are still there
+    assert "## Problem: the template's prompt is left unchanged" in refused.stderr
+    written = next((root / "kb" / "strategies").glob("*.md"))
+    front = written.read_text().split("\n---\n")[0]
+    written.write_text(f"{front}\n---\n## Problem\n\nNIBIN leads reach the review late.\n")
     run("submit", entry_id, "--no-push")
     assert git(root, "branch", "--show-current").strip() in (f"submit/{entry_id}", "main")
     assert entry_id in git(root, "log", "--all", "--format=%s %b")

@@ -228,3 +228,15 @@ def test_new_refuses_bad_choices_without_writing(cli, kb_path):
         result = cli(*args, "--no-edit", kb=kb_path)
         assert result.exit_code == ExitCode.USAGE, (args, result.stderr)
     assert snapshot(kb_path) == before
+
+
+def test_init_names_the_sites_fields_it_filled_with_placeholders(cli, tmp_path):
+    guessed = cli("init", str(tmp_path / "a"), "--site", "baton-rouge", "--agency", "BRPD")
+    assert guessed.exit_code == 0, guessed.stderr
+    assert "kb/sites.yaml has placeholders" in guessed.stderr
+    assert "baton-rouge.name: Baton Rouge" in guessed.stderr
+    assert "baton-rouge.state: XX" in guessed.stderr
+    assert "agency" not in guessed.stderr.split("placeholders")[1].split("\n")[0]
+    told = cli("init", str(tmp_path / "b"), "--site", "memphis", "--state", "tn")
+    assert "memphis.agency: Memphis Police Department" in told.stderr
+    assert "state" not in told.stderr.split("placeholders")[1].split("\n")[0]

@@ -191,7 +191,9 @@ EVERYDAY = [
     ("experts", "nibin"),
     ("validate",),
     ("new", "strategy", "--title", "Portable test", "--topic", "crime-analysis", "--no-edit"),
-    ("submit", "alpha-2026-portable-test", "--no-push"),
+    # a strategy left as its template is not shared; an RFI written with -m is
+    ("rfi", "open", "--title", "Portable question", "--needed-by", "2099-01-01", "-m", "How?"),
+    ("submit", "alpha-2026-portable-question", "--no-push"),
     ("sync", "--no-push"),
 ]
 

@@ -421,7 +421,7 @@ def test_list_table_shows_due_priority_and_answers(cli, community):
 def test_list_with_bad_today_is_a_usage_error(cli, community):
     result = cli("rfi", "list", "--today", "tomorrow", kb=community)
     assert result.exit_code == ExitCode.USAGE
-    assert "--today 'tomorrow' is not a date" in result.stderr
+    assert "--today: 'tomorrow' is not a date" in result.stderr
 
 
 def test_list_escapes_markup_and_control_characters(cli, community):

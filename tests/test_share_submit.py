@@ -454,6 +454,7 @@ def test_github_remote_prints_compare_link_and_open_pr_without_gh(
     assert result.exit_code == 0, result.stderr
     assert f"https://github.com/psp/kb/compare/main...submit/{WP}?expand=1" in result.stdout
     assert f"submit/{WP}" in remote_branches(net)
+    assert "--open-pr: GitHub's `gh` is not installed" in result.stdout + result.stderr
 
 
 def test_submit_outside_a_git_repository_says_so(cli, kb_path):

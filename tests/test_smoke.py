@@ -44,7 +44,7 @@ def test_list_filters_combine_as_search_does(cli, kb_path):
 def test_list_refuses_a_type_or_topic_that_cannot_exist(cli, kb_path, option, value):
     result = cli("list", option, value, kb=kb_path)
     assert result.exit_code == ExitCode.USAGE
-    assert result.stderr.startswith(f"error: {option} {value!r} is not one of: ")
+    assert result.stderr.startswith(f"error: {option}: {value!r} is not ")
     assert result.stdout == ""
 
 

@@ -14,7 +14,26 @@ import typer
 
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS, EntryDraft
-from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb, tell_if_empty
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    ask_topics,
+    check_site,
+    check_tlp,
+    check_topic,
+    check_topics,
+    check_type,
+    complete_ids,
+    complete_new_types,
+    complete_sites,
+    complete_tlps,
+    complete_topics,
+    complete_types,
+    naming_flags,
+    normal,
+    open_kb,
+    tell_if_empty,
+)
 
 
 def editor_command() -> str | None:
@@ -75,12 +94,19 @@ def register(app: typer.Typer) -> None:
     def new(
         ctx: typer.Context,
         entry_type: str = typer.Argument(
-            ..., metavar="TYPE", help="strategy, work-product or rfi."
+            ...,
+            metavar="TYPE",
+            help="strategy, work-product or rfi.",
+            autocompletion=complete_new_types,
         ),
         title: str = typer.Option(..., "--title", help="The entry's title."),
-        topic: list[str] = typer.Option([], "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        topic: list[str] = typer.Option(
+            [], "--topic", help=f"One of: {', '.join(TOPICS)}.", autocompletion=complete_topics
+        ),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
-        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str = typer.Option(
+            "green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}.", autocompletion=complete_tlps
+        ),
         author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
         no_edit: bool = typer.Option(False, "--no-edit", help="Do not open $EDITOR."),
         kb: str | None = KB_OPTION,
@@ -90,9 +116,10 @@ def register(app: typer.Typer) -> None:
         from ..render import core as view
 
         knowledge_base = open_kb(ctx, kb)
+        topic, tlp = check_topics(topic), check_tlp(tlp) or "green"
         if not topic and sys.stdin.isatty():
-            topic = typer.prompt(f"Topic ({', '.join(TOPICS)})").split()
-        draft = EntryDraft(entry_type, title, topic, tags=tag, tlp=tlp, authors=author)
+            topic = ask_topics()
+        draft = EntryDraft(normal(entry_type), title, topic, tags=tag, tlp=tlp, authors=author)
         with naming_flags():
             created = ops.new_entry(knowledge_base, draft)
         edited = None if no_edit else open_editor(created.path)
@@ -100,7 +127,10 @@ def register(app: typer.Typer) -> None:
             view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
         elif edited:  # git would give up here; the entry is on disk, so keep it and say so
             view.warn(f"the editor exited with code {edited}; the entry is kept as it left it")
-        created = replace(created, issues=ops.check_entry(knowledge_base, created.path))
+        issues = ops.check_entry(knowledge_base, created.path)
+        if edited is None:  # nobody has written the sections yet: their prompts are expected
+            issues = [issue for issue in issues if issue.code != "template-prompt"]
+        created = replace(created, issues=issues)
         view.created(created)
         raise typer.Exit(created.exit_code)
 
@@ -130,7 +160,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def show(
         ctx: typer.Context,
-        entry_id: str = typer.Argument(..., metavar="ID", help="The entry's id."),
+        entry_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The entry's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -143,9 +178,15 @@ def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_command(
         ctx: typer.Context,
-        entry_type: str | None = typer.Option(None, "--type", help="Only this type."),
-        site: str | None = typer.Option(None, "--site", help="Only this site."),
-        topic: str | None = typer.Option(None, "--topic", help="Only this topic."),
+        entry_type: str | None = typer.Option(
+            None, "--type", help="Only this type.", autocompletion=complete_types
+        ),
+        site: str | None = typer.Option(
+            None, "--site", help="Only this site.", autocompletion=complete_sites
+        ),
+        topic: str | None = typer.Option(
+            None, "--topic", help="Only this topic.", autocompletion=complete_topics
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -155,7 +196,10 @@ def register(app: typer.Typer) -> None:
 
         knowledge_base = open_kb(ctx, kb)
         entries, unreadable = ops.list_entries(
-            knowledge_base, entry_type=entry_type, site=site, topic=topic
+            knowledge_base,
+            entry_type=check_type(entry_type),
+            site=check_site(knowledge_base, site),
+            topic=check_topic(topic),
         )
         view.entry_list(entries, unreadable, as_json)
         if not entries:

@@ -12,7 +12,23 @@ import typer
 
 from ..errors import Refused, UsageError
 from ..models import TLP_ORDER, TOPICS, EntryDraft
-from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb, tell_if_empty
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    check_date,
+    check_sites,
+    check_tlp,
+    check_topics,
+    complete_ids,
+    complete_paths,
+    complete_sites,
+    complete_tlps,
+    complete_topics,
+    naming_flags,
+    normal,
+    open_kb,
+    tell_if_empty,
+)
 
 NOTHING_TO_MAP = "nothing to map yet, the knowledge base has no entries"
 
@@ -29,12 +45,18 @@ TODAY_OPTION = typer.Option(
 )
 MESSAGE_OPTION = typer.Option(None, "--message", "-m", help="The text, given inline.")
 FILE_OPTION = typer.Option(
-    None, "--file", "-f", metavar="PATH", help="Read the text from a file ('-' for stdin)."
+    None,
+    "--file",
+    "-f",
+    metavar="PATH",
+    help="Read the text from a file ('-' for stdin).",
+    autocompletion=lambda incomplete: complete_paths(incomplete),
 )
 
 MAX_TLP_OPTION = typer.Option(
     None,
     "--max-tlp",
+    autocompletion=complete_tlps,
     metavar="LEVEL",
     help=f"Include entries up to this TLP ({', '.join(TLP_ORDER)}; default: share.max_tlp). "
     "Above share.max_tlp it asks first and marks the output.",
@@ -50,6 +72,7 @@ def _max_tlp(kb: KB, max_tlp: str | None, yes: bool) -> str | None:
     from ..models import tlp_label
     from ..publish import choose_line
 
+    max_tlp = check_tlp(max_tlp, "--max-tlp")
     line = choose_line(kb, max_tlp)
     if not line.raised or yes:
         return max_tlp
@@ -68,9 +91,8 @@ def _max_tlp(kb: KB, max_tlp: str | None, yes: bool) -> str | None:
 
 
 def _today(value: str | None) -> dt.date | None:
-    from ..rfi import parse_date
-
-    return parse_date(value, "--today") if value else None
+    checked = check_date(value, "--today")
+    return dt.date.fromisoformat(checked) if checked else None
 
 
 def _body(message: str | None, file: str | None, limits: dict, heading: str) -> str | None:
@@ -102,15 +124,24 @@ def register(app: typer.Typer) -> None:
         ),
         priority: str = typer.Option("routine", "--priority", help="routine, priority or urgent."),
         to: list[str] = typer.Option(
-            [], "--to", metavar="SITE", help="A site to ask (default: all)."
+            [],
+            "--to",
+            metavar="SITE",
+            help="A site to ask (default: all).",
+            autocompletion=complete_sites,
         ),
         message: str | None = MESSAGE_OPTION,
         file: str | None = FILE_OPTION,
         topic: list[str] = typer.Option(
-            [], "--topic", help=f"One of: {', '.join(TOPICS)} (default: crime-analysis)."
+            [],
+            "--topic",
+            help=f"One of: {', '.join(TOPICS)} (default: crime-analysis).",
+            autocompletion=complete_topics,
         ),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
-        tlp: str = typer.Option("green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str = typer.Option(
+            "green", "--tlp", help=f"One of: {', '.join(TLP_ORDER)}.", autocompletion=complete_tlps
+        ),
         author: list[str] = typer.Option([], "--author", help="Author name (default: git's)."),
         kb: str | None = KB_OPTION,
         today: str | None = TODAY_OPTION,
@@ -123,23 +154,35 @@ def register(app: typer.Typer) -> None:
         knowledge_base = open_kb(ctx, kb)
         body = _body(message, file, knowledge_base.limits, "Question")
         draft = EntryDraft(
-            "rfi", title, topic, tags=tag, tlp=tlp, authors=author, body=body,
-            priority=priority, needed_by=needed_by, to=to,
+            "rfi", title, check_topics(topic), tags=tag, tlp=check_tlp(tlp), authors=author,
+            body=body, priority=normal(priority), needed_by=check_date(needed_by, "--needed-by"),
+            to=check_sites(knowledge_base, to, "--to", allow_all=True),
         )  # fmt: skip
         with naming_flags():
             created = rfi.open_rfi(knowledge_base, draft, today=_today(today))
-        if body is None:
-            if open_editor(created.path):
-                created.issues = ops.check_entry(knowledge_base, created.path)
-            else:
+        created.issues = [issue for issue in created.issues if issue.code != "template-prompt"]
+        if body is None:  # as `new` does: the editor's exit code 0 is an edit, not "none"
+            edited = open_editor(created.path)
+            if edited is None:
                 view.note("no $EDITOR is set: edit the file yourself, then run `cacop validate`")
+            else:
+                if edited:
+                    from ..render import warn
+
+                    warn(f"the editor exited with code {edited}; the RFI is kept as it left it")
+                created.issues = ops.check_entry(knowledge_base, created.path)
         view.opened(created)
         raise typer.Exit(created.exit_code)
 
     @rfi_app.command("respond")
     def respond_command(
         ctx: typer.Context,
-        rfi_id: str = typer.Argument(..., metavar="ID", help="The RFI's id."),
+        rfi_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The RFI's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         message: str | None = MESSAGE_OPTION,
         file: str | None = FILE_OPTION,
         title: str | None = typer.Option(None, "--title", help="Default: 'Re: <the RFI's title>'."),
@@ -158,8 +201,9 @@ def register(app: typer.Typer) -> None:
         if body is None:
             raise UsageError("give the answer with --message TEXT or --file PATH")
         draft = EntryDraft(
-            "response", title or "", topic, tlp=tlp, authors=author, body=body, rfi=rfi_id
-        )
+            "response", title or "", check_topics(topic), tlp=check_tlp(tlp), authors=author,
+            body=body, rfi=rfi_id,
+        )  # fmt: skip
         with naming_flags():
             created = rfi.respond(knowledge_base, draft, today=_today(today))
         view.responded(created)
@@ -168,7 +212,12 @@ def register(app: typer.Typer) -> None:
     @rfi_app.command("close")
     def close_command(
         ctx: typer.Context,
-        rfi_id: str = typer.Argument(..., metavar="ID", help="The RFI's id."),
+        rfi_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The RFI's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         kb: str | None = KB_OPTION,
     ) -> None:
         """Close your own site's RFI (changes only its status field)."""
@@ -279,9 +328,9 @@ def register(app: typer.Typer) -> None:
         """What was added, answered and closed since a date, as Markdown for the newsletter."""
         from .. import community
         from ..render import community as view
-        from ..rfi import parse_date
 
-        start = parse_date(since, "--since") if since else None
+        start = check_date(since, "--since")
+        start = dt.date.fromisoformat(start) if start else None
         knowledge_base = open_kb(ctx, kb)
         line = _max_tlp(knowledge_base, max_tlp, yes)
         result = community.digest(knowledge_base, start, today=_today(today), max_tlp=line)

@@ -5,7 +5,23 @@ from __future__ import annotations
 import typer
 
 from ..models import TLP_ORDER, TOPICS, TYPES
-from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_empty
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    check_date,
+    check_site,
+    check_status,
+    check_tlp,
+    check_topic,
+    check_type,
+    complete_ids,
+    complete_sites,
+    complete_tlps,
+    complete_topics,
+    complete_types,
+    open_kb,
+    tell_if_empty,
+)
 
 QUERY_HELP = (
     'Words (all must appear), "a phrase", field:value (title: tag: topic: site: type: '
@@ -18,12 +34,20 @@ def register(app: typer.Typer) -> None:
     def search(
         ctx: typer.Context,
         query: str = typer.Argument("", metavar="QUERY", help=QUERY_HELP),
-        entry_type: str | None = typer.Option(None, "--type", help=f"One of: {', '.join(TYPES)}."),
-        site: str | None = typer.Option(None, "--site", help="Only this site (slug)."),
-        topic: str | None = typer.Option(None, "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        entry_type: str | None = typer.Option(
+            None, "--type", help=f"One of: {', '.join(TYPES)}.", autocompletion=complete_types
+        ),
+        site: str | None = typer.Option(
+            None, "--site", help="Only this site (slug).", autocompletion=complete_sites
+        ),
+        topic: str | None = typer.Option(
+            None, "--topic", help=f"One of: {', '.join(TOPICS)}.", autocompletion=complete_topics
+        ),
         tag: str | None = typer.Option(None, "--tag", help="Only entries with this tag."),
         status: str | None = typer.Option(None, "--status", help="e.g. active, open, answered."),
-        tlp: str | None = typer.Option(None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)}."),
+        tlp: str | None = typer.Option(
+            None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)}.", autocompletion=complete_tlps
+        ),
         author: str | None = typer.Option(None, "--author", help="Words of an author's name."),
         since: str | None = typer.Option(
             None, "--since", metavar="DATE", help="Created or updated on or after YYYY-MM-DD."
@@ -43,8 +67,10 @@ def register(app: typer.Typer) -> None:
         knowledge_base = open_kb(ctx, kb)
         with view.progress("updating the search index") as progress:
             result = core.search(
-                knowledge_base, query, type=entry_type, site=site, topic=topic, tag=tag,
-                status=status, tlp=tlp, author=author, since=since, until=until, limit=limit,
+                knowledge_base, query, type=check_type(entry_type),
+                site=check_site(knowledge_base, site), topic=check_topic(topic), tag=tag,
+                status=check_status(status), tlp=check_tlp(tlp), author=author,
+                since=check_date(since, "--since"), until=check_date(until, "--until"), limit=limit,
                 facets=not as_json, progress=progress,
             )  # fmt: skip
         empty = not result.total and not has_entries(knowledge_base.root)
@@ -73,7 +99,12 @@ def register(app: typer.Typer) -> None:
     @app.command("similar")
     def similar(
         ctx: typer.Context,
-        entry_id: str = typer.Argument(..., metavar="ID", help="The entry's id."),
+        entry_id: str = typer.Argument(
+            ...,
+            metavar="ID",
+            help="The entry's id, a unique start of it, or its title.",
+            autocompletion=complete_ids,
+        ),
         limit: int = typer.Option(5, "--limit", "-n", min=1, max=100, help="Entries to show."),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..errors import UsageError
 from ..models import TLP_ORDER, TOPICS, EntryDraft
-from . import JSON_OPTION, KB_OPTION, naming_flags, open_kb
+from . import (
+    JSON_OPTION,
+    KB_OPTION,
+    check_tlp,
+    check_topics,
+    complete_ids_or_paths,
+    complete_tlps,
+    complete_topics,
+    naming_flags,
+    normal,
+    open_kb,
+)
+
+if TYPE_CHECKING:
+    from ..config import KB
 
 bundle_app = typer.Typer(
     name="bundle",
@@ -22,6 +37,35 @@ hooks_app = typer.Typer(
 )
 
 
+def _similar_check(knowledge_base: KB, title: str | None, items: list[str], yes: bool) -> Any:
+    """What submit does with the most similar entries, before it commits: shows them, and on
+    a terminal, when one looks like a duplicate, asks whether to go on (--yes does not ask)."""
+    import sys
+
+    from .. import ops
+    from ..errors import CacopError, Refused
+    from ..render import share as view
+
+    if title is None and len(items) == 1:
+        try:
+            title = ops.read_by_id(knowledge_base, ops.resolve_id(knowledge_base, items[0])).title
+        except CacopError:
+            title = None  # a branch made earlier, or a file the gate will judge
+
+    def on_similar(hits: list) -> None:
+        view.similar(hits)
+        twins = ops.likely_duplicates(title, hits) if title else []
+        if not twins or yes or not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return
+        if not typer.confirm(f"{twins[0].id} looks like the same entry; share anyway?", err=True):
+            raise Refused(
+                "nothing was shared: it looks like a duplicate",
+                hint=f"see `cacop show {twins[0].id}`; add --yes to share it anyway",
+            )
+
+    return on_similar
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
 
@@ -29,15 +73,23 @@ def register(app: typer.Typer) -> None:
     def submit(
         ctx: typer.Context,
         items: list[str] = typer.Argument(
-            ..., metavar="FILE… | ID", help="Files to share as a new work product, or an entry id."
+            ...,
+            metavar="FILE… | ID",
+            help="Files to share as a new work product, or an entry id.",
+            autocompletion=complete_ids_or_paths,
         ),
         title: str | None = typer.Option(None, "--title", help="Title of the new work product."),
-        topic: list[str] = typer.Option([], "--topic", help=f"One of: {', '.join(TOPICS)}."),
+        topic: list[str] = typer.Option(
+            [], "--topic", help=f"One of: {', '.join(TOPICS)}.", autocompletion=complete_topics
+        ),
         product_type: str = typer.Option(
             "other", "--product-type", help="bulletin, problem-profile, map, template, sop, …"
         ),
         tlp: str | None = typer.Option(
-            None, "--tlp", help=f"One of: {', '.join(TLP_ORDER)} (default green)."
+            None,
+            "--tlp",
+            help=f"One of: {', '.join(TLP_ORDER)} (default green).",
+            autocompletion=complete_tlps,
         ),
         summary: str | None = typer.Option(None, "--summary", help="One or two sentences."),
         tag: list[str] = typer.Option([], "--tag", help="A tag (lowercase slug); repeatable."),
@@ -58,6 +110,9 @@ def register(app: typer.Typer) -> None:
             metavar="REASON",
             help="Share attachments cacop cannot read; the reason is recorded in the entry.",
         ),
+        yes: bool = typer.Option(
+            False, "--yes", "-y", help="Do not ask when a similar entry looks like a duplicate."
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -71,7 +126,7 @@ def register(app: typer.Typer) -> None:
             open_pr=open_pr,
             allow_personal_data=allow_personal_data,
             allow_unscanned=allow_unscanned,
-            on_similar=view.similar,
+            on_similar=_similar_check(knowledge_base, title, items, yes),
         )
         if title is None:
             entry_id = items[0] if len(items) == 1 else None
@@ -88,8 +143,8 @@ def register(app: typer.Typer) -> None:
                 result = share.submit_entry(knowledge_base, entry_id, sending)
         else:
             draft = EntryDraft(
-                "work-product", title, topic, tags=tag, tlp=tlp, authors=author,
-                product_type=product_type, summary=summary,
+                "work-product", title, check_topics(topic), tags=tag, tlp=check_tlp(tlp),
+                authors=author, product_type=normal(product_type), summary=summary,
             )  # fmt: skip
             with naming_flags():
                 result = share.submit_files(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..models import Entry, Issue, ValidationReport, tlp_label
-from ..ops import EntryView, NewEntry, entry_document
+from ..ops import EntryView, NewEntry, NewKB, entry_document
 from . import (
     SHOWN_WITH_BANNER,
     clean,
@@ -42,8 +41,14 @@ def validation(report: ValidationReport, as_json: bool) -> None:
     talk(("ok: " if report.ok else "") + summary, "green" if report.ok else "red")
 
 
-def initialised(root: Path) -> None:
+def initialised(created: NewKB) -> None:
+    root = created.root
     emit(root)
+    if created.placeholders:
+        note(
+            "kb/sites.yaml has placeholders made from the site's slug; correct them there: "
+            + "; ".join(created.placeholders)
+        )
     note(f"new knowledge base ready: cd {root} && cacop new strategy --title '…'")
 
 

@@ -62,12 +62,12 @@ def compare_url(url: str, base: str, branch: str) -> str | None:
 
 
 def open_with_gh(root: Path, *, branch: str, base: str, title: str, body: str) -> str | None:
-    """`gh pr create`; its output (the PR's address), or None when gh is not installed."""
+    """`gh pr create`; its output (the PR's address), or what stopped it (gh not installed)."""
     import subprocess
 
     gh = shutil.which("gh")
     if gh is None:
-        return None
+        return "--open-pr: GitHub's `gh` is not installed, so no pull request was opened"
     try:
         result = subprocess.run(
             [

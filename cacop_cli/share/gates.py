@@ -360,7 +360,8 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
     findings = [
         Finding(INVALID, issue.code, issue.path, issue.line, issue.message)
         for issue in report.issues
-        if issue.severity == "error" and (issue.path == rel or issue.path.startswith(folder))
+        if (issue.severity == "error" or issue.code == "template-prompt")  # unwritten section
+        and (issue.path == rel or issue.path.startswith(folder))
     ]
     tlp = tlp_finding(entry.meta.get("tlp"), kb.max_tlp, path=rel, line=entry.line_of("tlp"))
     findings += [tlp] if tlp else []

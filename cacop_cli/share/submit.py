@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from .. import gitrepo, ops
 from ..config import KB
-from ..entries import check_id, read_entry, relpath, write_atomic
+from ..entries import read_entry, relpath, write_atomic
 from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, Refused, UsageError
 from ..models import CONTROL, EntryDraft, Hit, tlp_rank
 from .forge import compare_url, open_with_gh
@@ -133,13 +133,11 @@ def _copy_regular(source: Path, target: Path, limit: int) -> None:
 
 
 def _work_product_body(summary: str | None, names: list[str], entry_id: str) -> str:
-    template = ops.template_body("work-product")
-    if summary:
-        template = template.replace(
-            "Who this is for and the decision it supports.", summary.strip(), 1
-        )
+    """The analyst's words and the files: no template prompt is left for `validate` to flag
+    (the sections to write later are in the type's template, `cacop new work-product`)."""
+    purpose = f"\n## Purpose\n\n{summary.strip()}\n" if summary and summary.strip() else ""
     listing = "\n".join(f"- [{name}]({entry_id}/{quote(name)})" for name in names)
-    return "\n" + template.rstrip("\n") + f"\n\n## Attachments\n\n{listing}\n"
+    return f"{purpose}\n## Attachments\n\n{listing}\n"
 
 
 def submit_files(
@@ -208,13 +206,16 @@ def submit_entry(
     sending: Sending | None = None,
 ) -> SubmitResult:
     """Share an existing entry of any type (including an RFI response) on submit/<id>."""
-    check_id(entry_id)
-    source = ops.locate(kb, entry_id)
-    if source is None and not gitrepo.branch_exists(kb.root, f"submit/{entry_id}"):
-        raise NotFound(
-            f"no entry has the id {entry_id!r}",
-            hint="`cacop list` shows every id; to share files, give them with --title",
-        )
+    source = ops.locate(kb, entry_id) if ops.ID_RE.fullmatch(entry_id) else None
+    if source is None and not (
+        ops.ID_RE.fullmatch(entry_id) and gitrepo.branch_exists(kb.root, f"submit/{entry_id}")
+    ):
+        try:
+            entry_id = ops.resolve_id(kb, entry_id)
+        except NotFound as error:
+            error.hint = f"{error.hint}; to share files, give them with --title"
+            raise
+        source = ops.locate(kb, entry_id)
 
     def prepare(place: Path) -> _Prepared:
         if source is None:  # a branch made earlier (e.g. with --no-push): send it as it is
