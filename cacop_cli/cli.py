@@ -74,7 +74,7 @@ class CacopGroup(TyperGroup):
             ctx.exit(int(ExitCode.PROBLEMS))
 
 
-app = typer.Typer(
+_app = typer.Typer(
     cls=CacopGroup,
     name="cacop",
     help="The PSP Crime Analysis Community of Practice knowledge base: share strategies, "
@@ -95,7 +95,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def root(
     ctx: typer.Context,
     kb: str | None = typer.Option(
@@ -112,14 +112,38 @@ def root(
     ctx.obj = State(kb=kb, debug=debug, no_pager=no_pager)
 
 
-def _register() -> None:
-    from .commands import core, release, rfi, search, settings, share, site, working
+# Which module of commands/ registers each command word: `cacop WORD` imports that module
+# alone (each costs 1-3 ms to load; tests/test_architecture.py holds this table equal to what
+# the modules register). The order is the order of `cacop --help`.
+COMMAND_MODULES = {
+    "core": ("init", "new", "validate", "show", "list"),
+    "working": ("status", "edit", "open"),
+    "search": ("search", "index", "similar"),
+    "share": ("submit", "sync", "check-share", "hooks", "bundle"),
+    "rfi": ("gaps", "experts", "digest", "rfi"),
+    "release": ("upgrade",),
+    "settings": ("config", "whoami"),
+    "site": ("site",),
+}
+_registered: list[str] = []
 
-    for module in (core, working, search, share, rfi, release, settings, site):
-        module.register(app)
+
+def _register(*modules: str) -> None:
+    """Register the commands of these modules of commands/ (each once), in table order."""
+    import importlib
+
+    for module in COMMAND_MODULES:
+        if module in modules and module not in _registered:
+            importlib.import_module(f".commands.{module}", __package__).register(_app)
+            _registered.append(module)
 
 
-_register()
+def __getattr__(name: str) -> Any:
+    """`cli.app`: the whole app, every command registered (tests and tools import it)."""
+    if name == "app":
+        _register(*COMMAND_MODULES)
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _command_name(info: Any) -> str:
@@ -158,10 +182,13 @@ def for_command(args: list[str]) -> typer.Typer:
     from .scan import command_word
 
     word = command_word(args)
-    commands = [info for info in app.registered_commands if _command_name(info) == word]
-    groups = [info for info in app.registered_groups if _group_name(info) == word]
     just_version = word is None and "--version" in args and not {"-h", "--help"} & set(args)
-    only = copy.copy(app)
+    owner = [module for module, words in COMMAND_MODULES.items() if word in words]
+    if not just_version:  # a known word loads its module alone; anything else, all of them
+        _register(*(owner or COMMAND_MODULES))
+    commands = [info for info in _app.registered_commands if _command_name(info) == word]
+    groups = [info for info in _app.registered_groups if _group_name(info) == word]
+    only = copy.copy(_app)
     if commands or groups or just_version:
         only.registered_commands, only.registered_groups = commands, groups
     completing = "_CACOP_COMPLETE" in os.environ

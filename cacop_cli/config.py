@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ def read_settings(path: Path) -> str:
     FileNotFoundError when there is no such file (callers decide what missing means);
     EntryError (with its code and message) for anything else.
     """
-    from .entries import read_regular_file
+    from .safefile import read_regular_file
 
     if not os.path.lexists(path):
         raise FileNotFoundError(path)
@@ -105,7 +106,13 @@ USER_KEYS = ("site", "name", "max_tlp")  # what the user's config.yaml may hold
 
 
 def user_config_path() -> Path:
-    """The user's own config.yaml (platformdirs: ~/.config/cacop on Linux)."""
+    """The user's own config.yaml: platformdirs' user config folder for cacop.
+
+    On Linux that is the XDG rule, spelled out here because every command reads the file
+    and importing platformdirs cost seven modules; a test holds the two equal."""
+    if sys.platform.startswith("linux"):
+        base = os.environ.get("XDG_CONFIG_HOME", "").strip() or os.path.expanduser("~/.config")
+        return Path(base) / "cacop" / "config.yaml"
     import platformdirs
 
     return Path(platformdirs.user_config_dir("cacop")) / "config.yaml"
@@ -153,6 +160,11 @@ def set_user_setting(key: str, value: str) -> Path:
 
 def clone_settings(root: Path) -> dict[str, str]:
     """This clone's own settings (`git config cacop.*`); {} outside git."""
+    from .gitconfig import plain_cacop_settings
+
+    found = plain_cacop_settings(root)
+    if found is not None:
+        return found
     from . import gitrepo
     from .errors import GitError
 
@@ -168,8 +180,6 @@ def _local_line(root: Path, kb_line: str, clone: dict[str, str]) -> tuple[str | 
     The first value seen is confirmed; a stricter one pulled later applies at once (and is
     confirmed); a looser one waits for `cacop config max-tlp --confirm`.
     """
-    from . import gitrepo
-    from .errors import GitError
     from .models import TLP_ORDER, tlp_rank
 
     confirmed = clone.get("confirmed-max-tlp")
@@ -180,7 +190,12 @@ def _local_line(root: Path, kb_line: str, clone: dict[str, str]) -> tuple[str | 
             f"cacop.yaml now allows TLP:{kb_line.upper()}; run "
             "`cacop config max-tlp --confirm` to accept it"
         ]
-    if confirmed != kb_line and (confirmed is not None or clone or gitrepo.is_repository(root)):
+    if confirmed == kb_line:  # every command, nearly always: no git module, no git run
+        return kb_line, []
+    from . import gitrepo
+    from .errors import GitError
+
+    if confirmed is not None or clone or gitrepo.is_repository(root):
         with contextlib.suppress(GitError):  # not a clone: cacop.yaml alone sets the line
             gitrepo.set_cacop_setting(root, "confirmed-max-tlp", kb_line)
     return kb_line, []

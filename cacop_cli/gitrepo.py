@@ -498,16 +498,15 @@ def config_value(root: Path, key: str) -> str | None:
 # ---------------------------------------------------------------- changing the repository
 
 
-_PLAIN_SETTING = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*=\s*([^\"\\;#]*?)\s*")
-
-
 def cacop_settings(root: Path) -> dict[str, str]:
     """This clone's own cacop settings (`git config cacop.*`): key without prefix -> value.
 
     Every command reads them, so a plain `.git/config` is read directly (0.1 ms, where
     running git took 3-4 ms); anything git's parser would read otherwise (includes, quotes,
     escapes, a worktree's `.git` file, a `[cacop "sub"]` section) is left to git itself."""
-    found = _plain_cacop_settings(root / ".git" / "config")
+    from .gitconfig import plain_cacop_settings
+
+    found = plain_cacop_settings(root)
     if found is not None:
         return found
     result = run_git(root, "config", "--local", "--includes", "--get-regexp", r"^cacop\.")
@@ -515,32 +514,6 @@ def cacop_settings(root: Path) -> dict[str, str]:
     for line in result.stdout.splitlines():
         key, _, value = line.partition(" ")
         found[key.removeprefix("cacop.")] = value
-    return found
-
-
-def _plain_cacop_settings(config: Path) -> dict[str, str] | None:
-    """The [cacop] section of a plain git config file, or None where git must read it."""
-    try:
-        text = config.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    found: dict[str, str] = {}
-    section = ""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped[0] in "#;":
-            continue
-        if stripped.startswith("["):
-            section = stripped.lower()
-            if section.startswith(("[include", "[cacop ")) or not section.endswith("]"):
-                return None
-            continue
-        if section != "[cacop]":
-            continue
-        match = _PLAIN_SETTING.fullmatch(line)
-        if match is None:
-            return None
-        found[match.group(1).lower()] = match.group(2)
     return found
 
 

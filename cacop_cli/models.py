@@ -56,18 +56,38 @@ ENTRY_FOLDERS = tuple(TYPE_FOLDERS.values())  # where entries live; responses si
 # invisible marks that change which way text reads (LRE..RLO, LRI..PDI, LRM, RLM, ALM).
 CONTROL_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
 BIDI_CHARS = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
-CONTROL = re.compile(f"[{CONTROL_CHARS}]")
-BIDI = re.compile(f"[{BIDI_CHARS}]")
-UNSAFE_TEXT = re.compile(f"[{CONTROL_CHARS}{BIDI_CHARS}]")  # either kind, in one scan
+# CONTROL, BIDI and UNSAFE_TEXT (either kind, in one scan) are compiled on first use, by
+# __getattr__ below: `--version` and `--help` load this module and never need them.
+_PATTERNS = {
+    "CONTROL": f"[{CONTROL_CHARS}]",
+    "BIDI": f"[{BIDI_CHARS}]",
+    "UNSAFE_TEXT": f"[{CONTROL_CHARS}{BIDI_CHARS}]",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PATTERNS:
+        pattern = globals()[name] = re.compile(_PATTERNS[name])
+        return pattern
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 MAX_TITLE = 200  # a title is 1-200 characters (the schemas say so too)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _is_iso_date(text: str) -> bool:
+    """YYYY-MM-DD by shape (no regex: this module loads on every command)."""
+    return (
+        len(text) == 10
+        and text[4] == text[7] == "-"
+        and (text[:4] + text[5:7] + text[8:]).isdigit()
+        and text.isascii()
+    )
 
 
 def iso_date(text: Any) -> dt.date | None:
     """The date a YYYY-MM-DD string names; None when it is not one (or not a real day)."""
-    if isinstance(text, str) and _DATE.fullmatch(text.strip()):
+    if isinstance(text, str) and _is_iso_date(text.strip()):
         try:
             return dt.date.fromisoformat(text.strip())
         except ValueError:

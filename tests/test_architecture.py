@@ -365,3 +365,35 @@ def test_a_search_leaves_whooshs_unused_modules_unloaded_yet_usable(kb_path, tmp
     )
     result = subprocess.run([sys.executable, "-c", used], capture_output=True, text=True)
     assert result.stdout.strip() == "['rend', 'rende'] Highlighter", result.stderr
+
+
+def test_the_command_table_names_what_each_module_registers():
+    """`cacop WORD` loads only the module the table names: the table must be right."""
+    import importlib
+
+    import typer
+
+    from cacop_cli import cli
+
+    registered = {}
+    for module in cli.COMMAND_MODULES:
+        scratch = typer.Typer()
+        importlib.import_module(f"cacop_cli.commands.{module}").register(scratch)
+        registered[module] = tuple(
+            [cli._command_name(info) for info in scratch.registered_commands]
+            + [cli._group_name(info) for info in scratch.registered_groups]
+        )
+    assert registered == cli.COMMAND_MODULES
+    on_disk = {path.stem for path in (PACKAGE / "commands").glob("*.py")} - {"__init__"}
+    assert on_disk == set(cli.COMMAND_MODULES)
+
+
+def test_a_command_loads_only_its_own_module_of_commands():
+    used = (
+        "import sys\nsys.argv = ['cacop', 'whoami', '--help']\n"
+        "from cacop_cli.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cacop_cli.commands.')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", used], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "['cacop_cli.commands.settings']"

@@ -5,6 +5,10 @@ until confirmed in this clone."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+
+import pytest
 
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
@@ -89,18 +93,30 @@ def test_a_pulled_looser_line_waits_for_confirmation_a_stricter_one_applies_at_o
 
 
 def test_settings_read_from_git_config_directly_equal_what_git_reads(git_kb):
-    from cacop_cli import gitrepo
+    from cacop_cli import gitconfig, gitrepo
 
     git(git_kb, "config", "cacop.site", "memphis")
     git(git_kb, "config", "cacop.name", "T. Okafor")
     git(git_kb, "config", "cacop.max-tlp", "clear")
-    direct = gitrepo._plain_cacop_settings(git_kb / ".git" / "config")
+    direct = gitconfig._plain_cacop_settings(git_kb / ".git" / "config")
     assert direct == {"site": "memphis", "name": "T. Okafor", "max-tlp": "clear"}
     assert gitrepo.cacop_settings(git_kb) == direct
     git(git_kb, "config", "cacop.name", 'T. "Tee" Okafor ; the analyst')  # git quotes this
-    assert gitrepo._plain_cacop_settings(git_kb / ".git" / "config") is None  # left to git
+    assert gitconfig._plain_cacop_settings(git_kb / ".git" / "config") is None  # left to git
     assert gitrepo.cacop_settings(git_kb)["name"] == 'T. "Tee" Okafor ; the analyst'
     (git_kb / ".git" / "extra.cfg").write_text("[cacop]\n\tsite = baton-rouge\n")
     git(git_kb, "config", "include.path", "extra.cfg")
-    assert gitrepo._plain_cacop_settings(git_kb / ".git" / "config") is None
+    assert gitconfig._plain_cacop_settings(git_kb / ".git" / "config") is None
     assert gitrepo.cacop_settings(git_kb)["site"] == "baton-rouge"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="elsewhere platformdirs decides")
+def test_the_user_config_path_on_linux_is_platformdirs_own(monkeypatch, tmp_path):
+    import platformdirs
+
+    from cacop_cli.config import user_config_path
+
+    for xdg in (str(tmp_path / "xdg"), ""):
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+        expected = Path(platformdirs.user_config_dir("cacop")) / "config.yaml"
+        assert user_config_path() == expected
