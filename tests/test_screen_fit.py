@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from ptytools import drain
 
 from cacop_cli.render.pager import pager_command, screen_lines
 
@@ -58,23 +58,10 @@ def in_pty(argv: list[str], columns: int, rows: int, **environ: str) -> tuple[st
         argv, stdin=child, stdout=child, stderr=subprocess.PIPE, env=env, start_new_session=True
     )
     os.close(child)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([parent], [], [], 60)
-        if not ready:
-            process.kill()
-            break
-        try:
-            data = os.read(parent, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(parent)
+    written = drain(parent, process, 60)
     stderr = process.stderr.read().decode("utf-8", "replace")  # type: ignore[union-attr]
     code = process.wait(timeout=30)
-    return b"".join(chunks).decode("utf-8", "replace"), stderr, code
+    return written.decode("utf-8", "replace"), stderr, code
 
 
 def screen(output: str) -> list[str]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from ptytools import drain
 
 from cacop_cli.errors import ExitCode
 
@@ -290,21 +290,8 @@ def _in_pty(argv: list[str], columns: int, answer: bytes | None = None) -> tuple
     os.close(child)
     if answer is not None:
         os.write(parent, answer)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([parent], [], [], 30)
-        if not ready:
-            process.kill()
-            break
-        try:
-            data = os.read(parent, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(parent)
-    return b"".join(chunks).decode("utf-8", "replace"), process.wait(timeout=30)
+    written = drain(parent, process, 30)
+    return written.decode("utf-8", "replace"), process.wait(timeout=30)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
