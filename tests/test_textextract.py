@@ -14,44 +14,19 @@ from pathlib import Path
 import pytest
 
 from cacop_cli import textextract
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+from make_attachments import pdf_bytes  # noqa: E402
+
 from cacop_cli.textextract import Extracted, extract, extract_bytes
 
 # ---------------------------------------------------------------- fixtures made here
 
 
 def text_pdf(pages: list[str]) -> bytes:
-    """A small real PDF, one line of Helvetica text a page, with a correct xref table."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
-    font = 3
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    kids = []
-    for text in pages:
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode("latin-1")
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
-        content = len(objects)
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (content, font)
-        )
-        kids.append(len(objects))
-    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % kid for kid in kids),
-        len(kids),
-    )
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    """A small real PDF, one line of Helvetica text a page, with a correct xref table (made
+    by the script that makes the bundled KB's attachments)."""
+    return pdf_bytes([[text] for text in pages])
 
 
 def docx_bytes() -> bytes:
