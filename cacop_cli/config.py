@@ -140,11 +140,6 @@ def user_settings() -> dict[str, str]:
     return remembered("user-settings", text, parsed) or {}
 
 
-def user_site() -> str | None:
-    """The site from the user-level settings file, if any."""
-    return user_settings().get("site")
-
-
 def set_user_setting(key: str, value: str) -> Path:
     """Keep `key: value` in the user's config.yaml, keeping its other settings."""
     import json

@@ -28,6 +28,7 @@ class Line:
     above: int = 0  # entries left out for their TLP
     personal: int = 0  # entries left out for personal data or secrets
     highest: str = "clear"  # the most sensitive TLP of the entries included
+    email_allowlist: tuple[str, ...] = ()  # the KB's: mail domains that are not personal
 
     @property
     def raised(self) -> bool:
@@ -62,12 +63,13 @@ def _entries(count: int) -> str:
 def choose_line(kb: KB, max_tlp: str | None) -> Line:
     """The line for an output for others: the effective one, or --max-tlp's."""
     effective = kb.max_tlp
+    allowlist = tuple(kb.email_allowlist)
     if max_tlp is None:
-        return Line(effective, effective)
+        return Line(effective, effective, email_allowlist=allowlist)
     chosen = max_tlp.strip().lower()
     if chosen not in TLP_ORDER:
         raise UsageError(f"--max-tlp {max_tlp!r} is not one of: {', '.join(TLP_ORDER)}")
-    return Line(chosen, effective)
+    return Line(chosen, effective, email_allowlist=allowlist)
 
 
 def _scanned_text(entry: Entry) -> str:
@@ -77,26 +79,23 @@ def _scanned_text(entry: Entry) -> str:
     return "\n".join((entry.title, str(meta.get("summary") or ""), people, entry.body))
 
 
-_SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
-
-
-def holding_personal_data(entries: list[Entry], today: dt.date) -> set[str]:
-    """Paths of the entries whose text holds personal data or a secret (gates' checks,
-    run once over all of them together: detect-secrets costs a file per run)."""
-    if not entries:
-        return set()
-    import bisect
-
+def holding_personal_data(
+    entries: list[Entry], today: dt.date, email_allowlist: tuple[str, ...] = ()
+) -> set[str]:
+    """Paths of the entries whose text holds personal data or a secret, as the sharing gate
+    judges it: the KB's e-mail allowlist applies, and so does an entry's recorded
+    pii_override (what may be shared may be printed for the same community)."""
     from .share import gates
 
-    starts, chunks, line = [], [], 1
+    found = gates.scan_many(
+        [(entry.rel, _scanned_text(entry)) for entry in entries], today, email_allowlist
+    )
+    holding = set()
     for entry in entries:
-        chunk = _scanned_text(entry)
-        starts.append(line)
-        chunks.append(chunk)
-        line += chunk.count("\n") + _SEPARATOR.count("\n")
-    findings = gates.scan(_SEPARATOR.join(chunks), "for-others.md", today)
-    return {entries[bisect.bisect_right(starts, f.line) - 1].rel for f in findings}
+        blocking, _ = gates.apply_override(found.get(entry.rel, []), entry.meta.get("pii_override"))
+        if blocking:
+            holding.add(entry.rel)
+    return holding
 
 
 def for_others(entries: list[Entry], line: Line, today: dt.date) -> set[str]:
@@ -105,7 +104,7 @@ def for_others(entries: list[Entry], line: Line, today: dt.date) -> set[str]:
     unique = list({entry.rel: entry for entry in entries}.values())
     marked = [entry for entry in unique if at_or_below(entry.meta.get("tlp"), line.line)]
     line.above += len(unique) - len(marked)
-    personal = holding_personal_data(marked, today)
+    personal = holding_personal_data(marked, today, line.email_allowlist)
     line.personal += len(personal)
     kept = {entry.rel for entry in marked} - personal
     for entry in marked:

@@ -283,11 +283,11 @@ def _in_attachment(kb: KB, rel: str, pattern: str, beat: int) -> tuple[dict[str,
     return {"file": name, "where": where}, CONTROL.sub(" ", snippet)
 
 
-def _hit(kb: KB, raw: Any, pattern: str | None) -> Hit:
+def _hit(kb: KB, raw: Any, pattern: str | None, text_of: Callable[[str], str] | None = None) -> Hit:
     fields = raw.fields
     topics = [topic for topic in str(fields.get("topic", "")).split(",") if topic]
     rel = str(fields.get("path", ""))
-    text = _file_text(kb, rel)
+    text = text_of(rel) if text_of is not None else _file_text(kb, rel)
     snippet = make_snippet(text, pattern)
     matched_in = None
     # Found only in an attachment: the entry's own text holds none of the words. (Asking for
@@ -455,8 +455,12 @@ def search(
     expander = Expander.for_kb(kb) if ranking.vocabulary else Expander({}, 0)
     expanded = drop_question_words(expander.expand(tree))
 
-    def text_of(rel: str) -> str:
-        return _file_text(kb, rel)
+    texts: dict[str, str] = {}
+
+    def text_of(rel: str) -> str:  # read once per search: ranking, correction and snippets
+        if rel not in texts:
+            texts[rel] = _file_text(kb, rel)
+        return texts[rel]
 
     def work(searcher: Any) -> SearchResult:
         total, raw, docs = _search_once(searcher, expanded, filters, limit, mode, ranking, text_of)
@@ -480,7 +484,7 @@ def search(
             result.suggestion = _no_hits_advice(tree, filters)
         pattern = highlight_pattern(highlight_words(searched))
         result.total, result.highlight = total, pattern
-        result.hits = [_hit(kb, item, pattern) for item in raw]
+        result.hits = [_hit(kb, item, pattern, text_of) for item in raw]
         if facets and total:
             result.facets = {
                 name: searcher.counts(docs, name) for name in ("type", "site", "topic")

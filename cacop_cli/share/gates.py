@@ -225,6 +225,34 @@ def scan(
     return personal_data(text, path, today, email_allowlist) + secrets(text, path)
 
 
+_SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
+
+
+def scan_many(
+    texts: list[tuple[str, str]], today: dt.date | None = None, email_allowlist: Iterable[str] = ()
+) -> dict[str, list[Finding]]:
+    """`scan` over many (path, text) at once, findings by path with their own lines.
+
+    detect-secrets costs a temporary file and a start per run, so the texts are joined and
+    scanned once; each finding is mapped back to its own file and line."""
+    import bisect
+
+    if not texts:
+        return {}
+    starts, chunks, number = [], [], 1
+    for _path, text in texts:
+        starts.append(number)
+        chunks.append(text)
+        number += text.count("\n") + _SEPARATOR.count("\n")
+    found: dict[str, list[Finding]] = {}
+    for finding in scan(_SEPARATOR.join(chunks), "joined.md", today, email_allowlist):
+        index = bisect.bisect_right(starts, finding.line) - 1
+        path = texts[index][0]
+        local = dataclasses.replace(finding, path=path, line=finding.line - starts[index] + 1)
+        found.setdefault(path, []).append(local)
+    return found
+
+
 def _line(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -365,7 +393,13 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
     ]
     tlp = tlp_finding(entry.meta.get("tlp"), kb.max_tlp, path=rel, line=entry.line_of("tlp"))
     findings += [tlp] if tlp else []
-    findings += scan(path.read_text("utf-8"), rel, today, kb.email_allowlist)
+    text = path.read_text("utf-8")
+    findings += scan(text, rel, today, kb.email_allowlist)
+    marking = banner(entry.body)  # a TLP:RED written in a green entry's body, as the commit gate
+    if marking is not None and tlp_rank(marking) > tlp_rank(kb.max_tlp):  # reads it
+        at = _BANNER.search(entry.body)
+        line = entry.body_line + entry.body.count("\n", 0, at.start() if at else 0)
+        findings.append(tlp_finding(marking, kb.max_tlp, path=rel, line=line))
     names = entry.meta.get("attachments") if entry.type == "work-product" else None
     for name in names if isinstance(names, list) else ():
         attachment = path.parent / path.stem / str(name)

@@ -9,8 +9,6 @@ out and named with its reason; the rest of the site is still built. Never prints
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -26,7 +24,6 @@ from ..models import Entry, at_or_below
 from ..publish import Line
 from ..share.findings import Finding
 
-_SEPARATOR = "\n\n§§§\n\n"  # no check's pattern reaches across it
 GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
 GATE_CACHE_FORMAT = 1
 MAX_SITE_TLP = "green"  # a published site is read by the community at most
@@ -96,7 +93,7 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
         )
     marked = [entry for entry in catalog.entries if at_or_below(entry.meta.get("tlp"), line.line)]
     selection.above = len(catalog.entries) - len(marked)
-    cache = kb.state_dir / "extract"
+    cache = gates.extract_cache(kb)
     remembered = Remembered(kb.state_dir, today, tuple(kb.email_allowlist))
     reasons: dict[str, list[str]] = {}
     texts: list[tuple[str, str, str]] = []  # (owner's rel, file's rel, text): entry files
@@ -119,10 +116,13 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
                     "checked for personal data"
                 )
                 continue
-            text = gates.as_text(path.read_bytes()) or extracted.text  # a CSV read as a table
+            text = extracted.text
             found = remembered.get(rel, text)
-            if found is None:
-                found = gates.scan(text, rel, today, kb.email_allowlist)
+            if found is None:  # the sharing gate's own check of a file: tables, banners too
+                found = gates.scan_file(
+                    path.read_bytes(), rel, max_tlp=line.line, today=today, cache_dir=cache,
+                    email_allowlist=kb.email_allowlist,
+                )  # fmt: skip
                 remembered.put(rel, text, found)
             attached.setdefault(entry.rel, []).extend(found)
             files.setdefault(entry.id, []).append(Attachment(name, path, extracted.text))
@@ -134,9 +134,9 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
             unknown.append((owner, rel, text))
         else:
             findings.setdefault(owner, []).extend(found)
-    scanned = _scan_together(unknown, today, kb.email_allowlist, gates)
+    scanned = gates.scan_many([(rel, text) for _, rel, text in unknown], today, kb.email_allowlist)
     for owner, rel, text in unknown:
-        found = scanned.get(owner, [])
+        found = scanned.get(rel, [])
         remembered.put(rel, text, found)
         findings.setdefault(owner, []).extend(found)
     remembered.save()
@@ -158,25 +158,6 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
             selection.entries.append(entry)
             selection.attachments[entry.id] = files.get(entry.id, [])
     return selection
-
-
-def _scan_together(texts, today, allowlist, gates) -> dict[str, list[Finding]]:
-    """Findings by owning entry, from one scan of all the entry files joined (detect-secrets
-    costs a file per run), each mapped back to its own file and line."""
-    if not texts:
-        return {}
-    starts, chunks, number = [], [], 1
-    for _owner, _rel, text in texts:
-        starts.append(number)
-        chunks.append(text)
-        number += text.count("\n") + _SEPARATOR.count("\n")
-    found: dict[str, list] = {}
-    for finding in gates.scan(_SEPARATOR.join(chunks), "site.md", today, allowlist):
-        index = bisect.bisect_right(starts, finding.line) - 1
-        owner, rel, _ = texts[index]
-        local = dataclasses.replace(finding, path=rel, line=finding.line - starts[index] + 1)
-        found.setdefault(owner, []).append(local)
-    return found
 
 
 class Remembered:
