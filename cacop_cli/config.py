@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -339,14 +340,19 @@ def change_setting(kb: KB, key: str, value: str | None, user: bool, confirm: boo
             raise UsageError("--confirm goes with max-tlp only")
         gitrepo.set_cacop_setting(kb.root, "confirmed-max-tlp", kb.share_max_tlp)
         return f"git config cacop.confirmed-max-tlp = {kb.share_max_tlp}"
-    if not value:
+    if not value or not value.strip():
         raise UsageError(f"give a value: `cacop config {key} VALUE`")
+    value = value.strip()
+    if not value.isprintable():  # a line break would add a line of its own to the setting
+        raise UsageError(f"{key} {value!r} must be one line of text; nothing was changed")
     if key == "max-tlp":
         value = value.lower().removeprefix("tlp:")
         if value not in TLP_ORDER:
             raise UsageError(f"max-tlp {value!r} is not one of: {', '.join(TLP_ORDER)}")
-    if key == "site" and value.lower() != value:
-        raise UsageError(f"site {value!r}: a site slug is lower case, e.g. memphis")
+    if key == "site" and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", value):
+        raise UsageError(
+            f"site {value!r}: a site slug is lower case letters, digits and '-', e.g. memphis"
+        )
     if user:
         return f"{set_user_setting(SETTING_KEYS[key], value)}: {SETTING_KEYS[key]} = {value}"
     gitrepo.require_repository(kb.root, "keep a setting in this clone")

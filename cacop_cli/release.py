@@ -38,13 +38,14 @@ SPEC_FORMS = {
 SPEC_EXAMPLE = "cacop @ git+https://YOUR-FORGE/YOUR-GROUP/cacop.git@v" + __version__
 
 
-def check_spec(spec: str) -> str:
-    """The spec, stripped, if it names one exact cacop from one named source; else UsageError."""
+def check_spec(spec: str, given_as: str = "--cacop-spec") -> str:
+    """The spec, stripped, if it names one exact cacop from one named source; else UsageError
+    naming where it was given (the option, or cacop.yaml's cacop.requires)."""
     spec = " ".join(spec.split())
     if any(form.fullmatch(spec) for form in SPEC_FORMS.values()):
         return spec
     raise UsageError(
-        f"--cacop-spec {spec!r} does not name one exact cacop from a named source "
+        f"{given_as} {spec!r} does not name one exact cacop from a named source "
         "(a CI job would install whatever that name resolves to on the day it runs)",
         hint=f"give {', or '.join(SPEC_FORMS)}, e.g. --cacop-spec '{SPEC_EXAMPLE}'",
     )
@@ -118,7 +119,9 @@ def unknown_source() -> UsageError:
 def install_hint(requires: str | None) -> str:
     wanted = spec_version(requires) if requires else None
     if requires and (wanted is None or _numbers(wanted) > _numbers(__version__)):
-        return f"install the cacop this KB names: pipx install --force '{requires}'"
+        import shlex
+
+        return f"install the cacop this KB names: pipx install --force {shlex.quote(requires)}"
     return "install a newer cacop (pipx install --force 'cacop @ …' from your site's release)"
 
 
@@ -193,7 +196,7 @@ def repin(root: Path, spec: str) -> list[str]:
     from . import yamlsafe
     from .entries import write_atomic
 
-    arguments = pip_arguments(check_spec(spec))
+    arguments = pip_arguments(check_spec(spec, "cacop.yaml: cacop.requires"))
     install = yamlsafe.scalar("pip install " + " ".join(map(shlex.quote, arguments)))
     dependencies = yamlsafe.scalar(arguments)
     changed = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import JSON_OPTION, KB_OPTION, open_kb
+from . import JSON_OPTION, KB_OPTION, check_site, open_kb
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +28,8 @@ def register(app: typer.Typer) -> None:
         if key is None:
             view.identity(config.identity(knowledge_base), as_json)
             return
+        if key == "site" and value:  # a site of kb/sites.yaml, as every --site is
+            value = check_site(knowledge_base, value, "site")
         view.changed(config.change_setting(knowledge_base, key, value, user, confirm))
 
     @app.command()

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .. import gitrepo
 from ..config import KB
-from ..errors import Refused, UsageError
+from ..errors import CacopError, Refused, UsageError
 from ..models import Outcome
 from .gates import Finding
 from .outgoing import gate_commits
@@ -175,10 +176,19 @@ def install_hook(root: Path, *, force: bool = False, keep_foreign: bool = False)
                 )
             os.replace(target, chained)
             status = "chained"
-    folder.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(".pre-push.cacop-tmp")
-    temporary.write_bytes(hook_text().encode("utf-8"))  # LF endings: git's sh reads them
-    mode = temporary.stat().st_mode
-    temporary.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    os.replace(temporary, target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(hook_text().encode("utf-8"))  # LF endings: git's sh reads them
+        mode = temporary.stat().st_mode
+        temporary.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        os.replace(temporary, target)
+    except OSError as error:  # hooks folder is a file, core.hooksPath unwritable, disk full
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise CacopError(
+            f"cannot write the hook in {folder}: {(error.strerror or str(error)).lower()}",
+            hint="git's hooks folder (or core.hooksPath) must be a folder you can write; "
+            "fix it, then run `cacop hooks install` again",
+        ) from error
     return HookInstalled(target, status)

@@ -75,7 +75,14 @@ def site_line(kb: KB, max_tlp: str | None) -> Line:
     return line
 
 
-def _check_out(out: Path) -> None:
+def _check_out(kb: KB, out: Path) -> None:
+    for inside in (kb.root / "kb", kb.root / ".git", kb.root / ".cacop"):
+        if out == inside.resolve() or inside.resolve() in out.parents:
+            raise UsageError(
+                f"{out} is inside {inside.name}/ of the knowledge base; the next commit or "
+                "submit would carry the whole site (or git would lose it)",
+                hint="build it outside the KB, e.g. `cacop site build ../site` or `_site`",
+            )
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file; give a folder for the site")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
@@ -115,7 +122,7 @@ def build(
     today = today or dt.date.today()
     line = site_line(kb, max_tlp)
     out = out.expanduser().resolve()
-    _check_out(out)
+    _check_out(kb, out)
     catalog = load_catalog(kb)
     chosen = gate.select(catalog, line, today)
     published = Catalog(kb, chosen.entries, [], catalog.sites)
