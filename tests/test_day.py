@@ -171,10 +171,28 @@ def test_an_entry_only_on_its_submit_branch_is_found_by_show_and_list(cli, site_
     assert refused.exit_code == ExitCode.PROBLEMS and f"submit/{entry_id}" in refused.stderr
 
 
-def test_status_outside_git_says_so(cli, kb_path):
+def test_status_outside_git_says_one_thing_what_it_can_and_cannot_tell(cli, kb_path):
     found = status_of(cli, kb_path)
-    assert found["git"] is False and found["unshared"] == []
-    assert "not a git clone" in cli("status", kb=kb_path).stderr
+    assert found["git"] is False and found["rfis_to_answer"] == []
+    # what cannot be told there is null ("unknown"), never [] ("nothing pending")
+    assert found["unshared"] is None and found["submissions"] is None
+    assert found["answers"] is None
+    said = cli("status", kb=kb_path)
+    assert said.exit_code == ExitCode.OK, said.stderr
+    assert "nothing pending" not in said.stdout + said.stderr
+    assert said.stdout.count("not a git clone") == 1 and "not a git clone" not in said.stderr
+    assert said.stdout.strip().endswith("wait for your answer: none")
+
+
+def test_status_outside_git_lists_the_rfis_under_its_one_statement(cli, kb_path):
+    question = RFI.format(id="beta-2025-question", title="Who has NIBIN leads?", to="alpha")
+    write(kb_path / "kb/rfis/beta-2025-question.md", question)
+    said = cli("status", kb=kb_path)
+    assert said.exit_code == ExitCode.OK, said.stderr
+    lines = said.stdout.splitlines()
+    assert lines[0].startswith("not a git clone") and lines[0].endswith("wait for your answer:")
+    assert any("beta-2025-question" in line for line in lines[1:])
+    assert "nothing pending" not in said.stdout
 
 
 # ---------------------------------------------------------------- edit

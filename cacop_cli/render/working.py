@@ -13,6 +13,9 @@ __all__ = ["note", "warn"]
 
 
 def status(result: Status, as_json: bool) -> None:
+    def told(items: list[dict]) -> list[dict] | None:
+        return items if result.git else None
+
     if as_json:
         print_json(
             {
@@ -20,15 +23,17 @@ def status(result: Status, as_json: bool) -> None:
                 "git": result.git,
                 "shared_branch": result.shared_branch,
                 "last_sync": result.last_sync,
-                "unshared": [item.as_dict() for item in result.unshared],
-                "submissions": [item.as_dict() for item in result.submissions],
+                # outside git only the RFIs can be told: the rest is null, not "none"
+                "unshared": told([item.as_dict() for item in result.unshared]),
+                "submissions": told([item.as_dict() for item in result.submissions]),
                 "rfis_to_answer": [item.as_dict() for item in result.rfis_to_answer],
-                "answers": [item.as_dict() for item in result.answers],
+                "answers": told([item.as_dict() for item in result.answers]),
             }
         )
         return
     if not result.git:
-        note("this knowledge base is not a git clone: nothing here can be shared")
+        _status_outside_git(result)
+        return
     shown = False
     if result.unshared:
         shown = True
@@ -52,10 +57,7 @@ def status(result: Status, as_json: bool) -> None:
                 emit(f"    pull request: {sub.pr_url}")
     if result.rfis_to_answer:
         shown = True
-        emit(f"RFIs to {result.site} waiting for your answer:", "bold")
-        for rfi in result.rfis_to_answer:
-            due = f"needed by {rfi.needed_by}" if rfi.needed_by else "no date"
-            emit(f"  ? {rfi.title}  [{rfi.entry_id}] from {rfi.site}, {due}; {rfi.command}")
+        _rfis_to_answer(result, f"RFIs to {result.site} waiting for your answer:")
     if result.answers:
         shown = True
         emit(
@@ -65,6 +67,26 @@ def status(result: Status, as_json: bool) -> None:
             emit(f"  ! {answer.title}  [{answer.entry_id}] from {answer.site}, to {answer.rfi}")
     if not shown:
         emit("nothing pending: everything here is shared, and no RFI waits for you")
+
+
+def _rfis_to_answer(result: Status, heading: str) -> None:
+    emit(heading, "bold")
+    for rfi in result.rfis_to_answer:
+        due = f"needed by {rfi.needed_by}" if rfi.needed_by else "no date"
+        emit(f"  ? {rfi.title}  [{rfi.entry_id}] from {rfi.site}, {due}; {rfi.command}")
+
+
+def _status_outside_git(result: Status) -> None:
+    """One statement of what status can tell in a folder that is not a git clone: the RFIs
+    waiting for this site; not what is unshared or submitted, since nothing here can be."""
+    lead = (
+        "not a git clone: nothing here can be shared or submitted, so status can tell only "
+        f"which RFIs to {result.site} wait for your answer"
+    )
+    if result.rfis_to_answer:
+        _rfis_to_answer(result, f"{lead}:")
+    else:
+        emit(f"{lead}: none")
 
 
 def edited(result: Edited) -> None:
