@@ -259,6 +259,7 @@ def init_kb(
     if not gitrepo.is_repository(root):
         gitrepo.init_repository(root, branch)
     gitrepo.commit_all(root, f"Start the {site} knowledge base with cacop init")
+    gitrepo.set_cacop_setting(root, "site", site)  # who ran init said which site they are
     from .share.check import install_hook
 
     install_hook(root, keep_foreign=True)  # plain `git push` runs the sharing gate too

@@ -115,7 +115,20 @@ def committed_copy(target: Path, message: str = "start", source: Path = FILES / 
     git(target, "init", "-q", "-b", "main")
     git(target, "add", "-A")
     git(target, "commit", "-q", "-m", message)
+    analyst_site(target)
     return target
+
+
+def analyst_site(clone: Path) -> None:
+    """Say which site this clone's analyst is, as `cacop config site` does once per clone
+    (cacop.yaml's own site): without it, a command that writes asks or refuses. The tests
+    of that question make their clones without this."""
+    site = next(
+        line.split(":", 1)[1].strip()
+        for line in (clone / "cacop.yaml").read_text().splitlines()
+        if line.startswith("site:")
+    )
+    git(clone, "config", "cacop.site", site)
 
 
 def make_seed(folder: Path) -> Path:
@@ -151,6 +164,7 @@ class Network:
         config = path / "cacop.yaml"
         config.write_text(config.read_text().replace("site: alpha", f"site: {site}"))
         git(path, "update-index", "--assume-unchanged", "cacop.yaml")
+        analyst_site(path)
         return path
 
     def maintainer_merge(self, branch: str) -> None:

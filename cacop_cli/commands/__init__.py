@@ -36,6 +36,52 @@ def open_kb(ctx: typer.Context, kb: str | Path | None) -> KB:
     return knowledge_base
 
 
+def open_kb_to_write(ctx: typer.Context, kb: str | Path | None) -> KB:
+    """open_kb for a command that writes as this analyst (new, rfi open/respond/close,
+    submit): first they say which site they are, when their clone does not know."""
+    knowledge_base = open_kb(ctx, kb)
+    ask_site(knowledge_base)
+    return knowledge_base
+
+
+def ask_site(knowledge_base: KB) -> None:
+    """On a clone with no site of this analyst's own, ask on a terminal which site they are
+    (until the answer is one of kb/sites.yaml's) and keep it as `cacop config site` does;
+    without a terminal, refuse (exit 2) with the command that sets it."""
+    import sys
+
+    from .. import people
+    from ..errors import UsageError
+    from ..render import note
+
+    sites = people.sites_to_choose(knowledge_base)
+    if sites is None:
+        return
+    listed = ", ".join(sites) or "SLUG"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"which site are you? This clone has no site of your own, and cacop.yaml's "
+            f"`site: {knowledge_base.site}` is the knowledge base's, not yours",
+            hint=f"run `cacop config site SLUG` once in this clone (SLUG one of: {listed}), "
+            "or set CACOP_SITE",
+        )
+    while True:
+        answer = typer.prompt(f"Which site are you? [{listed}]", err=True, prompt_suffix=" ")
+        try:
+            chosen = people.site_answered(answer, sites)
+        except UsageError as error:
+            typer.echo(f"{error.message}; try again", err=True)
+            continue
+        break
+    note(f"set {people.keep_site(knowledge_base, chosen)} (change it: `cacop config site SLUG`)")
+    if not knowledge_base.analyst:  # one question: the name git gives is the default author
+        from ..gitrepo import user_name
+
+        name = user_name(knowledge_base.root)
+        said = f"{name} (git config user.name)" if name else "none set"
+        note(f'your name as author: {said}; `cacop config name "NAME"` changes it')
+
+
 def tell_if_empty(knowledge_base: KB, lead: str | None = None) -> bool:
     """On a KB with no entries yet (right after `cacop init`), say so and how to add the
     first one (on stderr, so `--json` output is untouched); True if it was empty."""

@@ -17,6 +17,7 @@ from ..models import TLP_ORDER, TOPICS, EntryDraft
 from . import (
     JSON_OPTION,
     KB_OPTION,
+    ask_site,
     ask_topics,
     check_site,
     check_tlp,
@@ -117,6 +118,7 @@ def register(app: typer.Typer) -> None:
 
         knowledge_base = open_kb(ctx, kb)
         topic, tlp = check_topics(topic), check_tlp(tlp) or "green"
+        ask_site(knowledge_base)
         if not topic and sys.stdin.isatty():
             topic = ask_topics()
         draft = EntryDraft(normal(entry_type), title, topic, tags=tag, tlp=tlp, authors=author)

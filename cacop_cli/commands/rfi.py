@@ -15,6 +15,7 @@ from ..models import TLP_ORDER, TOPICS, EntryDraft
 from . import (
     JSON_OPTION,
     KB_OPTION,
+    ask_site,
     check_date,
     check_sites,
     check_tlp,
@@ -27,6 +28,7 @@ from . import (
     naming_flags,
     normal,
     open_kb,
+    open_kb_to_write,
     tell_if_empty,
 )
 
@@ -158,6 +160,7 @@ def register(app: typer.Typer) -> None:
             body=body, priority=normal(priority), needed_by=check_date(needed_by, "--needed-by"),
             to=check_sites(knowledge_base, to, "--to", allow_all=True),
         )  # fmt: skip
+        ask_site(knowledge_base)
         with naming_flags():
             created = rfi.open_rfi(knowledge_base, draft, today=_today(today))
         created.issues = [issue for issue in created.issues if issue.code != "template-prompt"]
@@ -204,6 +207,7 @@ def register(app: typer.Typer) -> None:
             "response", title or "", check_topics(topic), tlp=check_tlp(tlp), authors=author,
             body=body, rfi=rfi_id,
         )  # fmt: skip
+        ask_site(knowledge_base)
         with naming_flags():
             created = rfi.respond(knowledge_base, draft, today=_today(today))
         view.responded(created)
@@ -224,7 +228,7 @@ def register(app: typer.Typer) -> None:
         from .. import rfi
         from ..render import rfi as view
 
-        view.closed(rfi.close(open_kb(ctx, kb), rfi_id))
+        view.closed(rfi.close(open_kb_to_write(ctx, kb), rfi_id))
 
     @rfi_app.command("list")
     def list_command(

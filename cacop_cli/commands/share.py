@@ -20,6 +20,7 @@ from . import (
     naming_flags,
     normal,
     open_kb,
+    open_kb_to_write,
 )
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def register(app: typer.Typer) -> None:
         from .. import share
         from ..render import share as view
 
-        knowledge_base = open_kb(ctx, kb)
+        knowledge_base = open_kb_to_write(ctx, kb)
         sending = share.Sending(
             push=not no_push,
             open_pr=open_pr,
