@@ -72,6 +72,9 @@ def test_status_lists_new_and_changed_entries_with_the_command_that_shares_them(
     assert created.exit_code == ExitCode.OK, created.stderr
     new_id = Path(created.stdout.strip()).stem
     assert f"share it with `cacop submit {new_id}`" in created.stderr
+    # with --no-edit the sections hold the template's prompts, which submit refuses
+    assert f"write its sections with `cacop edit {new_id}`" in created.stderr
+    assert "is ready" not in created.stderr
     found = {item["entry_id"]: item for item in status_of(cli, site_a)["unshared"]}
     assert found[STRATEGY]["state"] == "changed"
     assert found[STRATEGY]["command"] == f"cacop submit {STRATEGY}"

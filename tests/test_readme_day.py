@@ -63,6 +63,7 @@ def test_every_line_of_the_readme_day_runs(tmp_path, cacop_exe):
     assert lines[0].startswith("git clone ") and len(lines) >= 12
     seed = tmp_path / "seed"
     subprocess.run(["git", "clone", "-q", str(REPO), str(seed)], check=True)
+    git(seed, "branch", "-M", "main")  # the KB's branch, whatever this checkout's is
     remote = tmp_path / "community-kb.git"
     git(tmp_path, "clone", "-q", "--bare", str(seed), str(remote))
     year = str(dt.date.today().year)
@@ -80,11 +81,12 @@ def test_every_line_of_the_readme_day_runs(tmp_path, cacop_exe):
         assert words[0] == "cacop", line
         done = subprocess.run(
             [*cacop_exe, *words[1:]], cwd=clone, env=env, capture_output=True, text=True,
-            timeout=300,
+            timeout=300, stdin=subprocess.DEVNULL,  # a write that had to ask would refuse
         )  # fmt: skip
         assert done.returncode == 0, (line, done.stdout, done.stderr)
         assert "unexpected error" not in done.stderr and "Traceback" not in done.stderr
         said[line] = done.stdout + done.stderr
+    assert "git config cacop.site" in said["cacop whoami"]  # set by the block's first line
     assert "memphis" in said["cacop whoami"] and "T. Okafor" in said["cacop whoami"]
     entry = f"memphis-{year}-hot-spots-dosage-with-avl"
     assert "T. Okafor" in (clone / "kb" / "strategies" / f"{entry}.md").read_text("utf-8")

@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
         if edited is None:  # nobody has written the sections yet: their prompts are expected
             issues = [issue for issue in issues if issue.code != "template-prompt"]
         created = replace(created, issues=issues)
-        view.created(created)
+        view.created(created, written=edited is not None)
         raise typer.Exit(created.exit_code)
 
     @app.command()

@@ -58,11 +58,18 @@ def issue_lines(issues: list[Issue]) -> None:
         talk(issue_line(issue), "red" if issue.severity == "error" else "yellow")
 
 
-def created(result: NewEntry) -> None:
+def created(result: NewEntry, written: bool = True) -> None:
+    """`written`: an editor ran. Without one the sections still hold the template's prompts,
+    which `submit` refuses: say to write them first, not that the entry is ready."""
     emit(result.path)
     issue_lines(result.issues)
-    if result.ok:
+    if result.ok and written:
         note(f"{result.entry_id} is ready; share it with `cacop submit {result.entry_id}`")
+    elif result.ok:
+        note(
+            f"write its sections with `cacop edit {result.entry_id}`, then share it with "
+            f"`cacop submit {result.entry_id}`"
+        )
 
 
 HEADER_FIELDS = (
