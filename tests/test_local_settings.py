@@ -30,6 +30,7 @@ def set_kb_line(kb, line: str) -> None:
 
 
 def test_site_and_name_per_clone_and_where_they_came_from(cli, git_kb, monkeypatch):
+    git(git_kb, "config", "--unset", "cacop.site")  # as cloned: no site of the analyst's own
     before = whoami(cli, git_kb)
     assert before["site"] == {"value": "alpha", "from": "cacop.yaml"}
     assert before["name"]["value"] == "Test Analyst"

@@ -74,6 +74,11 @@ def test_reading_never_asks(cli, bare_clone):
         assert result.exit_code == ExitCode.OK, (args, result.stderr)
     site = json.loads(cli("whoami", "--json", kb=bare_clone).stdout)["site"]
     assert site == {"value": "alpha", "from": "cacop.yaml"}  # shown as the KB's, not set
+    for args in (["whoami"], ["status"]):  # and said: what status lists is alpha's, not yours
+        said = cli(*args, kb=bare_clone).stderr
+        assert "you have not said which site you are" in said and "cacop config site" in said
+    cli("config", "site", "beta", kb=bare_clone)
+    assert "which site you are" not in cli("status", kb=bare_clone).stderr
 
 
 def test_the_first_write_on_a_terminal_asks_again_until_a_site_and_keeps_it(

@@ -44,6 +44,19 @@ def open_kb_to_write(ctx: typer.Context, kb: str | Path | None) -> KB:
     return knowledge_base
 
 
+def tell_if_no_site(knowledge_base: KB) -> None:
+    """For `status` and `whoami`: say (on stderr) that the site shown is cacop.yaml's, the
+    knowledge base's, until the analyst says theirs; the next write would ask."""
+    from .. import people
+    from ..render import warn
+
+    if people.sites_to_choose(knowledge_base) is not None:
+        warn(
+            f"you have not said which site you are: {knowledge_base.site} is cacop.yaml's, the "
+            "knowledge base's; run `cacop config site SLUG` (the next write asks)"
+        )
+
+
 def ask_site(knowledge_base: KB) -> None:
     """On a clone with no site of this analyst's own, ask on a terminal which site they are
     (until the answer is one of kb/sites.yaml's) and keep it as `cacop config site` does;

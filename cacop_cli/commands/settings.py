@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import JSON_OPTION, KB_OPTION, check_site, open_kb
+from . import JSON_OPTION, KB_OPTION, check_site, open_kb, tell_if_no_site
 
 
 def register(app: typer.Typer) -> None:
@@ -38,4 +38,6 @@ def register(app: typer.Typer) -> None:
         from .. import config
         from ..render import settings as view
 
-        view.identity(config.identity(open_kb(ctx, kb)), as_json)
+        knowledge_base = open_kb(ctx, kb)
+        tell_if_no_site(knowledge_base)
+        view.identity(config.identity(knowledge_base), as_json)

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from ..errors import CacopError
-from . import JSON_OPTION, KB_OPTION, open_kb
+from . import JSON_OPTION, KB_OPTION, open_kb, tell_if_no_site
 
 
 def launch(path: Path) -> None:
@@ -46,7 +46,9 @@ def register(app: typer.Typer) -> None:
         from ..render import working as view
         from ..share.status import status as pending_status
 
-        view.status(pending_status(open_kb(ctx, kb)), as_json)
+        knowledge_base = open_kb(ctx, kb)
+        tell_if_no_site(knowledge_base)
+        view.status(pending_status(knowledge_base), as_json)
 
     @app.command()
     def edit(
