@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from gitserver import analyst_site
 
 from cacop_cli.errors import ExitCode
 
@@ -33,6 +34,7 @@ def history(tmp_path) -> Path:
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
     (root / ".gitignore").write_text(".cacop/\n")
     commit(root, "start", "2026-05-02")
+    analyst_site(root)
     return root
 
 
@@ -157,6 +159,7 @@ def test_a_kb_in_a_subfolder_of_a_repository(cli, tmp_path):
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
     commit(repo, "start", "2026-05-02")
     root = repo / "analysis" / "kb-copy"
+    analyst_site(root)
     cli("rfi", "close", "alpha-2026-witness-canvass-forms", kb=root)
     assert [c["id"] for c in digest_json(cli, root)["closed"]] == [
         "alpha-2026-witness-canvass-forms"

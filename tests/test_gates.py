@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from gitserver import analyst_site
 
 from cacop_cli.entries import parse_text
 from cacop_cli.share import gates, record_override
@@ -168,6 +169,7 @@ def test_gates_and_submit_work_with_no_network_at_all(tmp_path, cacop_exe):
     shutil.copytree(Path(__file__).parent / "files" / "valid", kb)
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "start"]):
         subprocess.run(["git", *args], cwd=kb, check=True, capture_output=True)
+    analyst_site(kb)
     leaky = tmp_path / "leaky.md"
     leaky.write_text('DOB 2011-02-03, cell 901-555-0142\npassword = "Hunter2Secret!99"\n')
     script = (
