@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..entries import read_entry
 from ..errors import CacopError, EntryError
 from ..scan import dump as dump_scan
-from ..scan import scan_entries
+from ..scan import RACY, scan_entries, settled
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
 from .facets import FACETS, write_facets
@@ -318,8 +318,14 @@ def _read_manifest(folder: Path, held: bytes | None = None) -> dict[str, list[in
 
 
 def _write_manifest(folder: Path, scan: dict[str, list[int]]) -> None:
-    """As scan.dump writes a scan: an unchanged KB's scan then has exactly these bytes."""
-    (folder / MANIFEST).write_bytes(dump_scan(scan))
+    """As scan.dump writes a scan: an unchanged KB's scan then has exactly these bytes.
+    Files modified just before are written down as racy (scan.settled), judged by the
+    later of the system's clock and the file system's (the manifest's own new mtime)."""
+    import time
+
+    with open(folder / MANIFEST, "wb") as handle:
+        now = max(time.time_ns(), os.fstat(handle.fileno()).st_mtime_ns)
+        handle.write(dump_scan(settled(scan, now)))
 
 
 def _update_codec() -> Any:
@@ -402,7 +408,9 @@ def _update_locked(
                 writer.add_document(**document)
                 count += 1
                 broken.pop(path, None)
-                if path in manifest:
+                if _racy_reread(manifest.get(path), scan[path]):
+                    pass  # written down as racy, read again to be sure: not counted as changed
+                elif path in manifest:
                     report.changed += 1
                 else:
                     report.added += 1
@@ -433,6 +441,12 @@ def _update_locked(
     written = segments(pinned_index(folder, toc, readonly=True))
     report.merge_due = len(_small(written)) >= MERGE_AT
     return report
+
+
+def _racy_reread(held: list[int] | None, scanned: list[int]) -> bool:
+    """Is this file read again only because the manifest wrote it down as racy (its size
+    the same)? Its words may still have changed; the report does not count it as changed."""
+    return held is not None and held[1] == RACY and held[0] == scanned[0]
 
 
 # ---------------------------------------------------------------- entries as documents
