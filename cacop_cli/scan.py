@@ -32,6 +32,22 @@ _HAS_DIR_FD = (
 )
 
 
+# Racy files, as git calls them: a file whose modification time is this close to the moment
+# its size and time were written down could be changed again within the same tick of the
+# file system's clock (FAT: 2 s; ext4 and overlayfs stamp ns, but from a clock that moves
+# every few ms), keeping size and time; the scan could not tell. The manifest records such a
+# file with mtime RACY, which no scan gives: the next check finds it changed and reads it
+# again (once it has aged, it is written down as it is). docs/architecture.md, "Freshness".
+RACY_NS = 2_000_000_000
+RACY = -1
+
+
+def settled(scan: dict[str, list[int]], now_ns: int) -> dict[str, list[int]]:
+    """The scan as a manifest written at `now_ns` keeps it: racy files' mtimes made RACY."""
+    limit = now_ns - RACY_NS
+    return {path: stats if stats[1] < limit else [stats[0], RACY] for path, stats in scan.items()}
+
+
 def dump(scan: dict[str, list[int]]) -> bytes:
     """A scan as bytes, the same bytes for the same scan: the index keeps its manifest so,
     and the freshness check compares bytes instead of loading both sides."""

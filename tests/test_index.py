@@ -596,10 +596,17 @@ def test_a_detached_merge_joins_segments_after_the_command(cli, kb_path, tmp_pat
     assert search.snapshot(load_kb(kb_path)) == fresh_snapshot(kb_path, tmp_path)
 
 
+def settled_file(path: Path) -> None:
+    """Modified an hour ago: not racy (test_freshness), so no check reads it again."""
+    an_hour_ago = time.time_ns() - 3_600 * 10**9
+    os.utime(path, ns=(an_hour_ago, an_hour_ago))
+
+
 def test_a_merge_killed_at_any_moment_leaves_a_working_index(cli, kb_path, tmp_path):
     kb = load_kb(kb_path)
     for number in range(index.MERGE_AT):
-        write_strategy(kb_path, f"alpha-2024-kill-{number}", body=f"zeppelin {number}\n")
+        written = write_strategy(kb_path, f"alpha-2024-kill-{number}", body=f"zeppelin {number}\n")
+        settled_file(written)  # else the searches below read it again, and start merges
         index.refresh(kb_path, lambda rel: index.document_for(kb, rel))
     rng = random.Random(3)
     for _ in range(4):
@@ -915,7 +922,8 @@ def test_an_unchanged_kb_is_known_fresh_from_bytes_alone(cli, kb_path, monkeypat
     scan.start_early(["search", "x", "--kb", str(kb_path)])
     assert search.refresh(kb).changed == 0  # scanned early, in the forked process
     assert loads == []  # neither the scan nor the manifest was loaded to compare them
-    write_strategy(kb_path, "alpha-2024-bytes-differ", body="a new entry\n")
+    new = write_strategy(kb_path, "alpha-2024-bytes-differ", body="a new entry\n")
+    settled_file(new)
     assert search.refresh(kb).added == 1 and loads == [1]  # bytes differ: compared in full
     assert search.refresh(kb).added == 0 and loads == [1]  # the new manifest: bytes again
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..entries import read_entry
 from ..errors import CacopError, EntryError
+from ..scan import RACY, scan_entries, settled
 from ..scan import dump as dump_scan
-from ..scan import scan_entries
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
 from .facets import FACETS, write_facets
@@ -54,6 +54,13 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.marshal"  # path -> [size, mtime_ns]; marshal loads 2x faster than JSON
 OLD_MANIFEST = "manifest.json"  # indexes written before marshal hold this: still read
 PARALLEL_FROM = 1_000  # entries: a rebuild this large uses two writer processes
+# How much of its postings (by Whoosh's estimate, ~160 bytes each, ~900 per entry) a
+# rebuild's writer keeps in memory. Past it, Whoosh pickles every posting to a temporary
+# run file and reads them all back to merge them: at 128 MB (what this was) every rebuild
+# of over ~900 entries per writer did so, and half of the work of adding documents was
+# that. With 1,024, each of two writers keeps ~7,000 entries' postings (~1 GB resident)
+# and a rebuild of 10,000 never spills (docs/architecture.md, "Building").
+REBUILD_LIMIT_MB = 1_024
 # An update writes a small segment of its own and never merges (Whoosh merges term by
 # term, in Python: 8-18 s at 10k). Once this many small segments (under SMALL_SEGMENT
 # documents) have gathered, merge() joins them, in a detached process (see merge()).
@@ -131,7 +138,7 @@ def _rebuild_locked(
         # Small ones don't fork.
         procs = min(2, os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
         options = {"procs": procs, "multisegment": True} if procs > 1 else {}
-        writer = index.writer(limitmb=128, **options)
+        writer = index.writer(limitmb=REBUILD_LIMIT_MB, **options)
         for done, path in enumerate(paths, 1):
             document = make_document(path)
             if isinstance(document, str):
@@ -318,8 +325,14 @@ def _read_manifest(folder: Path, held: bytes | None = None) -> dict[str, list[in
 
 
 def _write_manifest(folder: Path, scan: dict[str, list[int]]) -> None:
-    """As scan.dump writes a scan: an unchanged KB's scan then has exactly these bytes."""
-    (folder / MANIFEST).write_bytes(dump_scan(scan))
+    """As scan.dump writes a scan: an unchanged KB's scan then has exactly these bytes.
+    Files modified just before are written down as racy (scan.settled), judged by the
+    later of the system's clock and the file system's (the manifest's own new mtime)."""
+    import time
+
+    with open(folder / MANIFEST, "wb") as handle:
+        now = max(time.time_ns(), os.fstat(handle.fileno()).st_mtime_ns)
+        handle.write(dump_scan(settled(scan, now)))
 
 
 def _update_codec() -> Any:
@@ -402,7 +415,9 @@ def _update_locked(
                 writer.add_document(**document)
                 count += 1
                 broken.pop(path, None)
-                if path in manifest:
+                if _racy_reread(manifest.get(path), scan[path]):
+                    pass  # written down as racy, read again to be sure: not counted as changed
+                elif path in manifest:
                     report.changed += 1
                 else:
                     report.added += 1
@@ -433,6 +448,12 @@ def _update_locked(
     written = segments(pinned_index(folder, toc, readonly=True))
     report.merge_due = len(_small(written)) >= MERGE_AT
     return report
+
+
+def _racy_reread(held: list[int] | None, scanned: list[int]) -> bool:
+    """Is this file read again only because the manifest wrote it down as racy (its size
+    the same)? Its words may still have changed; the report does not count it as changed."""
+    return held is not None and held[1] == RACY and held[0] == scanned[0]
 
 
 # ---------------------------------------------------------------- entries as documents
