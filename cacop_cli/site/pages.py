@@ -43,9 +43,14 @@ class Site:
     today: dt.date
     gaps: GapReport
     by_id: dict[str, Entry] = field(default_factory=dict)
+    responses: dict[str, list[Entry]] = field(default_factory=dict)  # rfi id -> its responses
 
     def __post_init__(self) -> None:
         self.by_id = {entry.id: entry for entry in self.entries}
+        for entry in self.entries:
+            asked = entry.meta.get("rfi")
+            if entry.type == "response" and isinstance(asked, str):
+                self.responses.setdefault(asked, []).append(entry)
 
     def site_name(self, slug: str) -> str:
         return self.site_names.get(slug, slug)
@@ -154,10 +159,9 @@ def entry_page(site: Site, entry: Entry) -> str:
                 f"<p>{link(root, entry_path(asked.id), asked.title)}</p></section>"
             )
     if entry.type == "rfi":
-        answers = [
-            e for e in site.entries if e.type == "response" and e.meta.get("rfi") == entry.id
-        ]
-        answers.sort(key=lambda e: (str(e.meta.get("created", "")), e.id))
+        answers = sorted(
+            site.responses.get(entry.id, []), key=lambda e: (str(e.meta.get("created", "")), e.id)
+        )
         items = "".join(
             f"<li>{link(root, entry_path(a.id), a.title or 'Response')}"
             f'<span class="meta"> · {h(site.site_name(str(a.meta.get("site", ""))))}'
