@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 from hypothesis import given
@@ -60,3 +61,28 @@ def test_cache_and_processes_change_nothing_that_is_published(tmp_path, monkeypa
     for path, data in pages.items():
         for word in (*SECRET_WORDS, "keyholdermarker", "wjalrxutnfemi"):
             assert word.encode() not in data.lower(), f"{word} in {path}"
+
+
+def test_a_rebuild_in_place_equals_a_fresh_build_and_rewrites_only_what_changed(tmp_path):
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    out = tmp_path / "out"
+    build(load_kb(root), out, skip_refused=True, today=today)
+    first = tree(out)
+    kept = out / "milwaukee-2026-raw-html-is-text" / "index.html"
+    before = kept.stat().st_mtime_ns
+    strategies = sorted((root / "kb" / "strategies").glob("*.md"))
+    withdrawn, personal = strategies[0], strategies[1]
+    withdrawn.write_text(re.sub(r"(?m)^tlp: .*$", "tlp: amber", withdrawn.read_text("utf-8")))
+    personal.write_text(personal.read_text("utf-8") + "\nVictim born 2010-04-02, (414) 286-2411.\n")
+    (out / "map" / "index.html").write_text("edited by hand", encoding="utf-8")
+    (out / "stray.html").write_text("not the site's", encoding="utf-8")
+    assert (out / withdrawn.stem / "index.html").is_file()
+
+    again = build(load_kb(root), out, skip_refused=True, today=today)
+    fresh = build(load_kb(root), tmp_path / "fresh", skip_refused=True, today=today)
+    assert tree(out) == tree(tmp_path / "fresh")
+    assert tree(out) != first
+    assert [r.as_dict() for r in again.refused] == [r.as_dict() for r in fresh.refused]
+    assert not (out / withdrawn.stem).exists() and not (out / personal.stem).exists()
+    assert kept.stat().st_mtime_ns == before  # not written again
