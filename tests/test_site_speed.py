@@ -86,3 +86,18 @@ def test_a_rebuild_in_place_equals_a_fresh_build_and_rewrites_only_what_changed(
     assert [r.as_dict() for r in again.refused] == [r.as_dict() for r in fresh.refused]
     assert not (out / withdrawn.stem).exists() and not (out / personal.stem).exists()
     assert kept.stat().st_mtime_ns == before  # not written again
+
+
+def test_an_edited_record_of_rendered_bodies_is_ignored(tmp_path):
+    """The bodies' HTML goes into pages as it is: a record changed by hand (or copied from
+    elsewhere) must not put its HTML into the site."""
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
+    record = root / ".cacop" / "site-bodies.json"
+    document = json.loads(record.read_text("utf-8"))
+    assert document["bodies"]
+    document["bodies"] = {key: "<script>planted()</script>" for key in document["bodies"]}
+    record.write_text(json.dumps(document), encoding="utf-8")
+    build(load_kb(root), tmp_path / "second", skip_refused=True, today=today)
+    assert tree(tmp_path / "second") == tree(tmp_path / "first")

@@ -10,6 +10,9 @@ become AMBER cannot survive a rebuild. Never prints; the summary is returned.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ from .gate import MAX_SITE_TLP, Attachment, Refusal
 MARKER = ".cacop-site"  # in every folder `site build` wrote: it may replace that folder
 SITE_RECORD = "site-files.json"  # in .cacop/: what the last build wrote where (class Written)
 SITE_RECORD_FORMAT = 1
+BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
+BODIES_RECORD_FORMAT = 1
 
 
 @dataclass
@@ -130,7 +135,9 @@ def build(
     published = Catalog(kb, chosen.entries, [], catalog.sites)
     report = community.gaps(kb, today=today, max_tlp=line.line, catalog=published, gated=True)
     names = {slug: report.site_names.get(slug, slug) for slug in report.sites}
+    rendered = RenderedBodies(kb)
     site = pages.Site(
+        bodies={entry.id: rendered.html(entry.body) for entry in chosen.entries},
         entries=chosen.entries,
         attachments=chosen.attachments,
         site_names=names,
@@ -139,6 +146,7 @@ def build(
         gaps=report,
     )
     html_pages = pages.all_pages(site)
+    rendered.save()
     index = searchindex.build(chosen.entries, chosen.attachments, vocabulary.groups(kb.root))
     files: dict[str, str] = dict(html_pages)
     files["assets/site.css"] = stylesheet()
@@ -159,6 +167,62 @@ def build(
         skip_refused=skip_refused,
         seconds=time.monotonic() - started,
     )
+
+
+class RenderedBodies:
+    """Each entry's body as HTML, kept by its text in `.cacop/site-bodies.json` (derived,
+    JSON), so a rebuild renders only changed entries. The HTML goes into pages as it is,
+    so the file is signed with this user's key, as the gate's record is (site/gate.py): one
+    edited, copied or written by another cacop or markdown-it is ignored."""
+
+    def __init__(self, kb: KB) -> None:
+        from importlib.metadata import version
+
+        from .. import __version__
+        from ..index.record import user_key
+
+        self.path = kb.state_dir / BODIES_RECORD
+        self.key = user_key()
+        self.stamp = [BODIES_RECORD_FORMAT, __version__, version("markdown-it-py")]
+        self.known: dict[str, str] = {}
+        self.used: dict[str, str] = {}
+        try:
+            document = json.loads(self.path.read_text("utf-8"))
+            bodies = document["bodies"]
+            if (
+                document["stamp"] == self.stamp
+                and isinstance(bodies, dict)
+                and hmac.compare_digest(str(document["signature"]), self._sign(bodies))
+            ):
+                self.known = bodies
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+    def _sign(self, bodies: dict[str, str]) -> str:
+        payload = json.dumps([self.stamp, bodies], sort_keys=True, separators=(",", ":"))
+        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+
+    def html(self, body: str) -> str:
+        from .html import markdown
+
+        key = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        found = self.known.get(key)
+        if not isinstance(found, str):
+            found = markdown(body)
+        self.used[key] = found
+        return found
+
+    def save(self) -> None:
+        from ..entries import write_atomic
+
+        if self.used == self.known:
+            return
+        document = {"stamp": self.stamp, "bodies": self.used, "signature": self._sign(self.used)}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        except (OSError, CacopError):  # without it the next build renders every body
+            pass
 
 
 def _write(
@@ -188,8 +252,6 @@ class Written:
 
     @classmethod
     def load(cls, kb: KB, out: Path) -> Written | None:
-        import json
-
         try:
             document = json.loads((kb.state_dir / SITE_RECORD).read_text("utf-8"))
             if document["format"] == SITE_RECORD_FORMAT and document["out"] == str(out):
@@ -213,8 +275,6 @@ class Written:
         self.files[name] = [digest, stat.st_size, stat.st_mtime_ns]
 
     def save(self) -> None:
-        import json
-
         from ..entries import write_atomic
 
         document = {"format": SITE_RECORD_FORMAT, "out": str(self.out), "files": self.files}
@@ -226,8 +286,6 @@ class Written:
 
 
 def _digest(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 

@@ -42,6 +42,7 @@ class Site:
     kb_name: str
     today: dt.date
     gaps: GapReport
+    bodies: dict[str, str] = field(default_factory=dict)  # id -> body as HTML, if rendered
     by_id: dict[str, Entry] = field(default_factory=dict)
     responses: dict[str, list[Entry]] = field(default_factory=dict)  # rfi id -> its responses
 
@@ -145,7 +146,9 @@ def entry_page(site: Site, entry: Entry) -> str:
     summary = meta.get("summary")
     if isinstance(summary, str) and summary.strip():
         parts.append(f'<p class="summary">{h(summary)}</p>')
-    parts.append(f'<article class="body">{markdown(entry.body)}</article>')
+    body = site.bodies.get(entry.id)
+    body = markdown(entry.body) if body is None else body
+    parts.append(f'<article class="body">{body}</article>')
     files = site.attachments.get(entry.id, [])
     if files:
         items = "".join(f'<li><a href="{h(href(f.name))}">{h(f.name)}</a></li>' for f in files)
