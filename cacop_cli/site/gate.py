@@ -177,11 +177,8 @@ BATCH_CHARS = 400_000  # entry texts scanned together: detect-secrets costs a st
 
 
 def workers() -> int:
-    """The processors this process may use (both cores of a small CI runner)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """The processors to scan on (both cores of a small CI runner)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def scan_all(
