@@ -562,6 +562,60 @@ def search_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
     return figures
 
 
+SITE_QUERIES = ("robbery", "gun violence", "carjacking hot spots", "car", "ATF", "nibrs")
+
+
+def site_query_ms(out: Path, queries: tuple[str, ...] = SITE_QUERIES, runs: int = 5) -> dict:
+    """How long a query takes to answer in a built site's page: headless Chromium (Debian's
+    chromium + chromium-driver, through Selenium) opens OUT/index.html from file://, and
+    performance.now() is read around the search box's own input handler (ranking and
+    drawing the results). Per query the median of `runs` and the first (cold) run, in ms;
+    also how long the page took to load with its index. {} when no browser is installed."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return {}
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if chromium is None or not Path(driver_path).is_file():
+        return {}
+    options = Options()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1400,1000"):  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    timed = """
+        var box = document.getElementById("q"), started = performance.now();
+        box.value = arguments[0];
+        box.dispatchEvent(new Event("input"));
+        var took = performance.now() - started;
+        return [took, document.querySelectorAll("#results ol.hits li").length];"""
+    try:
+        driver.set_page_load_timeout(300)
+        driver.get((out / "index.html").resolve().as_uri())
+        load = driver.execute_script(
+            "var t = performance.getEntriesByType('navigation')[0]; return t.loadEventEnd;"
+        )
+        figures = {"page load with index (ms)": round(load, 1)}
+        for query in queries:
+            times, shown = [], 0
+            for _ in range(runs):
+                took, shown = driver.execute_script(timed, query)
+                times.append(took)
+                driver.execute_script(timed, "")
+            figures[query] = {
+                "first_ms": round(times[0], 1),
+                "median_ms": round(statistics.median(times), 1),
+                "shown": shown,
+            }
+        return figures
+    finally:
+        driver.quit()
+
+
 # ----------------------------------------------------------------------- relevance
 
 

@@ -94,6 +94,8 @@ def secrets(text: str, path: str, prefilter_from: int = PREFILTER_FROM) -> list[
     from detect_secrets.core.scan import scan_file
     from detect_secrets.settings import default_settings
 
+    from . import secretfilter
+
     numbers: list[int] | None = None
     if len(text) >= prefilter_from:
         text, numbers = secret_candidates(text)
@@ -104,7 +106,8 @@ def secrets(text: str, path: str, prefilter_from: int = PREFILTER_FROM) -> list[
     with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         copy = Path(folder) / name
         copy.write_text(text, encoding="utf-8")
-        with default_settings():
+        with default_settings() as settings:
+            secretfilter.use_in(settings)
             hits = sorted(
                 {
                     (numbers[hit.line_number - 1] if numbers else hit.line_number, hit.type)

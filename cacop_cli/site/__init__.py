@@ -10,6 +10,9 @@ become AMBER cannot survive a rebuild. Never prints; the summary is returned.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -18,12 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from ..config import KB
-from ..errors import ExitCode, Refused, UsageError
+from ..errors import CacopError, ExitCode, Refused, UsageError
 from ..models import TLP_BACKGROUND, TLP_COLOURS, Outcome, tlp_label, tlp_rank
 from ..publish import Line, choose_line
 from .gate import MAX_SITE_TLP, Attachment, Refusal
 
 MARKER = ".cacop-site"  # in every folder `site build` wrote: it may replace that folder
+SITE_RECORD = "site-files.json"  # in .cacop/: what the last build wrote where (class Written)
+SITE_RECORD_FORMAT = 1
+BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
+BODIES_RECORD_FORMAT = 1
 
 
 @dataclass
@@ -128,7 +135,9 @@ def build(
     published = Catalog(kb, chosen.entries, [], catalog.sites)
     report = community.gaps(kb, today=today, max_tlp=line.line, catalog=published, gated=True)
     names = {slug: report.site_names.get(slug, slug) for slug in report.sites}
+    rendered = RenderedBodies(kb)
     site = pages.Site(
+        bodies={entry.id: rendered.html(entry.body) for entry in chosen.entries},
         entries=chosen.entries,
         attachments=chosen.attachments,
         site_names=names,
@@ -137,6 +146,7 @@ def build(
         gaps=report,
     )
     html_pages = pages.all_pages(site)
+    rendered.save()
     index = searchindex.build(chosen.entries, chosen.attachments, vocabulary.groups(kb.root))
     files: dict[str, str] = dict(html_pages)
     files["assets/site.css"] = stylesheet()
@@ -145,7 +155,7 @@ def build(
     )
     files["assets/search-index.js"] = searchindex.as_script(index)
     files[MARKER] = "Written by `cacop site build`; a rebuild replaces this folder.\n"
-    copied = _write(out, files, chosen.attachments)
+    copied = _write(kb, out, files, chosen.attachments)
     return SiteBuild(
         out=out,
         line=line,
@@ -159,29 +169,215 @@ def build(
     )
 
 
-def _write(out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]]) -> int:
+class RenderedBodies:
+    """Each entry's body as HTML, kept by its text in `.cacop/site-bodies.json` (derived,
+    JSON), so a rebuild renders only changed entries. The HTML goes into pages as it is,
+    so the file is signed with this user's key, as the gate's record is (site/gate.py): one
+    edited, copied or written by another cacop or markdown-it is ignored."""
+
+    def __init__(self, kb: KB) -> None:
+        from importlib.metadata import version
+
+        from .. import __version__
+        from ..index.record import user_key
+
+        self.path = kb.state_dir / BODIES_RECORD
+        self.key = user_key()
+        self.stamp = [BODIES_RECORD_FORMAT, __version__, version("markdown-it-py")]
+        self.known: dict[str, str] = {}
+        self.used: dict[str, str] = {}
+        try:
+            document = json.loads(self.path.read_text("utf-8"))
+            bodies = document["bodies"]
+            if (
+                document["stamp"] == self.stamp
+                and isinstance(bodies, dict)
+                and hmac.compare_digest(str(document["signature"]), self._sign(bodies))
+            ):
+                self.known = bodies
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+    def _sign(self, bodies: dict[str, str]) -> str:
+        payload = json.dumps([self.stamp, bodies], sort_keys=True, separators=(",", ":"))
+        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+
+    def html(self, body: str) -> str:
+        from .html import markdown
+
+        key = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        found = self.known.get(key)
+        if not isinstance(found, str):
+            found = markdown(body)
+        self.used[key] = found
+        return found
+
+    def save(self) -> None:
+        from ..entries import write_atomic
+
+        if self.used == self.known:
+            return
+        document = {"stamp": self.stamp, "bodies": self.used, "signature": self._sign(self.used)}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        except (OSError, CacopError):  # without it the next build renders every body
+            pass
+
+
+def _write(
+    kb: KB, out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]]
+) -> int:
+    """The site into `out`: in place when `out` is the site this clone wrote last (only
+    what changed is written, and whatever the new site does not hold is removed first),
+    else into a new folder that then takes `out`'s place."""
+    record = Written.load(kb, out)
+    in_place = record is not None and (out / MARKER).is_file()
+    record = record or Written(kb, out)
+    try:
+        return (_update if in_place else _replace)(out, files, attachments, record)
+    finally:
+        record.save()
+
+
+class Written:
+    """What `site build` last wrote into a folder (kept in `.cacop/`, derived): each file's
+    digest and the size and modification time it had, so that a rebuild rewrites only
+    what changed and any file edited since is written again. Unreadable: a full build."""
+
+    def __init__(self, kb: KB, out: Path, files: dict[str, list] | None = None) -> None:
+        self.path = kb.state_dir / SITE_RECORD
+        self.out = out
+        self.files: dict[str, list] = files or {}  # name -> [digest, size, mtime_ns]
+
+    @classmethod
+    def load(cls, kb: KB, out: Path) -> Written | None:
+        try:
+            document = json.loads((kb.state_dir / SITE_RECORD).read_text("utf-8"))
+            if document["format"] == SITE_RECORD_FORMAT and document["out"] == str(out):
+                files = document["files"]
+                if isinstance(files, dict):
+                    return cls(kb, out, files)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
+
+    def unchanged(self, name: str, digest: str, on_disk: os.stat_result | None) -> bool:
+        known = self.files.get(name)
+        return (
+            on_disk is not None
+            and isinstance(known, list)
+            and known == [digest, on_disk.st_size, on_disk.st_mtime_ns]
+        )
+
+    def wrote(self, name: str, digest: str, target: Path) -> None:
+        stat = target.stat()
+        self.files[name] = [digest, stat.st_size, stat.st_mtime_ns]
+
+    def save(self) -> None:
+        from ..entries import write_atomic
+
+        document = {"format": SITE_RECORD_FORMAT, "out": str(self.out), "files": self.files}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        except (OSError, CacopError):  # without it the next build writes everything
+            pass
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _attachment_digest(path: Path) -> str:
+    """An attachment by its source's size and time (its bytes were read by the gate)."""
+    stat = path.stat()
+    return f"source:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _replace(
+    out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]], record: Written
+) -> int:
     """Everything into a new folder beside `out`, then that folder in `out`'s place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fresh = out.parent / f".{out.name}.building-{os.getpid()}"
     stale = out.parent / f".{out.name}.old-{os.getpid()}"
     shutil.rmtree(fresh, ignore_errors=True)
+    record.files = {}
     copied = 0
     try:
         for name, text in files.items():
             target = fresh / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8", newline="\n")
+            data = text.encode("utf-8")
+            target.write_bytes(data)
+            record.wrote(name, _digest(data), target)
         for entry_id, attached in attachments.items():
             for attachment in attached:
-                shutil.copyfile(attachment.path, fresh / entry_id / attachment.name)
+                name = f"{entry_id}/{attachment.name}"
+                shutil.copyfile(attachment.path, fresh / name)
+                record.wrote(name, _attachment_digest(attachment.path), fresh / name)
                 copied += 1
         if out.exists():
             out.rename(stale)
         fresh.rename(out)
     except OSError as exc:
+        record.files = {}
         shutil.rmtree(fresh, ignore_errors=True)
         if stale.exists() and not out.exists():
             stale.rename(out)
         raise UsageError(f"cannot write the site into {out}: {exc}") from exc
     shutil.rmtree(stale, ignore_errors=True)
     return copied
+
+
+def _update(
+    out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]], record: Written
+) -> int:
+    """Only what changed into `out`: first every file the new site does not hold goes (an
+    entry withdrawn, refused or now above the line), and the search index if it changes;
+    then each changed page, each changed attachment, and the search index last."""
+    wanted: dict[str, tuple[str, Any]] = {}  # name -> (digest, text or source path)
+    for name, text in files.items():
+        data = text.encode("utf-8")
+        wanted[name] = (_digest(data), data)
+    for entry_id, attached in attachments.items():
+        for attachment in attached:
+            name = f"{entry_id}/{attachment.name}"
+            wanted[name] = (_attachment_digest(attachment.path), attachment.path)
+    try:
+        present: dict[str, os.stat_result] = {}
+        for folder, dirs, names in os.walk(out):
+            base = Path(folder)
+            for name in names + [d for d in dirs if (base / d).is_symlink()]:
+                present[(base / name).relative_to(out).as_posix()] = (base / name).lstat()
+        last = ("assets/search-index.js",)
+        changed = [
+            name
+            for name, (digest, _) in wanted.items()
+            if not record.unchanged(name, digest, present.get(name))
+        ]
+        emptied: set[Path] = set()
+        for name in present:
+            if name not in wanted or name in last and name in changed:
+                (out / name).unlink()
+                record.files.pop(name, None)
+                emptied.update((out / name).parents)
+        for folder in sorted(emptied, key=lambda f: len(f.parts), reverse=True):
+            if out in folder.parents and not any(folder.iterdir()):
+                folder.rmdir()
+        for name in sorted(changed, key=lambda n: n in last):
+            digest, source = wanted[name]
+            target = out / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.part-{os.getpid()}")
+            if isinstance(source, bytes):
+                partial.write_bytes(source)
+            else:
+                shutil.copyfile(source, partial)
+            os.replace(partial, target)
+            record.wrote(name, digest, target)
+    except OSError as exc:
+        record.files = {}
+        raise UsageError(f"cannot write the site into {out}: {exc}") from exc
+    return sum(len(attached) for attached in attachments.values())

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,12 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
     reasons: dict[str, list[str]] = {}
     texts: list[tuple[str, str, str]] = []  # (owner's rel, file's rel, text): entry files
     files: dict[str, list[Attachment]] = {}
-    attached: dict[str, list] = {}  # owner's rel -> findings in its attachments
+    owned: dict[str, list[str]] = {}  # entry's rel -> its file and its attachments' rels
+    by_file: dict[str, list[Finding]] = {}  # a file's rel -> what the gate found in it
+    unknown_files: list[tuple[str, str, str, Path]] = []  # (owner, rel, text, path)
     for entry in marked:
         texts.append((entry.rel, entry.rel, entry.path.read_text("utf-8", errors="replace")))
+        owned[entry.rel] = [entry.rel]
         for name, path in attachment_files(entry):
             if path is None:
                 reasons.setdefault(entry.rel, []).append(
@@ -116,29 +120,28 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
                     "checked for personal data"
                 )
                 continue
-            text = extracted.text
-            found = remembered.get(rel, text)
-            if found is None:  # the sharing gate's own check of a file: tables, banners too
-                found = gates.scan_file(
-                    path.read_bytes(), rel, max_tlp=line.line, today=today, cache_dir=cache,
-                    email_allowlist=kb.email_allowlist,
-                )  # fmt: skip
-                remembered.put(rel, text, found)
-            attached.setdefault(entry.rel, []).extend(found)
+            owned[entry.rel].append(rel)
+            found = remembered.get(rel, extracted.text)
+            if found is None:
+                unknown_files.append((entry.rel, rel, extracted.text, path))
+            else:
+                by_file[rel] = found
             files.setdefault(entry.id, []).append(Attachment(name, path, extracted.text))
-    findings: dict[str, list[Finding]] = {}
     unknown = []
     for owner, rel, text in texts:
         found = remembered.get(rel, text)
         if found is None:
             unknown.append((owner, rel, text))
         else:
-            findings.setdefault(owner, []).extend(found)
-    scanned = gates.scan_many([(rel, text) for _, rel, text in unknown], today, kb.email_allowlist)
-    for owner, rel, text in unknown:
-        found = scanned.get(rel, [])
-        remembered.put(rel, text, found)
-        findings.setdefault(owner, []).extend(found)
+            by_file[rel] = found
+    scanned = scan_all(
+        [(rel, text) for _, rel, text in unknown],
+        [(rel, path) for _, rel, _, path in unknown_files],
+        ScanSettings(line.line, today, tuple(kb.email_allowlist), cache),
+    )
+    for _owner, rel, text in unknown + [item[:3] for item in unknown_files]:
+        by_file[rel] = scanned.get(rel, [])
+        remembered.put(rel, text, by_file[rel])
     remembered.save()
     ids: dict[str, str] = {}
     for entry in marked:
@@ -149,7 +152,7 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
             )
         ids.setdefault(entry.id, entry.rel)
     for entry in marked:
-        found = findings.get(entry.rel, []) + attached.get(entry.rel, [])
+        found = [finding for rel in owned[entry.rel] for finding in by_file.get(rel, [])]
         blocking, _ = gates.apply_override(found, entry.meta.get("pii_override"))
         said = reasons.get(entry.rel, []) + [str(finding) for finding in blocking]
         if said:
@@ -158,6 +161,73 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
             selection.entries.append(entry)
             selection.attachments[entry.id] = files.get(entry.id, [])
     return selection
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """What the gate's scan depends on besides the file itself."""
+
+    max_tlp: str
+    today: dt.date
+    email_allowlist: tuple[str, ...]
+    extract_cache: Path
+
+
+BATCH_CHARS = 400_000  # entry texts scanned together: detect-secrets costs a start per run
+
+
+def workers() -> int:
+    """The processors to scan on (both cores of a small CI runner)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def scan_all(
+    texts: list[tuple[str, str]], attachments: list[tuple[str, Path]], settings: ScanSettings
+) -> dict[str, list[Finding]]:
+    """The sharing gate's scan of each entry's text (share/gates.scan_many, in batches) and
+    of each attachment (share/gates.scan_file), findings by file, spread over the
+    processors. The checks are the same whichever process runs them."""
+    batches: list[list[tuple[str, str]]] = [[]]
+    size = 0
+    for rel, text in texts:
+        if size > BATCH_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append((rel, text))
+        size += len(text)
+    jobs = [(_scan_texts, batch) for batch in batches if batch]
+    jobs += [(_scan_attachment, item) for item in attachments]
+    found: dict[str, list[Finding]] = {}
+    count = min(workers(), len(jobs))
+    if count <= 1:
+        results = [job(work, settings) for job, work in jobs]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(count) as pool:
+            futures = [pool.submit(job, work, settings) for job, work in jobs]
+            results = [future.result() for future in futures]
+    for result in results:
+        for rel, listed in result.items():
+            found.setdefault(rel, []).extend(listed)
+    return found
+
+
+def _scan_texts(batch: list[tuple[str, str]], settings: ScanSettings) -> dict[str, list[Finding]]:
+    from ..share import gates
+
+    return gates.scan_many(batch, settings.today, settings.email_allowlist)
+
+
+def _scan_attachment(item: tuple[str, Path], settings: ScanSettings) -> dict[str, list[Finding]]:
+    from ..share import gates
+
+    rel, path = item
+    found = gates.scan_file(
+        path.read_bytes(), rel, max_tlp=settings.max_tlp, today=settings.today,
+        cache_dir=settings.extract_cache, email_allowlist=settings.email_allowlist,
+    )  # fmt: skip
+    return {rel: found}
 
 
 class Remembered:

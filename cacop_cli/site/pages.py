@@ -42,10 +42,16 @@ class Site:
     kb_name: str
     today: dt.date
     gaps: GapReport
+    bodies: dict[str, str] = field(default_factory=dict)  # id -> body as HTML, if rendered
     by_id: dict[str, Entry] = field(default_factory=dict)
+    responses: dict[str, list[Entry]] = field(default_factory=dict)  # rfi id -> its responses
 
     def __post_init__(self) -> None:
         self.by_id = {entry.id: entry for entry in self.entries}
+        for entry in self.entries:
+            asked = entry.meta.get("rfi")
+            if entry.type == "response" and isinstance(asked, str):
+                self.responses.setdefault(asked, []).append(entry)
 
     def site_name(self, slug: str) -> str:
         return self.site_names.get(slug, slug)
@@ -140,7 +146,9 @@ def entry_page(site: Site, entry: Entry) -> str:
     summary = meta.get("summary")
     if isinstance(summary, str) and summary.strip():
         parts.append(f'<p class="summary">{h(summary)}</p>')
-    parts.append(f'<article class="body">{markdown(entry.body)}</article>')
+    body = site.bodies.get(entry.id)
+    body = markdown(entry.body) if body is None else body
+    parts.append(f'<article class="body">{body}</article>')
     files = site.attachments.get(entry.id, [])
     if files:
         items = "".join(f'<li><a href="{h(href(f.name))}">{h(f.name)}</a></li>' for f in files)
@@ -154,10 +162,9 @@ def entry_page(site: Site, entry: Entry) -> str:
                 f"<p>{link(root, entry_path(asked.id), asked.title)}</p></section>"
             )
     if entry.type == "rfi":
-        answers = [
-            e for e in site.entries if e.type == "response" and e.meta.get("rfi") == entry.id
-        ]
-        answers.sort(key=lambda e: (str(e.meta.get("created", "")), e.id))
+        answers = sorted(
+            site.responses.get(entry.id, []), key=lambda e: (str(e.meta.get("created", "")), e.id)
+        )
         items = "".join(
             f"<li>{link(root, entry_path(a.id), a.title or 'Response')}"
             f'<span class="meta"> · {h(site.site_name(str(a.meta.get("site", ""))))}'

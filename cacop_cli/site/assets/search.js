@@ -15,6 +15,19 @@
   for (var i = 0; i < lengths.length; i++) { total += lengths[i]; }
   if (count) { average = Math.max(1, total / count); }
 
+  var unpackedTerms = {};
+  function postingsOf(term) {  /* [document, count, ...] from the packed steps (searchindex.py) */
+    if (!Object.prototype.hasOwnProperty.call(terms, term)) { return null; }
+    if (unpackedTerms[term]) { return unpackedTerms[term]; }
+    var steps = terms[term], found = [], doc = 0, at = 0;
+    while (at < steps.length) {
+      doc += steps[at] >> 1;
+      if (steps[at] & 1) { found.push(doc, steps[at + 1]); at += 2; } else { found.push(doc, 1); at += 1; }
+    }
+    unpackedTerms[term] = found;
+    return found;
+  }
+
   function tokens(text) { return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []; }
 
   /* A query's words as terms: a run of words that is a vocabulary term becomes its
@@ -72,8 +85,8 @@
     for (var q = 0; q < wanted.length; q++) {
       var best = {};
       for (var t = 0; t < wanted[q].terms.length; t++) {
-        var term = wanted[q].terms[t], postings = terms[term];
-        if (!postings || !Object.prototype.hasOwnProperty.call(terms, term)) { continue; }
+        var term = wanted[q].terms[t], postings = postingsOf(term);
+        if (!postings) { continue; }
         var df = postings.length / 2, exact = t === 0 ? 1 : 0.7;
         var idf = Math.log(1 + (count - df + 0.5) / (df + 0.5));
         for (var i = 0; i < postings.length; i += 2) {

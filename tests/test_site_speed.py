@@ -1,0 +1,103 @@
+"""What keeps `site build` fast must not change what it publishes: the packed search index
+reads back as built, and the gate refuses the same entries, and the same pages are written,
+whether its scans come from the cache, from one process or from several."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from test_site import COMMON, SECRET_WORDS, STRATEGY, TODAY, make_kb
+
+from cacop_cli.config import load_kb
+from cacop_cli.site import build, gate, searchindex
+
+SECRET_ENTRY = (
+    "kb/strategies/milwaukee-2026-keyholdermarker-notes.md",
+    f"---\nid: milwaukee-2026-keyholdermarker-notes\n{STRATEGY}"
+    f"title: Keyholdermarker notes\n{COMMON}tlp: green\n---\n"
+    "The keyholdermarker export used aws_secret_access_key = "
+    '"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" until March.\n',
+)
+
+
+@given(st.dictionaries(st.integers(0, 20_000), st.integers(1, 500), max_size=60))
+def test_packed_postings_read_back_as_built(counts: dict[int, int]) -> None:
+    postings = [value for document in sorted(counts) for value in (document, counts[document])]
+    assert searchindex.unpacked(searchindex.packed(postings)) == postings
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_cache_and_processes_change_nothing_that_is_published(tmp_path, monkeypatch) -> None:
+    root = make_kb(tmp_path / "kb-repo")
+    (root / SECRET_ENTRY[0]).write_text(SECRET_ENTRY[1], encoding="utf-8")
+    today = dt.date.fromisoformat(TODAY)
+    record = root / ".cacop" / gate.GATE_CACHE
+
+    def site(name: str, workers: int) -> tuple[list, dict[str, bytes]]:
+        monkeypatch.setattr(gate, "workers", lambda: workers)
+        result = build(load_kb(root), tmp_path / name, skip_refused=True, today=today)
+        return [refusal.as_dict() for refusal in result.refused], tree(tmp_path / name)
+
+    monkeypatch.setattr(gate, "BATCH_CHARS", 2_000)  # many batches, so the pool has work
+    refused, pages = site("one-process", 1)
+    assert record.is_file()
+    record.unlink()
+    assert site("two-processes", 2) == (refused, pages)
+    assert json.loads(record.read_text("utf-8"))["findings"]
+    assert site("from-the-cache", 2) == (refused, pages)
+
+    said = json.dumps(refused)
+    for marker in ("piiplatypusmarker", "pngnarwhalmarker", "keyholdermarker"):  # refused;
+        assert marker in said  # the red and amber entries are left out, as above the line
+    assert "secret" in said and "date-of-birth" in said
+    for path, data in pages.items():
+        for word in (*SECRET_WORDS, "keyholdermarker", "wjalrxutnfemi"):
+            assert word.encode() not in data.lower(), f"{word} in {path}"
+
+
+def test_a_rebuild_in_place_equals_a_fresh_build_and_rewrites_only_what_changed(tmp_path):
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    out = tmp_path / "out"
+    build(load_kb(root), out, skip_refused=True, today=today)
+    first = tree(out)
+    kept = out / "milwaukee-2026-raw-html-is-text" / "index.html"
+    before = kept.stat().st_mtime_ns
+    strategies = sorted((root / "kb" / "strategies").glob("*.md"))
+    withdrawn, personal = strategies[0], strategies[1]
+    withdrawn.write_text(re.sub(r"(?m)^tlp: .*$", "tlp: amber", withdrawn.read_text("utf-8")))
+    personal.write_text(personal.read_text("utf-8") + "\nVictim born 2010-04-02, (414) 286-2411.\n")
+    (out / "map" / "index.html").write_text("edited by hand", encoding="utf-8")
+    (out / "stray.html").write_text("not the site's", encoding="utf-8")
+    assert (out / withdrawn.stem / "index.html").is_file()
+
+    again = build(load_kb(root), out, skip_refused=True, today=today)
+    fresh = build(load_kb(root), tmp_path / "fresh", skip_refused=True, today=today)
+    assert tree(out) == tree(tmp_path / "fresh")
+    assert tree(out) != first
+    assert [r.as_dict() for r in again.refused] == [r.as_dict() for r in fresh.refused]
+    assert not (out / withdrawn.stem).exists() and not (out / personal.stem).exists()
+    assert kept.stat().st_mtime_ns == before  # not written again
+
+
+def test_an_edited_record_of_rendered_bodies_is_ignored(tmp_path):
+    """The bodies' HTML goes into pages as it is: a record changed by hand (or copied from
+    elsewhere) must not put its HTML into the site."""
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
+    record = root / ".cacop" / "site-bodies.json"
+    document = json.loads(record.read_text("utf-8"))
+    assert document["bodies"]
+    document["bodies"] = {key: "<script>planted()</script>" for key in document["bodies"]}
+    record.write_text(json.dumps(document), encoding="utf-8")
+    build(load_kb(root), tmp_path / "second", skip_refused=True, today=today)
+    assert tree(tmp_path / "second") == tree(tmp_path / "first")
