@@ -533,8 +533,8 @@ def validate_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]
     say(f"{size:,}: cacop validate, nothing changed")
     argv = [*base, "validate"]
     unchanged, done = timed(size, "validate, nothing changed", argv, kb, runs, ok=(0, 1))
-    if done:
-        unchanged.note = done[-1].stdout.strip().splitlines()[-1][-80:] if done[-1].stdout else ""
+    said = (done[-1].stdout.strip() or done[-1].stderr.strip()).splitlines() if done else []
+    unchanged.note = unchanged.note or (said[-1][-80:] if said else "")  # "ok: N checked, …"
     say(f"{size:,}: cacop validate after 10 changed entries")
     strategies = sorted((kb / "kb" / "strategies").glob("*.md"))
     changed = timed_after_changes(
