@@ -773,7 +773,7 @@ def grep_figures(kb: Path, size: int, runs: int, kind: str) -> list[Figure]:
     grep, done = measure(size, f"git grep: {kind}", argv, kb, runs, ok=(0, 1))
     grep.note = f"{len(done[-1].stdout.splitlines())} files"
     if shutil.which("rg") is None:
-        return [grep]
+        return [grep, not_available(size, f"rg: {kind}", "rg is not installed")]
     if rg_args is None:  # rg has no --all-match: the files with one word, then the other
         words = query.split()
         argv = ["sh", "-c", f"rg -il -0 -e {words[0]} kb | xargs -0 -r rg -il -e {words[1]}"]
@@ -1039,7 +1039,8 @@ def issue_16_table(figures: list[Figure]) -> str:
                 "-" if figure.peak_mb is None else f"{figure.peak_mb:.0f}",
                 over,
                 "; ".join(item["target"] for item in mine),
-                "; ".join(item["status"] for item in mine) or figure.status,
+                "; ".join(item["status"] for item in mine)
+                or ("" if figure.extra.get("targets") else figure.status),  # n/a, failed
                 figure.note,
             )
         )

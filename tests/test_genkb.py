@@ -179,8 +179,12 @@ def test_bench_says_what_it_could_not_measure_and_how_long_a_stopped_run_took_at
     assert bench.shown_value(stopped) == "> 600.0 s"
     assert stopped_early.status.startswith("?")  # cannot tell: it might have passed
     assert measured.status == "PASS; MISS (+10 MB, 1.1x)"  # ≤300 ms, but ≤80 MB does not hold
-    table = bench.issue_16_table([missing, stopped, measured])
+    small = bench.Figure(2_000, "cacop show ID", 700.0, 25.0, 5)  # other issues' targets only
+    bench.judge([small], python_ms=None)
+    table = bench.issue_16_table([missing, stopped, measured, small])
     assert "n/a (no --no-cache)" in table and "> 600.0 s" in table
+    row = next(line for line in table.splitlines() if line.startswith("2,000"))
+    assert small.status.startswith("MISS") and "MISS" not in row
 
 
 def test_bench_reads_the_options_a_command_offers():
