@@ -917,14 +917,15 @@ def verdict(
         if (same["limit"], same["unit"], same["label"]) == (limit, unit, label):
             same["source"] += f"; {source}"
             return
-    text = f"{label}≤{limit:,.0f} {unit}"
+    text = f"{label}≤{format_ms(limit) if unit == 'ms' else f'{limit:,.0f} {unit}'}"
     if at_least:
         ok = False if value > limit else None  # cut off below the limit: cannot tell
         status = "MISS" if ok is False else "?"
         status += f" (> {format_ms(value)}: cut off)" if unit == "ms" else f" (> {value:,.0f})"
     else:
         ok = value <= limit
-        miss = "" if ok else f" (+{value - limit:,.0f} {unit}, {value / limit:.1f}x)"
+        over = format_ms(value - limit) if unit == "ms" else f"{value - limit:,.0f} {unit}"
+        miss = "" if ok else f" (+{over}, {value / limit:.1f}x)"
         status = ("PASS" if ok else "MISS") + miss
     figure.target = "; ".join(filter(None, [figure.target, text]))
     figure.status = "; ".join(filter(None, [figure.status, status]))
