@@ -147,7 +147,36 @@ def scan_file(
 
     A finding in an attachment names its place (page, sheet and cell, slide); what cannot
     be read in full is an `unscanned` finding: the gate does not send what it cannot read.
+    With `cache_dir` (`.cacop/extract/`), the findings are kept by content and settings in
+    `.cacop/scan/` (share/scancache.py): the same bytes are never scanned twice.
     """
+    if cache_dir is None:
+        return _scan_file(data, path, max_tlp=max_tlp, today=today, cache_dir=None,
+                          email_allowlist=email_allowlist)  # fmt: skip
+    from . import scancache
+
+    allowlist = tuple(email_allowlist)
+    place = scancache.folder(cache_dir)
+    cache_key = scancache.key(
+        data, Path(path).name, max_tlp=max_tlp, today=today, email_allowlist=allowlist
+    )
+    found = scancache.load(place, cache_key, path)
+    if found is None:
+        found = _scan_file(data, path, max_tlp=max_tlp, today=today, cache_dir=cache_dir,
+                           email_allowlist=allowlist)  # fmt: skip
+        scancache.store(place, cache_key, found)
+    return found
+
+
+def _scan_file(
+    data: bytes,
+    path: str,
+    *,
+    max_tlp: str,
+    today: dt.date,
+    cache_dir: Path | None,
+    email_allowlist: Iterable[str] = (),
+) -> list[Finding]:
     from .. import textextract
 
     extracted = textextract.extract_bytes(data, Path(path).name, cache_dir=cache_dir)
@@ -327,15 +356,19 @@ def gate_entry(
     allow_reason: str | None,
     today: dt.date,
     allow_unscanned: str | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[Entry, list[Finding], list[str], dict[str, Any] | None]:
     """Every gate before a commit: validity, TLP, personal data, secrets, unread files.
 
     Returns (entry, accepted findings, attachments let through unscanned, override).
     Raises GateRefused listing every reason. With a reason, personal data (or an attachment
     that cannot be read) is let through and the override (reason, who, when, which kinds or
-    files) is written into the entry first.
+    files) is written into the entry first. `cache_dir` is where extracted text and scan
+    findings are kept (default: the KB's own `.cacop/extract/`); `submit` gates in a
+    temporary checkout and names the clone's, so that its commit gate finds them there.
     """
-    findings, entry = _entry_findings(kb, path, today)
+    cache_dir = cache_dir or extract_cache(kb)
+    findings, entry = _entry_findings(kb, path, today, cache_dir)
     blocking, accepted = accept(findings, entry.meta)
     by = gitrepo.user_name(kb.root) or ", ".join(map(str, entry.meta.get("authors", [])))
     override = None
@@ -356,7 +389,7 @@ def gate_entry(
         )  # fmt: skip
     if text != path.read_text("utf-8"):
         write_atomic(path, text)
-        findings, entry = _entry_findings(kb, path, today)
+        findings, entry = _entry_findings(kb, path, today, cache_dir)
         blocking, accepted = accept(findings, entry.meta)
     if blocking:
         raise GateRefused("nothing was shared", blocking)
@@ -380,7 +413,9 @@ def accept(findings: list[Finding], meta: dict[str, Any] | None) -> tuple[list[F
     return still, accepted
 
 
-def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], Entry]:
+def _entry_findings(
+    kb: KB, path: Path, today: dt.date, cache_dir: Path
+) -> tuple[list[Finding], Entry]:
     rel = relpath(path, kb.root)
     try:
         entry = read_entry(path, kb.root, kb.limits)
@@ -413,7 +448,7 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
             continue
         findings += scan_file(
             attachment.read_bytes(), relpath(attachment, kb.root),
-            max_tlp=kb.max_tlp, today=today, cache_dir=extract_cache(kb),
+            max_tlp=kb.max_tlp, today=today, cache_dir=cache_dir,
             email_allowlist=kb.email_allowlist,
         )  # fmt: skip
     return findings, entry

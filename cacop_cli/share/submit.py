@@ -321,7 +321,7 @@ def _submit_holding_lock(
                 raise NotFound(f"the branch {branch} does not hold the entry {prepared.entry_id}")
             entry, accepted, unscanned, override = gate_entry(
                 tree, entry_file, allow_reason=allow_personal_data, today=today,
-                allow_unscanned=sending.allow_unscanned,
+                allow_unscanned=sending.allow_unscanned, cache_dir=extract_cache(kb),
             )  # fmt: skip
             similar = _similar(kb, entry.title, entry.body, exclude=entry.id)
             if sending.on_similar is not None:
@@ -346,7 +346,7 @@ def _submit_holding_lock(
                     if chosen.seen  # else all the local history no remote branch has
                     else gitrepo.commits_not_on_remotes(kb.root, commit)
                 )
-                range_findings = gate_commits(kb, carried)
+                range_findings = gate_commits(kb, carried, today)
                 if range_findings:  # what the branch carries besides the entry just checked
                     raise GateRefused("nothing was shared", range_findings)
                 if existing_tip is None:
