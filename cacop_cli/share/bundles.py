@@ -14,7 +14,7 @@ from ..errors import NotFound, Refused, UsageError
 from . import gates
 from .gates import Finding, GateRefused
 from .outgoing import gate_commits, invalid_entries
-from .session import sharing
+from .session import no_commits_yet, sharing
 from .sync import BroughtIn, check_state, integrate, refresh_index
 
 
@@ -35,6 +35,8 @@ def bundle_create(kb: KB, target: Path, since: str | None = None) -> BundleCreat
 def _bundle_create_holding_lock(kb: KB, target: Path, since: str | None = None) -> BundleCreated:
     """A git bundle of this branch (or of what came after `since`), gated like a push."""
     branch = check_state(kb)
+    if gitrepo.rev_parse(kb.root, f"refs/heads/{branch}") is None:
+        raise no_commits_yet("to bundle")
     since_commit = None
     if since is not None:
         since_commit = gitrepo.rev_parse(kb.root, since)

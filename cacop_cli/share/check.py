@@ -22,6 +22,7 @@ from ..errors import CacopError, Refused, UsageError
 from ..models import Outcome
 from .gates import Finding
 from .outgoing import gate_commits
+from .session import no_commits_yet
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 HOOK_MARK = "# cacop-hook: pre-push"
@@ -69,6 +70,8 @@ def check_range(kb: KB, spec: str | None = None, today: dt.date | None = None) -
     base, dots, head = spec.partition("..")
     if not dots:
         base, head = "", spec
+    if (head or "HEAD") == "HEAD" and gitrepo.rev_parse(kb.root, "HEAD") is None:
+        raise no_commits_yet("to check")
     head_sha = _revision(kb, head or "HEAD", spec)
     base_sha = _revision(kb, base, spec) if base else None
     commits = gitrepo.commits_between(kb.root, base_sha, head_sha)

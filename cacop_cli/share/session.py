@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import gitrepo
 from ..config import KB
-from ..errors import Busy, CacopError
+from ..errors import Busy, CacopError, Refused
 from ..filelock import held
 
 LOCK_NAME = "cacop-share.lock"
@@ -43,3 +43,13 @@ def sharing(kb: KB) -> Iterator[None]:
     with held(lock, True, 0.0, _busy, _unusable):
         gitrepo.clear_leftovers(kb.root)
         yield
+
+
+def no_commits_yet(what: str) -> Refused:
+    """The refusal of a sharing command in a clone whose branch has no commit yet (exit 1):
+    git's own "unknown revision 'HEAD'" says neither what is wrong nor what to do."""
+    return Refused(
+        f"this clone has no commits yet, so there is nothing {what}",
+        hint="commit your work first (`git add` the files, then `git commit`), or bring in "
+        "the shared history (`git pull` from the shared repository); then run this again",
+    )

@@ -26,7 +26,7 @@ from ..models import CONTROL, EntryDraft, Hit, tlp_rank
 from .forge import compare_url, open_with_gh
 from .gates import Finding, GateRefused, banner, extract_cache, gate_entry
 from .outgoing import gate_commits
-from .session import sharing
+from .session import no_commits_yet, sharing
 
 
 def _similar(kb: KB, title: str, body: str, *, exclude: str) -> list[Hit]:
@@ -272,7 +272,7 @@ def _base_commit(kb: KB, push: bool) -> _Base:
         commit = gitrepo.rev_parse(kb.root, ref)
         if commit:
             return _Base(commit, name, offline, seen=ref.startswith("refs/remotes/"))
-    raise GitError("this repository has no commits yet", hint="commit something first")
+    raise no_commits_yet("to build a submission on")
 
 
 def _submit(

@@ -22,7 +22,7 @@ from ..models import TYPE_FOLDERS, Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, meta_of
 from .outgoing import gate_commits, invalid_entries
-from .session import sharing
+from .session import no_commits_yet, sharing
 from .status import LAST_SYNC
 
 
@@ -392,6 +392,8 @@ def _sync_holding_lock(
             field="allow_unscanned",
         )
     branch = check_state(kb)
+    if gitrepo.rev_parse(kb.root, "HEAD") is None:
+        raise no_commits_yet("to sync")
     upstream = gitrepo.upstream_of(kb.root, branch)
     if upstream is None:
         gitrepo.remote_urls(kb.root, kb.remote)  # no shared repository at all: say that first
