@@ -708,15 +708,18 @@ class PushOutcome:
     remote_messages: list[str]
 
 
-def push(root: Path, remote: str, source: str, destination: str) -> PushOutcome:
-    """Push one ref without force; reads GitPython's PushInfo flags (push does not raise)."""
+def push(
+    root: Path, remote: str, source: str, destination: str, env: dict[str, str] | None = None
+) -> PushOutcome:
+    """Push one ref without force; reads GitPython's PushInfo flags (push does not raise).
+    `env` is added to the push's environment (a pre-push hook sees it)."""
     import git
 
     remote_urls(root, remote)
     check_branch_name(root, destination)
     repo = git.Repo(root)
     repo.git.update_environment(
-        **{k: v for k, v in git_env().items() if k.startswith(("GIT", "SSH", "LC_"))}
+        **{k: v for k, v in git_env().items() if k.startswith(("GIT", "SSH", "LC_"))}, **(env or {})
     )
     progress = git.RemoteProgress()
     refspec = f"{source}:refs/heads/{destination}"

@@ -59,7 +59,8 @@ def test_check_share_by_default_checks_what_the_shared_branch_lacks(cli, clone):
     result = cli("check-share", "--json", kb=clone)
     assert result.exit_code == ExitCode.OK, result.stderr
     assert json.loads(result.stdout) == {
-        "ok": True, "range": "origin/main..HEAD", "commits": 0, "findings": []
+        "ok": True, "range": "origin/main..HEAD", "commits": 0, "findings": [],
+        "unscanned_allowed": [], "unscanned_reason": None,
     }  # fmt: skip
     add(clone, CLEAN)
     add(clone, RED, tlp="red")

@@ -21,7 +21,7 @@ from ..errors import CacopError, ExitCode, GitError, Refused, UsageError
 from ..models import TYPE_FOLDERS, Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, meta_of
-from .outgoing import gate_commits, invalid_entries
+from .outgoing import gate_outgoing, push_env, unscanned_reason
 from .session import no_commits_yet, sharing
 from .status import LAST_SYNC
 
@@ -386,11 +386,7 @@ def _sync_holding_lock(
     kb: KB, push: bool = True, today: dt.date | None = None, allow_unscanned: str | None = None
 ) -> SyncResult:
     """`sync` itself, with this clone's sharing lock held."""
-    if allow_unscanned is not None and len(allow_unscanned.strip()) < 10:
-        raise UsageError(
-            "the reason given with --allow-unscanned is too short (10 characters or more)",
-            field="allow_unscanned",
-        )
+    allow_unscanned = unscanned_reason(allow_unscanned)
     branch = check_state(kb)
     if gitrepo.rev_parse(kb.root, "HEAD") is None:
         raise no_commits_yet("to sync")
@@ -425,16 +421,16 @@ def _sync_holding_lock(
     commits = gitrepo.commits_between(kb.root, tip, integration.after)
     result.to_push = len(commits)
     if push and commits and upstream.remote != ".":
-        found = gate_commits(kb, commits, today)
-        if allow_unscanned is not None:
-            result.unscanned_allowed = [f for f in found if f.category == gates.UNSCANNED]
-            result.unscanned_reason = allow_unscanned.strip()
-            found = [finding for finding in found if finding.category != gates.UNSCANNED]
-        result.push_refused = found or invalid_entries(kb, tip, integration.after)
+        gated = gate_outgoing(kb, commits, base=tip, tip=integration.after, today=today,
+                              allow_unscanned=allow_unscanned)  # fmt: skip
+        result.push_refused = gated.refused
+        result.unscanned_allowed = gated.unscanned_allowed
+        result.unscanned_reason = gated.unscanned_reason
         if not result.push_refused:
             outcome = gitrepo.push(
-                kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch
-            )
+                kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch,
+                env=push_env(allow_unscanned),
+            )  # fmt: skip
             said = "; ".join(outcome.remote_messages[-3:])
             if outcome.ok:
                 result.pushed = True
