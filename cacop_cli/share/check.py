@@ -22,7 +22,7 @@ from ..errors import CacopError, Refused, UsageError
 from ..models import Outcome
 from .gates import Finding
 from .outgoing import gate_outgoing, reason_from_env
-from .session import no_commits_yet
+from .session import clear_leftovers, no_commits_yet
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 HOOK_MARK = "# cacop-hook: pre-push"
@@ -68,7 +68,7 @@ def check_range(
     whole history). A revision that names no commit is a UsageError (exit 2). With
     `allow_unscanned` (a reason), files cacop cannot read are listed, not refused."""
     gitrepo.require_repository(kb.root, "check what would be shared")
-    gitrepo.clear_leftovers(kb.root)
+    clear_leftovers(kb)
     spec = default_range(kb) if spec is None else spec
     if not spec.strip() or spec.startswith("-") or "..." in spec:
         raise UsageError(

@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..models import TYPE_FOLDERS, Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, meta_of
 from .outgoing import gate_outgoing, push_env, unscanned_reason
-from .session import no_commits_yet, sharing
+from .session import ASIDE_PREFIX, no_commits_yet, record_set_aside, sharing
 from .status import LAST_SYNC
 
 
@@ -116,17 +117,21 @@ def _move_branch(kb: KB, *, before: str, after: str, source: str) -> list[str]:
         gitrepo.git_ok(root, "ls-files", "-s", "-z", "--", *clashing) if clashing else ""
     )
     backup = {name: (root / name).read_bytes() for name in clashing}
-    aside = Path(tempfile.mkdtemp(prefix="cacop-sync-", dir=gitrepo.git_dir(root)))
+    aside = Path(
+        tempfile.mkdtemp(prefix=f"{ASIDE_PREFIX}{os.getpid()}-", dir=gitrepo.git_dir(root))
+    )
     try:
         with gitrepo.sigint_deferred():
+            record_set_aside(aside, branch, before, after, same, backup, merged, index_entries)
             for number, name in enumerate(same):  # byte-identical to what arrives
-                os.replace(root / name, aside / str(number))
+                os.replace(root / name, aside / f"same-{number}")
             if clashing:  # set the edits aside: their merged text is written back below
                 gitrepo.git_ok(root, "checkout", "--quiet", "HEAD", "--", *clashing)
+            _pause_point("set-aside")
             reason = gitrepo.move_branch_keeping_work(root, branch, after)
             if reason is not None:
                 for number, name in enumerate(same):
-                    os.replace(aside / str(number), root / name)
+                    os.replace(aside / f"same-{number}", root / name)
                 for name, data in backup.items():
                     (root / name).write_bytes(data)
                 if index_entries:
@@ -142,6 +147,12 @@ def _move_branch(kb: KB, *, before: str, after: str, source: str) -> list[str]:
     finally:
         shutil.rmtree(aside, ignore_errors=True)
     return sorted(merged)
+
+
+def _pause_point(name: str) -> None:
+    """Where the tests kill a sync: with CACOP_TEST_PAUSE set to `name`, wait a minute."""
+    if os.environ.get("CACOP_TEST_PAUSE") == name:
+        time.sleep(60)
 
 
 def _clash(source: str, names: list[str]) -> GitError:
