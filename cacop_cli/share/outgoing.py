@@ -27,8 +27,8 @@ from .gates import (
     extract_cache,
     field_line,
     meta_of,
-    scan,
     scan_file,
+    scan_many,
     tlp_finding,
 )
 
@@ -104,8 +104,9 @@ def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> li
     today = today or dt.date.today()
     seen: set[tuple[str, int, str, str]] = set()
     blocking: list[Finding] = []
+    in_messages = _message_findings(kb, commits, today)
     for commit in commits:
-        found = _message_findings(kb, commit, today)
+        found = in_messages.get(_message_name(commit), [])
         for change in gitrepo.commit_changes(kb.root, commit):
             if change.status == "D" or set(change.blob) == {"0"}:
                 continue
@@ -120,9 +121,16 @@ def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> li
     return blocking
 
 
-def _message_findings(kb: KB, commit: str, today: dt.date) -> list[Finding]:
-    message = gitrepo.commit_message(kb.root, commit)
-    return scan(message, f"commit message {commit[:8]}", today, kb.email_allowlist)
+def _message_name(commit: str) -> str:
+    return f"commit message {commit[:8]}"
+
+
+def _message_findings(kb: KB, commits: list[str], today: dt.date) -> dict[str, list[Finding]]:
+    """Findings in every commit message, by the message's name: the messages are read by one
+    git process and scanned at once (detect-secrets starts once, not once a commit)."""
+    messages = gitrepo.commit_messages(kb.root, commits)
+    texts = [(_message_name(commit), messages.get(commit, "")) for commit in commits]
+    return scan_many(texts, today, kb.email_allowlist)
 
 
 def _blob_findings(kb: KB, commit: str, path: str, blob: str, today: dt.date) -> list[Finding]:
