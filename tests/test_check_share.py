@@ -211,3 +211,14 @@ def test_a_clone_with_no_commits_yet_is_told_so_and_what_to_do(cli, tmp_path, ar
     assert f"this clone has no commits yet, so there is {what}" in result.stderr
     assert "`git commit`" in result.stderr
     assert "names no commit" not in result.stderr and "rev-list" not in result.stderr
+
+
+def test_bundle_apply_into_a_clone_with_no_commits_says_what_to_do(cli, tmp_path, clone):
+    git(clone, "bundle", "create", "-q", str(tmp_path / "in.bundle"), "main")
+    site = tmp_path / "empty"
+    site.mkdir()
+    git(site, "init", "-q", "-b", "main")
+    write(site / "cacop.yaml", (Path(__file__).parent / "files/valid/cacop.yaml").read_text())
+    result = cli("bundle", "apply", str(tmp_path / "in.bundle"), kb=site)
+    assert result.exit_code == ExitCode.PROBLEMS, result.stderr
+    assert "this clone has no commits yet" in result.stderr and "`git pull`" in result.stderr

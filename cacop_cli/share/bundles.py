@@ -4,6 +4,7 @@ validating what it holds."""
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from ..errors import NotFound, Refused, UsageError
 from . import gates
 from .gates import Finding, GateRefused
 from .outgoing import gate_outgoing, unscanned_reason
-from .session import no_commits_yet, sharing
+from .session import no_commits_yet, process_gone, sharing
 from .sync import BroughtIn, check_state, integrate, refresh_index
 
 
@@ -61,6 +62,9 @@ def _bundle_create_holding_lock(
     path = target if target.is_absolute() else Path.cwd() / target
     if path.is_dir():
         raise UsageError(f"{target} is a folder; give a file name for the bundle")
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):  # a killed one's
+        if process_gone(stale.name.rsplit(".", 2)[-2]):
+            stale.unlink(missing_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         gitrepo.bundle_create(kb.root, partial, f"refs/heads/{branch}", since_commit)

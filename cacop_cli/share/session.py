@@ -113,7 +113,7 @@ def restore_set_aside(root: Path) -> list[str]:
         return restored
     for aside in folders:
         pid = aside.name.removeprefix(ASIDE_PREFIX).partition("-")[0]
-        if not aside.is_dir() or not _process_gone(pid):
+        if not aside.is_dir() or not process_gone(pid):
             continue
         try:
             manifest = json.loads((aside / _MANIFEST).read_text("utf-8"))
@@ -129,7 +129,7 @@ def restore_set_aside(root: Path) -> list[str]:
     return restored
 
 
-def _process_gone(pid: str) -> bool:
+def process_gone(pid: str) -> bool:
     if not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:

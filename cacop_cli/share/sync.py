@@ -68,7 +68,7 @@ def integrate(kb: KB, target: str | None, source: str) -> Integration:
     root = kb.root
     before = gitrepo.rev_parse(root, "HEAD")
     if before is None:
-        raise GitError("this branch has no commits yet")
+        raise no_commits_yet("to bring the new commits onto")
     if target is None or gitrepo.count_commits(root, before, target) == 0:
         return Integration(before, before, "up to date")
     ahead = gitrepo.count_commits(root, target, before)
