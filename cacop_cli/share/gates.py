@@ -414,8 +414,9 @@ def accept(findings: list[Finding], meta: dict[str, Any] | None) -> tuple[list[F
 
 
 def _entry_findings(
-    kb: KB, path: Path, today: dt.date, cache_dir: Path
+    kb: KB, path: Path, today: dt.date, cache_dir: Path | None = None
 ) -> tuple[list[Finding], Entry]:
+    cache_dir = cache_dir or extract_cache(kb)
     rel = relpath(path, kb.root)
     try:
         entry = read_entry(path, kb.root, kb.limits)
