@@ -461,9 +461,20 @@ def read_blob(root: Path, blob: str, limit: int | None = None) -> bytes | None:
     return run_git(root, "cat-file", "blob", blob, text=False).stdout
 
 
-def commit_message(root: Path, commit: str) -> str:
-    """A commit's full message, as it will travel with the commit."""
-    return git_ok(root, "log", "-1", "--format=%B", commit)
+def commit_messages(root: Path, commits: list[str]) -> dict[str, str]:
+    """The full message of each commit, read by one git process (commit -> message)."""
+    if not commits:
+        return {}
+    result = run_git(root, "log", "--no-walk=unsorted", "--stdin", "-z", "--format=%H%n%B",
+                     input="\n".join(commits).encode())  # fmt: skip
+    if result.returncode != 0:
+        raise GitError(f"git log failed: {first_reason(result.stderr)}")
+    found = {}
+    for record in result.stdout.split("\0"):
+        commit, _, message = record.lstrip("\n").partition("\n")
+        if commit:
+            found[commit] = message
+    return found
 
 
 def read_file_at(root: Path, commit: str, path: str) -> bytes | None:
@@ -708,15 +719,18 @@ class PushOutcome:
     remote_messages: list[str]
 
 
-def push(root: Path, remote: str, source: str, destination: str) -> PushOutcome:
-    """Push one ref without force; reads GitPython's PushInfo flags (push does not raise)."""
+def push(
+    root: Path, remote: str, source: str, destination: str, env: dict[str, str] | None = None
+) -> PushOutcome:
+    """Push one ref without force; reads GitPython's PushInfo flags (push does not raise).
+    `env` is added to the push's environment (a pre-push hook sees it)."""
     import git
 
     remote_urls(root, remote)
     check_branch_name(root, destination)
     repo = git.Repo(root)
     repo.git.update_environment(
-        **{k: v for k, v in git_env().items() if k.startswith(("GIT", "SSH", "LC_"))}
+        **{k: v for k, v in git_env().items() if k.startswith(("GIT", "SSH", "LC_"))}, **(env or {})
     )
     progress = git.RemoteProgress()
     refspec = f"{source}:refs/heads/{destination}"

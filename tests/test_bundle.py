@@ -169,3 +169,20 @@ def test_nothing_to_bundle_is_said(cli, sites, tmp_path):
     alpha, _ = sites
     result = cli("bundle", "create", str(tmp_path / "e.bundle"), "--since", "HEAD", kb=alpha)
     assert result.exit_code == ExitCode.PROBLEMS and "nothing to bundle" in result.stderr
+
+
+def test_bundle_create_removes_the_partial_file_a_killed_one_left(cli, sites, tmp_path):
+    """A bundle create killed mid-write leaves `.NAME.PID.partial` (commits in a file);
+    the next one into the same place removes it, never one whose cacop still runs."""
+    import subprocess
+
+    alpha, _ = sites
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".out.bundle.{dead.pid}.partial"
+    running = tmp_path / f".out.bundle.{os.getppid()}.partial"
+    for path in (stale, running):
+        path.write_bytes(b"# v2 git bundle\n")
+    made = cli("bundle", "create", str(tmp_path / "out.bundle"), kb=alpha)
+    assert made.exit_code == 0, made.stderr
+    assert not stale.exists() and running.exists()

@@ -59,7 +59,8 @@ def test_check_share_by_default_checks_what_the_shared_branch_lacks(cli, clone):
     result = cli("check-share", "--json", kb=clone)
     assert result.exit_code == ExitCode.OK, result.stderr
     assert json.loads(result.stdout) == {
-        "ok": True, "range": "origin/main..HEAD", "commits": 0, "findings": []
+        "ok": True, "range": "origin/main..HEAD", "commits": 0, "findings": [],
+        "unscanned_allowed": [], "unscanned_reason": None,
     }  # fmt: skip
     add(clone, CLEAN)
     add(clone, RED, tlp="red")
@@ -187,3 +188,37 @@ def test_init_installs_the_hook_and_ci_runs_the_gate(cli, tmp_path):
     assert 'cacop check-share "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME..HEAD"' in gitlab
     pre_commit = (root / ".pre-commit-config.yaml").read_text()
     assert "entry: cacop check-share" in pre_commit and "stages: [pre-push]" in pre_commit
+
+
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["check-share"], "nothing to check"),
+        (["check-share", "HEAD"], "nothing to check"),
+        (["sync"], "nothing to sync"),
+        (["bundle", "create", "out.bundle"], "nothing to bundle"),
+    ],
+)
+def test_a_clone_with_no_commits_yet_is_told_so_and_what_to_do(cli, tmp_path, argv, what):
+    """Not git's "'HEAD' names no commit" or "unknown revision": what, and what to do."""
+    site = tmp_path / "site"
+    site.mkdir()
+    git(site, "init", "-q", "-b", "main")
+    write(site / "cacop.yaml", (Path(__file__).parent / "files/valid/cacop.yaml").read_text())
+    git(site, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
+    result = cli(*argv, kb=site)
+    assert result.exit_code == ExitCode.PROBLEMS, result.stderr
+    assert f"this clone has no commits yet, so there is {what}" in result.stderr
+    assert "`git commit`" in result.stderr
+    assert "names no commit" not in result.stderr and "rev-list" not in result.stderr
+
+
+def test_bundle_apply_into_a_clone_with_no_commits_says_what_to_do(cli, tmp_path, clone):
+    git(clone, "bundle", "create", "-q", str(tmp_path / "in.bundle"), "main")
+    site = tmp_path / "empty"
+    site.mkdir()
+    git(site, "init", "-q", "-b", "main")
+    write(site / "cacop.yaml", (Path(__file__).parent / "files/valid/cacop.yaml").read_text())
+    result = cli("bundle", "apply", str(tmp_path / "in.bundle"), kb=site)
+    assert result.exit_code == ExitCode.PROBLEMS, result.stderr
+    assert "this clone has no commits yet" in result.stderr and "`git pull`" in result.stderr

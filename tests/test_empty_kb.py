@@ -176,7 +176,8 @@ def test_check_share_and_hooks_install_on_a_fresh_kb(cli, fresh):
     result = clean_run(cli, fresh, "check-share", "--json")
     assert result.exit_code == ExitCode.OK, result.stdout + result.stderr
     document = json.loads(result.stdout)
-    assert document == {"ok": True, "range": "HEAD", "commits": 1, "findings": []}
+    assert document == {"ok": True, "range": "HEAD", "commits": 1, "findings": [],
+                        "unscanned_allowed": [], "unscanned_reason": None}  # fmt: skip
     result = clean_run(cli, fresh, "hooks", "install")
     assert result.exit_code == ExitCode.OK and "updated" in result.stderr
 

@@ -243,3 +243,16 @@ def test_the_line_prefilter_keeps_every_finding_on_secret_bearing_texts():
 def test_the_prefilter_leaves_out_plain_table_rows_and_keeps_line_numbers():
     text = "incident,beat\n1024,B12\npassword = x\n"
     assert gates.secret_candidates(text) == ("password = x\n", [3])
+
+
+def test_the_prefilter_leaves_out_rows_of_case_numbers_and_keeps_hex_and_long_numbers():
+    """An 8-digit incident number is no hex token detect-secrets could report (it lowers a
+    number's entropy under its limit below 19 digits), so a CSV of them is not sent whole."""
+    from detect_secrets.plugins.high_entropy_strings import HexHighEntropyString
+
+    plugin = HexHighEntropyString()
+    for length in range(8, 16):  # the most varied digits of each length stay under the limit
+        digits = "".join(str(number % 10) for number in range(length))
+        assert plugin.calculate_shannon_entropy(digits) < plugin.entropy_limit
+    text = "I00000001,3,burglary\nI00000002,4,theft\nx deadbeef01\nz 1234567890123456\n"
+    assert gates.secret_candidates(text)[1] == [3, 4]  # hex with a letter; 16 digits and more

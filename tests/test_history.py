@@ -264,3 +264,55 @@ def test_two_syncs_at_once_one_says_another_cacop_is_sharing(net, site_a, cacop_
     assert b"another cacop is sharing from this clone" in said
     assert b"Traceback" not in said
     assert first.returncode == 0, first_err
+
+
+def _killed_while_set_aside(exe, site: Path, temp: Path) -> None:
+    """Start `cacop sync --no-push`, and SIGKILL it once it has set files aside in
+    .git/cacop-sync-* (it waits there when CACOP_TEST_PAUSE=set-aside)."""
+    env = {**os.environ, "TMPDIR": str(temp), "CACOP_GIT_TIMEOUT": "20",
+           "CACOP_TEST_PAUSE": "set-aside"}  # fmt: skip
+    process = subprocess.Popen([*exe, "--kb", str(site), "sync", "--no-push"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not list((site / ".git").glob("cacop-sync-*/manifest.json")):
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, "sync never set anything aside"
+        time.sleep(0.05)
+    time.sleep(0.3)  # the moves follow the manifest; the pause comes after them
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)
+
+
+def test_a_sync_killed_with_files_set_aside_gets_them_back_at_the_next_command(
+    net, site_a, cacop_exe, tmp_path
+):
+    """An untracked file identical to one arriving, and uncommitted edits to a file that
+    arrives changed, are set aside while the branch moves; a kill there used to leave them
+    only in .git/cacop-sync-*. The next command (`status`) puts them back."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    lines = [f"line {number}\n" for number in range(12)]
+    net.other_site_commits("beta", {"notes/log.md": "".join(lines)}, "beta starts a log")
+    assert _run(cacop_exe, site_a, temp, "sync", "--no-push").wait(timeout=90) == 0
+    arriving = entry_text("beta-2025-same", "beta", "Same")
+    rel = "kb/strategies/beta-2025-same.md"
+    changed = lines[:-1] + ["line 11, corrected by beta\n"]
+    net.other_site_commits("beta", {rel: arriving, "notes/log.md": "".join(changed)}, "beta")
+    write(site_a / rel, arriving)  # the analyst has the same file, not committed
+    edited = "line 0, edited here\n" + "".join(lines[1:])
+    write(site_a / "notes/log.md", edited)
+    git(site_a, "add", "notes/log.md")  # staged: its staged state comes back too
+    head = git(site_a, "rev-parse", "HEAD").strip()
+    _killed_while_set_aside(cacop_exe, site_a, temp)
+    assert not (site_a / rel).exists()  # the kill landed while they were set aside
+    assert (site_a / "notes/log.md").read_text() == "".join(lines)
+    after = _run(cacop_exe, site_a, temp, "status")
+    _, stderr = after.communicate(timeout=90)
+    assert after.returncode == 0, stderr
+    assert (site_a / rel).read_text() == arriving
+    assert (site_a / "notes/log.md").read_text() == edited
+    assert "notes/log.md" in git(site_a, "diff", "--cached", "--name-only")
+    assert git(site_a, "rev-parse", "HEAD").strip() == head
+    assert not list((site_a / ".git").glob("cacop-sync-*"))
+    assert _run(cacop_exe, site_a, temp, "sync", "--no-push").wait(timeout=90) == 0
+    assert (site_a / "notes/log.md").read_text() == edited.replace(lines[-1], changed[-1])

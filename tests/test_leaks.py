@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -209,3 +210,36 @@ def test_response_less_strict_than_its_rfi_blocks_sync(cli, net, site_a):
     write(response, response.read_text() + "\nOne more line.\n")
     git(site_a, "commit", "-qam", "Add to the answer")
     assert "less strict than the RFI" in refused_sync(cli, net, site_a)
+
+
+def test_png_blocks_bundle_create_until_allowed_with_a_reason_like_sync(cli, site_a, tmp_path):
+    """bundle create takes --allow-unscanned from the shared commit gate, as sync does."""
+    commit_bytes(site_a, "notes/map.png", _png())
+    out = tmp_path / "out.bundle"
+    refused = cli("bundle", "create", str(out), kb=site_a)
+    assert refused.exit_code == ExitCode.PROBLEMS, refused.stderr
+    assert "notes/map.png:1: image: cannot be scanned" in refused.stderr
+    assert "--allow-unscanned" in refused.stderr and not out.exists()
+    short = cli("bundle", "create", str(out), "--allow-unscanned", "short", kb=site_a)
+    assert short.exit_code == ExitCode.USAGE and not out.exists()
+    made = cli("bundle", "create", str(out), "--allow-unscanned", "Map checked by hand", kb=site_a)
+    assert made.exit_code == 0, made.stderr
+    assert "notes/map.png:1: image: cannot be scanned" in made.stderr
+    assert "sent anyway: Map checked by hand" in made.stderr and out.is_file()
+    checked = cli("check-share", "--allow-unscanned", "Map checked by hand", kb=site_a)
+    assert checked.exit_code == 0 and "sent anyway: Map checked by hand" in checked.stderr
+    assert cli("check-share", kb=site_a).exit_code == ExitCode.PROBLEMS
+
+
+def test_sync_allow_unscanned_is_taken_by_the_pre_push_hook_too(cli, net, site_a, monkeypatch):
+    """cacop's own push hands the reason to git's pre-push hook, so the hook (the same gate)
+    does not refuse what `sync --allow-unscanned` let through; without it, it still does."""
+    monkeypatch.setenv("CACOP_GIT_TIMEOUT", "120")  # the push waits for the hook's cacop
+    assert cli("hooks", "install", kb=site_a).exit_code == 0
+    commit_bytes(site_a, "notes/map.png", _png())
+    plain = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=site_a,
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert plain.returncode != 0 and "notes/map.png" in plain.stdout + plain.stderr
+    result = cli("sync", "--allow-unscanned", "Hot-spot map checked by hand", kb=site_a)
+    assert result.exit_code == 0, result.stderr
+    assert git(net.bare, "rev-parse", "main") == git(site_a, "rev-parse", "HEAD")

@@ -31,6 +31,12 @@ bundle_app = typer.Typer(
     help="Exchange work as a file, for sites whose network cannot reach the shared repository.",
     no_args_is_help=True,
 )
+UNSCANNED_OPTION = typer.Option(
+    None,
+    "--allow-unscanned",
+    metavar="REASON",
+    help="Send files cacop cannot read (images, archives) after checking them yourself.",
+)
 hooks_app = typer.Typer(
     name="hooks",
     help="Git hooks that guard plain `git push` with the sharing gate.",
@@ -157,12 +163,7 @@ def register(app: typer.Typer) -> None:
     def sync(
         ctx: typer.Context,
         no_push: bool = typer.Option(False, "--no-push", help="Only bring work in."),
-        allow_unscanned: str | None = typer.Option(
-            None,
-            "--allow-unscanned",
-            metavar="REASON",
-            help="Send files cacop cannot read (images, archives) after checking them yourself.",
-        ),
+        allow_unscanned: str | None = UNSCANNED_OPTION,
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -187,6 +188,7 @@ def register(app: typer.Typer) -> None:
         stdin_pre_push: bool = typer.Option(
             False, "--stdin-pre-push", help="Read the lines git gives a pre-push hook."
         ),
+        allow_unscanned: str | None = UNSCANNED_OPTION,
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -200,9 +202,11 @@ def register(app: typer.Typer) -> None:
         if stdin_pre_push:
             if revisions is not None:
                 raise UsageError("give a RANGE or --stdin-pre-push, not both")
-            result = share.check_pre_push(knowledge_base, sys.stdin.read())
+            result = share.check_pre_push(
+                knowledge_base, sys.stdin.read(), allow_unscanned=allow_unscanned
+            )
         else:
-            result = share.check_range(knowledge_base, revisions)
+            result = share.check_range(knowledge_base, revisions, allow_unscanned=allow_unscanned)
         view.share_checked(result, as_json)
         raise typer.Exit(result.exit_code)
 
@@ -229,13 +233,15 @@ def register(app: typer.Typer) -> None:
         since: str | None = typer.Option(
             None, "--since", metavar="REF", help="Only commits after this one (the last bundle)."
         ),
+        allow_unscanned: str | None = UNSCANNED_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
         """Write this branch's commits to a file, with the same gates as a push."""
         from .. import share
         from ..render import share as view
 
-        view.bundle_created(share.bundle_create(open_kb(ctx, kb), file, since))
+        made = share.bundle_create(open_kb(ctx, kb), file, since, allow_unscanned=allow_unscanned)
+        view.bundle_created(made)
 
     @bundle_app.command("apply")
     def bundle_apply(

@@ -9,6 +9,7 @@ from ..share import (
     Arrival,
     BundleApplied,
     BundleCreated,
+    Finding,
     HookInstalled,
     ShareCheck,
     SubmitResult,
@@ -131,8 +132,7 @@ def synced(result: SyncResult, site: str, as_json: bool) -> None:
         if not result.arrived and result.integration.how == "up to date":
             emit("nothing new from other sites")
         if result.pushed:
-            for finding in result.unscanned_allowed:
-                warn(f"{finding} — sent anyway: {result.unscanned_reason}")
+            _sent_anyway(result.unscanned_allowed, result.unscanned_reason)
             emit(f"sent {result.to_push} commit(s) to {result.upstream}")
         elif result.to_push and not result.push_refused and not result.push_failure:
             emit(f"{result.to_push} local commit(s) not pushed (--no-push)")
@@ -156,7 +156,15 @@ def synced(result: SyncResult, site: str, as_json: bool) -> None:
         talk("hint: your commits are kept here; run `cacop sync` again", "yellow")
 
 
+def _sent_anyway(allowed: list[Finding], reason: str | None) -> None:
+    """The files cacop could not read that leave with --allow-unscanned, and the reason
+    (the same line for sync, bundle create and check-share)."""
+    for finding in allowed:
+        warn(f"{finding} — sent anyway: {reason}")
+
+
 def bundle_created(result: BundleCreated) -> None:
+    _sent_anyway(result.unscanned_allowed, result.unscanned_reason)
     emit(str(result.path))
     since = f" after {result.since}" if result.since else ""
     note(
@@ -211,11 +219,15 @@ def share_checked(result: ShareCheck, as_json: bool) -> None:
                 "range": result.range,
                 "commits": result.commits,
                 "findings": [finding.as_dict() for finding in result.findings],
+                "unscanned_allowed": [finding.as_dict() for finding in result.unscanned_allowed],
+                "unscanned_reason": result.unscanned_reason,
             }
         )
     else:
         for finding in result.findings:
             emit(str(finding))
+    if result.ok:
+        _sent_anyway(result.unscanned_allowed, result.unscanned_reason)
     if result.ok:
         note(f"{result.range}: {result.commits} commit(s) checked; nothing that may not leave")
         return

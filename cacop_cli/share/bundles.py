@@ -4,8 +4,9 @@ validating what it holds."""
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import gitrepo, ops
@@ -13,8 +14,8 @@ from ..config import KB
 from ..errors import NotFound, Refused, UsageError
 from . import gates
 from .gates import Finding, GateRefused
-from .outgoing import gate_commits, invalid_entries
-from .session import sharing
+from .outgoing import gate_outgoing, unscanned_reason
+from .session import no_commits_yet, process_gone, sharing
 from .sync import BroughtIn, check_state, integrate, refresh_index
 
 
@@ -24,17 +25,27 @@ class BundleCreated:
     branch: str
     commits: int
     since: str | None
+    unscanned_allowed: list[Finding] = field(default_factory=list)  # with --allow-unscanned
+    unscanned_reason: str | None = None
 
 
-def bundle_create(kb: KB, target: Path, since: str | None = None) -> BundleCreated:
+def bundle_create(
+    kb: KB, target: Path, since: str | None = None, allow_unscanned: str | None = None
+) -> BundleCreated:
     """See `_bundle_create_holding_lock`; one sharing command at a time in a clone."""
+    allow_unscanned = unscanned_reason(allow_unscanned)
     with sharing(kb):
-        return _bundle_create_holding_lock(kb, target, since)
+        return _bundle_create_holding_lock(kb, target, since, allow_unscanned)
 
 
-def _bundle_create_holding_lock(kb: KB, target: Path, since: str | None = None) -> BundleCreated:
-    """A git bundle of this branch (or of what came after `since`), gated like a push."""
+def _bundle_create_holding_lock(
+    kb: KB, target: Path, since: str | None, allow_unscanned: str | None
+) -> BundleCreated:
+    """A git bundle of this branch (or of what came after `since`), gated like a push: with
+    `allow_unscanned` (a reason), files cacop cannot read go in, listed with the reason."""
     branch = check_state(kb)
+    if gitrepo.rev_parse(kb.root, f"refs/heads/{branch}") is None:
+        raise no_commits_yet("to bundle")
     since_commit = None
     if since is not None:
         since_commit = gitrepo.rev_parse(kb.root, since)
@@ -43,19 +54,26 @@ def _bundle_create_holding_lock(kb: KB, target: Path, since: str | None = None) 
     commits = gitrepo.commits_between(kb.root, since_commit, f"refs/heads/{branch}")
     if not commits:
         raise Refused(f"nothing to bundle: {branch} has no commits after {since}")
-    blocking = gate_commits(kb, commits) or invalid_entries(kb, since_commit, commits[-1])
-    if blocking:
-        raise GateRefused("no bundle was made", blocking)
+    gated = gate_outgoing(
+        kb, commits, base=since_commit, tip=commits[-1], allow_unscanned=allow_unscanned
+    )
+    if gated.refused:
+        raise GateRefused("no bundle was made", gated.refused)
     path = target if target.is_absolute() else Path.cwd() / target
     if path.is_dir():
         raise UsageError(f"{target} is a folder; give a file name for the bundle")
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):  # a killed one's
+        if process_gone(stale.name.rsplit(".", 2)[-2]):
+            stale.unlink(missing_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         gitrepo.bundle_create(kb.root, partial, f"refs/heads/{branch}", since_commit)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-    return BundleCreated(path, branch, len(commits), since)
+    return BundleCreated(
+        path, branch, len(commits), since, gated.unscanned_allowed, gated.unscanned_reason
+    )
 
 
 @dataclass(kw_only=True)

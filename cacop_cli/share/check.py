@@ -21,7 +21,8 @@ from ..config import KB
 from ..errors import CacopError, Refused, UsageError
 from ..models import Outcome
 from .gates import Finding
-from .outgoing import gate_commits
+from .outgoing import gate_outgoing, reason_from_env
+from .session import clear_leftovers, no_commits_yet
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 HOOK_MARK = "# cacop-hook: pre-push"
@@ -33,6 +34,8 @@ class ShareCheck(Outcome):
     range: str
     commits: int
     findings: list[Finding] = field(default_factory=list)
+    unscanned_allowed: list[Finding] = field(default_factory=list)  # with --allow-unscanned
+    unscanned_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,11 +58,17 @@ def default_range(kb: KB) -> str:
     return f"{shared}..HEAD" if gitrepo.rev_parse(kb.root, shared) else "HEAD"
 
 
-def check_range(kb: KB, spec: str | None = None, today: dt.date | None = None) -> ShareCheck:
+def check_range(
+    kb: KB,
+    spec: str | None = None,
+    today: dt.date | None = None,
+    allow_unscanned: str | None = None,
+) -> ShareCheck:
     """Findings of the sharing gate in the commits of `spec` (A..B, or one revision's
-    whole history). A revision that names no commit is a UsageError (exit 2)."""
+    whole history). A revision that names no commit is a UsageError (exit 2). With
+    `allow_unscanned` (a reason), files cacop cannot read are listed, not refused."""
     gitrepo.require_repository(kb.root, "check what would be shared")
-    gitrepo.clear_leftovers(kb.root)
+    clear_leftovers(kb)
     spec = default_range(kb) if spec is None else spec
     if not spec.strip() or spec.startswith("-") or "..." in spec:
         raise UsageError(
@@ -69,16 +78,22 @@ def check_range(kb: KB, spec: str | None = None, today: dt.date | None = None) -
     base, dots, head = spec.partition("..")
     if not dots:
         base, head = "", spec
+    if (head or "HEAD") == "HEAD" and gitrepo.rev_parse(kb.root, "HEAD") is None:
+        raise no_commits_yet("to check")
     head_sha = _revision(kb, head or "HEAD", spec)
     base_sha = _revision(kb, base, spec) if base else None
     commits = gitrepo.commits_between(kb.root, base_sha, head_sha)
-    return ShareCheck(spec, len(commits), gate_commits(kb, commits, today))
+    return _checked(kb, spec, commits, today, allow_unscanned)
 
 
-def check_pre_push(kb: KB, lines: str, today: dt.date | None = None) -> ShareCheck:
+def check_pre_push(
+    kb: KB, lines: str, today: dt.date | None = None, allow_unscanned: str | None = None
+) -> ShareCheck:
     """The gate over what a `git push` sends, from the lines git gives a pre-push hook:
     `<local ref> <local sha> <remote ref> <remote sha>`. Deletions send nothing; a new
-    branch (or a remote commit this clone lacks) sends what no remote-tracking branch has."""
+    branch (or a remote commit this clone lacks) sends what no remote-tracking branch has.
+    The --allow-unscanned reason may come from CACOP_ALLOW_UNSCANNED, which cacop's own
+    push (`sync --allow-unscanned`) sets, so that the hook takes the same override."""
     gitrepo.require_repository(kb.root, "check what would be shared")
     commits: list[str] = []
     refs: list[str] = []
@@ -102,7 +117,18 @@ def check_pre_push(kb: KB, lines: str, today: dt.date | None = None) -> ShareChe
             found = gitrepo.commits_not_on_remotes(kb.root, local_sha)
         commits += [commit for commit in found if commit not in commits]
     described = "push to " + (", ".join(refs) if refs else "nothing")
-    return ShareCheck(described, len(commits), gate_commits(kb, commits, today))
+    return _checked(kb, described, commits, today, allow_unscanned or reason_from_env())
+
+
+def _checked(
+    kb: KB, described: str, commits: list[str], today: dt.date | None, reason: str | None
+) -> ShareCheck:
+    gated = gate_outgoing(
+        kb, commits, base=None, tip="", today=today, allow_unscanned=reason, validate=False
+    )
+    return ShareCheck(
+        described, len(commits), gated.refused, gated.unscanned_allowed, gated.unscanned_reason
+    )
 
 
 # ---------------------------------------------------------------- the hook

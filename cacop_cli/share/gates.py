@@ -70,21 +70,27 @@ def tlp_finding(tlp: Any, max_tlp: str, *, path: str, line: int) -> Finding | No
 # detect-secrets costs seconds a megabyte. In a large file only the lines that could hold a
 # secret go to it: a secret word, a URL with a
 # password, a known key prefix, or a token long enough to be a key (16 characters of a key's
-# alphabet; 8 hex digits, the shortest a hex token detect-secrets reports). Each finding
+# alphabet; 8 hex digits with a letter among them, the shortest hex token detect-secrets
+# reports). A run of decimal digits alone (an incident number, a count) is reported only
+# from 19 digits on: detect-secrets lowers a number's entropy below its limit of 3.0 up to
+# there, so 16 keeps a margin and a CSV of case numbers is not sent whole. Each finding
 # keeps its line number in the whole text.
+# (matched against the lower-cased line: twice as fast as a case-blind pattern)
 _MAY_HOLD_SECRET = re.compile(
-    r"(?i)key|pass|pwd|secret|token|auth|cred|contrase|private|bearer|://[^\s/]*@"
-    r"|[A-Za-z0-9+/=_.~-]{16,}|[0-9a-f]{8,}"
+    r"key|pass|pwd|secret|token|auth|cred|contrase|private|bearer|://[^\s/]*@"
+    r"|[a-z0-9+/=_.~-]{16,}|(?<![0-9a-f])(?=[0-9a-f]{8})[0-9]*[a-f]|[0-9]{16,}"
 )
 PREFILTER_FROM = 100_000  # characters; smaller texts go to detect-secrets whole
 
 
 def secret_candidates(text: str) -> tuple[str, list[int]]:
     """The lines of a text that could hold a secret, and the line number of each."""
+    lines = text.split("\n")
+    lowered = text.lower().split("\n")  # lower() never makes or removes a line break
     kept = [
         (number, line)
-        for number, line in enumerate(text.split("\n"), start=1)
-        if _MAY_HOLD_SECRET.search(line)
+        for number, (line, low) in enumerate(zip(lines, lowered, strict=True), start=1)
+        if _MAY_HOLD_SECRET.search(low)
     ]
     return "\n".join(line for _, line in kept) + "\n", [number for number, _ in kept]
 
@@ -144,7 +150,36 @@ def scan_file(
 
     A finding in an attachment names its place (page, sheet and cell, slide); what cannot
     be read in full is an `unscanned` finding: the gate does not send what it cannot read.
+    With `cache_dir` (`.cacop/extract/`), the findings are kept by content and settings in
+    `.cacop/scan/` (share/scancache.py): the same bytes are never scanned twice.
     """
+    if cache_dir is None:
+        return _scan_file(data, path, max_tlp=max_tlp, today=today, cache_dir=None,
+                          email_allowlist=email_allowlist)  # fmt: skip
+    from . import scancache
+
+    allowlist = tuple(email_allowlist)
+    place = scancache.folder(cache_dir)
+    cache_key = scancache.key(
+        data, Path(path).name, max_tlp=max_tlp, today=today, email_allowlist=allowlist
+    )
+    found = scancache.load(place, cache_key, path)
+    if found is None:
+        found = _scan_file(data, path, max_tlp=max_tlp, today=today, cache_dir=cache_dir,
+                           email_allowlist=allowlist)  # fmt: skip
+        scancache.store(place, cache_key, found)
+    return found
+
+
+def _scan_file(
+    data: bytes,
+    path: str,
+    *,
+    max_tlp: str,
+    today: dt.date,
+    cache_dir: Path | None,
+    email_allowlist: Iterable[str] = (),
+) -> list[Finding]:
     from .. import textextract
 
     extracted = textextract.extract_bytes(data, Path(path).name, cache_dir=cache_dir)
@@ -324,15 +359,19 @@ def gate_entry(
     allow_reason: str | None,
     today: dt.date,
     allow_unscanned: str | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[Entry, list[Finding], list[str], dict[str, Any] | None]:
     """Every gate before a commit: validity, TLP, personal data, secrets, unread files.
 
     Returns (entry, accepted findings, attachments let through unscanned, override).
     Raises GateRefused listing every reason. With a reason, personal data (or an attachment
     that cannot be read) is let through and the override (reason, who, when, which kinds or
-    files) is written into the entry first.
+    files) is written into the entry first. `cache_dir` is where extracted text and scan
+    findings are kept (default: the KB's own `.cacop/extract/`); `submit` gates in a
+    temporary checkout and names the clone's, so that its commit gate finds them there.
     """
-    findings, entry = _entry_findings(kb, path, today)
+    cache_dir = cache_dir or extract_cache(kb)
+    findings, entry = _entry_findings(kb, path, today, cache_dir)
     blocking, accepted = accept(findings, entry.meta)
     by = gitrepo.user_name(kb.root) or ", ".join(map(str, entry.meta.get("authors", [])))
     override = None
@@ -353,7 +392,7 @@ def gate_entry(
         )  # fmt: skip
     if text != path.read_text("utf-8"):
         write_atomic(path, text)
-        findings, entry = _entry_findings(kb, path, today)
+        findings, entry = _entry_findings(kb, path, today, cache_dir)
         blocking, accepted = accept(findings, entry.meta)
     if blocking:
         raise GateRefused("nothing was shared", blocking)
@@ -377,7 +416,10 @@ def accept(findings: list[Finding], meta: dict[str, Any] | None) -> tuple[list[F
     return still, accepted
 
 
-def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], Entry]:
+def _entry_findings(
+    kb: KB, path: Path, today: dt.date, cache_dir: Path | None = None
+) -> tuple[list[Finding], Entry]:
+    cache_dir = cache_dir or extract_cache(kb)
     rel = relpath(path, kb.root)
     try:
         entry = read_entry(path, kb.root, kb.limits)
@@ -410,7 +452,7 @@ def _entry_findings(kb: KB, path: Path, today: dt.date) -> tuple[list[Finding], 
             continue
         findings += scan_file(
             attachment.read_bytes(), relpath(attachment, kb.root),
-            max_tlp=kb.max_tlp, today=today, cache_dir=extract_cache(kb),
+            max_tlp=kb.max_tlp, today=today, cache_dir=cache_dir,
             email_allowlist=kb.email_allowlist,
         )  # fmt: skip
     return findings, entry

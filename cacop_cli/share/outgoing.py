@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .. import gitrepo, ops
 from ..config import KB
+from ..errors import UsageError
 from .gates import (
     ATTACHMENT_PATH,
     ENTRY_PATH,
@@ -24,12 +27,71 @@ from .gates import (
     extract_cache,
     field_line,
     meta_of,
-    scan,
     scan_file,
+    scan_many,
     tlp_finding,
 )
 
 SCAN_BYTES = 32 * 1_048_576  # a blob larger than this is not read: it is an unscanned finding
+
+# The reason given with --allow-unscanned, handed to git's pre-push hook by cacop's own push
+# (and usable with a plain `git push`), so that the hook takes the same override.
+UNSCANNED_ENV = "CACOP_ALLOW_UNSCANNED"
+
+
+@dataclass
+class Outgoing:
+    """What the commit gate says of a push's or a bundle's commits."""
+
+    refused: list[Finding] = field(default_factory=list)
+    unscanned_allowed: list[Finding] = field(default_factory=list)  # let through with a reason
+    unscanned_reason: str | None = None
+
+
+def unscanned_reason(reason: str | None) -> str | None:
+    """The reason given with --allow-unscanned, stripped; UsageError (exit 2) when shorter than
+    10 characters. Every outgoing path (sync, submit, bundle create, check-share) checks it so."""
+    if reason is None:
+        return None
+    if len(reason.strip()) < 10:
+        raise UsageError(
+            "the reason given with --allow-unscanned is too short (10 characters or more)",
+            field="allow_unscanned",
+        )
+    return reason.strip()
+
+
+def gate_outgoing(
+    kb: KB,
+    commits: list[str],
+    *,
+    base: str | None,
+    tip: str,
+    today: dt.date | None = None,
+    allow_unscanned: str | None = None,
+    validate: bool = True,
+) -> Outgoing:
+    """The commit gate over the commits that would leave (base..tip), then the validation of
+    the entries they change. With a reason, files cacop cannot read are let through and
+    listed with it; personal data, secrets, TLP and invalid entries still refuse."""
+    reason = unscanned_reason(allow_unscanned)
+    found = gate_commits(kb, commits, today)
+    result = Outgoing(unscanned_reason=reason)
+    if reason is not None:
+        result.unscanned_allowed = [f for f in found if f.category == UNSCANNED]
+        found = [finding for finding in found if finding.category != UNSCANNED]
+    result.refused = found or (invalid_entries(kb, base, tip) if validate and commits else [])
+    return result
+
+
+def push_env(reason: str | None) -> dict[str, str]:
+    """The environment cacop's own push gives git, so that a pre-push hook takes the reason."""
+    return {UNSCANNED_ENV: reason} if reason else {}
+
+
+def reason_from_env() -> str | None:
+    """The --allow-unscanned reason handed to a pre-push hook (None without one)."""
+    return os.environ.get(UNSCANNED_ENV) or None
 
 
 def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> list[Finding]:
@@ -42,8 +104,9 @@ def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> li
     today = today or dt.date.today()
     seen: set[tuple[str, int, str, str]] = set()
     blocking: list[Finding] = []
+    in_messages = _message_findings(kb, commits, today)
     for commit in commits:
-        found = _message_findings(kb, commit, today)
+        found = in_messages.get(_message_name(commit), [])
         for change in gitrepo.commit_changes(kb.root, commit):
             if change.status == "D" or set(change.blob) == {"0"}:
                 continue
@@ -58,9 +121,16 @@ def gate_commits(kb: KB, commits: list[str], today: dt.date | None = None) -> li
     return blocking
 
 
-def _message_findings(kb: KB, commit: str, today: dt.date) -> list[Finding]:
-    message = gitrepo.commit_message(kb.root, commit)
-    return scan(message, f"commit message {commit[:8]}", today, kb.email_allowlist)
+def _message_name(commit: str) -> str:
+    return f"commit message {commit[:8]}"
+
+
+def _message_findings(kb: KB, commits: list[str], today: dt.date) -> dict[str, list[Finding]]:
+    """Findings in every commit message, by the message's name: the messages are read by one
+    git process and scanned at once (detect-secrets starts once, not once a commit)."""
+    messages = gitrepo.commit_messages(kb.root, commits)
+    texts = [(_message_name(commit), messages.get(commit, "")) for commit in commits]
+    return scan_many(texts, today, kb.email_allowlist)
 
 
 def _blob_findings(kb: KB, commit: str, path: str, blob: str, today: dt.date) -> list[Finding]:

@@ -24,6 +24,7 @@ from ..entries import read_entry
 from ..errors import EntryError, GitError, UsageError
 from ..models import Outcome
 from .forge import compare_url
+from .session import clear_leftovers
 
 LAST_SYNC = "last-sync"  # git config cacop.last-sync: the shared commit the last sync brought in
 _ENTRY = re.compile(
@@ -268,7 +269,7 @@ def status(kb: KB, today: dt.date | None = None) -> Status:
     shared_name = f"{kb.remote}/{kb.branch}"
     if not gitrepo.is_repository(kb.root):
         return Status(kb.site, False, shared_name, rfis_to_answer=_rfis_to_answer(kb, today))
-    gitrepo.clear_leftovers(kb.root)  # what a killed sync or submit left in the temp folder
+    clear_leftovers(kb)  # what a killed sync or submit left (temp folder, .git/cacop-sync-*)
     shared = gitrepo.rev_parse(kb.root, f"refs/remotes/{kb.remote}/{kb.branch}")
     last_sync = gitrepo.cacop_settings(kb.root).get(LAST_SYNC)
     if last_sync is not None and gitrepo.rev_parse(kb.root, last_sync) is None:

@@ -25,8 +25,8 @@ from ..errors import CacopError, EntryError, GitError, MissingBranch, NotFound, 
 from ..models import CONTROL, EntryDraft, Hit, tlp_rank
 from .forge import compare_url, open_with_gh
 from .gates import Finding, GateRefused, banner, extract_cache, gate_entry
-from .outgoing import gate_commits
-from .session import sharing
+from .outgoing import gate_outgoing, push_env
+from .session import no_commits_yet, sharing
 
 
 def _similar(kb: KB, title: str, body: str, *, exclude: str) -> list[Hit]:
@@ -272,7 +272,7 @@ def _base_commit(kb: KB, push: bool) -> _Base:
         commit = gitrepo.rev_parse(kb.root, ref)
         if commit:
             return _Base(commit, name, offline, seen=ref.startswith("refs/remotes/"))
-    raise GitError("this repository has no commits yet", hint="commit something first")
+    raise no_commits_yet("to build a submission on")
 
 
 def _submit(
@@ -321,7 +321,7 @@ def _submit_holding_lock(
                 raise NotFound(f"the branch {branch} does not hold the entry {prepared.entry_id}")
             entry, accepted, unscanned, override = gate_entry(
                 tree, entry_file, allow_reason=allow_personal_data, today=today,
-                allow_unscanned=sending.allow_unscanned,
+                allow_unscanned=sending.allow_unscanned, cache_dir=extract_cache(kb),
             )  # fmt: skip
             similar = _similar(kb, entry.title, entry.body, exclude=entry.id)
             if sending.on_similar is not None:
@@ -346,9 +346,13 @@ def _submit_holding_lock(
                     if chosen.seen  # else all the local history no remote branch has
                     else gitrepo.commits_not_on_remotes(kb.root, commit)
                 )
-                range_findings = gate_commits(kb, carried)
-                if range_findings:  # what the branch carries besides the entry just checked
-                    raise GateRefused("nothing was shared", range_findings)
+                gated = gate_outgoing(
+                    kb, carried, base=base, tip=commit, today=today,
+                    allow_unscanned=sending.allow_unscanned, validate=False,
+                )  # fmt: skip
+                if gated.refused:  # what the branch carries besides the entry just checked
+                    raise GateRefused("nothing was shared", gated.refused)
+                unscanned += [f.path for f in gated.unscanned_allowed if f.path not in unscanned]
                 if existing_tip is None:
                     gitrepo.create_branch(kb.root, branch, commit)
                     made = (branch, commit, None)
@@ -376,7 +380,7 @@ def _submit_holding_lock(
             unseen_base=0 if chosen.seen else max(0, len(carried) - bool(changed)),
         )
         if push:
-            _push_branch(kb, result)
+            _push_branch(kb, result, sending.allow_unscanned)
             made = None
             if open_pr:
                 body = f"Shares the {entry.type} `{entry.id}` from {kb.site}."
@@ -395,8 +399,11 @@ def _submit_holding_lock(
         raise
 
 
-def _push_branch(kb: KB, result: SubmitResult) -> None:
-    outcome = gitrepo.push(kb.root, kb.remote, f"refs/heads/{result.branch}", result.branch)
+def _push_branch(kb: KB, result: SubmitResult, reason: str | None = None) -> None:
+    outcome = gitrepo.push(
+        kb.root, kb.remote, f"refs/heads/{result.branch}", result.branch,
+        env=push_env(reason),
+    )  # fmt: skip
     if not outcome.ok:
         said = "; ".join(outcome.remote_messages[-3:])
         raise GitError(

@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from ..errors import CacopError, ExitCode, GitError, Refused, UsageError
 from ..models import TYPE_FOLDERS, Outcome
 from . import gates
 from .gates import ENTRY_PATH, Finding, meta_of
-from .outgoing import gate_commits, invalid_entries
-from .session import sharing
+from .outgoing import gate_outgoing, push_env, unscanned_reason
+from .session import ASIDE_PREFIX, no_commits_yet, record_set_aside, sharing
 from .status import LAST_SYNC
 
 
@@ -67,7 +68,7 @@ def integrate(kb: KB, target: str | None, source: str) -> Integration:
     root = kb.root
     before = gitrepo.rev_parse(root, "HEAD")
     if before is None:
-        raise GitError("this branch has no commits yet")
+        raise no_commits_yet("to bring the new commits onto")
     if target is None or gitrepo.count_commits(root, before, target) == 0:
         return Integration(before, before, "up to date")
     ahead = gitrepo.count_commits(root, target, before)
@@ -116,17 +117,21 @@ def _move_branch(kb: KB, *, before: str, after: str, source: str) -> list[str]:
         gitrepo.git_ok(root, "ls-files", "-s", "-z", "--", *clashing) if clashing else ""
     )
     backup = {name: (root / name).read_bytes() for name in clashing}
-    aside = Path(tempfile.mkdtemp(prefix="cacop-sync-", dir=gitrepo.git_dir(root)))
+    aside = Path(
+        tempfile.mkdtemp(prefix=f"{ASIDE_PREFIX}{os.getpid()}-", dir=gitrepo.git_dir(root))
+    )
     try:
         with gitrepo.sigint_deferred():
+            record_set_aside(aside, branch, before, after, same, backup, merged, index_entries)
             for number, name in enumerate(same):  # byte-identical to what arrives
-                os.replace(root / name, aside / str(number))
+                os.replace(root / name, aside / f"same-{number}")
             if clashing:  # set the edits aside: their merged text is written back below
                 gitrepo.git_ok(root, "checkout", "--quiet", "HEAD", "--", *clashing)
+            _pause_point("set-aside")
             reason = gitrepo.move_branch_keeping_work(root, branch, after)
             if reason is not None:
                 for number, name in enumerate(same):
-                    os.replace(aside / str(number), root / name)
+                    os.replace(aside / f"same-{number}", root / name)
                 for name, data in backup.items():
                     (root / name).write_bytes(data)
                 if index_entries:
@@ -142,6 +147,12 @@ def _move_branch(kb: KB, *, before: str, after: str, source: str) -> list[str]:
     finally:
         shutil.rmtree(aside, ignore_errors=True)
     return sorted(merged)
+
+
+def _pause_point(name: str) -> None:
+    """Where the tests kill a sync: with CACOP_TEST_PAUSE set to `name`, wait a minute."""
+    if os.environ.get("CACOP_TEST_PAUSE") == name:
+        time.sleep(60)
 
 
 def _clash(source: str, names: list[str]) -> GitError:
@@ -386,12 +397,10 @@ def _sync_holding_lock(
     kb: KB, push: bool = True, today: dt.date | None = None, allow_unscanned: str | None = None
 ) -> SyncResult:
     """`sync` itself, with this clone's sharing lock held."""
-    if allow_unscanned is not None and len(allow_unscanned.strip()) < 10:
-        raise UsageError(
-            "the reason given with --allow-unscanned is too short (10 characters or more)",
-            field="allow_unscanned",
-        )
+    allow_unscanned = unscanned_reason(allow_unscanned)
     branch = check_state(kb)
+    if gitrepo.rev_parse(kb.root, "HEAD") is None:
+        raise no_commits_yet("to sync")
     upstream = gitrepo.upstream_of(kb.root, branch)
     if upstream is None:
         gitrepo.remote_urls(kb.root, kb.remote)  # no shared repository at all: say that first
@@ -423,16 +432,16 @@ def _sync_holding_lock(
     commits = gitrepo.commits_between(kb.root, tip, integration.after)
     result.to_push = len(commits)
     if push and commits and upstream.remote != ".":
-        found = gate_commits(kb, commits, today)
-        if allow_unscanned is not None:
-            result.unscanned_allowed = [f for f in found if f.category == gates.UNSCANNED]
-            result.unscanned_reason = allow_unscanned.strip()
-            found = [finding for finding in found if finding.category != gates.UNSCANNED]
-        result.push_refused = found or invalid_entries(kb, tip, integration.after)
+        gated = gate_outgoing(kb, commits, base=tip, tip=integration.after, today=today,
+                              allow_unscanned=allow_unscanned)  # fmt: skip
+        result.push_refused = gated.refused
+        result.unscanned_allowed = gated.unscanned_allowed
+        result.unscanned_reason = gated.unscanned_reason
         if not result.push_refused:
             outcome = gitrepo.push(
-                kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch
-            )
+                kb.root, upstream.remote, f"refs/heads/{branch}", upstream.branch,
+                env=push_env(allow_unscanned),
+            )  # fmt: skip
             said = "; ".join(outcome.remote_messages[-3:])
             if outcome.ok:
                 result.pushed = True

@@ -1,0 +1,88 @@
+"""What the gate found in a file, kept by the file's content so that no file is scanned
+twice: the entry gate and the commit gate of one `submit` read the same attachments, and a
+second `sync` or `check-share` reads the same blobs again.
+
+A result is keyed on the SHA-256 of the bytes and on everything else the findings depend on:
+the file's name (it decides how the bytes are read), the line (`max_tlp`), the e-mail
+allowlist, the day (ages of dates of birth), and the versions of the scan, of text
+extraction, of cacop and of detect-secrets and phonenumbers. It lives in
+`.cacop/scan/` (derived: deleting it is safe), as JSON, never pickle; a file that cannot be
+read or does not hold what it should is a miss, and the file is scanned again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .findings import Finding
+
+SCAN_VERSION = 1  # bump when any check's findings for the same bytes change
+
+
+@functools.cache
+def _versions() -> str:
+    from importlib import metadata
+
+    from .. import __version__, textextract
+
+    found = [f"scan{SCAN_VERSION}", f"extract{textextract.VERSION}", f"cacop{__version__}"]
+    for name in ("detect-secrets", "phonenumbers"):
+        try:
+            found.append(f"{name}{metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}-")
+    return " ".join(found)
+
+
+def key(
+    data: bytes, name: str, *, max_tlp: str, today: dt.date, email_allowlist: Iterable[str]
+) -> str:
+    """The cache key of one scan: the content's hash and every setting the findings hang on."""
+    settings = json.dumps(
+        [_versions(), name, max_tlp, today.isoformat(), sorted(map(str, email_allowlist))]
+    )
+    content = hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(f"{content}\0{settings}".encode()).hexdigest()
+
+
+def folder(extract_cache: Path) -> Path:
+    """`.cacop/scan/`, beside text extraction's own cache (`.cacop/extract/`)."""
+    return Path(extract_cache).parent / "scan"
+
+
+def load(place: Path, cache_key: str, path: str) -> list[Finding] | None:
+    """The findings kept for this key, given this file's path; None on a miss (or damage)."""
+    try:
+        saved = json.loads((place / f"{cache_key}.json").read_bytes())
+        if saved["key"] != cache_key:
+            return None
+        return [
+            Finding(str(category), str(kind), path, int(line), str(message))
+            for category, kind, line, message in saved["findings"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(place: Path, cache_key: str, findings: list[Finding]) -> None:
+    """Keep the findings atomically; a cache that cannot be written is only a slower run."""
+    saved = {
+        "key": cache_key,
+        "findings": [[f.category, f.kind, f.line, f.message] for f in findings],
+    }
+    target = place / f"{cache_key}.json"
+    temporary = place / f".{cache_key}.{os.getpid()}.tmp"
+    try:
+        place.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(saved), encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
