@@ -900,8 +900,13 @@ def _load(path: Path) -> Extracted | None:
 
 
 def _load_json(path: Path) -> Extracted | None:
+    from .sealed import opened
+
     try:
-        saved = json.loads(path.read_bytes())
+        payload = opened(path, path.read_bytes())  # sealed by this user, never a planted file
+        if payload is None:
+            return None
+        saved = json.loads(payload)
         return Extracted(
             saved["kind"], bool(saved["scannable"]), saved["reason"],
             tuple(Part(loc, text, first, tuple(marks), tuple(labels))
@@ -935,11 +940,17 @@ def _store(path: Path, result: Extracted) -> None:
             for t in result.tables
         ],  # fmt: skip
     }
+    from .sealed import seal
+
+    # dumps is the C encoder; its ASCII output keeps lone surrogates
+    sealed = seal(path, json.dumps(saved, separators=(",", ":")).encode("ascii"))
+    if sealed is None:
+        return
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as handle:  # dumps: the C encoder
-            handle.write(json.dumps(saved, separators=(",", ":")))  # ASCII keeps lone surrogates
+        with open(temporary, "wb") as handle:
+            handle.write(sealed)
         os.replace(temporary, path)
     except OSError:
         with contextlib.suppress(OSError):

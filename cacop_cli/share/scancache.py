@@ -6,8 +6,10 @@ A result is keyed on the SHA-256 of the bytes and on everything else the finding
 the file's name (it decides how the bytes are read), the line (`max_tlp`), the e-mail
 allowlist, the day (ages of dates of birth), and the versions of the scan, of text
 extraction, of cacop and of detect-secrets and phonenumbers. It lives in
-`.cacop/scan/` (derived: deleting it is safe), as JSON, never pickle; a file that cannot be
-read or does not hold what it should is a miss, and the file is scanned again.
+`.cacop/scan/` (derived: deleting it is safe), as JSON, never pickle, sealed with the
+user's key (`sealed`: a record a pulled commit planted is not ours); a file that cannot be
+read, is not sealed by this user or does not hold what it should is a miss, and the file is
+scanned again.
 """
 
 from __future__ import annotations
@@ -59,8 +61,14 @@ def folder(extract_cache: Path) -> Path:
 
 def load(place: Path, cache_key: str, path: str) -> list[Finding] | None:
     """The findings kept for this key, given this file's path; None on a miss (or damage)."""
+    from ..sealed import opened
+
+    target = place / f"{cache_key}.json"
     try:
-        saved = json.loads((place / f"{cache_key}.json").read_bytes())
+        payload = opened(target, target.read_bytes())
+        if payload is None:  # not sealed by this user: perhaps planted by a commit
+            return None
+        saved = json.loads(payload)
         if saved["key"] != cache_key:
             return None
         return [
@@ -77,11 +85,16 @@ def store(place: Path, cache_key: str, findings: list[Finding]) -> None:
         "key": cache_key,
         "findings": [[f.category, f.kind, f.line, f.message] for f in findings],
     }
+    from ..sealed import seal
+
     target = place / f"{cache_key}.json"
+    sealed = seal(target, json.dumps(saved).encode())
+    if sealed is None:
+        return
     temporary = place / f".{cache_key}.{os.getpid()}.tmp"
     try:
         place.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(saved), encoding="utf-8")
+        temporary.write_bytes(sealed)
         os.replace(temporary, target)
     except OSError:
         with contextlib.suppress(OSError):
