@@ -102,14 +102,24 @@ class _CataloguedEntry(Entry):
     (all 10,000 bodies are 66 MB; most commands need none). Equal to the Entry read_entry
     makes of the same file."""
 
-    _bodies: Callable[[], dict[str, str]]
+    _bodies: Callable[[], dict[str, str] | None]
+    _kb: KB
 
     @property  # type: ignore[override]
     def body(self) -> str:
         held = self.__dict__.get("_body")
         if held is None:
-            held = self.__dict__["_body"] = self._bodies().get(self.rel, "")
+            stored = self._bodies()
+            held = stored.get(self.rel, "") if stored is not None else self._body_from_file()
+            self.__dict__["_body"] = held
         return held
+
+    def _body_from_file(self) -> str:
+        """The body read from the entry's file, when the bodies file cannot be trusted."""
+        try:
+            return read_entry(self.path, self._kb.root, self._kb.limits).body
+        except EntryError:
+            return ""
 
     @body.setter
     def body(self, value: str | None) -> None:
@@ -118,10 +128,13 @@ class _CataloguedEntry(Entry):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Entry):
             return NotImplemented
-        return all(
-            getattr(self, name) == getattr(other, name)
-            for name in ("path", "rel", "meta", "body", "lines", "raw_values", "body_line")
-        ) and self.pending == other.pending
+        return (
+            all(
+                getattr(self, name) == getattr(other, name)
+                for name in ("path", "rel", "meta", "body", "lines", "raw_values", "body_line")
+            )
+            and self.pending == other.pending
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -142,8 +155,13 @@ def _from_index(catalog: Catalog) -> bool:
     kb = catalog.kb
     try:
         stats = search.refresh(kb)
-        with read_lock(kb.root):
-            stored = cards.load(kb.root)
+        try:
+            with read_lock(kb.root):
+                stored = cards.load(kb.root)
+        except cards.Changed as changed:  # never decoded: made again
+            stats = search.rebuild(kb, reason=str(changed))
+            with read_lock(kb.root):
+                stored = cards.load(kb.root)
     except Exception:  # noqa: BLE001 - read-only, busy, untrusted or damaged: read the files
         return False
     if stored is None:
@@ -165,7 +183,7 @@ def _from_index(catalog: Catalog) -> bool:
             raw_values=raw_values,
             body_line=body_line,
         )
-        entry._bodies = bodies
+        entry._bodies, entry._kb = bodies, kb
         catalog.entries.append(entry)
     catalog.notices = stats.notices
     return True

@@ -29,6 +29,11 @@ ENTRY, UNREADABLE = "entry", "unreadable"
 Card = tuple[Any, ...]
 
 
+class Changed(ValueError):
+    """A catalog file is not the one the record names: it is never decoded; the index is
+    rebuilt."""
+
+
 class Unreadable(str):
     """Why an entry file cannot be read, as the record keeps it ("line: message"), with the
     EntryError's code, for the catalog's issue."""
@@ -98,28 +103,29 @@ def _checked_bytes(handle: Any, name: str, files: dict[str, list[Any]]) -> bytes
     data = handle.read()
     expected = files[name][3] if len(files.get(name, ())) > 3 else None
     if expected is None or hashlib.sha256(data).hexdigest() != expected:
-        raise ValueError(f"{name} is not the file the record names")
+        raise Changed(f"its catalog ({name}) was changed after cacop wrote it")
     return data
 
 
 def previous(root: Path, generation: str, files: dict[str, list[Any]]) -> Cards:
-    """The cards of the live generation, to update (an incomplete set when it has none)."""
-    folder = root / STATE_DIR / generation
-    try:
-        cards = marshal.loads(_checked(folder, CARDS, files))
-        bodies = marshal.loads(_checked(folder, BODIES, files))
-    except (OSError, ValueError, EOFError, TypeError, KeyError):
+    """The cards of the live generation, to update: an incomplete set when it keeps none;
+    Changed (the caller rebuilds) when its files are not those the record names."""
+    if CARDS not in files or BODIES not in files:
         held = Cards()
         held.complete = False
         return held
+    folder = root / STATE_DIR / generation
+    cards = marshal.loads(_checked(folder, CARDS, files))
+    bodies = marshal.loads(_checked(folder, BODIES, files))
     return Cards(cards, bodies)
 
 
-def load(root: Path) -> tuple[dict[str, Card], Callable[[], dict[str, str]]] | None:
+def load(root: Path) -> tuple[dict[str, Card], Callable[[], dict[str, str] | None]] | None:
     """(cards by path, a function giving the bodies by path) of the live generation, or None
     when it keeps none. Call with the read lock held; read_record's Untrusted and OSError
-    pass through. The bodies file is opened now and read on first call: a rebuild that
-    removes the folder meanwhile does not take it away."""
+    pass through. The bodies file is opened now and read on first call (a rebuild that
+    removes the folder meanwhile does not take it away); that call gives None if the file
+    is not the one the record names (it is not decoded; the next update rebuilds)."""
     record = read_record(root)
     if CARDS not in record.files or BODIES not in record.files:
         return None
@@ -128,13 +134,16 @@ def load(root: Path) -> tuple[dict[str, Card], Callable[[], dict[str, str]]] | N
     handle = open(folder / BODIES, "rb")  # noqa: SIM115 - kept open until the bodies are read
     if os.fstat(handle.fileno()).st_ino != record.files[BODIES][0]:
         handle.close()
-        raise ValueError(f"{BODIES} is not the file the record names")
-    held: dict[str, dict[str, str]] = {}
+        raise Changed(f"its catalog ({BODIES}) was changed after cacop wrote it")
+    held: dict[str, dict[str, str] | None] = {}
 
-    def bodies() -> dict[str, str]:
+    def bodies() -> dict[str, str] | None:
         if "bodies" not in held:
             with handle:
-                held["bodies"] = marshal.loads(_checked_bytes(handle, BODIES, record.files))
+                try:
+                    held["bodies"] = marshal.loads(_checked_bytes(handle, BODIES, record.files))
+                except (OSError, ValueError, EOFError, TypeError):
+                    held["bodies"] = None
         return held["bodies"]
 
     return cards, bodies
