@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, git
 from test_genkb import load_script
 
 from cacop_cli.catalog import load_catalog
@@ -20,6 +19,8 @@ from cacop_cli.config import load_kb
 from cacop_cli.entries import iter_entry_files
 from cacop_cli.index import cards, record
 from cacop_cli.models import Entry
+
+from conftest import REPO, git
 
 FIELDS = ("path", "rel", "meta", "body", "lines", "raw_values", "body_line", "pending")
 

@@ -24,9 +24,9 @@ from ..errors import CacopError, EntryError
 from ..scan import dump as dump_scan
 from ..scan import scan_entries
 from ..scan import take as early_scan
+from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
 from .cards import CARD_KEY, ENTRY, Cards, Unreadable
 from .cards import previous as previous_cards
-from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
 from .facets import FACETS, write_facets
 from .locks import (
     LOCK_WAIT,
