@@ -16,7 +16,7 @@ from . import yamlsafe
 from .config import KB, read_settings
 from .entries import iter_entry_files, read_entry, relpath
 from .errors import EntryError
-from .models import ENTRY_FOLDERS, Entry, Issue
+from .models import Entry, Issue
 
 
 @dataclass
@@ -98,12 +98,34 @@ def load_catalog(kb: KB, paths: list[Path] | None = None) -> Catalog:
 
 
 class _CataloguedEntry(Entry):
-    """An entry from the catalog: its body is read from the index's bodies file on first use
-    (all 10,000 bodies are 66 MB; most commands need none). Equal to the Entry read_entry
-    makes of the same file."""
+    """An entry from the catalog, equal to the Entry read_entry makes of the same file. Its
+    body is read from the index's bodies file on first use (all 10,000 bodies are 66 MB;
+    most commands need none), its absolute path made on first use too."""
 
     _bodies: Callable[[], dict[str, str] | None]
     _kb: KB
+
+    @classmethod
+    def made(cls, kb: KB, rel: str, card: tuple[Any, ...], bodies: Any) -> _CataloguedEntry:
+        """Without the dataclass's __init__: 10,000 of them are made per command."""
+        entry = cls.__new__(cls)
+        _, meta, lines, raw_values, body_line = card
+        entry.__dict__.update(
+            rel=rel, meta=meta, lines=lines, raw_values=raw_values, body_line=body_line,
+            pending=None, _kb=kb, _bodies=bodies, _path=None, _body=None,
+        )  # fmt: skip
+        return entry
+
+    @property  # type: ignore[override]
+    def path(self) -> Path:
+        held = self.__dict__.get("_path")
+        if held is None:
+            held = self.__dict__["_path"] = self._kb.root / self.rel
+        return held
+
+    @path.setter
+    def path(self, value: Path) -> None:
+        self.__dict__["_path"] = value
 
     @property  # type: ignore[override]
     def body(self) -> str:
@@ -114,16 +136,16 @@ class _CataloguedEntry(Entry):
             self.__dict__["_body"] = held
         return held
 
+    @body.setter
+    def body(self, value: str | None) -> None:
+        self.__dict__["_body"] = value
+
     def _body_from_file(self) -> str:
         """The body read from the entry's file, when the bodies file cannot be trusted."""
         try:
             return read_entry(self.path, self._kb.root, self._kb.limits).body
         except EntryError:
             return ""
-
-    @body.setter
-    def body(self, value: str | None) -> None:
-        self.__dict__["_body"] = value
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Entry):
@@ -137,13 +159,6 @@ class _CataloguedEntry(Entry):
         )
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def _in_walk_order(rel: str) -> tuple[Any, ...]:
-    """The order entries.iter_entry_files gives: by folder, a folder's files before those
-    of its sub-folders, names sorted."""
-    _, folder, *parts = rel.split("/")
-    return (ENTRY_FOLDERS.index(folder), len(parts) > 1, parts)
 
 
 def _from_index(catalog: Catalog) -> bool:
@@ -167,23 +182,12 @@ def _from_index(catalog: Catalog) -> bool:
     if stored is None:
         return False
     found, bodies = stored
-    for rel in sorted(found, key=_in_walk_order):
-        card = found[rel]
+    for rel, card in found.items():  # in iter_entry_files' order, as written
         if card[0] == cards.UNREADABLE:
             _, code, line, message = card
             catalog.unreadable.append(Issue("error", code, rel, line, message))
             continue
-        _, meta, lines, raw_values, body_line = card
-        entry = _CataloguedEntry(
-            path=kb.root / rel,
-            rel=rel,
-            meta=meta,
-            body=None,  # type: ignore[arg-type]
-            lines=lines,
-            raw_values=raw_values,
-            body_line=body_line,
-        )
-        entry._bodies, entry._kb = bodies, kb
+        entry = _CataloguedEntry.made(kb, rel, card, bodies)
         catalog.entries.append(entry)
     catalog.notices = stats.notices
     return True

@@ -25,7 +25,7 @@ from ..scan import dump as dump_scan
 from ..scan import scan_entries
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
-from .cards import CARD_KEY, ENTRY, Cards, Unreadable
+from .cards import CARD_KEY, Cards, Unreadable, entry_card
 from .cards import previous as previous_cards
 from .facets import FACETS, write_facets
 from .locks import (
@@ -462,8 +462,7 @@ def document_for(kb: KB, rel: str) -> dict[str, Any] | str:
         return Unreadable(error.code, error.line, error.message)
     meta = entry.meta
     document: dict[str, Any] = {"path": rel, "id": entry.id, "body": entry.body}
-    card = (ENTRY, entry.meta, entry.lines, entry.raw_values, entry.body_line)
-    document[CARD_KEY] = (card, entry.body)
+    document[CARD_KEY] = (entry_card(entry), entry.body)
     for name in ("type", "site", "status", "tlp", "evidence", "product_type", "priority", "rfi"):
         value = meta.get(name)
         if isinstance(value, str) and value:

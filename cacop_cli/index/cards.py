@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..models import ENTRY_FOLDERS
 from .record import LOADED_HASHED, STATE_DIR, read_record
 
 CARDS, BODIES = LOADED_HASHED
@@ -46,6 +48,32 @@ class Unreadable(str):
         made = super().__new__(cls, f"{line}: {message}")
         made.code, made.line, made.message = code, line, message
         return made
+
+
+SHARED_UP_TO = 64  # characters: shorter texts (field names, sites, topics) are interned
+
+
+def _shared(value: Any) -> Any:
+    """`value` with its short texts interned: marshal then writes each once and refers to
+    it after (a third less to load, and one object in memory for 10,000 'green's)."""
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= SHARED_UP_TO else value
+    if isinstance(value, dict):
+        return {_shared(key): _shared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shared(item) for item in value]
+    return value
+
+
+def entry_card(entry: Any) -> Card:
+    """The card of a readable entry. A field's YAML source, when it is the value's own text
+    (most are), is that same object: kept once."""
+    meta = _shared(entry.meta)
+    raw_values = {
+        _shared(name): meta[name] if meta.get(name) == source else _shared(source)
+        for name, source in entry.raw_values.items()
+    }
+    return (ENTRY, meta, _shared(entry.lines), raw_values, entry.body_line)
 
 
 CARD_KEY = "__card__"  # in a document: its card and body, taken out before Whoosh sees it
@@ -86,11 +114,19 @@ class Cards:
     def write(self, folder: Path) -> None:
         """Write both files in `folder`, or remove them if a card is missing (the catalog is
         then read from the files)."""
-        for name, value in ((CARDS, self.cards), (BODIES, self.bodies)):
+        cards = dict(sorted(self.cards.items(), key=lambda item: _in_walk_order(item[0])))
+        for name, value in ((CARDS, cards), (BODIES, self.bodies)):
             if self.complete:
                 (folder / name).write_bytes(marshal.dumps(value))
             else:
                 (folder / name).unlink(missing_ok=True)
+
+
+def _in_walk_order(rel: str) -> tuple[Any, ...]:
+    """The order entries.iter_entry_files gives: by folder, a folder's files before those
+    of its sub-folders, names sorted (the catalog lists entries so, as reading them did)."""
+    _, folder, *parts = rel.split("/")
+    return (ENTRY_FOLDERS.index(folder), len(parts) > 1, parts)
 
 
 def _checked(folder: Path, name: str, files: dict[str, list[Any]]) -> bytes:
