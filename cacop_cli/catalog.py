@@ -1,9 +1,16 @@
-"""The whole KB read once: entries by id, the site registry, and what could not be read."""
+"""The whole KB read once: entries by id, the site registry, and what could not be read.
+
+`load_catalog(kb)` answers from the catalog kept with the search index (index/cards.py),
+after the same freshness check a search makes, without opening entry files; when the
+index cannot be brought up to date or read, it reads the files instead.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import yamlsafe
 from .config import KB, read_settings
@@ -20,6 +27,7 @@ class Catalog:
     sites: dict[str, dict] = field(default_factory=dict)
     sites_issues: list[Issue] = field(default_factory=list)
     sites_lines: dict[str, int] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # the index was rebuilt, and why
 
     def by_id(self) -> dict[str, Entry]:
         return {entry.id: entry for entry in self.entries}
@@ -73,12 +81,113 @@ def read_sites(kb: KB) -> tuple[dict[str, dict], list[Issue], dict[str, int]]:
 
 
 def load_catalog(kb: KB, paths: list[Path] | None = None) -> Catalog:
-    """Read every entry (or just `paths`); unreadable files become issues, never exceptions."""
+    """Every entry (or just `paths`); unreadable files become issues, never exceptions.
+
+    Every entry comes from the index's catalog when it can be brought up to date and read;
+    else, and for `paths`, from the files."""
     catalog = Catalog(kb)
     catalog.sites, catalog.sites_issues, catalog.sites_lines = read_sites(kb)
+    if paths is None and _from_index(catalog):
+        return catalog
     for path in paths if paths is not None else iter_entry_files(kb.root):
         try:
             catalog.entries.append(read_entry(path, kb.root, kb.limits))
         except EntryError as error:
             catalog.unreadable.append(entry_issue(path, kb.root, error))
     return catalog
+
+
+class _CataloguedEntry(Entry):
+    """An entry from the catalog, equal to the Entry read_entry makes of the same file. Its
+    body is read from the index's bodies file on first use (all 10,000 bodies are 66 MB;
+    most commands need none), its absolute path made on first use too."""
+
+    _bodies: Callable[[], dict[str, str] | None]
+    _kb: KB
+
+    @classmethod
+    def made(cls, kb: KB, rel: str, card: tuple[Any, ...], bodies: Any) -> _CataloguedEntry:
+        """Without the dataclass's __init__: 10,000 of them are made per command."""
+        entry = cls.__new__(cls)
+        _, meta, lines, raw_values, body_line = card
+        entry.__dict__.update(
+            rel=rel, meta=meta, lines=lines, raw_values=raw_values, body_line=body_line,
+            pending=None, _kb=kb, _bodies=bodies, _path=None, _body=None,
+        )  # fmt: skip
+        return entry
+
+    @property  # type: ignore[override]
+    def path(self) -> Path:
+        held = self.__dict__.get("_path")
+        if held is None:
+            held = self.__dict__["_path"] = self._kb.root / self.rel
+        return held
+
+    @path.setter
+    def path(self, value: Path) -> None:
+        self.__dict__["_path"] = value
+
+    @property  # type: ignore[override]
+    def body(self) -> str:
+        held = self.__dict__.get("_body")
+        if held is None:
+            stored = self._bodies()
+            held = stored.get(self.rel, "") if stored is not None else self._body_from_file()
+            self.__dict__["_body"] = held
+        return held
+
+    @body.setter
+    def body(self, value: str | None) -> None:
+        self.__dict__["_body"] = value
+
+    def _body_from_file(self) -> str:
+        """The body read from the entry's file, when the bodies file cannot be trusted."""
+        try:
+            return read_entry(self.path, self._kb.root, self._kb.limits).body
+        except EntryError:
+            return ""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Entry):
+            return NotImplemented
+        return (
+            all(
+                getattr(self, name) == getattr(other, name)
+                for name in ("path", "rel", "meta", "body", "lines", "raw_values", "body_line")
+            )
+            and self.pending == other.pending
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _from_index(catalog: Catalog) -> bool:
+    """Fill `catalog` from the index's catalog, after bringing the index up to date; False
+    (and nothing filled) if that cannot be done: the files are then read instead."""
+    from . import search
+    from .index import cards, read_lock
+
+    kb = catalog.kb
+    try:
+        stats = search.refresh(kb)
+        try:
+            with read_lock(kb.root):
+                stored = cards.load(kb.root)
+        except cards.Changed as changed:  # never decoded: made again
+            stats = search.rebuild(kb, reason=str(changed))
+            with read_lock(kb.root):
+                stored = cards.load(kb.root)
+    except Exception:  # noqa: BLE001 - read-only, busy, untrusted or damaged: read the files
+        return False
+    if stored is None:
+        return False
+    found, bodies = stored
+    for rel, card in found.items():  # in iter_entry_files' order, as written
+        if card[0] == cards.UNREADABLE:
+            _, code, line, message = card
+            catalog.unreadable.append(Issue("error", code, rel, line, message))
+            continue
+        entry = _CataloguedEntry.made(kb, rel, card, bodies)
+        catalog.entries.append(entry)
+    catalog.notices = stats.notices
+    return True

@@ -7,7 +7,10 @@ Layout of `.cacop/` (git-ignored, derived, always safe to delete):
                         the entry files it was built from; signed with HMAC
     write.lock          held by the one process that changes the index
     read.lock           shared by searches; taken exclusively only while a commit swaps files
-    gen-<hex>/          the live Whoosh index, plus manifest.json (path -> size, mtime_ns)
+    gen-<hex>/          the live Whoosh index, plus manifest.marshal (path -> size, mtime_ns)
+                        and the catalog: catalog.marshal (each entry file's card: its fields,
+                        their lines and YAML source, or why it cannot be read) and
+                        bodies.marshal (path -> body); SHA-256 of both in the record
     build-<hex>/        a rebuild in progress (renamed to gen-<hex> when complete)
 
 Whoosh's table of contents and stored fields are pickles, so opening an index
@@ -28,6 +31,7 @@ The package, module by module:
     record            the signed record, and the check before an index is opened
     locks             write, read and swap locks; a refused write explained
     build             rebuild, update (refresh), merge; entries as documents
+    cards             the catalog kept with each generation: what `load_catalog` reads
     searcher          Searcher: our query tree compiled, scored, counted
     facets            the per-document facet table
     whoosh_internals  every line that reads Whoosh's private attributes, and why

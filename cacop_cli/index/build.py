@@ -25,6 +25,8 @@ from ..scan import RACY, scan_entries, settled
 from ..scan import dump as dump_scan
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
+from .cards import CARD_KEY, Cards, Unreadable, entry_card
+from .cards import previous as previous_cards
 from .facets import FACETS, write_facets
 from .locks import (
     LOCK_WAIT,
@@ -139,8 +141,10 @@ def _rebuild_locked(
         procs = min(2, os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
         options = {"procs": procs, "multisegment": True} if procs > 1 else {}
         writer = index.writer(limitmb=REBUILD_LIMIT_MB, **options)
+        cards = Cards()
         for done, path in enumerate(paths, 1):
             document = make_document(path)
+            cards.add(path, document)
             if isinstance(document, str):
                 report.skipped[path] = document
             else:
@@ -150,6 +154,7 @@ def _rebuild_locked(
                 progress(done, len(paths))
         writer.commit()
         _write_manifest(building, scan)
+        cards.write(building)
         toc = latest_toc(building)
         write_facets(building, toc)
         with pinned_index(building, toc, readonly=True).reader() as reader:
@@ -400,13 +405,16 @@ def _update_locked(
     writer = index.writer(timeout=LOCK_WAIT, codec=_update_codec())
     count = record.count
     known_stems = load_stems(folder)
+    cards = previous_cards(root, record.generation, record.files)
     try:
         for path in removed:
             count -= writer.delete_by_term("path", path)
             broken.pop(path, None)
+            cards.remove(path)
         work = [*added, *changed]
         for done, path in enumerate(work, 1):
             document = make_document(path)
+            cards.add(path, document)
             if isinstance(document, str):
                 count -= writer.delete_by_term("path", path)
                 report.skipped[path] = broken[path] = document
@@ -426,6 +434,7 @@ def _update_locked(
         with swap_lock(root):
             writer.commit(mergetype=NO_MERGE)  # merging is merge()'s work, in the background
             _write_manifest(folder, scan)
+            cards.write(folder)
             (folder / OLD_MANIFEST).unlink(missing_ok=True)
             toc = latest_toc(folder)
             write_facets(folder, toc)
@@ -466,13 +475,15 @@ def _text_value(value: Any) -> str:
 
 
 def document_for(kb: KB, rel: str) -> dict[str, Any] | str:
-    """The fields the index holds for one entry file, or why it cannot be read."""
+    """The fields the index holds for one entry file, or why it cannot be read (Unreadable).
+    The document also holds the entry's catalog card (under CARD_KEY; see cards.py)."""
     try:
         entry = read_entry(kb.root / rel, kb.root, kb.limits)
     except EntryError as error:
-        return f"{error.line}: {error.message}"
+        return Unreadable(error.code, error.line, error.message)
     meta = entry.meta
     document: dict[str, Any] = {"path": rel, "id": entry.id, "body": entry.body}
+    document[CARD_KEY] = (entry_card(entry), entry.body)
     for name in ("type", "site", "status", "tlp", "evidence", "product_type", "priority", "rfi"):
         value = meta.get(name)
         if isinstance(value, str) and value:
