@@ -69,11 +69,11 @@ def scan_entries(root: str | os.PathLike[str]) -> dict[str, list[int]]:
     rfi_folders: list[str] = []
     for folder in _TOP_FOLDERS:
         try:
-            names = [name for name in os.listdir(f"{base}/{folder}") if name[0] != "."]
+            names = os.listdir(f"{base}/{folder}")
         except OSError:  # missing, or not a folder
             continue
-        listed.append((folder, f"kb/{folder}", [n for n in names if n.endswith(".md")]))
-        if folder == "rfis":  # an RFI's folder holds its responses
+        listed.append((folder, f"kb/{folder}", [n for n in names if _entry_name(n)]))
+        if folder == "rfis":  # an RFI's folder (any name, as iter_entry_files walks them)
             rfi_folders = [name for name in names if not name.endswith(".md")]
     size = sum(len(names) for _, _, names in listed) + 2 * len(rfi_folders)
     if size < PARALLEL_SCAN_FROM:
@@ -84,6 +84,14 @@ def scan_entries(root: str | os.PathLike[str]) -> dict[str, list[int]]:
     other = collect()
     found.update(other if other is not None else _stat_files(base, *theirs))
     return found
+
+
+def _entry_name(name: str) -> bool:
+    """An entry file's name, as entries.iter_entry_files takes it. Whatever is there under
+    that name but a folder is scanned (its own lstat, links not followed): a link, a FIFO
+    or a device is then indexed as an unreadable file, so the catalog lists it as
+    `validate` reading the files would, instead of passing over it."""
+    return name.endswith(".md") and name[0] != "."
 
 
 def _stat_files(
@@ -108,13 +116,13 @@ def _stat_files(
                 inner = os.open("responses", flags, dir_fd=fd)
                 os.close(fd)
                 fd = inner
-                names = [n for n in os.listdir(fd) if n.endswith(".md") and n[0] != "."]
+                names = [n for n in os.listdir(fd) if _entry_name(n)]
             for name in names:
                 try:
                     info = stat(name, dir_fd=fd, follow_symlinks=False)
                 except OSError:
                     continue
-                if info.st_mode & 0o170000 == 0o100000:  # a regular file
+                if info.st_mode & 0o170000 != 0o040000:  # see _entry_name
                     found[f"{prefix}/{name}"] = [info.st_size, info.st_mtime_ns]
         except OSError:
             continue
@@ -137,7 +145,7 @@ def _stat_files_by_path(
             if not _is_real_folder(f"{base}/{folder}") or not _is_real_folder(where):
                 continue
             if names is None:
-                names = [n for n in os.listdir(where) if n.endswith(".md") and n[0] != "."]
+                names = [n for n in os.listdir(where) if _entry_name(n)]
         except OSError:
             continue
         for name in names:
@@ -145,7 +153,7 @@ def _stat_files_by_path(
                 info = os.lstat(f"{where}/{name}")
             except OSError:
                 continue
-            if info.st_mode & 0o170000 == 0o100000:  # a regular file
+            if info.st_mode & 0o170000 != 0o040000:  # see _entry_name
                 found[f"{prefix}/{name}"] = [info.st_size, info.st_mtime_ns]
     return found
 

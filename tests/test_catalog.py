@@ -279,3 +279,22 @@ def _no_merge_in_background(monkeypatch):
     from cacop_cli.index import build
 
     monkeypatch.setattr(build, "MERGE_AT", 10_000)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and links as POSIX makes them")
+def test_links_fifos_and_dot_folders_are_in_the_catalog_as_reading_the_files_finds_them(
+    tmp_path,
+):
+    """What the freshness scan used to pass over (a link named like an entry, a FIFO, the
+    responses of an RFI folder whose name starts with a dot) is listed as unreadable from
+    the index, exactly as reading the files lists it: `validate` never loses a finding."""
+    root = copy_bundled(tmp_path / "bundled")
+    strategies = root / "kb" / "strategies"
+    (strategies / "linked.md").symlink_to("/etc/hostname")
+    os.mkfifo(strategies / "waiting.md")
+    hidden = root / "kb" / "rfis" / ".hidden" / "responses"
+    hidden.mkdir(parents=True)
+    shutil.copy2(next(strategies.glob("*.md")), hidden / "copied.md")
+    assert_catalog_is_the_files(root)
+    unreadable = {issue.path for issue in load_catalog(load_kb(root)).unreadable}
+    assert {"kb/strategies/linked.md", "kb/strategies/waiting.md"} <= unreadable

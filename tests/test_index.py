@@ -771,8 +771,11 @@ def odd_kb_folders(kb_path: Path, tmp_path: Path) -> None:
 def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_path, monkeypatch):
     odd_kb_folders(kb_path, tmp_path)
     alone = scan.scan_entries(kb_path)
-    assert not [path for path in alone if "evil" in path or "link" in path or ".draft" in path]
-    assert sum("/responses/" in path for path in alone) == 2 and len(alone) == 6
+    assert not [path for path in alone if "evil" in path or ".draft" in path]
+    # a link named like an entry is listed by its own lstat (never followed): the catalog
+    # then holds it as unreadable, as validate reading the files reports it
+    assert "kb/strategies/link.md" in alone
+    assert sum("/responses/" in path for path in alone) == 2 and len(alone) == 7
     monkeypatch.setattr(scan, "PARALLEL_SCAN_FROM", 1)
     forks = []
     real = scan._in_second_process
