@@ -98,18 +98,15 @@ def validate(
     and nothing is written. The checks across entries run every time, from the catalog.
     """
     from . import findings_cache
-    from .entries import iter_entry_files
 
     changed = gitrepo.changed_since(kb.root, changed_since) if changed_since else None
     selected = _selected_paths(kb, list(paths or ()), changed)
     catalog = load_catalog(kb)
     context = Context.of(catalog)
     checks = file_checks(context, skip)
-    files = [
-        path
-        for path in iter_entry_files(kb.root)
-        if selected is None or relpath(path, kb.root) in selected
-    ]
+    # The catalog lists every entry file, readable or not: no second walk of the folders.
+    listed = [entry.rel for entry in catalog.entries] + [i.path for i in catalog.unreadable]
+    files = [kb.root / rel for rel in sorted(set(listed)) if selected is None or rel in selected]
     # Skipping a file check would keep findings short of some checks: computed, not kept.
     kept = None
     if cache and len(checks) == len(file_checks(context)):
@@ -122,7 +119,7 @@ def validate(
         issues = findings_cache.vocabulary_findings(kb.root, kept) + issues
     if kept is not None:
         if selected is None:
-            kept.keep_only({relpath(path, kb.root) for path in files})
+            kept.keep_only(set(listed))
         kept.save()
     issues.sort(
         key=lambda issue: (issue.path, issue.line, issue.severity, issue.message, issue.code)
