@@ -4,9 +4,10 @@ A file check's findings are a function of (see `checks`' docstring):
 
 - the file's bytes (their SHA-256) and its path in the KB (the id must match the
   name, the folder the type, the path be portable);
-- the stamp, shared by every file: cacop's version and the SHA-256 of its code, the
-  schemas the KB uses (their bytes), the site slugs of kb/sites.yaml (the only part
-  of it a file check reads), the template prompts, the KB's limits;
+- the stamp, shared by every file: cacop's version and the SHA-256 of its code, which
+  PyYAML and jsonschema are installed, the bytes of the schemas the KB uses and of
+  cacop's own, the site slugs of kb/sites.yaml (the only part of it a file check
+  reads), the template prompts, the KB's limits;
 - for a work product, its attachments' facts (`checks.attachment_facts`): each listed
   name's size if it is a regular file, else what it is (missing, a link, a folder
   link, ...). Not their content nor their mtime: the attachment check never opens
@@ -63,22 +64,49 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+@cache
+def _libraries() -> list[Any]:
+    """Which PyYAML and jsonschema parse and judge the entries: where each is installed and
+    its files' size and mtime (an upgrade rewrites them), without importing either."""
+    from importlib.util import find_spec
+
+    found: list[Any] = []
+    for name in ("yaml", "jsonschema", "referencing"):
+        try:
+            spec = find_spec(name)
+            origin = spec.origin if spec is not None else None
+            info = os.stat(origin) if origin else None
+        except (ImportError, ValueError, OSError):
+            origin, info = None, None
+        found.append([name, origin, info and [info.st_size, info.st_mtime_ns]])
+    return found
+
+
+def _schema_digests(folder: Path) -> list[str]:
+    from . import schemas
+
+    digests = []
+    for name in schemas.SCHEMA_NAMES:
+        try:
+            digests.append(
+                hashlib.sha256((folder / f"{name}.schema.json").read_bytes()).hexdigest()
+            )
+        except OSError as exc:
+            digests.append(f"unreadable {exc.errno}")
+    return digests
+
+
 def stamp(context: Context) -> str:
     """What every file's findings depend on besides the file: see the module docstring."""
     from . import schemas
     from .checks import template_prompts
 
-    folder = schemas.schema_dir_for(context.root)
-    schema_bytes = []
-    for name in schemas.SCHEMA_NAMES:
-        try:
-            schema_bytes.append(hashlib.sha256((folder / f"{name}.schema.json").read_bytes()))
-        except OSError as exc:
-            schema_bytes.append(f"unreadable {exc.errno}")
     parts = [
         FORMAT,
         code_digest(),
-        [item if isinstance(item, str) else item.hexdigest() for item in schema_bytes],
+        _libraries(),
+        _schema_digests(schemas.schema_dir_for(context.root)),
+        _schema_digests(schemas.packaged_schema_dir()),  # names of unknown fields come from it
         sorted(repr(slug) for slug in context.sites),
         {entry_type: template_prompts(entry_type) for entry_type in TYPES},
         sorted(context.limits.items()),
