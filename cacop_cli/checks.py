@@ -357,7 +357,7 @@ class AttachmentCheck(Check):
         names = entry.meta.get("attachments")
         if entry.type != "work-product" or not isinstance(names, list):
             return
-        folder = entry.path.parent / entry.path.stem
+        folder = attachment_folder(entry.path)
         limit = self.context.limits["attachment_bytes"]
         for name in names:
             if not isinstance(name, str):
@@ -365,6 +365,11 @@ class AttachmentCheck(Check):
             problem = attachment_problem(folder, name, limit)
             if problem:
                 yield self.error(entry, "attachments", f"attachment {name!r}: {problem}")
+
+
+def attachment_folder(path: Path) -> Path:
+    """Where a work product's attachments are: the folder named as its file, without .md."""
+    return path.parent / path.stem
 
 
 def attachment_names(entry: Entry) -> list[str] | None:

@@ -41,7 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checks import Check, Context, attachment_facts, attachment_names, own_findings
+from .checks import (
+    Check,
+    Context,
+    attachment_facts,
+    attachment_folder,
+    attachment_names,
+    own_findings,
+)
 from .errors import CacopError, EntryError
 from .models import TYPES, Issue
 
@@ -186,8 +193,9 @@ class FindingsCache:
         except ValueError:
             return None
 
-    def get(self, rel: str, digest: str, folder: Path) -> list[Issue] | None:
-        """The kept findings of the file at `rel` with these bytes, if still true."""
+    def get(self, rel: str, digest: str, path: Path) -> list[Issue] | None:
+        """The kept findings of the entry file at `rel` (`path`) with these bytes, if they
+        still hold."""
         record = self.files.get(rel)
         if not (isinstance(record, list) and len(record) == 4 and record[0] == digest):
             return None
@@ -195,6 +203,7 @@ class FindingsCache:
         if names is not None:
             if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
                 return None
+            folder = attachment_folder(path)
             if [attachment_facts(folder, name) for name in names] != facts:
                 return None
         return _issues(rel, record[3])
@@ -248,28 +257,27 @@ class FindingsCache:
 
 
 def file_findings(
-    paths: list[Path], context: Context, checks: list[Check], kept: FindingsCache | None
+    root: Path, rels: list[str], context: Context, checks: list[Check], kept: FindingsCache | None
 ) -> list[Issue]:
-    """The file checks' findings for `paths`, from `kept` where they still hold (then
-    updated with what was computed); every file is read, none parsed unless it changed."""
-    from .catalog import entry_issue
-    from .entries import DEFAULT_ENTRY_BYTES, entry_from_bytes, relpath
+    """The file checks' findings for the entry files at `rels` (relative to the KB at
+    `root`), from `kept` where they still hold (then updated with what was computed):
+    every file is read, none is parsed unless it changed."""
+    from .entries import DEFAULT_ENTRY_BYTES, entry_from_bytes
     from .safefile import read_regular_file
 
-    root, limits = context.root, context.limits
+    limits = context.limits
     entry_bytes = limits.get("entry_bytes", DEFAULT_ENTRY_BYTES)
     issues: list[Issue] = []
-    for path in paths:
+    for rel in rels:
+        path = root / rel
         try:
             data = read_regular_file(path, entry_bytes)
         except EntryError as error:  # a link, a pipe, too large: known without the bytes
-            issues.append(entry_issue(path, root, error))
+            issues.append(Issue("error", error.code, rel, error.line, error.message))
             continue
-        rel = relpath(path, root)
-        folder = path.parent / path.stem
         digest = hashlib.sha256(data).hexdigest() if kept is not None else ""
         if kept is not None:
-            found = kept.get(rel, digest, folder)
+            found = kept.get(rel, digest, path)
             if found is not None:
                 issues.extend(found)
                 continue
@@ -277,12 +285,12 @@ def file_findings(
         try:
             entry = entry_from_bytes(data, path, root, limits)
         except EntryError as error:
-            found = [entry_issue(path, root, error)]
+            found = [Issue("error", error.code, rel, error.line, error.message)]
         else:
             found = own_findings(entry, checks)
             names = attachment_names(entry)
             if names is not None:
-                facts = [attachment_facts(folder, name) for name in names]
+                facts = [attachment_facts(attachment_folder(path), name) for name in names]
         if kept is not None:
             kept.put(rel, digest, names, facts, found)
         issues.extend(found)

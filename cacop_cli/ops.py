@@ -106,12 +106,12 @@ def validate(
     checks = file_checks(context, skip)
     # The catalog lists every entry file, readable or not: no second walk of the folders.
     listed = [entry.rel for entry in catalog.entries] + [i.path for i in catalog.unreadable]
-    files = [kb.root / rel for rel in sorted(set(listed)) if selected is None or rel in selected]
+    files = [rel for rel in sorted(set(listed)) if selected is None or rel in selected]
     # Skipping a file check would keep findings short of some checks: computed, not kept.
     kept = None
     if cache and len(checks) == len(file_checks(context)):
         kept = findings_cache.FindingsCache.open(kb.state_dir, context)
-    issues = findings_cache.file_findings(files, context, checks, kept)
+    issues = findings_cache.file_findings(kb.root, files, context, checks, kept)
     issues += cross_findings(catalog, selected, skip=skip, cross_for_all=changed is not None)
     tracked_state = gitrepo.tracked_files(kb.root, ".cacop")
     issues = kb_level_issues(catalog, tracked_state) + issues
