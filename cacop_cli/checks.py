@@ -6,7 +6,7 @@ holds (the KB's root for its schemas, the site slugs, the limits), plus, for a
 work product, what `attachment_facts` sees of its attachments. That is what lets
 `validate` keep them between runs (`findings_cache`): a file check must read
 nothing else, or that input must join the cache's key. A cross check
-(`CROSS_CHECKS`) reads other entries (duplicate ids, dangling links, a response
+(`crosschecks.CROSS_CHECKS`) reads other entries (duplicate ids, dangling links, a response
 against its RFI, names that clash in case): it sees every entry of the catalog
 through `check` and reports in `finalize`, and runs every time.
 """
@@ -18,7 +18,6 @@ import functools
 import os
 import re
 import stat
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as default
@@ -30,13 +29,11 @@ from .catalog import Catalog
 from .models import (
     BIDI,
     CONTROL,
-    TLP_ORDER,
     TYPE_FOLDERS,
     TYPES,
     UNSAFE_TEXT,
     Entry,
     Issue,
-    tlp_rank,
 )
 
 _BARE_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
@@ -77,26 +74,11 @@ class Check:
         return Issue("warning", code or self.name, entry.rel, line, message)
 
 
-class CrossCheck(Check):
-    """A named validator across entries: `check` sees every entry, `finalize` reports."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(Context.of(catalog))
-        self.catalog = catalog
-
-    def finalize(self) -> Iterable[Issue]:
-        return ()
-
-
 FILE_CHECKS: dict[str, type[Check]] = {}
-CROSS_CHECKS: dict[str, type[CrossCheck]] = {}
 
 
 def register(cls: type[Check]) -> type[Check]:
-    if issubclass(cls, CrossCheck):
-        CROSS_CHECKS[cls.name] = cls
-    else:
-        FILE_CHECKS[cls.name] = cls
+    FILE_CHECKS[cls.name] = cls
     return cls
 
 
@@ -464,68 +446,6 @@ class TextSafetyCheck(Check):
             )
 
 
-@register
-class UniqueIdCheck(CrossCheck):
-    name = "unique-ids"
-    description = "no two entries share an id"
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(catalog)
-        self.seen: dict[str, list[Entry]] = defaultdict(list)
-
-    def check(self, entry: Entry) -> Iterable[Issue]:
-        entry_id = entry.meta.get("id")
-        if isinstance(entry_id, str):
-            self.seen[entry_id].append(entry)
-        return ()
-
-    def finalize(self) -> Iterator[Issue]:
-        for entry_id, entries in self.seen.items():
-            for duplicate in entries[1:]:
-                yield self.error(
-                    duplicate, "id", f"id: {entry_id!r} is already used by {entries[0].rel}"
-                )
-
-
-@register
-class LinkCheck(CrossCheck):
-    name = "links"
-    description = "related ids and a response's rfi exist; a response is as strict as its RFI"
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(catalog)
-        self.pending: list[Entry] = []
-
-    def check(self, entry: Entry) -> Iterable[Issue]:
-        self.pending.append(entry)
-        return ()
-
-    def finalize(self) -> Iterator[Issue]:
-        known = {entry.meta.get("id"): entry for entry in self.catalog.entries}
-        for entry in self.pending:
-            related = entry.meta.get("related")
-            for target in related if isinstance(related, list) else ():
-                if isinstance(target, str) and target not in known:
-                    yield self.error(entry, "related", f"related: no entry has the id {target!r}")
-            if entry.type != "response":
-                continue
-            rfi_id = entry.meta.get("rfi")
-            rfi = known.get(rfi_id)
-            if not isinstance(rfi_id, str):
-                continue
-            if rfi is None or rfi.type != "rfi":
-                yield self.error(entry, "rfi", f"rfi: no RFI has the id {rfi_id!r}")
-                continue
-            mine, theirs = entry.meta.get("tlp"), rfi.meta.get("tlp")
-            if theirs in TLP_ORDER and mine in TLP_ORDER and tlp_rank(mine) < tlp_rank(theirs):
-                yield self.error(
-                    entry,
-                    "tlp",
-                    f"tlp: {mine} is less strict than the RFI's {theirs}; a response must be "
-                    f"marked {theirs} or stricter",
-                )
-
-
 # What a clone on Windows cannot hold: these characters, a name ending in a dot or a space,
 # a device name with or without an extension (CON, CON.md), and long paths (the old
 # MAX_PATH of 260 characters, with room left for the folder the KB is cloned into).
@@ -550,7 +470,7 @@ def portability_problem(name: str) -> str | None:
     return None
 
 
-def _portable_paths(entry: Entry) -> list[str]:
+def portable_paths(entry: Entry) -> list[str]:
     """The entry's file and its attachments, as paths relative to the KB."""
     names = entry.meta.get("attachments") if entry.type == "work-product" else None
     folder = entry.rel[: -len(".md")] if entry.rel.endswith(".md") else entry.rel
@@ -565,7 +485,7 @@ class PortabilityCheck(Check):
     description = "file names every system can hold: Windows names and path length"
 
     def check(self, entry: Entry) -> Iterator[Issue]:
-        for path in _portable_paths(entry):
+        for path in portable_paths(entry):
             field = None if path == entry.rel else "attachments"
             problem = portability_problem(path.rsplit("/", 1)[-1])
             if problem:
@@ -577,36 +497,6 @@ class PortabilityCheck(Check):
                     f"{path}: the path is {len(path)} characters long; Windows clones fail "
                     f"past about {PORTABLE_PATH_CHARS}: shorten the name",
                 )
-
-
-@register
-class CaseClashCheck(CrossCheck):
-    name = "portable"  # skipping "portable" skips both halves
-    description = "no two file names differ only in case"
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(catalog)
-        self.paths: dict[str, list[tuple[Entry, str]]] = defaultdict(list)
-
-    def check(self, entry: Entry) -> Iterable[Issue]:
-        for path in _portable_paths(entry):
-            self.paths[path.lower()].append((entry, path))
-        return ()
-
-    def finalize(self) -> Iterator[Issue]:
-        for same in self.paths.values():
-            if len({path for _, path in same}) < 2:
-                continue
-            first = same[0][1]
-            for entry, path in same[1:]:
-                if path != first:
-                    field = None if path == entry.rel else "attachments"
-                    yield self.error(
-                        entry,
-                        field,
-                        f"{path} differs from {first} only in upper and lower case; on Windows "
-                        "and macOS they are one file: rename one",
-                    )
 
 
 def kb_level_issues(catalog: Catalog, tracked_state: list[str]) -> list[Issue]:
@@ -636,26 +526,3 @@ def own_findings(entry: Entry, checks: list[Check]) -> list[Issue]:
     """One entry's findings from the file checks: they depend on nothing but the file, its
     path, the checks' context and its attachments' facts."""
     return [issue for check in checks for issue in check.check(entry)]
-
-
-def cross_findings(
-    catalog: Catalog,
-    selected: set[str] | None = None,
-    skip: Iterable[str] = (),
-    cross_for_all: bool = False,
-) -> list[Issue]:
-    """The cross checks over every entry of the catalog (except `skip`).
-
-    With `selected` (relative paths), findings are kept only for those files, unless
-    `cross_for_all` keeps every one (a change can break an entry it did not touch, e.g.
-    by deleting a link target).
-    """
-    skipped = set(skip)
-    checks = [cls(catalog) for name, cls in CROSS_CHECKS.items() if name not in skipped]
-    for entry in catalog.entries:
-        for check in checks:
-            check.check(entry)
-    found = [issue for check in checks for issue in check.finalize()]
-    if selected is not None and not cross_for_all:
-        found = [issue for issue in found if issue.path in selected]
-    return found

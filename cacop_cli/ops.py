@@ -11,8 +11,9 @@ from typing import Any
 
 from . import gitrepo
 from .catalog import Catalog, entry_issue, load_catalog, read_sites
-from .checks import Context, cross_findings, file_checks, kb_level_issues
+from .checks import Context, file_checks, kb_level_issues
 from .config import KB
+from .crosschecks import cross_findings
 from .entries import (  # naming entries lives in entries; ops re-exports it for callers
     ID_RE,
     check_id,

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from kbtools import no_traceback
 
-from cacop_cli.checks import CROSS_CHECKS, FILE_CHECKS, template_prompts
+from cacop_cli.checks import FILE_CHECKS, template_prompts
+from cacop_cli.crosschecks import CROSS_CHECKS
 from cacop_cli.findings_cache import CACHE
 from cacop_cli.schemas import packaged_schema_dir
 
