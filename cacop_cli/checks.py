@@ -1,7 +1,14 @@
 """Validators: small named checks that return findings and never print.
 
-A check looks at one entry at a time (`check`) and, when it needs the whole
-KB (duplicate ids, dangling links), reports at the end (`finalize`).
+Two kinds. A file check (`FILE_CHECKS`) judges one entry file on its own: its
+findings depend only on the file's bytes and path and on what its `Context`
+holds (the KB's root for its schemas, the site slugs, the limits), plus, for a
+work product, what `attachment_facts` sees of its attachments. That is what lets
+`validate` keep them between runs (`findings_cache`): a file check must read
+nothing else, or that input must join the cache's key. A cross check
+(`crosschecks.CROSS_CHECKS`) reads other entries (duplicate ids, dangling links, a response
+against its RFI, names that clash in case): it sees every entry of the catalog
+through `check` and reports in `finalize`, and runs every time.
 """
 
 from __future__ import annotations
@@ -11,8 +18,9 @@ import functools
 import os
 import re
 import stat
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as default
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,32 +29,40 @@ from .catalog import Catalog
 from .models import (
     BIDI,
     CONTROL,
-    TLP_ORDER,
     TYPE_FOLDERS,
     TYPES,
     UNSAFE_TEXT,
     Entry,
     Issue,
-    tlp_rank,
 )
 
 _BARE_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
 
 
+@dataclass(frozen=True)
+class Context:
+    """All a file check may read beside the file itself; every part is in the cache's key."""
+
+    root: Path  # the KB: its `schemas/` when it holds them all, else cacop's own
+    sites: tuple[Any, ...] = ()  # the slugs of kb/sites.yaml; empty: sites are not checked
+    limits: dict[str, int] = default(default_factory=dict)
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> Context:
+        return cls(catalog.kb.root, tuple(catalog.sites), dict(catalog.kb.limits))
+
+
 class Check:
-    """A named validator. Subclasses set `name` and override `check` and/or `finalize`."""
+    """A named validator of one file. Subclasses set `name` and override `check`."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        self.root = catalog.kb.root
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.root = context.root
 
     def check(self, entry: Entry) -> Iterable[Issue]:
-        return ()
-
-    def finalize(self) -> Iterable[Issue]:
         return ()
 
     def error(self, entry: Entry, field: str | None, message: str, code: str = "") -> Issue:
@@ -58,11 +74,11 @@ class Check:
         return Issue("warning", code or self.name, entry.rel, line, message)
 
 
-REGISTRY: dict[str, type[Check]] = {}
+FILE_CHECKS: dict[str, type[Check]] = {}
 
 
 def register(cls: type[Check]) -> type[Check]:
-    REGISTRY[cls.name] = cls
+    FILE_CHECKS[cls.name] = cls
     return cls
 
 
@@ -209,7 +225,7 @@ class SiteCheck(Check):
     description = "the site is listed in kb/sites.yaml; so are the sites an RFI is sent to"
 
     def check(self, entry: Entry) -> Iterator[Issue]:
-        sites = self.catalog.sites
+        sites = self.context.sites
         if not sites:
             return
         site = entry.meta.get("site")
@@ -323,8 +339,8 @@ class AttachmentCheck(Check):
         names = entry.meta.get("attachments")
         if entry.type != "work-product" or not isinstance(names, list):
             return
-        folder = entry.path.parent / entry.path.stem
-        limit = self.catalog.kb.limits["attachment_bytes"]
+        folder = attachment_folder(entry.path)
+        limit = self.context.limits["attachment_bytes"]
         for name in names:
             if not isinstance(name, str):
                 continue
@@ -333,8 +349,23 @@ class AttachmentCheck(Check):
                 yield self.error(entry, "attachments", f"attachment {name!r}: {problem}")
 
 
-def attachment_problem(folder: Path, name: str, limit: int) -> str | None:
-    """Why an attachment is not acceptable, or None. Never opens the file."""
+def attachment_folder(path: Path) -> Path:
+    """Where a work product's attachments are: the folder named as its file, without .md."""
+    return path.parent / path.stem
+
+
+def attachment_names(entry: Entry) -> list[str] | None:
+    """The attachments the attachment check looks at: a work product's, else None."""
+    names = entry.meta.get("attachments")
+    if entry.type != "work-product" or not isinstance(names, list):
+        return None
+    return [name for name in names if isinstance(name, str)]
+
+
+def attachment_facts(folder: Path, name: str) -> int | str:
+    """All the attachment check learns of one attachment, without opening it: its size when
+    it is a regular file, else what it is. Its findings are a function of these facts and
+    the limit, so the facts are what the findings cache keys an attachment by."""
     if (
         not name
         or name in (".", "..")
@@ -344,23 +375,40 @@ def attachment_problem(folder: Path, name: str, limit: int) -> str | None:
         or name.startswith("-")
         or CONTROL.search(name)
     ):
-        return "must be a plain file name inside the entry's own folder (no '/', '..' or '-' start)"
+        return "bad-name"
     if folder.is_symlink():
-        return f"the folder {folder.name}/ is a symbolic link; attachments must be real files"
-    path = folder / name
+        return "folder-link"
     try:
-        info = os.lstat(path)
+        info = os.lstat(folder / name)
     except FileNotFoundError:
-        return f"not found: put the file at {folder.name}/{name}"
+        return "missing"
     except OSError as exc:
-        return f"cannot be read: {exc.strerror}"
+        return f"unreadable:{exc.strerror}"
     if stat.S_ISLNK(info.st_mode):
-        return "is a symbolic link; copy the real file in instead"
+        return "link"
     if not stat.S_ISREG(info.st_mode):
+        return "other"
+    return info.st_size
+
+
+def attachment_problem(folder: Path, name: str, limit: int) -> str | None:
+    """Why an attachment is not acceptable, or None. Never opens the file."""
+    facts = attachment_facts(folder, name)
+    if isinstance(facts, int):
+        if facts > limit:
+            return f"is {facts:,} bytes; the limit in cacop.yaml is {limit:,}"
+        return None
+    if facts == "bad-name":
+        return "must be a plain file name inside the entry's own folder (no '/', '..' or '-' start)"
+    if facts == "folder-link":
+        return f"the folder {folder.name}/ is a symbolic link; attachments must be real files"
+    if facts == "missing":
+        return f"not found: put the file at {folder.name}/{name}"
+    if facts == "link":
+        return "is a symbolic link; copy the real file in instead"
+    if facts == "other":
         return "is not a regular file"
-    if info.st_size > limit:
-        return f"is {info.st_size:,} bytes; the limit in cacop.yaml is {limit:,}"
-    return None
+    return f"cannot be read: {facts.removeprefix('unreadable:')}"
 
 
 @register
@@ -398,68 +446,6 @@ class TextSafetyCheck(Check):
             )
 
 
-@register
-class UniqueIdCheck(Check):
-    name = "unique-ids"
-    description = "no two entries share an id"
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(catalog)
-        self.seen: dict[str, list[Entry]] = defaultdict(list)
-
-    def check(self, entry: Entry) -> Iterable[Issue]:
-        entry_id = entry.meta.get("id")
-        if isinstance(entry_id, str):
-            self.seen[entry_id].append(entry)
-        return ()
-
-    def finalize(self) -> Iterator[Issue]:
-        for entry_id, entries in self.seen.items():
-            for duplicate in entries[1:]:
-                yield self.error(
-                    duplicate, "id", f"id: {entry_id!r} is already used by {entries[0].rel}"
-                )
-
-
-@register
-class LinkCheck(Check):
-    name = "links"
-    description = "related ids and a response's rfi exist; a response is as strict as its RFI"
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(catalog)
-        self.pending: list[Entry] = []
-
-    def check(self, entry: Entry) -> Iterable[Issue]:
-        self.pending.append(entry)
-        return ()
-
-    def finalize(self) -> Iterator[Issue]:
-        known = {entry.meta.get("id"): entry for entry in self.catalog.entries}
-        for entry in self.pending:
-            related = entry.meta.get("related")
-            for target in related if isinstance(related, list) else ():
-                if isinstance(target, str) and target not in known:
-                    yield self.error(entry, "related", f"related: no entry has the id {target!r}")
-            if entry.type != "response":
-                continue
-            rfi_id = entry.meta.get("rfi")
-            rfi = known.get(rfi_id)
-            if not isinstance(rfi_id, str):
-                continue
-            if rfi is None or rfi.type != "rfi":
-                yield self.error(entry, "rfi", f"rfi: no RFI has the id {rfi_id!r}")
-                continue
-            mine, theirs = entry.meta.get("tlp"), rfi.meta.get("tlp")
-            if theirs in TLP_ORDER and mine in TLP_ORDER and tlp_rank(mine) < tlp_rank(theirs):
-                yield self.error(
-                    entry,
-                    "tlp",
-                    f"tlp: {mine} is less strict than the RFI's {theirs}; a response must be "
-                    f"marked {theirs} or stricter",
-                )
-
-
 # What a clone on Windows cannot hold: these characters, a name ending in a dot or a space,
 # a device name with or without an extension (CON, CON.md), and long paths (the old
 # MAX_PATH of 260 characters, with room left for the folder the KB is cloned into).
@@ -484,22 +470,22 @@ def portability_problem(name: str) -> str | None:
     return None
 
 
+def portable_paths(entry: Entry) -> list[str]:
+    """The entry's file and its attachments, as paths relative to the KB."""
+    names = entry.meta.get("attachments") if entry.type == "work-product" else None
+    folder = entry.rel[: -len(".md")] if entry.rel.endswith(".md") else entry.rel
+    paths = [entry.rel]
+    paths += [f"{folder}/{n}" for n in (names if isinstance(names, list) else ()) if n]
+    return paths
+
+
 @register
 class PortabilityCheck(Check):
     name = "portable"
-    description = "file names every system can hold: Windows names, case clashes, path length"
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(catalog)
-        self.paths: dict[str, list[tuple[Entry, str]]] = defaultdict(list)
+    description = "file names every system can hold: Windows names and path length"
 
     def check(self, entry: Entry) -> Iterator[Issue]:
-        names = entry.meta.get("attachments") if entry.type == "work-product" else None
-        folder = entry.rel[: -len(".md")] if entry.rel.endswith(".md") else entry.rel
-        paths = [entry.rel]
-        paths += [f"{folder}/{n}" for n in (names if isinstance(names, list) else ()) if n]
-        for path in paths:
-            self.paths[path.lower()].append((entry, path))
+        for path in portable_paths(entry):
             field = None if path == entry.rel else "attachments"
             problem = portability_problem(path.rsplit("/", 1)[-1])
             if problem:
@@ -511,21 +497,6 @@ class PortabilityCheck(Check):
                     f"{path}: the path is {len(path)} characters long; Windows clones fail "
                     f"past about {PORTABLE_PATH_CHARS}: shorten the name",
                 )
-
-    def finalize(self) -> Iterator[Issue]:
-        for same in self.paths.values():
-            if len({path for _, path in same}) < 2:
-                continue
-            first = same[0][1]
-            for entry, path in same[1:]:
-                if path != first:
-                    field = None if path == entry.rel else "attachments"
-                    yield self.error(
-                        entry,
-                        field,
-                        f"{path} differs from {first} only in upper and lower case; on Windows "
-                        "and macOS they are one file: rename one",
-                    )
 
 
 def kb_level_issues(catalog: Catalog, tracked_state: list[str]) -> list[Issue]:
@@ -545,28 +516,13 @@ def kb_level_issues(catalog: Catalog, tracked_state: list[str]) -> list[Issue]:
     return issues
 
 
-def run_checks(
-    catalog: Catalog,
-    selected: set[str] | None = None,
-    skip: Iterable[str] = (),
-    cross_for_all: bool = False,
-) -> list[Issue]:
-    """Run every registered check (except `skip`) on the catalog's entries.
-
-    With `selected` (relative paths), per-entry findings are kept only for those files;
-    cross-entry findings too, unless `cross_for_all` keeps every one of those
-    (a change can break an entry it did not touch, e.g. by deleting a link target).
-    """
+def file_checks(context: Context, skip: Iterable[str] = ()) -> list[Check]:
+    """The file checks, ready to run (all but `skip`)."""
     skipped = set(skip)
-    checks = [cls(catalog) for name, cls in REGISTRY.items() if name not in skipped]
-    issues: list[Issue] = []
-    for entry in catalog.entries:
-        for check in checks:
-            issues.extend(check.check(entry))
-    issues.extend(catalog.unreadable)
-    if selected is not None:
-        issues = [issue for issue in issues if issue.path in selected]
-    cross = [issue for check in checks for issue in check.finalize()]
-    if selected is not None and not cross_for_all:
-        cross = [issue for issue in cross if issue.path in selected]
-    return issues + cross
+    return [cls(context) for name, cls in FILE_CHECKS.items() if name not in skipped]
+
+
+def own_findings(entry: Entry, checks: list[Check]) -> list[Issue]:
+    """One entry's findings from the file checks: they depend on nothing but the file, its
+    path, the checks' context and its attachments' facts."""
+    return [issue for check in checks for issue in check.check(entry)]

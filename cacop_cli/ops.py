@@ -11,8 +11,9 @@ from typing import Any
 
 from . import gitrepo
 from .catalog import Catalog, entry_issue, load_catalog, read_sites
-from .checks import kb_level_issues, run_checks
+from .checks import Context, file_checks, kb_level_issues
 from .config import KB
+from .crosschecks import cross_findings
 from .entries import (  # naming entries lives in entries; ops re-exports it for callers
     ID_RE,
     check_id,
@@ -89,22 +90,42 @@ def validate(
     paths: list[Path] | None = None,
     changed_since: str | None = None,
     skip: tuple[str, ...] = (),
+    cache: bool = True,
 ) -> ValidationReport:
-    """Check the named entries, the entries changed since a revision, or the whole KB."""
+    """Check the named entries, the entries changed since a revision, or the whole KB.
+
+    Each file's own findings come from `.cacop/findings.json` where its key still matches
+    (see `findings_cache`), unless `cache` is False: then everything is computed afresh
+    and nothing is written. The checks across entries run every time, from the catalog.
+    """
+    from . import findings_cache
+
     changed = gitrepo.changed_since(kb.root, changed_since) if changed_since else None
     selected = _selected_paths(kb, list(paths or ()), changed)
     catalog = load_catalog(kb)
-    issues = run_checks(catalog, selected, skip=skip, cross_for_all=changed is not None)
+    context = Context.of(catalog)
+    checks = file_checks(context, skip)
+    # The catalog lists every entry file, readable or not: no second walk of the folders.
+    listed = [entry.rel for entry in catalog.entries] + [i.path for i in catalog.unreadable]
+    files = [rel for rel in sorted(set(listed)) if selected is None or rel in selected]
+    # Skipping a file check would keep findings short of some checks: computed, not kept.
+    kept = None
+    if cache and len(checks) == len(file_checks(context)):
+        kept = findings_cache.FindingsCache.open(kb.state_dir, context)
+    issues = findings_cache.file_findings(kb.root, files, context, checks, kept)
+    issues += cross_findings(catalog, selected, skip=skip, cross_for_all=changed is not None)
     tracked_state = gitrepo.tracked_files(kb.root, ".cacop")
     issues = kb_level_issues(catalog, tracked_state) + issues
     if "vocabulary" not in skip:
-        from . import vocabulary
-
-        issues = vocabulary.check(kb.root) + issues
-    issues.sort(key=lambda issue: (issue.path, issue.line, issue.severity, issue.message))
-    files = [entry.rel for entry in catalog.entries] + [issue.path for issue in catalog.unreadable]
-    checked = len(files) if selected is None else len(selected.intersection(files))
-    return ValidationReport(issues, checked)
+        issues = findings_cache.vocabulary_findings(kb.root, kept) + issues
+    if kept is not None:
+        if selected is None:
+            kept.keep_only(set(listed))
+        kept.save()
+    issues.sort(
+        key=lambda issue: (issue.path, issue.line, issue.severity, issue.message, issue.code)
+    )
+    return ValidationReport(issues, len(files))
 
 
 def check_entry(kb: KB, path: Path) -> list[Issue]:

@@ -283,6 +283,16 @@ def _group_problem(group: object) -> str | None:
     return None
 
 
+def sources(root: Path) -> tuple[str, str | None] | None:
+    """The texts of cacop's vocabulary and the KB's (None: there is no KB file), on which
+    `check` depends alone; None when either cannot be read."""
+    default_text, problems = _read(DEFAULT_PATH, DEFAULT_LABEL)
+    own_text, own_problems = _read(root / VOCABULARY_PATH, VOCABULARY_PATH)
+    if problems or own_problems or default_text is None:
+        return None
+    return default_text, own_text
+
+
 def check(root: Path) -> list[Issue]:
     """What `validate` reports about kb/vocabulary.yaml (and how it merges with the default)."""
     return load(root).issues

@@ -27,10 +27,12 @@ def write_strategy(kb: Path, entry_id: str, extra: str = "", body: str = BODY) -
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under root (links as their target text), to prove nothing changed."""
+    """Every file under root (links as their target text), to prove nothing changed; not
+    .cacop/, which is derived and private (validate keeps its findings there)."""
     files = {}
     for path in sorted(root.rglob("*")):
-        if ".git" in path.relative_to(root).parts:
+        parts = path.relative_to(root).parts
+        if ".git" in parts or parts[:1] == (".cacop",):
             continue
         if path.is_symlink():
             files[str(path.relative_to(root))] = b"-> " + str(path.readlink()).encode()

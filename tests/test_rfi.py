@@ -34,7 +34,13 @@ def community(tmp_path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    """Every file but .cacop/ (derived; validate keeps its findings there)."""
+    files = (p for p in root.rglob("*") if p.is_file())
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in files
+        if p.relative_to(root).parts[:1] != (".cacop",)
+    }
 
 
 # ---------------------------------------------------------------- open

@@ -145,6 +145,11 @@ def register(app: typer.Typer) -> None:
         changed_since: str | None = typer.Option(
             None, "--changed-since", metavar="REF", help="Only entries changed since a git ref."
         ),
+        no_cache: bool = typer.Option(
+            False,
+            "--no-cache",
+            help="Check every file afresh: read and write no kept findings in .cacop/.",
+        ),
         as_json: bool = JSON_OPTION,
         kb: str | None = KB_OPTION,
     ) -> None:
@@ -153,7 +158,7 @@ def register(app: typer.Typer) -> None:
         from ..render import core as view
 
         knowledge_base = open_kb(ctx, kb)
-        report = ops.validate(knowledge_base, paths or [], changed_since)
+        report = ops.validate(knowledge_base, paths or [], changed_since, cache=not no_cache)
         view.validation(report, as_json)
         if not report.checked and not paths and not changed_since:
             tell_if_empty(knowledge_base)

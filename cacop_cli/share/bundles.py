@@ -111,7 +111,7 @@ def _bundle_apply_holding_lock(kb: KB, source: Path) -> BundleApplied:
     try:
         tip = gitrepo.fetch_bundle(kb.root, path, ref, holding)
         with gitrepo.worktree(kb.root, tip) as place:
-            report = ops.validate(dataclasses.replace(kb, root=place))
+            report = ops.validate(dataclasses.replace(kb, root=place), cache=False)
         errors = [
             Finding(gates.INVALID, issue.code, issue.path, issue.line, issue.message)
             for issue in report.issues

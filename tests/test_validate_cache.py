@@ -1,0 +1,274 @@
+"""`validate` keeps each file's own findings in .cacop/findings.json: whatever the cache
+holds (nothing, everything, stale records, damage), it reports what `--no-cache` does."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from kbtools import no_traceback
+
+from cacop_cli.checks import FILE_CHECKS, template_prompts
+from cacop_cli.crosschecks import CROSS_CHECKS
+from cacop_cli.findings_cache import CACHE
+from cacop_cli.schemas import packaged_schema_dir
+
+FILES = Path(__file__).parent / "files"
+
+
+def write(kb: Path, rel: str, text: str) -> Path:
+    path = kb / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def strategy(entry_id: str, extra: str = "", body: str = "## Summary\n\nText.\n") -> str:
+    return (
+        f"---\nid: {entry_id}\ntype: strategy\ntitle: A strategy\nsite: alpha\n"
+        "authors: [A. Analyst]\ncreated: 2024-03-05\ntopics: [gun-violence]\ntlp: green\n"
+        f"status: active\n{extra}---\n{body}"
+    )
+
+
+def work_product(entry_id: str, attachments: str) -> str:
+    return (
+        f"---\nid: {entry_id}\ntype: work-product\ntitle: A bulletin\nsite: alpha\n"
+        "authors: [A. Analyst]\ncreated: 2024-03-05\ntopics: [crime-analysis]\ntlp: green\n"
+        f"product_type: template\nattachments: {attachments}\n---\n## Purpose\n\nA bulletin.\n"
+    )
+
+
+@pytest.fixture
+def every_problem(tmp_path) -> Path:
+    """A KB with one file for each kind of problem the checks find, per file and across
+    entries: the invalid and warnings fixtures, and what they lack."""
+    kb = tmp_path / "every-problem"
+    shutil.copytree(FILES / "invalid", kb)
+    for path in (FILES / "warnings" / "kb" / "strategies").glob("*.md"):
+        shutil.copy(path, kb / "kb" / "strategies" / path.name)
+    (kb / "schemas").mkdir()
+    for path in packaged_schema_dir().glob("*.schema.json"):
+        shutil.copy(path, kb / "schemas" / path.name)
+    with (kb / "cacop.yaml").open("a") as handle:
+        handle.write("limits:\n  attachment_bytes: 100\n")
+    prompt = next(iter(template_prompts("strategy").items()))
+    write(kb, "kb/strategies/warn-template-prompt.md", strategy(
+        "warn-template-prompt", body=f"## {prompt[0]}\n\n{prompt[1]}\n"))  # fmt: skip
+    write(kb, "kb/work-products/bad-attachment-big.md", work_product(
+        "bad-attachment-big", "[big.pdf, fine.pdf, linked.pdf, folder]"))  # fmt: skip
+    write(kb, "kb/work-products/bad-attachment-big/big.pdf", "x" * 101)
+    write(kb, "kb/work-products/bad-attachment-big/fine.pdf", "x" * 10)
+    (kb / "kb/work-products/bad-attachment-big/folder").mkdir()
+    os.symlink("fine.pdf", kb / "kb/work-products/bad-attachment-big/linked.pdf")
+    write(kb, "kb/work-products/bad-portable-name.md", work_product(
+        "bad-portable-name", "['map:1.png', Plan.png, plan.png]"))  # fmt: skip
+    for name in ("map:1.png", "Plan.png", "plan.png"):
+        write(kb, f"kb/work-products/bad-portable-name/{name}", "x")
+    write(kb, "kb/strategies/bad-too-large.md", strategy("bad-too-large", body="x" * 1_100_000))
+    os.symlink("good-target.md", kb / "kb/strategies/bad-linked-entry.md")
+    write(kb, "kb/vocabulary.yaml", "groups:\n  - [LPR]\n")
+    subprocess.run(["git", "init", "-q", str(kb)], check=True)
+    write(kb, ".cacop/stray", "committed by mistake")
+    subprocess.run(["git", "-C", str(kb), "add", "-f", ".cacop/stray"], check=True)
+    return kb
+
+
+def findings(cli, kb: Path, *options: str) -> list[dict]:
+    result = cli("validate", "--json", *options, kb=kb)
+    no_traceback(result)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    return json.loads(result.stdout)["problems"]
+
+
+def fresh(cli, kb: Path) -> list[dict]:
+    """From scratch, and proof that doing so writes nothing."""
+    cache = kb / ".cacop" / CACHE
+    before = cache.read_bytes() if cache.exists() else None
+    found = findings(cli, kb, "--no-cache")
+    assert (cache.read_bytes() if cache.exists() else None) == before
+    return found
+
+
+def test_the_kb_holds_every_kind_of_problem(cli, every_problem):
+    codes = {problem["code"] for problem in fresh(cli, every_problem)}
+    checks = set(FILE_CHECKS) | set(CROSS_CHECKS)
+    assert checks <= codes, checks - codes
+    unreadable = {"not-utf8", "nul-bytes", "conflict-markers", "too-large", "link", "yaml"}
+    kb_level = {"vocabulary", "committed-index"}
+    assert unreadable | kb_level <= codes, (unreadable | kb_level) - codes
+
+
+def test_cold_warm_and_after_edits_the_cache_reports_what_no_cache_does(cli, every_problem):
+    kb = every_problem
+    expected = fresh(cli, kb)
+    assert not (kb / ".cacop" / CACHE).exists()
+    assert findings(cli, kb) == expected  # cold: computed and kept
+    cache = kb / ".cacop" / CACHE
+    kept = cache.read_bytes()
+    assert findings(cli, kb) == expected  # warm: nothing to recompute, nothing written
+    assert cache.read_bytes() == kept
+
+    # Edits: a fault fixed, a new one made, a cross problem made, an attachment shrunk,
+    # a file deleted, a file added.
+    fixed = kb / "kb/strategies/bad-date-words.md"
+    fixed.write_text(fixed.read_text().replace("next week", "2024-03-05"))
+    target = kb / "kb/strategies/good-target.md"
+    target.write_text(target.read_text().replace("tlp: green", "tlp: purple"))
+    write(kb, "kb/strategies/new-clash.md", strategy("good-target"))
+    write(kb, "kb/work-products/bad-attachment-big/big.pdf", "x")
+    (kb / "kb/strategies/bad-empty-file.md").unlink()
+    after = findings(cli, kb)
+    assert after == fresh(cli, kb)
+    assert after != expected
+    assert cache.read_bytes() != kept
+    assert findings(cli, kb) == after  # and warm again
+
+
+def messages(problems: list[dict], rel: str) -> list[str]:
+    return [problem["message"] for problem in problems if problem["path"] == rel]
+
+
+@pytest.fixture
+def warm(cli, every_problem) -> Path:
+    findings(cli, every_problem)
+    assert (every_problem / ".cacop" / CACHE).exists()
+    return every_problem
+
+
+def same_both_ways(cli, kb: Path) -> list[dict]:
+    cached = findings(cli, kb)
+    assert cached == fresh(cli, kb)
+    return cached
+
+
+def test_a_changed_schema_changes_the_findings(cacop_exe, warm):
+    """Run as separate processes: a process reads each schema once."""
+
+    def run(*options: str) -> list[dict]:
+        command = [*cacop_exe, "--kb", str(warm), "validate", "--json", *options]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert result.returncode == 1, result.stderr
+        return json.loads(result.stdout)["problems"]
+
+    rel = "kb/strategies/good-target.md"
+    assert not any("title: too long" in message for message in messages(run(), rel))
+    schema = warm / "schemas" / "common.schema.json"
+    document = json.loads(schema.read_text())
+    document["properties"]["title"]["maxLength"] = 5
+    schema.write_text(json.dumps(document))
+    found = run()
+    assert found == run("--no-cache")
+    assert any("title: too long" in message for message in messages(found, rel))
+
+
+def test_a_changed_site_list_changes_the_findings(cli, warm):
+    rel = "kb/strategies/good-target.md"
+    assert not any("is not in kb/sites.yaml" in m for m in messages(findings(cli, warm), rel))
+    sites = warm / "kb" / "sites.yaml"
+    sites.write_text(sites.read_text().replace("alpha:", "gamma:"))
+    assert any(
+        "'alpha' is not in kb/sites.yaml" in m for m in messages(same_both_ways(cli, warm), rel)
+    )
+
+
+def test_a_changed_vocabulary_changes_the_findings(cli, warm):
+    before = messages(findings(cli, warm), "kb/vocabulary.yaml")
+    assert before
+    (warm / "kb" / "vocabulary.yaml").write_text("groups:\n  - [LPR, license plate reader]\n")
+    assert messages(same_both_ways(cli, warm), "kb/vocabulary.yaml") == []
+
+
+def test_a_changed_attachment_changes_the_findings(cli, warm):
+    rel = "kb/work-products/bad-attachment-big.md"
+    folder = warm / "kb/work-products/bad-attachment-big"
+    assert not any("'fine.pdf'" in m for m in messages(findings(cli, warm), rel))
+    (folder / "fine.pdf").write_text("x" * 200)  # grown past the limit
+    assert any("'fine.pdf': is 200 bytes" in m for m in messages(same_both_ways(cli, warm), rel))
+    (folder / "fine.pdf").unlink()  # and the link to it now points nowhere, still a link
+    found = messages(same_both_ways(cli, warm), rel)
+    assert any("'fine.pdf': not found" in m for m in found)
+    (folder / "big.pdf").unlink()
+    os.symlink("/etc/hostname", folder / "big.pdf")
+    found = messages(same_both_ways(cli, warm), rel)
+    assert any("'big.pdf': is a symbolic link" in m for m in found)
+
+
+def test_a_changed_limit_changes_the_findings(cli, warm):
+    rel = "kb/work-products/bad-attachment-big.md"
+    config = warm / "cacop.yaml"
+    config.write_text(config.read_text().replace("attachment_bytes: 100", "attachment_bytes: 5"))
+    assert any("'fine.pdf': is 10 bytes" in m for m in messages(same_both_ways(cli, warm), rel))
+
+
+def test_a_renamed_file_changes_the_findings(cli, warm):
+    old = warm / "kb/strategies/good-target.md"
+    assert not messages(findings(cli, warm), "kb/strategies/good-target.md")
+    old.rename(warm / "kb/strategies/good-target-renamed.md")
+    found = messages(same_both_ways(cli, warm), "kb/strategies/good-target-renamed.md")
+    assert any("does not match the file name" in message for message in found)
+
+
+def sign(kb: Path, payload: bytes) -> bytes:
+    """What only this user can write: the cache signed with their key."""
+    state = Path(os.environ["HOME"]) / ".local" / "state" / "cacop" / "index.key"
+    key = bytes.fromhex(state.read_text().strip())
+    return hmac.new(key, payload, hashlib.sha256).hexdigest().encode() + b"\n" + payload
+
+
+def test_the_cache_is_what_a_warm_run_reports(cli, warm):
+    """A record this user signed is believed (so the runs above did use the cache) ..."""
+    cache = warm / ".cacop" / CACHE
+    document = json.loads(cache.read_bytes().partition(b"\n")[2])
+    record = document["files"]["kb/strategies/good-target.md"]
+    record[3] = [["warning", "dates", 3, "planted"]]
+    cache.write_bytes(sign(warm, json.dumps(document).encode()))
+    assert "planted" in messages(findings(cli, warm), "kb/strategies/good-target.md")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["unsigned", "truncated", "garbage", "wrong-shape", "a-folder", "a-link", "bad-rows"],
+)
+def test_a_damaged_or_foreign_cache_is_recomputed_never_believed(cli, warm, damage):
+    """... and anything else is not: edited, cut short, foreign, of the wrong shape."""
+    expected = fresh(cli, warm)
+    cache = warm / ".cacop" / CACHE
+    signature, _, payload = cache.read_bytes().partition(b"\n")
+    document = json.loads(payload)
+    document["files"]["kb/strategies/good-target.md"][3] = [["error", "x", 1, "planted"]]
+    if damage == "unsigned":
+        cache.write_bytes(signature + b"\n" + json.dumps(document).encode())
+    elif damage == "truncated":
+        cache.write_bytes(cache.read_bytes()[:500])
+    elif damage == "garbage":
+        cache.write_bytes(os.urandom(3000))
+    elif damage == "wrong-shape":
+        cache.write_bytes(sign(warm, b'{"stamp": 1, "files": [1, 2]}'))
+    elif damage == "a-folder":
+        cache.unlink()
+        cache.mkdir()
+    elif damage == "a-link":
+        cache.unlink()
+        os.symlink("/etc/hostname", cache)
+    else:  # signed, but rows that are not findings
+        for record in document["files"].values():
+            record[3] = [["fatal", 1, "x", None]]
+        cache.write_bytes(sign(warm, json.dumps(document).encode()))
+    assert findings(cli, warm) == expected
+    assert findings(cli, warm) == expected
+
+
+def test_a_path_argument_uses_and_keeps_the_cache_for_that_file(cli, warm):
+    rel = "kb/strategies/bad-date-words.md"
+    result = cli("validate", "--json", str(warm / rel), kb=warm)
+    problems = json.loads(result.stdout)["problems"]
+    assert {p["path"] for p in problems if p["path"].endswith(".md")} == {rel}
+    document = json.loads((warm / ".cacop" / CACHE).read_bytes().partition(b"\n")[2])
+    assert len(document["files"]) > 10  # the other files' records are kept
