@@ -25,7 +25,6 @@ from .entries import (
     DEFAULT_ENTRY_BYTES,
     check_id,
     entry_path,
-    iter_entry_files,
     render_entry,
     set_field,
     unwritable,
@@ -375,11 +374,10 @@ def list_rfis(
 ) -> RfiListing:
     """The RFIs, soonest due first (closed ones last), filtered as asked."""
     today = today or dt.date.today()
-    rfi_files = [
-        path for path in iter_entry_files(kb.root) if path.relative_to(kb.kb_dir).parts[0] == "rfis"
-    ]
-    catalog = load_catalog(kb, rfi_files)
-    rows = rfi_rows(catalog.entries, today)
+    catalog = load_catalog(kb)  # the index's catalog: no entry file is opened
+    in_rfis = [entry for entry in catalog.entries if entry.rel.startswith("kb/rfis/")]
+    unreadable = [issue for issue in catalog.unreadable if issue.path.startswith("kb/rfis/")]
+    rows = rfi_rows(in_rfis, today)
     if open_only:
         rows = [row for row in rows if row.status != "closed"]
     if overdue:
@@ -394,4 +392,4 @@ def list_rfis(
     if mine:
         rows = [row for row in rows if row.entry.meta.get("site") == kb.site]
     rows.sort(key=_sort_key)
-    return RfiListing(today, kb.site, rows, catalog.unreadable)
+    return RfiListing(today, kb.site, rows, unreadable)
