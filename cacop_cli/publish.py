@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .config import KB
@@ -29,6 +30,7 @@ class Line:
     personal: int = 0  # entries left out for personal data or secrets
     highest: str = "clear"  # the most sensitive TLP of the entries included
     email_allowlist: tuple[str, ...] = ()  # the KB's: mail domains that are not personal
+    kept_in: Path | None = None  # the KB's `.cacop/scan/`: findings kept by each text's hash
 
     @property
     def raised(self) -> bool:
@@ -64,12 +66,13 @@ def choose_line(kb: KB, max_tlp: str | None) -> Line:
     """The line for an output for others: the effective one, or --max-tlp's."""
     effective = kb.max_tlp
     allowlist = tuple(kb.email_allowlist)
+    kept_in = kb.root / ".cacop" / "scan"
     if max_tlp is None:
-        return Line(effective, effective, email_allowlist=allowlist)
+        return Line(effective, effective, email_allowlist=allowlist, kept_in=kept_in)
     chosen = max_tlp.strip().lower()
     if chosen not in TLP_ORDER:
         raise UsageError(f"--max-tlp {max_tlp!r} is not one of: {', '.join(TLP_ORDER)}")
-    return Line(chosen, effective, email_allowlist=allowlist)
+    return Line(chosen, effective, email_allowlist=allowlist, kept_in=kept_in)
 
 
 def _scanned_text(entry: Entry) -> str:
@@ -80,16 +83,19 @@ def _scanned_text(entry: Entry) -> str:
 
 
 def holding_personal_data(
-    entries: list[Entry], today: dt.date, email_allowlist: tuple[str, ...] = ()
+    entries: list[Entry],
+    today: dt.date,
+    email_allowlist: tuple[str, ...] = (),
+    kept_in: Path | None = None,
 ) -> set[str]:
     """Paths of the entries whose text holds personal data or a secret, as the sharing gate
     judges it: the KB's e-mail allowlist applies, and so does an entry's recorded
-    pii_override (what may be shared may be printed for the same community)."""
-    from .share import gates
+    pii_override (what may be shared may be printed for the same community). With
+    `kept_in`, each text's findings are kept by its hash (share/scancache.scan_texts)."""
+    from .share import gates, scancache
 
-    found = gates.scan_many(
-        [(entry.rel, _scanned_text(entry)) for entry in entries], today, email_allowlist
-    )
+    texts = [(entry.rel, _scanned_text(entry)) for entry in entries]
+    found = scancache.scan_texts(kept_in, texts, today=today, email_allowlist=email_allowlist)
     holding = set()
     for entry in entries:
         blocking, _ = gates.apply_override(found.get(entry.rel, []), entry.meta.get("pii_override"))
@@ -104,7 +110,7 @@ def for_others(entries: list[Entry], line: Line, today: dt.date) -> set[str]:
     unique = list({entry.rel: entry for entry in entries}.values())
     marked = [entry for entry in unique if at_or_below(entry.meta.get("tlp"), line.line)]
     line.above += len(unique) - len(marked)
-    personal = holding_personal_data(marked, today, line.email_allowlist)
+    personal = holding_personal_data(marked, today, line.email_allowlist, line.kept_in)
     line.personal += len(personal)
     kept = {entry.rel for entry in marked} - personal
     for entry in marked:

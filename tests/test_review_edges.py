@@ -29,6 +29,7 @@ def test_hooks_install_where_the_hooks_folder_is_a_file_says_so(cli, git_kb):
 
 
 def test_config_refuses_a_site_or_name_that_is_not_one_clean_line(cli, git_kb):
+    git(git_kb, "config", "--unset", "cacop.site")  # the test clone's own site, set for tests
     for key, value in (("site", "a\nb"), ("site", "a b"), ("site", "nosuchsite"), ("name", "x\ny")):
         result = cli("config", key, value, kb=git_kb)
         assert result.exit_code == ExitCode.USAGE, (key, value, result.stderr)
@@ -72,3 +73,62 @@ def test_outputs_for_others_keep_an_allowlisted_mail_and_a_recorded_override(kb_
     entries = [e for e in load_catalog(kb).entries if e.id.endswith("-mail")]
     shown = for_others(entries, choose_line(kb, None), dt.date(2026, 3, 1))
     assert {Path(rel).stem for rel in shown} == {"alpha-2024-partner-mail"}
+
+
+def test_outputs_for_others_keep_each_texts_findings_and_never_trust_a_planted_record(
+    kb_path, monkeypatch
+):
+    """digest, gaps and experts judge every entry each run: the findings are kept by each
+    text's hash in `.cacop/scan/texts.json`, so a second run scans nothing, an edited entry
+    is scanned again, and a record this user did not seal is not believed."""
+    from cacop_cli.catalog import load_catalog
+    from cacop_cli.share import scancache
+
+    write_strategy(kb_path, "alpha-2024-clean-one", body="Hot spots by beat.\n")
+    leaky = write_strategy(kb_path, "alpha-2024-leaky-one", body="Clean for now.\n")
+    today = dt.date(2026, 3, 1)
+    scanned: list[int] = []
+    real = gates.scan_many
+
+    def counting(texts, *args, **kwargs):
+        scanned.append(len(texts))
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(gates, "scan_many", counting)
+
+    def shown() -> set[str]:
+        kb = load_kb(kb_path)
+        entries = [e for e in load_catalog(kb).entries if e.id.endswith("-one")]
+        return {Path(rel).stem for rel in for_others(entries, choose_line(kb, None), today)}
+
+    assert shown() == {"alpha-2024-clean-one", "alpha-2024-leaky-one"}
+    first = scanned[-1]
+    assert first >= 2 and (kb_path / ".cacop" / "scan" / scancache.TEXTS_FILE).is_file()
+    assert shown() == {"alpha-2024-clean-one", "alpha-2024-leaky-one"}
+    assert len(scanned) == 1  # nothing scanned again
+    leaky.write_text(
+        leaky.read_text("utf-8").replace("Clean for now.", "Born 03/04/1990, SSN 078-05-1120."),
+        encoding="utf-8",
+    )
+    assert shown() == {"alpha-2024-clean-one"}
+    assert scanned[-1] == 1  # only the edited text
+    # a record sealed by someone else (planted by a commit) is not believed
+    kept = kb_path / ".cacop" / "scan" / scancache.TEXTS_FILE
+    monkeypatch.setenv("XDG_STATE_HOME", str(kb_path.parent / "another-user"))
+    kept.unlink()
+    kb = load_kb(kb_path)
+    entries = [e for e in load_catalog(kb).entries if e.id.endswith("-one")]
+    everything_clean = {
+        scancache.hashlib.sha256(publish_text(e).encode()).hexdigest(): [] for e in entries
+    }
+    stamp = scancache.json.dumps([scancache._versions(), today.isoformat(), ()])
+    scancache._store_texts(kept, stamp, everything_clean)
+    monkeypatch.undo()
+    monkeypatch.setattr(gates, "scan_many", counting)
+    assert shown() == {"alpha-2024-clean-one"}
+
+
+def publish_text(entry) -> str:
+    from cacop_cli import publish
+
+    return publish._scanned_text(entry)

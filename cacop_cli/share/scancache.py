@@ -22,6 +22,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from .findings import Finding
 
@@ -94,6 +95,79 @@ def store(place: Path, cache_key: str, findings: list[Finding]) -> None:
     temporary = place / f".{cache_key}.{os.getpid()}.tmp"
     try:
         place.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(sealed)
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+TEXTS_FILE = "texts.json"  # in the scan folder: findings in entry texts, by the text's hash
+
+
+def scan_texts(
+    place: Path | None,
+    texts: list[tuple[str, str]],
+    *,
+    today: dt.date,
+    email_allowlist: Iterable[str],
+) -> dict[str, list[Finding]]:
+    """gates.scan_many over (path, text) pairs, each text's findings kept by its SHA-256 in
+    one sealed file of `place` (`.cacop/scan/texts.json`) with the settings they hang on:
+    digest, gaps and experts judge every entry of a large KB each run, and only the texts
+    changed since (or every text, on a new day or with new settings) are scanned again.
+    Without `place`, a plain scan."""
+    from . import gates
+
+    allowlist = tuple(sorted(map(str, email_allowlist)))
+    if place is None:
+        return gates.scan_many(texts, today, allowlist)
+    stamp = json.dumps([_versions(), today.isoformat(), allowlist])
+    kept = _load_texts(place / TEXTS_FILE, stamp)
+    digests = [
+        hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for _, text in texts
+    ]
+    missing = {
+        digest: text for digest, (_, text) in zip(digests, texts, strict=True) if digest not in kept
+    }
+    if missing:
+        fresh = gates.scan_many(list(missing.items()), today, allowlist)
+        for digest in missing:
+            kept[digest] = [[f.category, f.kind, f.line, f.message] for f in fresh.get(digest, [])]
+    found = {}
+    for digest, (path, _) in zip(digests, texts, strict=True):
+        if kept[digest]:
+            found[path] = [Finding(c, k, path, n, m) for c, k, n, m in kept[digest]]
+    if missing or len(kept) != len(set(digests)):
+        _store_texts(place / TEXTS_FILE, stamp, {digest: kept[digest] for digest in digests})
+    return found
+
+
+def _load_texts(target: Path, stamp: str) -> dict[str, list[list[Any]]]:
+    from ..sealed import opened
+
+    try:
+        payload = opened(target, target.read_bytes())
+        saved = json.loads(payload) if payload is not None else None
+        if not isinstance(saved, dict) or saved.get("stamp") != stamp:
+            return {}
+        return {
+            str(digest): [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings]
+            for digest, findings in saved["texts"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _store_texts(target: Path, stamp: str, texts: dict[str, list[list[Any]]]) -> None:
+    from ..sealed import seal
+
+    sealed = seal(target, json.dumps({"stamp": stamp, "texts": texts}).encode())
+    if sealed is None:
+        return
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_bytes(sealed)
         os.replace(temporary, target)
     except OSError:
