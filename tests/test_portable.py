@@ -127,7 +127,9 @@ def test_the_scan_by_path_finds_exactly_what_the_scan_by_folder_finds(kb_path):
     by_folder = scan._stat_files(base, listed, rfi_folders)
     by_path = scan._stat_files_by_path(base, listed, rfi_folders)
     assert by_path == by_folder
-    assert "kb/strategies/link.md" not in by_path and "kb/strategies/folder.md" not in by_path
+    # a link named like an entry is listed (its own lstat: catalogued as unreadable), a
+    # folder so named is not
+    assert "kb/strategies/link.md" in by_path and "kb/strategies/folder.md" not in by_path
     assert any(rel.endswith("/responses/" + n.name) for n in responses.iterdir() for rel in by_path)
 
 

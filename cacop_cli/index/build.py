@@ -527,16 +527,21 @@ def attachment_parts(kb: KB, rel: str, names: Any) -> Iterator[tuple[str, Any]]:
     Through the one extraction function the sharing gate uses, with its content-hash cache
     in .cacop/extract/: an unchanged attachment is read from the cache, not extracted
     again. Only plain file names in the entry's own folder; `validate` reports the rest."""
-    from ..textextract import extract
+    from ..checks import attachment_facts
+    from ..textextract import MAX_FILE_BYTES, extract
 
     if not isinstance(names, list):
         return
     folder = (kb.root / rel).with_suffix("")
     cache = kb.root / EXTRACT_CACHE
+    limit = min(MAX_FILE_BYTES, kb.limits["attachment_bytes"])
     for name in names:
-        if not isinstance(name, str) or not name or name.startswith(".") or "/" in name:
+        if not isinstance(name, str) or name.startswith("."):
             continue
-        if "\\" in name or "\x00" in name:
+        # what `validate` refuses is not opened at all: a bad name, a link (the file's or
+        # its folder's: O_NOFOLLOW guards only the last step), a pipe, a file too large
+        size = attachment_facts(folder, name)
+        if not isinstance(size, int) or size > limit:
             continue
         extracted = extract(folder / name, cache_dir=cache)
         for part in extracted.parts:
