@@ -164,17 +164,18 @@ class _CataloguedEntry(Entry):
 def _from_index(catalog: Catalog) -> bool:
     """Fill `catalog` from the index's catalog, after bringing the index up to date; False
     (and nothing filled) if that cannot be done: the files are then read instead."""
-    from . import search
+    from . import progress, search
     from .index import cards, read_lock
 
     kb = catalog.kb
+    advance = progress.current.get()  # a first build takes minutes in a large KB: shown
     try:
-        stats = search.refresh(kb)
+        stats = search.refresh(kb, advance)
         try:
             with read_lock(kb.root):
                 stored = cards.load(kb.root)
         except cards.Changed as changed:  # never decoded: made again
-            stats = search.rebuild(kb, reason=str(changed))
+            stats = search.rebuild(kb, advance, reason=str(changed))
             with read_lock(kb.root):
                 stored = cards.load(kb.root)
     except Exception:  # noqa: BLE001 - read-only, busy, untrusted or damaged: read the files

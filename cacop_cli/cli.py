@@ -7,7 +7,9 @@ line, a hint and its exit code (docs/format.md, "Exit codes").
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,31 @@ def _debug_requested(ctx: typer.Context) -> bool:
     return bool(root.params.get("debug")) or "--debug" in sys.argv
 
 
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[None]:
+    """Give work deep below the command (the first index build a read command starts) a
+    progress bar on a terminal; Rich loads only if that work is long (render.search)."""
+    from . import progress
+
+    held: dict[str, Any] = {}
+
+    def advance(done: int, total: int) -> None:
+        if "bar" not in held:
+            from .render.search import progress as bar
+
+            held["bar"] = bar("indexing entries")
+            held["advance"] = held["bar"].__enter__()
+        held["advance"](done, total)
+
+    token = progress.current.set(advance)
+    try:
+        yield
+    finally:
+        progress.current.reset(token)
+        if "bar" in held:
+            held["bar"].__exit__(None, None, None)
+
+
 class CacopGroup(TyperGroup):
     """Runs commands inside the error boundary (works under CliRunner too)."""
 
@@ -47,7 +74,7 @@ class CacopGroup(TyperGroup):
 
         words = tuple(getattr(ctx, "_protected_args", None) or ctx.protected_args) + tuple(ctx.args)
         try:
-            with paging(wanted(words[:2], bool(ctx.params.get("no_pager")))):
+            with paging(wanted(words[:2], bool(ctx.params.get("no_pager")))), _progress_bar():
                 return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):
             raise

@@ -298,3 +298,30 @@ def test_links_fifos_and_dot_folders_are_in_the_catalog_as_reading_the_files_fin
     assert_catalog_is_the_files(root)
     unreadable = {issue.path for issue in load_catalog(load_kb(root)).unreadable}
     assert {"kb/strategies/linked.md", "kb/strategies/waiting.md"} <= unreadable
+
+
+def test_a_read_command_that_builds_the_index_first_shows_a_progress_bar(tmp_path, cacop_exe):
+    """In a KB with no index yet, `list` builds one before it answers (minutes at 10,000
+    entries): on a terminal, the bar says so; in a pipe, nothing is drawn."""
+    import pty
+    import subprocess
+
+    from ptytools import drain
+
+    out = tmp_path / "generated"
+    load_script("genkb").write_kb(out, 80, seed=5)
+    parent, child = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100", "LINES": "40"}
+    process = subprocess.Popen(
+        [*cacop_exe, "--kb", str(out), "list"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=child, env=env,
+    )  # fmt: skip
+    os.close(child)
+    screen = drain(parent, process, 60).decode("utf-8", "replace")
+    assert process.wait(timeout=60) == 0
+    assert "indexing entries" in screen, screen
+    shutil.rmtree(out / ".cacop")
+    piped = subprocess.run(
+        [*cacop_exe, "--kb", str(out), "list"], capture_output=True, text=True, timeout=60
+    )
+    assert piped.returncode == 0 and "indexing" not in piped.stderr
