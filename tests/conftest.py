@@ -91,3 +91,31 @@ def cacop_exe() -> list[str]:
     exe = shutil.which("cacop", path=os.path.dirname(os.sys.executable))
     assert exe, "cacop is not installed in this environment (run `make test`)"
     return [exe]
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_left_as_it_was():
+    """No test (nor the code it runs in this process) leaves Ctrl-C changed: an ignored or
+    blocked SIGINT is inherited by every program started later, whose Ctrl-C tests then
+    hang. Python's handler, and on Linux the kernel's own view (ignored, blocked)."""
+    import signal
+
+    def kernel() -> tuple[str, ...]:
+        try:
+            status = Path("/proc/self/status").read_text().splitlines()
+        except OSError:
+            return ()
+        bit = 1 << (signal.SIGINT - 1)
+        return tuple(
+            f"{name} {bool(int(line.split()[1], 16) & bit)}"
+            for line in status
+            for name in ("SigIgn:", "SigBlk:")
+            if line.startswith(name)
+        )
+
+    before, before_kernel = signal.getsignal(signal.SIGINT), kernel()
+    yield
+    after, after_kernel = signal.getsignal(signal.SIGINT), kernel()
+    signal.signal(signal.SIGINT, before)
+    assert after == before, f"SIGINT's handler was left as {after!r}"
+    assert after_kernel == before_kernel, f"SIGINT left as {after_kernel} (was {before_kernel})"

@@ -211,3 +211,25 @@ def test_screen_lines_counts_wrapped_rows_without_escapes():
     assert screen_lines("x" * 81, 80) == 2
     assert screen_lines("\x1b[1m" + "x" * 80 + "\x1b[0m", 80) == 1
     assert screen_lines("界" * 41, 80) == 2
+
+
+@pytest.mark.parametrize("columns, rows", [(80, 24), (120, 40)])
+def test_status_keeps_ids_and_commands_whole_at_any_width(community, cacop_exe, columns, rows):
+    """`status` in a clone with an unshared entry whose id is 73 characters: each item is a
+    block (title, then its id and the command that shares it), wrapped between words."""
+    from conftest import git
+
+    git(community, "init", "-q", "-b", "main")
+    git(community, "config", "cacop.site", "alpha")
+    git(community, "add", "-A")
+    git(community, "reset", "-q", "--", f"kb/work-products/{LONG_ID}.md")
+    git(community, "commit", "-qm", "the community")
+    argv = [*cacop_exe, "--no-pager", "--kb", str(community), "status"]
+    output, stderr, code = in_pty(argv, columns, rows)
+    assert code == 0, (output, stderr)
+    lines = [line.strip() for line in screen(output)]
+    assert all(len(line) <= columns for line in lines), output
+    assert any(line.endswith(LONG_ID) or line == LONG_ID for line in lines), output
+    assert f"cacop submit {LONG_ID}" in " ".join(lines), output
+    for entry_id in ids_of(community):
+        assert "".join(lines).count(entry_id) == sum(line.count(entry_id) for line in lines)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..editing import Edited
 from ..share.status import Status
-from . import emit, note, print_json, warn
+from . import emit, note, out, print_json, terminal, text, warn
 from .core import issue_lines
 
 __all__ = ["note", "warn"]
@@ -39,7 +40,7 @@ def status(result: Status, as_json: bool) -> None:
         shown = True
         emit("Not yet shared:", "bold")
         for item in result.unshared:
-            emit(f"  {item.state:<9} {item.title}  [{item.entry_id}]  share: {item.command}")
+            _block(item.title, f"{item.entry_id} ({item.state})", f"share: {item.command}")
     if result.submissions:
         shown = True
         emit(f"Submissions (as of the last sync or submit with {result.shared_branch}):", "bold")
@@ -52,7 +53,7 @@ def status(result: Status, as_json: bool) -> None:
                 state = f"changed since it was pushed; send it with `cacop submit {sub.entry_id}`"
             else:
                 state = "pushed, waiting on review"
-            emit(f"  {sub.branch}: {sub.title}  — {state}")
+            _block(sub.title, sub.branch, state)
             if sub.pr_url and not sub.merged:
                 emit(f"    pull request: {sub.pr_url}")
     if result.rfis_to_answer:
@@ -64,16 +65,27 @@ def status(result: Status, as_json: bool) -> None:
             f"Answers to {result.site}'s RFIs since your last sync (bring in: cacop sync):", "bold"
         )
         for answer in result.answers:
-            emit(f"  ! {answer.title}  [{answer.entry_id}] from {answer.site}, to {answer.rfi}")
+            _block(answer.title, answer.entry_id, f"from {answer.site}, to {answer.rfi}")
     if not shown:
         emit("nothing pending: everything here is shared, and no RFI waits for you")
+
+
+def _block(title: str, *details: str) -> None:
+    """One item as a block that fits any screen: its title, then each detail on its own
+    line, word-wrapped on a terminal, so an id is never split at the screen's edge."""
+    lines = [f"  {title}", *(f"    {detail}" for detail in details)]
+    for line in lines:
+        if terminal(sys.stdout):  # wrapped between words: an id moves to the next line whole
+            out().print(text(line), soft_wrap=False, overflow="fold")
+        else:
+            emit(line)
 
 
 def _rfis_to_answer(result: Status, heading: str) -> None:
     emit(heading, "bold")
     for rfi in result.rfis_to_answer:
         due = f"needed by {rfi.needed_by}" if rfi.needed_by else "no date"
-        emit(f"  ? {rfi.title}  [{rfi.entry_id}] from {rfi.site}, {due}; {rfi.command}")
+        _block(rfi.title, f"{rfi.entry_id} from {rfi.site}, {due}", rfi.command)
 
 
 def _status_outside_git(result: Status) -> None:
