@@ -31,6 +31,8 @@ SITE_RECORD = "site-files.json"  # in .cacop/: what the last build wrote where (
 SITE_RECORD_FORMAT = 1
 BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
 BODIES_RECORD_FORMAT = 1
+SEARCH_RECORD = "site-search.json"  # in .cacop/: each entry's part of the index (SearchParts)
+SEARCH_RECORD_FORMAT = 1
 
 
 @dataclass
@@ -121,7 +123,7 @@ def build(
     """Write the site for `kb` into `out` (replacing a site built there before)."""
     import time
 
-    from .. import community, vocabulary
+    from .. import __version__, community, vocabulary
     from ..catalog import Catalog, load_catalog
     from . import gate, pages, searchindex
 
@@ -145,22 +147,41 @@ def build(
         today=today,
         gaps=report,
     )
-    html_pages = pages.all_pages(site)
+    record = Written.load(kb, out) if (out / MARKER).is_file() else None
+    reuse = Reuse(record, out)
+    html_pages = pages.entry_pages(site)
+    inputs: dict[str, str] = {}  # page -> the digest of what it was made from
+    made_from = pages.listings_key(site)
+    listings = made_from and _digest(f"{SITE_RECORD_FORMAT} {__version__} {made_from}".encode())
+    if not listings or not reuse.pages(listings):
+        listed = pages.listing_pages(site)
+        html_pages.update(listed)
+        if listings:
+            inputs.update(dict.fromkeys(listed, listings))
     rendered.save()
-    index = searchindex.build(chosen.entries, chosen.attachments, vocabulary.groups(kb.root))
     files: dict[str, str] = dict(html_pages)
     files["assets/site.css"] = stylesheet()
     files["assets/search.js"] = (
         resources.files(__package__).joinpath("assets/search.js").read_text("utf-8")
     )
-    files["assets/search-index.js"] = searchindex.as_script(index)
+    analysing = searchindex.analyser(vocabulary.groups(kb.root))
+    parts = SearchParts(kb, analysing)
+    wanted = [analysing.fields(entry, chosen.attachments) for entry in chosen.entries]
+    keys = [analysing.key(fields) for fields in wanted]
+    search_key = _digest(json.dumps([parts.stamp, analysing.phrases, keys]).encode())
+    if not reuse.pages(search_key):
+        contributions = [parts.get(key, fields) for key, fields in zip(keys, wanted)]
+        files["assets/search-index.js"] = searchindex.as_script(analysing.assemble(contributions))
+        inputs["assets/search-index.js"] = search_key
+        parts.save()
     files[MARKER] = "Written by `cacop site build`; a rebuild replaces this folder.\n"
-    copied = _write(kb, out, files, chosen.attachments)
+    inputs.update(reuse.inputs)
+    copied = _write(kb, out, files, chosen.attachments, record, reuse.kept, inputs)
     return SiteBuild(
         out=out,
         line=line,
         entries=len(chosen.entries),
-        pages=len(html_pages),
+        pages=len(html_pages) + sum(name.endswith(".html") for name in reuse.kept),
         attachments=copied,
         refused=chosen.refused,
         above=chosen.above,
@@ -225,18 +246,127 @@ class RenderedBodies:
             pass
 
 
+class SearchParts:
+    """Each entry's part of the search index, kept by its text in `.cacop/site-search.json`
+    (derived, JSON), so a rebuild analyses only changed entries and assembles the rest.
+    Signed like the rendered bodies: the page shows its titles and snippets."""
+
+    def __init__(self, kb: KB, analysing: Any) -> None:
+        from .. import __version__
+        from ..index.record import user_key
+
+        self.path = kb.state_dir / SEARCH_RECORD
+        self.key = user_key()
+        self.analysing = analysing
+        self.stamp = [SEARCH_RECORD_FORMAT, __version__, analysing.phrases]
+        self.known: dict[str, list] = {}
+        self.used: dict[str, list] = {}
+        self.loaded = False
+
+    def _load(self) -> None:
+        self.loaded = True
+        try:
+            document = json.loads(self.path.read_text("utf-8"))
+            parts = document["parts"]
+            if (
+                document["stamp"] == json.loads(json.dumps(self.stamp))
+                and isinstance(parts, dict)
+                and hmac.compare_digest(str(document["signature"]), self._sign(parts))
+            ):
+                self.known = parts
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+    def _sign(self, parts: dict[str, list]) -> str:
+        payload = json.dumps([self.stamp, parts], sort_keys=True, separators=(",", ":"))
+        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+
+    def get(self, key: str, fields: dict[str, str]) -> list:
+        if not self.loaded:
+            self._load()
+        found = self.known.get(key)
+        if not _is_part(found):
+            found = self.analysing.contribution(fields)
+        self.used[key] = found
+        return found
+
+    def save(self) -> None:
+        from ..entries import write_atomic
+
+        if self.used.keys() == self.known.keys():
+            return
+        document = {"stamp": self.stamp, "parts": self.used, "signature": self._sign(self.used)}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        except (OSError, CacopError):  # without it the next build analyses every entry
+            pass
+
+
+def _is_part(found: object) -> bool:
+    return (
+        isinstance(found, list)
+        and len(found) == 4
+        and isinstance(found[0], list)
+        and isinstance(found[1], int)
+        and isinstance(found[2], str)
+        and isinstance(found[3], list)
+        and len(found[3]) == (found[2].count(" ") + 1 if found[2] else 0)
+    )
+
+
+class Reuse:
+    """The pages a rebuild in place may leave as they are: made from the same inputs (the
+    digest the record keeps beside each) and still on disk as written."""
+
+    def __init__(self, record: Written | None, out: Path) -> None:
+        self.record = record
+        self.out = out
+        self.kept: dict[str, str] = {}  # name -> its digest
+        self.inputs: dict[str, str] = {}  # name -> the digest of its inputs
+
+    def pages(self, key: str) -> bool:
+        """Keep every page made from `key`, if all of them are intact; else keep none."""
+        if self.record is None:
+            return False
+        names = [name for name, made in self.record.inputs.items() if made == key]
+        found = {}
+        for name in names:
+            try:
+                on_disk = (self.out / name).lstat()
+            except OSError:
+                return False
+            digest = self.record.files.get(name, [None])[0]
+            if not isinstance(digest, str) or not self.record.unchanged(name, digest, on_disk):
+                return False
+            found[name] = digest
+        self.kept.update(found)
+        self.inputs.update(dict.fromkeys(found, key))
+        return bool(found)
+
+
 def _write(
-    kb: KB, out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]]
+    kb: KB,
+    out: Path,
+    files: dict[str, str],
+    attachments: dict[str, list[Attachment]],
+    record: Written | None,
+    kept: dict[str, str],
+    inputs: dict[str, str],
 ) -> int:
     """The site into `out`: in place when `out` is the site this clone wrote last (only
-    what changed is written, and whatever the new site does not hold is removed first),
-    else into a new folder that then takes `out`'s place."""
-    record = Written.load(kb, out)
+    what changed is written, `kept` files are left as they are, and whatever the new site
+    does not hold is removed first), else into a new folder that then takes `out`'s place."""
     in_place = record is not None and (out / MARKER).is_file()
+    if kept and not in_place:
+        raise AssertionError("pages kept from a site that is not rebuilt in place")
     record = record or Written(kb, out)
     try:
-        return (_update if in_place else _replace)(out, files, attachments, record)
+        if in_place:
+            return _update(out, files, attachments, record, kept)
+        return _replace(out, files, attachments, record)
     finally:
+        record.inputs = {name: key for name, key in inputs.items() if name in record.files}
         record.save()
 
 
@@ -245,19 +375,26 @@ class Written:
     digest and the size and modification time it had, so that a rebuild rewrites only
     what changed and any file edited since is written again. Unreadable: a full build."""
 
-    def __init__(self, kb: KB, out: Path, files: dict[str, list] | None = None) -> None:
+    def __init__(
+        self,
+        kb: KB,
+        out: Path,
+        files: dict[str, list] | None = None,
+        inputs: dict[str, str] | None = None,
+    ) -> None:
         self.path = kb.state_dir / SITE_RECORD
         self.out = out
         self.files: dict[str, list] = files or {}  # name -> [digest, size, mtime_ns]
+        self.inputs: dict[str, str] = inputs or {}  # name -> the digest of what made it
 
     @classmethod
     def load(cls, kb: KB, out: Path) -> Written | None:
         try:
             document = json.loads((kb.state_dir / SITE_RECORD).read_text("utf-8"))
             if document["format"] == SITE_RECORD_FORMAT and document["out"] == str(out):
-                files = document["files"]
-                if isinstance(files, dict):
-                    return cls(kb, out, files)
+                files, inputs = document["files"], document.get("inputs", {})
+                if isinstance(files, dict) and isinstance(inputs, dict):
+                    return cls(kb, out, files, inputs)
         except (OSError, ValueError, KeyError, TypeError):
             pass
         return None
@@ -277,7 +414,12 @@ class Written:
     def save(self) -> None:
         from ..entries import write_atomic
 
-        document = {"format": SITE_RECORD_FORMAT, "out": str(self.out), "files": self.files}
+        document = {
+            "format": SITE_RECORD_FORMAT,
+            "out": str(self.out),
+            "files": self.files,
+            "inputs": self.inputs,
+        }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, json.dumps(document, separators=(",", ":")))
@@ -332,12 +474,16 @@ def _replace(
 
 
 def _update(
-    out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]], record: Written
+    out: Path,
+    files: dict[str, str],
+    attachments: dict[str, list[Attachment]],
+    record: Written,
+    kept: dict[str, str],
 ) -> int:
     """Only what changed into `out`: first every file the new site does not hold goes (an
     entry withdrawn, refused or now above the line), and the search index if it changes;
     then each changed page, each changed attachment, and the search index last."""
-    wanted: dict[str, tuple[str, Any]] = {}  # name -> (digest, text or source path)
+    wanted: dict[str, tuple[str, Any]] = {name: (digest, None) for name, digest in kept.items()}
     for name, text in files.items():
         data = text.encode("utf-8")
         wanted[name] = (_digest(data), data)
@@ -355,7 +501,7 @@ def _update(
         changed = [
             name
             for name, (digest, _) in wanted.items()
-            if not record.unchanged(name, digest, present.get(name))
+            if name not in kept and not record.unchanged(name, digest, present.get(name))
         ]
         emptied: set[Path] = set()
         for name in present:

@@ -7,7 +7,9 @@ what it is about).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Iterable
@@ -468,9 +470,44 @@ def experts_page(site: Site) -> str:
 
 def all_pages(site: Site) -> dict[str, str]:
     """Every HTML page, by its path in the site."""
+    return {**entry_pages(site), **listing_pages(site)}
+
+
+def entry_pages(site: Site) -> dict[str, str]:
+    return {entry_path(entry.id): entry_page(site, entry) for entry in site.entries}
+
+
+def listings_key(site: Site) -> str | None:
+    """What the listing pages (all but the entries' own) are made from, as text: the
+    entries' frontmatter (never their bodies), the gaps report and the build's day."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, Entry):
+            return value.id
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if dataclasses.is_dataclass(value):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, set | frozenset):
+            return sorted(map(str, value))
+        return str(value)
+
+    facts = [
+        site.kb_name,
+        site.today,
+        site.site_names,
+        site.gaps,
+        [(entry.id, entry.rel, entry.meta) for entry in site.entries],
+    ]
+    try:
+        return json.dumps(facts, default=plain, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys no JSON can sort: made afresh every time
+        return None
+
+
+def listing_pages(site: Site) -> dict[str, str]:
+    """Every page but the entries' own: home, lists, the RFI board, map, who to ask."""
     pages = {"index.html": home_page(site)}
-    for entry in site.entries:
-        pages[entry_path(entry.id)] = entry_page(site, entry)
     pages.update(topic_pages(site))
     pages.update(site_pages(site))
     pages.update(type_pages(site))

@@ -17,6 +17,7 @@ JavaScript (`/[\\p{L}\\p{N}]+/gu`) there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -48,56 +49,87 @@ def _group_hits(words: list[str], starts: dict[str, list[tuple[tuple[str, ...], 
     return found
 
 
-def build(
-    entries: list[Entry], attachments: dict[str, list[Attachment]], groups: list[list[str]]
-) -> dict:
-    """The index as plain data: documents, postings, lengths and the vocabulary's groups."""
-    phrases = _phrases(groups)
-    starts: dict[str, list[tuple[tuple[str, ...], int]]] = {}
-    for number, group in enumerate(phrases):
-        for phrase in group:
-            starts.setdefault(phrase[0], []).append((phrase, number))
-    documents, lengths = [], []
-    postings: dict[str, list[int]] = {}
-    for number, entry in enumerate(entries):
+def analyser(groups: list[list[str]]) -> Analyser:
+    return Analyser(_phrases(groups))
+
+
+class Analyser:
+    """What one entry gives the index (`contribution`), apart from the others: a rebuild
+    keeps it by the entry's text (`key`) and only assembles the index (`assemble`)."""
+
+    def __init__(self, phrases: list[list[tuple[str, ...]]]) -> None:
+        self.phrases = phrases
+        self.starts: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        for number, group in enumerate(phrases):
+            for phrase in group:
+                self.starts.setdefault(phrase[0], []).append((phrase, number))
+
+    @staticmethod
+    def fields(entry: Entry, attachments: dict[str, list[Attachment]]) -> dict[str, str]:
         meta = entry.meta
         tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
         summary = meta.get("summary") if isinstance(meta.get("summary"), str) else ""
-        fields = {
+        return {
+            "id": entry.id,
+            "type": entry.type,
             "title": entry.title,
             "tags": " ".join(map(str, tags)),
             "summary": summary,
             "body": entry.body,
             "attachments": "\n".join(a.text for a in attachments.get(entry.id, [])),
         }
+
+    @staticmethod
+    def key(fields: dict[str, str]) -> str:
+        text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def contribution(self, fields: dict[str, str]) -> list:
+        """[document, length, terms (space-separated), their weighted counts]."""
         counts: Counter = Counter()
         length = 0
-        for name, text in fields.items():
-            words = tokens(text)
+        for name, weight in FIELD_WEIGHTS.items():
+            words = tokens(fields[name])
             length += len(words)
-            weight = FIELD_WEIGHTS[name]
             for word, count in Counter(words).items():
                 counts[word] += count * weight
-            for group, count in _group_hits(words, starts).items():
+            for group, count in _group_hits(words, self.starts).items():
                 counts[f"~g{group}"] += count * weight
-        for term, count in counts.items():
-            postings.setdefault(term, []).extend((number, count))
-        lengths.append(length)
-        shown = summary or " ".join(entry.body.split())
-        documents.append(
-            [
-                entry.id,
-                entry.title,
-                entry.type,
-                shown[:SNIPPET_CHARS] + ("…" if len(shown) > SNIPPET_CHARS else ""),
-            ]
-        )
-    return {
-        "documents": documents,
-        "lengths": lengths,
-        "terms": {term: packed(listed) for term, listed in postings.items()},
-        "groups": [[list(phrase) for phrase in group] for group in phrases],
-    }
+        shown = fields["summary"] or " ".join(fields["body"].split())
+        document = [
+            fields["id"],
+            fields["title"],
+            fields["type"],
+            shown[:SNIPPET_CHARS] + ("…" if len(shown) > SNIPPET_CHARS else ""),
+        ]
+        return [document, length, " ".join(counts), list(counts.values())]
+
+    def assemble(self, contributions: list[list]) -> dict:
+        """The index as plain data: documents, postings, lengths and the vocabulary's groups."""
+        postings: dict[str, list[int]] = {}
+        for number, (_, _, terms, counts) in enumerate(contributions):
+            for term, count in zip(terms.split(" ") if terms else (), counts):
+                listed = postings.get(term)
+                if listed is None:
+                    postings[term] = [number, count]
+                else:
+                    listed += (number, count)
+        return {
+            "documents": [contribution[0] for contribution in contributions],
+            "lengths": [contribution[1] for contribution in contributions],
+            "terms": {term: packed(listed) for term, listed in postings.items()},
+            "groups": [[list(phrase) for phrase in group] for group in self.phrases],
+        }
+
+
+def build(
+    entries: list[Entry], attachments: dict[str, list[Attachment]], groups: list[list[str]]
+) -> dict:
+    """The index of `entries`, analysed afresh."""
+    analysing = analyser(groups)
+    return analysing.assemble(
+        [analysing.contribution(Analyser.fields(entry, attachments)) for entry in entries]
+    )
 
 
 def packed(postings: list[int]) -> list[int]:
