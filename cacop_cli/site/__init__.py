@@ -170,7 +170,7 @@ def build(
     keys = [analysing.key(fields) for fields in wanted]
     search_key = _digest(json.dumps([parts.stamp, analysing.phrases, keys]).encode())
     if not reuse.pages(search_key):
-        contributions = [parts.get(key, fields) for key, fields in zip(keys, wanted)]
+        contributions = [parts.get(key, fields) for key, fields in zip(keys, wanted, strict=True)]
         files["assets/search-index.js"] = searchindex.as_script(analysing.assemble(contributions))
         inputs["assets/search-index.js"] = search_key
         parts.save()

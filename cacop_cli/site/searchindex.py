@@ -108,7 +108,7 @@ class Analyser:
         """The index as plain data: documents, postings, lengths and the vocabulary's groups."""
         postings: dict[str, list[int]] = {}
         for number, (_, _, terms, counts) in enumerate(contributions):
-            for term, count in zip(terms.split(" ") if terms else (), counts):
+            for term, count in zip(terms.split(" ") if terms else (), counts, strict=True):
                 listed = postings.get(term)
                 if listed is None:
                     postings[term] = [number, count]
