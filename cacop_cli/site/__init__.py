@@ -32,7 +32,7 @@ SITE_RECORD_FORMAT = 1
 BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
 BODIES_RECORD_FORMAT = 1
 SEARCH_RECORD = "site-search.json"  # in .cacop/: each entry's part of the index (SearchParts)
-SEARCH_RECORD_FORMAT = 1
+SEARCH_RECORD_FORMAT = 2
 
 
 @dataclass
@@ -264,22 +264,23 @@ class SearchParts:
         self.loaded = False
 
     def _load(self) -> None:
+        """The file is a line of JSON (stamp and signature), then the parts as JSON: the
+        signature covers the parts' text as it stands, so checking it dumps nothing."""
         self.loaded = True
         try:
-            document = json.loads(self.path.read_text("utf-8"))
-            parts = document["parts"]
-            if (
-                document["stamp"] == json.loads(json.dumps(self.stamp))
-                and isinstance(parts, dict)
-                and hmac.compare_digest(str(document["signature"]), self._sign(parts))
+            head, _, text = self.path.read_bytes().partition(b"\n")
+            document = json.loads(head)
+            if document["stamp"] == json.loads(json.dumps(self.stamp)) and hmac.compare_digest(
+                str(document["signature"]), self._sign(text)
             ):
-                self.known = parts
+                parts = json.loads(text)
+                self.known = parts if isinstance(parts, dict) else {}
         except (OSError, ValueError, KeyError, TypeError):
             pass
 
-    def _sign(self, parts: dict[str, list]) -> str:
-        payload = json.dumps([self.stamp, parts], sort_keys=True, separators=(",", ":"))
-        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+    def _sign(self, text: bytes) -> str:
+        stamp = json.dumps(self.stamp, separators=(",", ":")).encode()
+        return hmac.new(self.key, stamp + b"\n" + text, hashlib.sha256).hexdigest()
 
     def get(self, key: str, fields: dict[str, str]) -> list:
         if not self.loaded:
@@ -295,10 +296,11 @@ class SearchParts:
 
         if self.used.keys() == self.known.keys():
             return
-        document = {"stamp": self.stamp, "parts": self.used, "signature": self._sign(self.used)}
+        text = json.dumps(self.used, ensure_ascii=True, separators=(",", ":")).encode()
+        head = json.dumps({"stamp": self.stamp, "signature": self._sign(text)}).encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+            write_atomic(self.path, (head + b"\n" + text).decode())
         except (OSError, CacopError):  # without it the next build analyses every entry
             pass
 

@@ -28,7 +28,7 @@ from .gate import Attachment
 
 TOKEN = re.compile(r"[^\W_]+")
 FIELD_WEIGHTS = {"title": 3, "tags": 2, "summary": 2, "body": 1, "attachments": 1}
-SNIPPET_CHARS = 180
+SNIPPET_CHARS = 160
 INDEX_GLOBAL = "CACOP_SEARCH_INDEX"
 
 
@@ -96,6 +96,9 @@ class Analyser:
             for group, count in _group_hits(words, self.starts).items():
                 counts[f"~g{group}"] += count * weight
         shown = fields["summary"] or " ".join(fields["body"].split())
+        title = fields["title"].strip()
+        if title and shown.startswith(title):  # the result shows the title just above it
+            shown = shown[len(title) :].lstrip(" .:;,-–—")
         document = [
             fields["id"],
             fields["title"],
