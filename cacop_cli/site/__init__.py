@@ -32,7 +32,7 @@ SITE_RECORD_FORMAT = 1
 BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
 BODIES_RECORD_FORMAT = 1
 SEARCH_RECORD = "site-search.json"  # in .cacop/: each entry's part of the index (SearchParts)
-SEARCH_RECORD_FORMAT = 2
+SEARCH_RECORD_FORMAT = 3
 
 
 @dataclass

@@ -28,7 +28,7 @@ from .gate import Attachment
 
 TOKEN = re.compile(r"[^\W_]+")
 FIELD_WEIGHTS = {"title": 3, "tags": 2, "summary": 2, "body": 1, "attachments": 1}
-SNIPPET_CHARS = 160
+SNIPPET_CHARS = 140
 INDEX_GLOBAL = "CACOP_SEARCH_INDEX"
 
 
