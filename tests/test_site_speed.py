@@ -105,7 +105,8 @@ def test_an_edited_record_of_rendered_bodies_is_ignored(tmp_path):
 
 def test_a_body_edit_rewrites_its_page_and_the_index_but_no_list(tmp_path, monkeypatch):
     """Listing pages are made from frontmatter only: a rebuild after a body edit leaves them
-    as they are, assembles the index from the kept parts, and still equals a fresh build."""
+    and the other entries' pages as they are, assembles the index from the kept parts, and
+    still equals a fresh build."""
     root = make_kb(tmp_path / "kb-repo")
     today = dt.date.fromisoformat(TODAY)
     out = tmp_path / "out"
@@ -117,23 +118,30 @@ def test_a_body_edit_rewrites_its_page_and_the_index_but_no_list(tmp_path, monke
     edited = sorted((root / "kb" / "strategies").glob("*.md"))[-1]
     edited.write_text(edited.read_text("utf-8") + "\nA zanzibarquokka was seen.\n", "utf-8")
     made: list[str] = []
-    for module, name in ((pages, "listing_pages"), (searchindex.Analyser, "contribution")):
+    patched = (
+        (pages, "listing_pages"),
+        (pages, "entry_page"),
+        (searchindex.Analyser, "contribution"),
+    )
+    for module, name in patched:
         original = getattr(module, name)
         monkeypatch.setattr(
             module, name, lambda *a, _o=original, _n=name: made.append(_n) or _o(*a)
         )
 
     build(load_kb(root), out, skip_refused=True, today=today)
-    assert made == ["contribution"]  # the edited entry's part alone; no list made again
-    build(load_kb(root), tmp_path / "fresh", skip_refused=True, today=today)
-    assert tree(out) == tree(tmp_path / "fresh")
+    assert made == ["entry_page", "contribution"]  # the edited entry's alone; no list
     assert listing.stat().st_mtime_ns == before
     assert b"zanzibarquokka" in (out / "assets" / "search-index.js").read_bytes()
+    edited_once = tree(out)
 
     listing.write_text("edited by hand", encoding="utf-8")  # a kept page edited: made again
     made.clear()
     build(load_kb(root), out, skip_refused=True, today=today)
     assert made == ["listing_pages"]
+    assert tree(out) == edited_once
+
+    build(load_kb(root), tmp_path / "fresh", skip_refused=True, today=today)
     assert tree(out) == tree(tmp_path / "fresh")
 
 
@@ -143,6 +151,8 @@ def test_an_edited_record_of_search_parts_is_ignored(tmp_path):
     root = make_kb(tmp_path / "kb-repo")
     today = dt.date.fromisoformat(TODAY)
     build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
+    build(load_kb(root), tmp_path / "from-the-record", skip_refused=True, today=today)
+    assert tree(tmp_path / "from-the-record") == tree(tmp_path / "first")
     record = root / ".cacop" / "site-search.json"
     head, _, text = record.read_bytes().partition(b"\n")
     parts = json.loads(text)

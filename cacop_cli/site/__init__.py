@@ -149,10 +149,17 @@ def build(
     )
     record = Written.load(kb, out) if (out / MARKER).is_file() else None
     reuse = Reuse(record, out)
-    html_pages = pages.entry_pages(site)
     inputs: dict[str, str] = {}  # page -> the digest of what it was made from
+    made_at = f"{SITE_RECORD_FORMAT} {__version__} "
+
+    def keep(name: str, key: str) -> bool:
+        key = _digest((made_at + key).encode())
+        inputs[name] = key
+        return reuse.page(name, key)
+
+    html_pages = pages.entry_pages(site, keep)
     made_from = pages.listings_key(site)
-    listings = made_from and _digest(f"{SITE_RECORD_FORMAT} {__version__} {made_from}".encode())
+    listings = made_from and _digest((made_at + made_from).encode())
     if not listings or not reuse.pages(listings):
         listed = pages.listing_pages(site)
         html_pages.update(listed)
@@ -326,25 +333,49 @@ class Reuse:
         self.out = out
         self.kept: dict[str, str] = {}  # name -> its digest
         self.inputs: dict[str, str] = {}  # name -> the digest of its inputs
+        self.by_key: dict[str, list[str]] | None = None
 
     def pages(self, key: str) -> bool:
         """Keep every page made from `key`, if all of them are intact; else keep none."""
         if self.record is None:
             return False
-        names = [name for name, made in self.record.inputs.items() if made == key]
+        if self.by_key is None:
+            self.by_key = {}
+            for name, made in self.record.inputs.items():
+                self.by_key.setdefault(made, []).append(name)
         found = {}
-        for name in names:
-            try:
-                on_disk = (self.out / name).lstat()
-            except OSError:
-                return False
-            digest = self.record.files.get(name, [None])[0]
-            if not isinstance(digest, str) or not self.record.unchanged(name, digest, on_disk):
+        for name in self.by_key.get(key, []):
+            digest = self._intact(name)
+            if digest is None:
                 return False
             found[name] = digest
         self.kept.update(found)
         self.inputs.update(dict.fromkeys(found, key))
         return bool(found)
+
+    def page(self, name: str, key: str) -> bool:
+        """Keep the page `name` if it was made from `key` and is intact."""
+        if self.record is None or self.record.inputs.get(name) != key:
+            return False
+        digest = self._intact(name)
+        if digest is None:
+            return False
+        self.kept[name] = digest
+        self.inputs[name] = key
+        return True
+
+    def _intact(self, name: str) -> str | None:
+        """The digest of `name` as the record has it, if the file is still as written."""
+        assert self.record is not None
+        try:
+            on_disk = (self.out / name).lstat()
+        except OSError:
+            return None
+        known = self.record.files.get(name)
+        digest = known[0] if isinstance(known, list) and known else None
+        if not isinstance(digest, str) or not self.record.unchanged(name, digest, on_disk):
+            return None
+        return digest
 
 
 def _write(

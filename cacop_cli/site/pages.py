@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..community import GapReport, recency_weight
@@ -473,8 +474,45 @@ def all_pages(site: Site) -> dict[str, str]:
     return {**entry_pages(site), **listing_pages(site)}
 
 
-def entry_pages(site: Site) -> dict[str, str]:
-    return {entry_path(entry.id): entry_page(site, entry) for entry in site.entries}
+def entry_pages(site: Site, keep: Callable[[str, str], bool] | None = None) -> dict[str, str]:
+    """Each entry's page, but those `keep` (given the page and `entry_key`) says to keep."""
+    made = {}
+    for entry in site.entries:
+        name = entry_path(entry.id)
+        if keep is None or not keep(name, entry_key(site, entry)):
+            made[name] = entry_page(site, entry)
+    return made
+
+
+def entry_key(site: Site, entry: Entry) -> str:
+    """A digest of what an entry's page is made from: its frontmatter, its body as HTML,
+    its attachments' names, and the frontmatter of the entries it links to."""
+    meta = entry.meta
+    linked = [site.by_id[r] for r in _values(meta.get("related")) if r in site.by_id]
+    if entry.type == "response" and str(meta.get("rfi", "")) in site.by_id:
+        linked.append(site.by_id[str(meta.get("rfi", ""))])
+    if entry.type == "rfi":
+        linked.extend(site.responses.get(entry.id, []))
+    places = [meta.get("site"), *(e.meta.get("site") for e in linked)]
+    facts = [
+        site.kb_name,
+        site.today,
+        entry.id,
+        meta,
+        [f.name for f in site.attachments.get(entry.id, [])],
+        [(e.id, e.meta) for e in linked],
+        [site.site_name(p) for p in places if isinstance(p, str)],
+    ]
+    try:
+        text = json.dumps(facts, default=str, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys no JSON can sort: the page is made every time
+        text = f"unsortable {entry.id} {id(entry)} {id(site)}"
+    body = site.bodies.get(entry.id)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
+    digest.update(
+        b"\0" + (body if body is not None else entry.body).encode("utf-8", "surrogatepass")
+    )
+    return digest.hexdigest()
 
 
 def listings_key(site: Site) -> str | None:
