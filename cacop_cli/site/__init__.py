@@ -30,9 +30,9 @@ MARKER = ".cacop-site"  # in every folder `site build` wrote: it may replace tha
 SITE_RECORD = "site-files.json"  # in .cacop/: what the last build wrote where (class Written)
 SITE_RECORD_FORMAT = 1
 BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
-BODIES_RECORD_FORMAT = 1
+BODIES_RECORD_FORMAT = 2
 SEARCH_RECORD = "site-search.json"  # in .cacop/: each entry's part of the index (SearchParts)
-SEARCH_RECORD_FORMAT = 3
+SEARCH_RECORD_FORMAT = 4
 
 
 @dataclass
@@ -214,21 +214,9 @@ class RenderedBodies:
         self.stamp = [BODIES_RECORD_FORMAT, __version__, version("markdown-it-py")]
         self.known: dict[str, str] = {}
         self.used: dict[str, str] = {}
-        try:
-            document = json.loads(self.path.read_text("utf-8"))
-            bodies = document["bodies"]
-            if (
-                document["stamp"] == self.stamp
-                and isinstance(bodies, dict)
-                and hmac.compare_digest(str(document["signature"]), self._sign(bodies))
-            ):
-                self.known = bodies
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-
-    def _sign(self, bodies: dict[str, str]) -> str:
-        payload = json.dumps([self.stamp, bodies], sort_keys=True, separators=(",", ":"))
-        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+        _, bodies = read_signed(self.path, self.key, self.stamp)
+        if isinstance(bodies, dict):
+            self.known = bodies
 
     def html(self, body: str) -> str:
         from .html import markdown
@@ -245,12 +233,44 @@ class RenderedBodies:
 
         if self.used == self.known:
             return
-        document = {"stamp": self.stamp, "bodies": self.used, "signature": self._sign(self.used)}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
+            write_signed(self.path, self.key, self.stamp, self.used)
         except (OSError, CacopError):  # without it the next build renders every body
             pass
+
+
+def read_signed(path: Path, key: bytes, stamp: list) -> tuple[dict, Any]:
+    """A record `write_signed` wrote: ({} and None when it is missing, unreadable, for
+    another stamp, or its signature is not this user's)."""
+    try:
+        head, _, text = path.read_bytes().partition(b"\n")
+        document = json.loads(head)
+        if document["stamp"] == json.loads(json.dumps(stamp)) and hmac.compare_digest(
+            str(document["signature"]), _signature(key, stamp, document.get("extra"), text)
+        ):
+            return document.get("extra") or {}, json.loads(text)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return {}, None
+
+
+def write_signed(
+    path: Path, key: bytes, stamp: list, value: Any, extra: dict | None = None
+) -> None:
+    """`value` as JSON after a line of JSON that holds the stamp, `extra` and a signature
+    over them and over the value's text as it stands: checking it dumps nothing again."""
+    from ..entries import write_atomic
+
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode()
+    signature = _signature(key, stamp, extra, text)
+    head = json.dumps({"stamp": stamp, "extra": extra, "signature": signature}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, (head + b"\n" + text).decode())
+
+
+def _signature(key: bytes, stamp: list, extra: Any, text: bytes) -> str:
+    said = json.dumps([stamp, extra], sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, said + b"\n" + text, hashlib.sha256).hexdigest()
 
 
 class SearchParts:
@@ -271,23 +291,10 @@ class SearchParts:
         self.loaded = False
 
     def _load(self) -> None:
-        """The file is a line of JSON (stamp and signature), then the parts as JSON: the
-        signature covers the parts' text as it stands, so checking it dumps nothing."""
         self.loaded = True
-        try:
-            head, _, text = self.path.read_bytes().partition(b"\n")
-            document = json.loads(head)
-            if document["stamp"] == json.loads(json.dumps(self.stamp)) and hmac.compare_digest(
-                str(document["signature"]), self._sign(text)
-            ):
-                parts = json.loads(text)
-                self.known = parts if isinstance(parts, dict) else {}
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-
-    def _sign(self, text: bytes) -> str:
-        stamp = json.dumps(self.stamp, separators=(",", ":")).encode()
-        return hmac.new(self.key, stamp + b"\n" + text, hashlib.sha256).hexdigest()
+        self.head, parts = read_signed(self.path, self.key, self.stamp)
+        if isinstance(parts, dict):
+            self.known = parts
 
     def get(self, key: str, fields: dict[str, str]) -> list:
         if not self.loaded:
@@ -303,11 +310,8 @@ class SearchParts:
 
         if self.used.keys() == self.known.keys():
             return
-        text = json.dumps(self.used, ensure_ascii=True, separators=(",", ":")).encode()
-        head = json.dumps({"stamp": self.stamp, "signature": self._sign(text)}).encode()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, (head + b"\n" + text).decode())
+            write_signed(self.path, self.key, self.stamp, self.used)
         except (OSError, CacopError):  # without it the next build analyses every entry
             pass
 
