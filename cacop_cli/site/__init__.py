@@ -9,6 +9,7 @@ become AMBER cannot survive a rebuild. Never prints; the summary is returned.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -229,14 +230,9 @@ class RenderedBodies:
         return found
 
     def save(self) -> None:
-        from ..entries import write_atomic
-
-        if self.used == self.known:
-            return
-        try:
-            write_signed(self.path, self.key, self.stamp, self.used)
-        except (OSError, CacopError):  # without it the next build renders every body
-            pass
+        if self.used != self.known:  # unwritten, the next build renders every body
+            with contextlib.suppress(OSError, CacopError):
+                write_signed(self.path, self.key, self.stamp, self.used)
 
 
 def read_signed(path: Path, key: bytes, stamp: list) -> tuple[dict, Any]:
@@ -306,14 +302,9 @@ class SearchParts:
         return found
 
     def save(self) -> None:
-        from ..entries import write_atomic
-
-        if self.used.keys() == self.known.keys():
-            return
-        try:
-            write_signed(self.path, self.key, self.stamp, self.used)
-        except (OSError, CacopError):  # without it the next build analyses every entry
-            pass
+        if self.used.keys() != self.known.keys():  # unwritten, the next analyses them all
+            with contextlib.suppress(OSError, CacopError):
+                write_signed(self.path, self.key, self.stamp, self.used)
 
 
 def _is_part(found: object) -> bool:
