@@ -179,9 +179,10 @@ def build(
     search_key = _digest(json.dumps([parts.stamp, analysing.phrases, keys]).encode())
     if not reuse.pages(search_key):
         contributions = [parts.get(key, fields) for key, fields in zip(keys, wanted, strict=True)]
-        files["assets/search-index.js"] = searchindex.as_script(analysing.assemble(contributions))
+        index = _patched(parts, reuse, contributions) or analysing.assemble(contributions)
+        files["assets/search-index.js"] = searchindex.as_script(index)
         inputs["assets/search-index.js"] = search_key
-        parts.save()
+        parts.save({"index": search_key, "order": keys})
     files[MARKER] = "Written by `cacop site build`; a rebuild replaces this folder.\n"
     inputs.update(reuse.inputs)
     copied = _write(kb, out, files, chosen.attachments, record, reuse.kept, inputs)
@@ -244,7 +245,8 @@ def read_signed(path: Path, key: bytes, stamp: list) -> tuple[dict, Any]:
         if document["stamp"] == json.loads(json.dumps(stamp)) and hmac.compare_digest(
             str(document["signature"]), _signature(key, stamp, document.get("extra"), text)
         ):
-            return document.get("extra") or {}, json.loads(text)
+            extra = document.get("extra")
+            return extra if isinstance(extra, dict) else {}, json.loads(text)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return {}, None
@@ -285,6 +287,7 @@ class SearchParts:
         self.known: dict[str, list] = {}
         self.used: dict[str, list] = {}
         self.loaded = False
+        self.head: dict = {}
 
     def _load(self) -> None:
         self.loaded = True
@@ -301,10 +304,32 @@ class SearchParts:
         self.used[key] = found
         return found
 
-    def save(self) -> None:
-        if self.used.keys() != self.known.keys():  # unwritten, the next analyses them all
-            with contextlib.suppress(OSError, CacopError):
-                write_signed(self.path, self.key, self.stamp, self.used)
+    def save(self, index: dict) -> None:
+        """With the parts, which of them made the index (in order), for `_patched`."""
+        if self.used.keys() != self.known.keys() or self.head != index:
+            with contextlib.suppress(OSError, CacopError):  # else the next analyses all
+                write_signed(self.path, self.key, self.stamp, self.used, index)
+
+
+def _patched(parts: SearchParts, reuse: Reuse, contributions: list[list]) -> dict | None:
+    """The index the last build wrote, with the postings of changed entries' terms redone,
+    if that file is intact and the same entries stand in the same places; else None."""
+    from . import searchindex
+
+    name = "assets/search-index.js"
+    made, order = parts.head.get("index"), parts.head.get("order")
+    if reuse.record is None or reuse.record.inputs.get(name) != made or not made:
+        return None
+    if not isinstance(order, list) or len(order) != len(contributions):
+        return None
+    before = [parts.known.get(key) for key in order]
+    if not all(_is_part(part) for part in before) or reuse.intact(name) is None:
+        return None
+    try:
+        index = searchindex.read_script((reuse.out / name).read_text("utf-8"))
+        return index and parts.analysing.patch(index, before, contributions)
+    except (OSError, UnicodeError, ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def _is_part(found: object) -> bool:
@@ -340,7 +365,7 @@ class Reuse:
                 self.by_key.setdefault(made, []).append(name)
         found = {}
         for name in self.by_key.get(key, []):
-            digest = self._intact(name)
+            digest = self.intact(name)
             if digest is None:
                 return False
             found[name] = digest
@@ -352,14 +377,14 @@ class Reuse:
         """Keep the page `name` if it was made from `key` and is intact."""
         if self.record is None or self.record.inputs.get(name) != key:
             return False
-        digest = self._intact(name)
+        digest = self.intact(name)
         if digest is None:
             return False
         self.kept[name] = digest
         self.inputs[name] = key
         return True
 
-    def _intact(self, name: str) -> str | None:
+    def intact(self, name: str) -> str | None:
         """The digest of `name` as the record has it, if the file is still as written."""
         assert self.record is not None
         try:

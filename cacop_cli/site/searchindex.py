@@ -124,6 +124,81 @@ class Analyser:
             "groups": [[list(phrase) for phrase in group] for group in self.phrases],
         }
 
+    def patch(self, index: dict, before: list[list], after: list[list]) -> dict | None:
+        """`index`, assembled from the parts `before`, made into what `assemble(after)`
+        gives by redoing only the postings of the terms that the differing parts hold;
+        None when the two are not the same documents in the same places."""
+        if len(before) != len(after) or len(index.get("lengths", ())) != len(before):
+            return None
+        changed = [n for n, (old, new) in enumerate(zip(before, after, strict=True)) if old != new]
+        if any(before[n][0][0] != after[n][0][0] for n in changed):
+            return None
+        terms: dict[str, list[int]] = index["terms"]
+        counts = {n: dict(zip(_split(after[n][2]), after[n][3], strict=True)) for n in changed}
+        affected: set[str] = set()
+        for n in changed:
+            affected.update(_split(before[n][2]), counts[n])
+        redone: dict[str, list[int]] = {}
+        blocks = set(changed)  # the documents whose newly seen terms are placed again
+        for term in affected:
+            old = unpacked(terms.get(term, []))
+            if old:
+                blocks.add(old[0])
+            found = [
+                (old[at], old[at + 1]) for at in range(0, len(old), 2) if old[at] not in counts
+            ]
+            found += [(n, counts[n][term]) for n in changed if term in counts[n]]
+            if found:
+                found.sort()
+                redone[term] = packed([value for pair in found for value in pair])
+                blocks.add(found[0][0])
+
+        def first(term: str) -> int:
+            return (redone[term] if term in redone else terms[term])[0] >> 1
+
+        placed = {
+            number: [t for t in _split(after[number][2]) if first(t) == number]
+            for number in sorted(blocks)
+        }
+        order: list[str] = []
+        waiting = iter(sorted(placed))
+        upcoming = next(waiting, None)
+        for term, steps in terms.items():  # first seen first, as `assemble` adds them
+            if term in affected:
+                continue
+            number = steps[0] >> 1
+            if number in placed:
+                continue
+            while upcoming is not None and upcoming < number:
+                order.extend(placed[upcoming])
+                upcoming = next(waiting, None)
+            order.append(term)
+        while upcoming is not None:
+            order.extend(placed[upcoming])
+            upcoming = next(waiting, None)
+        return {
+            "documents": [part[0] for part in after],
+            "lengths": [part[1] for part in after],
+            "terms": {term: redone[term] if term in redone else terms[term] for term in order},
+            "groups": [[list(phrase) for phrase in group] for group in self.phrases],
+        }
+
+
+def _split(terms: str) -> list[str]:
+    return terms.split(" ") if terms else []
+
+
+def read_script(text: str) -> dict | None:
+    """The index `as_script` wrote, or None."""
+    head, tail = f"window.{INDEX_GLOBAL}=", ";\n"
+    if not (text.startswith(head) and text.endswith(tail)):
+        return None
+    try:
+        index = json.loads(text[len(head) : -len(tail)])
+    except ValueError:
+        return None
+    return index if isinstance(index, dict) and isinstance(index.get("terms"), dict) else None
+
 
 def build(
     entries: list[Entry], attachments: dict[str, list[Attachment]], groups: list[list[str]]
