@@ -135,9 +135,12 @@ class Analyser:
             return None
         terms: dict[str, list[int]] = index["terms"]
         counts = {n: dict(zip(_split(after[n][2]), after[n][3], strict=True)) for n in changed}
-        affected: set[str] = set()
+        affected: set[str] = set()  # the terms whose postings change
         for n in changed:
-            affected.update(_split(before[n][2]), counts[n])
+            old = dict(zip(_split(before[n][2]), before[n][3], strict=True))
+            affected.update(
+                t for t in old.keys() | counts[n].keys() if old.get(t) != counts[n].get(t)
+            )
         redone: dict[str, list[int]] = {}
         blocks = set(changed)  # the documents whose newly seen terms are placed again
         for term in affected:
