@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from test_site import COMMON, SECRET_WORDS, STRATEGY, TODAY, make_kb
 
 from cacop_cli.config import load_kb
-from cacop_cli.site import build, gate, searchindex
+from cacop_cli.site import build, gate, pages, searchindex
 
 SECRET_ENTRY = (
     "kb/strategies/milwaukee-2026-keyholdermarker-notes.md",
@@ -95,9 +95,109 @@ def test_an_edited_record_of_rendered_bodies_is_ignored(tmp_path):
     today = dt.date.fromisoformat(TODAY)
     build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
     record = root / ".cacop" / "site-bodies.json"
-    document = json.loads(record.read_text("utf-8"))
-    assert document["bodies"]
-    document["bodies"] = {key: "<script>planted()</script>" for key in document["bodies"]}
-    record.write_text(json.dumps(document), encoding="utf-8")
+    head, _, text = record.read_bytes().partition(b"\n")
+    bodies = json.loads(text)
+    assert bodies
+    bodies = {key: "<script>planted()</script>" for key in bodies}
+    record.write_bytes(head + b"\n" + json.dumps(bodies).encode())
     build(load_kb(root), tmp_path / "second", skip_refused=True, today=today)
     assert tree(tmp_path / "second") == tree(tmp_path / "first")
+
+
+def test_a_body_edit_rewrites_its_page_and_the_index_but_no_list(tmp_path, monkeypatch):
+    """Listing pages are made from frontmatter only: a rebuild after a body edit leaves them
+    and the other entries' pages as they are, assembles the index from the kept parts, and
+    still equals a fresh build."""
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    out = tmp_path / "out"
+    build(load_kb(root), out, skip_refused=True, today=today)
+    listing = out / "topics" / "index.html"
+    before = listing.stat().st_mtime_ns
+    parts = root / ".cacop" / "site-search.json"
+    assert parts.is_file()
+    edited = sorted((root / "kb" / "strategies").glob("*.md"))[-1]
+    edited.write_text(edited.read_text("utf-8") + "\nA zanzibarquokka was seen.\n", "utf-8")
+    made: list[str] = []
+    patched = (
+        (pages, "listing_pages"),
+        (pages, "entry_page"),
+        (searchindex.Analyser, "contribution"),
+        (searchindex.Analyser, "assemble"),  # the index is patched, not assembled anew
+    )
+    for module, name in patched:
+        original = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda *a, _o=original, _n=name: made.append(_n) or _o(*a)
+        )
+
+    build(load_kb(root), out, skip_refused=True, today=today)
+    assert made == ["entry_page", "contribution"]  # the edited entry's alone; no list
+    assert listing.stat().st_mtime_ns == before
+    assert b"zanzibarquokka" in (out / "assets" / "search-index.js").read_bytes()
+    edited_once = tree(out)
+
+    listing.write_text("edited by hand", encoding="utf-8")  # a kept page edited: made again
+    made.clear()
+    build(load_kb(root), out, skip_refused=True, today=today)
+    assert made == ["listing_pages"]
+    assert tree(out) == edited_once
+
+    build(load_kb(root), tmp_path / "fresh", skip_refused=True, today=today)
+    assert tree(out) == tree(tmp_path / "fresh")
+
+
+def test_an_edited_record_of_search_parts_is_ignored(tmp_path):
+    """The page shows the index's titles and snippets: parts planted in the record (or one
+    copied from elsewhere) must not reach the site."""
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
+    build(load_kb(root), tmp_path / "from-the-record", skip_refused=True, today=today)
+    assert tree(tmp_path / "from-the-record") == tree(tmp_path / "first")
+    record = root / ".cacop" / "site-search.json"
+    head, _, text = record.read_bytes().partition(b"\n")
+    parts = json.loads(text)
+    assert parts
+    parts = {key: [["planted", "Planted", "strategy", "x"], 1, "planted", [1]] for key in parts}
+    record.write_bytes(head + b"\n" + json.dumps(parts).encode())
+    build(load_kb(root), tmp_path / "second", skip_refused=True, today=today)
+    assert tree(tmp_path / "second") == tree(tmp_path / "first")
+    record.write_bytes(b"not json at all")
+    build(load_kb(root), tmp_path / "third", skip_refused=True, today=today)
+    assert tree(tmp_path / "third") == tree(tmp_path / "first")
+
+
+WORDS = st.lists(st.sampled_from(["atf", "bureau", "gun", "trace", "nibrs", "x", "y", "zeta"]))
+
+
+@given(
+    st.lists(WORDS, min_size=1, max_size=8),
+    st.dictionaries(st.integers(0, 7), WORDS, max_size=4),
+)
+def test_a_patched_index_equals_one_assembled_afresh(bodies: list, edits: dict) -> None:
+    """The index patched with the changed entries' parts holds the same terms, in the same
+    order (what gzip and the byte-identical rebuild depend on), as one assembled anew."""
+    analysing = searchindex.analyser([["ATF", "Bureau of Alcohol"], ["NIBRS"]])
+
+    def parts(texts: list) -> list:
+        return [
+            analysing.contribution(
+                {
+                    "id": f"e{n}",
+                    "type": "strategy",
+                    "title": f"t{n}",
+                    "tags": "",
+                    "summary": "",
+                    "body": " ".join(words),
+                    "attachments": "",
+                }
+            )  # fmt: skip
+            for n, words in enumerate(texts)
+        ]
+
+    before = parts(bodies)
+    after = parts([edits.get(n, words) for n, words in enumerate(bodies)])
+    index = json.loads(json.dumps(analysing.assemble(before)))
+    patched = analysing.patch(index, before, after)
+    assert json.dumps(patched) == json.dumps(analysing.assemble(after))

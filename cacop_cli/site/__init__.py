@@ -9,6 +9,7 @@ become AMBER cannot survive a rebuild. Never prints; the summary is returned.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -30,7 +31,9 @@ MARKER = ".cacop-site"  # in every folder `site build` wrote: it may replace tha
 SITE_RECORD = "site-files.json"  # in .cacop/: what the last build wrote where (class Written)
 SITE_RECORD_FORMAT = 1
 BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
-BODIES_RECORD_FORMAT = 1
+BODIES_RECORD_FORMAT = 2
+SEARCH_RECORD = "site-search.json"  # in .cacop/: each entry's part of the index (SearchParts)
+SEARCH_RECORD_FORMAT = 4
 
 
 @dataclass
@@ -121,7 +124,7 @@ def build(
     """Write the site for `kb` into `out` (replacing a site built there before)."""
     import time
 
-    from .. import community, vocabulary
+    from .. import __version__, community, vocabulary
     from ..catalog import Catalog, load_catalog
     from . import gate, pages, searchindex
 
@@ -145,22 +148,49 @@ def build(
         today=today,
         gaps=report,
     )
-    html_pages = pages.all_pages(site)
+    record = Written.load(kb, out) if (out / MARKER).is_file() else None
+    reuse = Reuse(record, out)
+    inputs: dict[str, str] = {}  # page -> the digest of what it was made from
+    made_at = f"{SITE_RECORD_FORMAT} {__version__} "
+
+    def keep(name: str, key: str) -> bool:
+        key = _digest((made_at + key).encode())
+        inputs[name] = key
+        return reuse.page(name, key)
+
+    html_pages = pages.entry_pages(site, keep)
+    made_from = pages.listings_key(site)
+    listings = made_from and _digest((made_at + made_from).encode())
+    if not listings or not reuse.pages(listings):
+        listed = pages.listing_pages(site)
+        html_pages.update(listed)
+        if listings:
+            inputs.update(dict.fromkeys(listed, listings))
     rendered.save()
-    index = searchindex.build(chosen.entries, chosen.attachments, vocabulary.groups(kb.root))
     files: dict[str, str] = dict(html_pages)
     files["assets/site.css"] = stylesheet()
     files["assets/search.js"] = (
         resources.files(__package__).joinpath("assets/search.js").read_text("utf-8")
     )
-    files["assets/search-index.js"] = searchindex.as_script(index)
+    analysing = searchindex.analyser(vocabulary.groups(kb.root))
+    parts = SearchParts(kb, analysing)
+    wanted = [analysing.fields(entry, chosen.attachments) for entry in chosen.entries]
+    keys = [analysing.key(fields) for fields in wanted]
+    search_key = _digest(json.dumps([parts.stamp, analysing.phrases, keys]).encode())
+    if not reuse.pages(search_key):
+        contributions = [parts.get(key, fields) for key, fields in zip(keys, wanted, strict=True)]
+        index = _patched(parts, reuse, contributions) or analysing.assemble(contributions)
+        files["assets/search-index.js"] = searchindex.as_script(index)
+        inputs["assets/search-index.js"] = search_key
+        parts.save({"index": search_key, "order": keys})
     files[MARKER] = "Written by `cacop site build`; a rebuild replaces this folder.\n"
-    copied = _write(kb, out, files, chosen.attachments)
+    inputs.update(reuse.inputs)
+    copied = _write(kb, out, files, chosen.attachments, record, reuse.kept, inputs)
     return SiteBuild(
         out=out,
         line=line,
         entries=len(chosen.entries),
-        pages=len(html_pages),
+        pages=len(html_pages) + sum(name.endswith(".html") for name in reuse.kept),
         attachments=copied,
         refused=chosen.refused,
         above=chosen.above,
@@ -186,21 +216,9 @@ class RenderedBodies:
         self.stamp = [BODIES_RECORD_FORMAT, __version__, version("markdown-it-py")]
         self.known: dict[str, str] = {}
         self.used: dict[str, str] = {}
-        try:
-            document = json.loads(self.path.read_text("utf-8"))
-            bodies = document["bodies"]
-            if (
-                document["stamp"] == self.stamp
-                and isinstance(bodies, dict)
-                and hmac.compare_digest(str(document["signature"]), self._sign(bodies))
-            ):
-                self.known = bodies
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-
-    def _sign(self, bodies: dict[str, str]) -> str:
-        payload = json.dumps([self.stamp, bodies], sort_keys=True, separators=(",", ":"))
-        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+        _, bodies = read_signed(self.path, self.key, self.stamp)
+        if isinstance(bodies, dict):
+            self.known = bodies
 
     def html(self, body: str) -> str:
         from .html import markdown
@@ -213,30 +231,195 @@ class RenderedBodies:
         return found
 
     def save(self) -> None:
-        from ..entries import write_atomic
+        if self.used != self.known:  # unwritten, the next build renders every body
+            with contextlib.suppress(OSError, CacopError):
+                write_signed(self.path, self.key, self.stamp, self.used)
 
-        if self.used == self.known:
-            return
-        document = {"stamp": self.stamp, "bodies": self.used, "signature": self._sign(self.used)}
+
+def read_signed(path: Path, key: bytes, stamp: list) -> tuple[dict, Any]:
+    """A record `write_signed` wrote: ({} and None when it is missing, unreadable, for
+    another stamp, or its signature is not this user's)."""
+    try:
+        head, _, text = path.read_bytes().partition(b"\n")
+        document = json.loads(head)
+        if document["stamp"] == json.loads(json.dumps(stamp)) and hmac.compare_digest(
+            str(document["signature"]), _signature(key, stamp, document.get("extra"), text)
+        ):
+            extra = document.get("extra")
+            return extra if isinstance(extra, dict) else {}, json.loads(text)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return {}, None
+
+
+def write_signed(
+    path: Path, key: bytes, stamp: list, value: Any, extra: dict | None = None
+) -> None:
+    """`value` as JSON after a line of JSON that holds the stamp, `extra` and a signature
+    over them and over the value's text as it stands: checking it dumps nothing again."""
+    from ..entries import write_atomic
+
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode()
+    signature = _signature(key, stamp, extra, text)
+    head = json.dumps({"stamp": stamp, "extra": extra, "signature": signature}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, (head + b"\n" + text).decode())
+
+
+def _signature(key: bytes, stamp: list, extra: Any, text: bytes) -> str:
+    said = json.dumps([stamp, extra], sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, said + b"\n" + text, hashlib.sha256).hexdigest()
+
+
+class SearchParts:
+    """Each entry's part of the search index, kept by its text in `.cacop/site-search.json`
+    (derived, JSON), so a rebuild analyses only changed entries and assembles the rest.
+    Signed like the rendered bodies: the page shows its titles and snippets."""
+
+    def __init__(self, kb: KB, analysing: Any) -> None:
+        from .. import __version__
+        from ..index.record import user_key
+
+        self.path = kb.state_dir / SEARCH_RECORD
+        self.key = user_key()
+        self.analysing = analysing
+        self.stamp = [SEARCH_RECORD_FORMAT, __version__, analysing.phrases]
+        self.known: dict[str, list] = {}
+        self.used: dict[str, list] = {}
+        self.loaded = False
+        self.head: dict = {}
+
+    def _load(self) -> None:
+        self.loaded = True
+        self.head, parts = read_signed(self.path, self.key, self.stamp)
+        if isinstance(parts, dict):
+            self.known = parts
+
+    def get(self, key: str, fields: dict[str, str]) -> list:
+        if not self.loaded:
+            self._load()
+        found = self.known.get(key)
+        if not _is_part(found):
+            found = self.analysing.contribution(fields)
+        self.used[key] = found
+        return found
+
+    def save(self, index: dict) -> None:
+        """With the parts, which of them made the index (in order), for `_patched`."""
+        if self.used.keys() != self.known.keys() or self.head != index:
+            with contextlib.suppress(OSError, CacopError):  # else the next analyses all
+                write_signed(self.path, self.key, self.stamp, self.used, index)
+
+
+def _patched(parts: SearchParts, reuse: Reuse, contributions: list[list]) -> dict | None:
+    """The index the last build wrote, with the postings of changed entries' terms redone,
+    if that file is intact and the same entries stand in the same places; else None."""
+    from . import searchindex
+
+    name = "assets/search-index.js"
+    made, order = parts.head.get("index"), parts.head.get("order")
+    if reuse.record is None or reuse.record.inputs.get(name) != made or not made:
+        return None
+    if not isinstance(order, list) or len(order) != len(contributions):
+        return None
+    before = [parts.known.get(key) for key in order]
+    if not all(_is_part(part) for part in before) or reuse.intact(name) is None:
+        return None
+    try:
+        index = searchindex.read_script((reuse.out / name).read_text("utf-8"))
+        return index and parts.analysing.patch(index, before, contributions)
+    except (OSError, UnicodeError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _is_part(found: object) -> bool:
+    return (
+        isinstance(found, list)
+        and len(found) == 4
+        and isinstance(found[0], list)
+        and isinstance(found[1], int)
+        and isinstance(found[2], str)
+        and isinstance(found[3], list)
+        and len(found[3]) == (found[2].count(" ") + 1 if found[2] else 0)
+    )
+
+
+class Reuse:
+    """The pages a rebuild in place may leave as they are: made from the same inputs (the
+    digest the record keeps beside each) and still on disk as written."""
+
+    def __init__(self, record: Written | None, out: Path) -> None:
+        self.record = record
+        self.out = out
+        self.kept: dict[str, str] = {}  # name -> its digest
+        self.inputs: dict[str, str] = {}  # name -> the digest of its inputs
+        self.by_key: dict[str, list[str]] | None = None
+
+    def pages(self, key: str) -> bool:
+        """Keep every page made from `key`, if all of them are intact; else keep none."""
+        if self.record is None:
+            return False
+        if self.by_key is None:
+            self.by_key = {}
+            for name, made in self.record.inputs.items():
+                self.by_key.setdefault(made, []).append(name)
+        found = {}
+        for name in self.by_key.get(key, []):
+            digest = self.intact(name)
+            if digest is None:
+                return False
+            found[name] = digest
+        self.kept.update(found)
+        self.inputs.update(dict.fromkeys(found, key))
+        return bool(found)
+
+    def page(self, name: str, key: str) -> bool:
+        """Keep the page `name` if it was made from `key` and is intact."""
+        if self.record is None or self.record.inputs.get(name) != key:
+            return False
+        digest = self.intact(name)
+        if digest is None:
+            return False
+        self.kept[name] = digest
+        self.inputs[name] = key
+        return True
+
+    def intact(self, name: str) -> str | None:
+        """The digest of `name` as the record has it, if the file is still as written."""
+        assert self.record is not None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
-        except (OSError, CacopError):  # without it the next build renders every body
-            pass
+            on_disk = (self.out / name).lstat()
+        except OSError:
+            return None
+        known = self.record.files.get(name)
+        digest = known[0] if isinstance(known, list) and known else None
+        if not isinstance(digest, str) or not self.record.unchanged(name, digest, on_disk):
+            return None
+        return digest
 
 
 def _write(
-    kb: KB, out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]]
+    kb: KB,
+    out: Path,
+    files: dict[str, str],
+    attachments: dict[str, list[Attachment]],
+    record: Written | None,
+    kept: dict[str, str],
+    inputs: dict[str, str],
 ) -> int:
     """The site into `out`: in place when `out` is the site this clone wrote last (only
-    what changed is written, and whatever the new site does not hold is removed first),
-    else into a new folder that then takes `out`'s place."""
-    record = Written.load(kb, out)
+    what changed is written, `kept` files are left as they are, and whatever the new site
+    does not hold is removed first), else into a new folder that then takes `out`'s place."""
     in_place = record is not None and (out / MARKER).is_file()
+    if kept and not in_place:
+        raise AssertionError("pages kept from a site that is not rebuilt in place")
     record = record or Written(kb, out)
     try:
-        return (_update if in_place else _replace)(out, files, attachments, record)
+        if in_place:
+            return _update(out, files, attachments, record, kept)
+        return _replace(out, files, attachments, record)
     finally:
+        record.inputs = {name: key for name, key in inputs.items() if name in record.files}
         record.save()
 
 
@@ -245,19 +428,26 @@ class Written:
     digest and the size and modification time it had, so that a rebuild rewrites only
     what changed and any file edited since is written again. Unreadable: a full build."""
 
-    def __init__(self, kb: KB, out: Path, files: dict[str, list] | None = None) -> None:
+    def __init__(
+        self,
+        kb: KB,
+        out: Path,
+        files: dict[str, list] | None = None,
+        inputs: dict[str, str] | None = None,
+    ) -> None:
         self.path = kb.state_dir / SITE_RECORD
         self.out = out
         self.files: dict[str, list] = files or {}  # name -> [digest, size, mtime_ns]
+        self.inputs: dict[str, str] = inputs or {}  # name -> the digest of what made it
 
     @classmethod
     def load(cls, kb: KB, out: Path) -> Written | None:
         try:
             document = json.loads((kb.state_dir / SITE_RECORD).read_text("utf-8"))
             if document["format"] == SITE_RECORD_FORMAT and document["out"] == str(out):
-                files = document["files"]
-                if isinstance(files, dict):
-                    return cls(kb, out, files)
+                files, inputs = document["files"], document.get("inputs", {})
+                if isinstance(files, dict) and isinstance(inputs, dict):
+                    return cls(kb, out, files, inputs)
         except (OSError, ValueError, KeyError, TypeError):
             pass
         return None
@@ -277,7 +467,12 @@ class Written:
     def save(self) -> None:
         from ..entries import write_atomic
 
-        document = {"format": SITE_RECORD_FORMAT, "out": str(self.out), "files": self.files}
+        document = {
+            "format": SITE_RECORD_FORMAT,
+            "out": str(self.out),
+            "files": self.files,
+            "inputs": self.inputs,
+        }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, json.dumps(document, separators=(",", ":")))
@@ -332,12 +527,16 @@ def _replace(
 
 
 def _update(
-    out: Path, files: dict[str, str], attachments: dict[str, list[Attachment]], record: Written
+    out: Path,
+    files: dict[str, str],
+    attachments: dict[str, list[Attachment]],
+    record: Written,
+    kept: dict[str, str],
 ) -> int:
     """Only what changed into `out`: first every file the new site does not hold goes (an
     entry withdrawn, refused or now above the line), and the search index if it changes;
     then each changed page, each changed attachment, and the search index last."""
-    wanted: dict[str, tuple[str, Any]] = {}  # name -> (digest, text or source path)
+    wanted: dict[str, tuple[str, Any]] = {name: (digest, None) for name, digest in kept.items()}
     for name, text in files.items():
         data = text.encode("utf-8")
         wanted[name] = (_digest(data), data)
@@ -355,7 +554,7 @@ def _update(
         changed = [
             name
             for name, (digest, _) in wanted.items()
-            if not record.unchanged(name, digest, present.get(name))
+            if name not in kept and not record.unchanged(name, digest, present.get(name))
         ]
         emptied: set[Path] = set()
         for name in present:

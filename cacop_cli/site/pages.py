@@ -7,10 +7,13 @@ what it is about).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..community import GapReport, recency_weight
@@ -468,9 +471,81 @@ def experts_page(site: Site) -> str:
 
 def all_pages(site: Site) -> dict[str, str]:
     """Every HTML page, by its path in the site."""
-    pages = {"index.html": home_page(site)}
+    return {**entry_pages(site), **listing_pages(site)}
+
+
+def entry_pages(site: Site, keep: Callable[[str, str], bool] | None = None) -> dict[str, str]:
+    """Each entry's page, but those `keep` (given the page and `entry_key`) says to keep."""
+    made = {}
     for entry in site.entries:
-        pages[entry_path(entry.id)] = entry_page(site, entry)
+        name = entry_path(entry.id)
+        if keep is None or not keep(name, entry_key(site, entry)):
+            made[name] = entry_page(site, entry)
+    return made
+
+
+def entry_key(site: Site, entry: Entry) -> str:
+    """A digest of what an entry's page is made from: its frontmatter, its body as HTML,
+    its attachments' names, and the frontmatter of the entries it links to."""
+    meta = entry.meta
+    linked = [site.by_id[r] for r in _values(meta.get("related")) if r in site.by_id]
+    if entry.type == "response" and str(meta.get("rfi", "")) in site.by_id:
+        linked.append(site.by_id[str(meta.get("rfi", ""))])
+    if entry.type == "rfi":
+        linked.extend(site.responses.get(entry.id, []))
+    places = [meta.get("site"), *(e.meta.get("site") for e in linked)]
+    facts = [
+        site.kb_name,
+        site.today,
+        entry.id,
+        meta,
+        [f.name for f in site.attachments.get(entry.id, [])],
+        [(e.id, e.meta) for e in linked],
+        [site.site_name(p) for p in places if isinstance(p, str)],
+    ]
+    try:
+        text = json.dumps(facts, default=str, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys no JSON can sort: the page is made every time
+        text = f"unsortable {entry.id} {id(entry)} {id(site)}"
+    body = site.bodies.get(entry.id)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
+    digest.update(
+        b"\0" + (body if body is not None else entry.body).encode("utf-8", "surrogatepass")
+    )
+    return digest.hexdigest()
+
+
+def listings_key(site: Site) -> str | None:
+    """What the listing pages (all but the entries' own) are made from, as text: the
+    entries' frontmatter (never their bodies), the gaps report and the build's day."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, Entry):
+            return value.id
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if dataclasses.is_dataclass(value):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, set | frozenset):
+            return sorted(map(str, value))
+        return str(value)
+
+    facts = [
+        site.kb_name,
+        site.today,
+        site.site_names,
+        site.gaps,
+        [(entry.id, entry.rel, entry.meta) for entry in site.entries],
+    ]
+    try:
+        return json.dumps(facts, default=plain, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys no JSON can sort: made afresh every time
+        return None
+
+
+def listing_pages(site: Site) -> dict[str, str]:
+    """Every page but the entries' own: home, lists, the RFI board, map, who to ask."""
+    pages = {"index.html": home_page(site)}
     pages.update(topic_pages(site))
     pages.update(site_pages(site))
     pages.update(type_pages(site))

@@ -17,6 +17,7 @@ JavaScript (`/[\\p{L}\\p{N}]+/gu`) there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -27,7 +28,7 @@ from .gate import Attachment
 
 TOKEN = re.compile(r"[^\W_]+")
 FIELD_WEIGHTS = {"title": 3, "tags": 2, "summary": 2, "body": 1, "attachments": 1}
-SNIPPET_CHARS = 180
+SNIPPET_CHARS = 140
 INDEX_GLOBAL = "CACOP_SEARCH_INDEX"
 
 
@@ -48,56 +49,168 @@ def _group_hits(words: list[str], starts: dict[str, list[tuple[tuple[str, ...], 
     return found
 
 
-def build(
-    entries: list[Entry], attachments: dict[str, list[Attachment]], groups: list[list[str]]
-) -> dict:
-    """The index as plain data: documents, postings, lengths and the vocabulary's groups."""
-    phrases = _phrases(groups)
-    starts: dict[str, list[tuple[tuple[str, ...], int]]] = {}
-    for number, group in enumerate(phrases):
-        for phrase in group:
-            starts.setdefault(phrase[0], []).append((phrase, number))
-    documents, lengths = [], []
-    postings: dict[str, list[int]] = {}
-    for number, entry in enumerate(entries):
+def analyser(groups: list[list[str]]) -> Analyser:
+    return Analyser(_phrases(groups))
+
+
+class Analyser:
+    """What one entry gives the index (`contribution`), apart from the others: a rebuild
+    keeps it by the entry's text (`key`) and only assembles the index (`assemble`)."""
+
+    def __init__(self, phrases: list[list[tuple[str, ...]]]) -> None:
+        self.phrases = phrases
+        self.starts: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        for number, group in enumerate(phrases):
+            for phrase in group:
+                self.starts.setdefault(phrase[0], []).append((phrase, number))
+
+    @staticmethod
+    def fields(entry: Entry, attachments: dict[str, list[Attachment]]) -> dict[str, str]:
         meta = entry.meta
         tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
         summary = meta.get("summary") if isinstance(meta.get("summary"), str) else ""
-        fields = {
+        return {
+            "id": entry.id,
+            "type": entry.type,
             "title": entry.title,
             "tags": " ".join(map(str, tags)),
             "summary": summary,
             "body": entry.body,
             "attachments": "\n".join(a.text for a in attachments.get(entry.id, [])),
         }
+
+    @staticmethod
+    def key(fields: dict[str, str]) -> str:
+        text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def contribution(self, fields: dict[str, str]) -> list:
+        """[document, length, terms (space-separated), their weighted counts]."""
         counts: Counter = Counter()
         length = 0
-        for name, text in fields.items():
-            words = tokens(text)
+        for name, weight in FIELD_WEIGHTS.items():
+            words = tokens(fields[name])
             length += len(words)
-            weight = FIELD_WEIGHTS[name]
             for word, count in Counter(words).items():
                 counts[word] += count * weight
-            for group, count in _group_hits(words, starts).items():
+            for group, count in _group_hits(words, self.starts).items():
                 counts[f"~g{group}"] += count * weight
-        for term, count in counts.items():
-            postings.setdefault(term, []).extend((number, count))
-        lengths.append(length)
-        shown = summary or " ".join(entry.body.split())
-        documents.append(
-            [
-                entry.id,
-                entry.title,
-                entry.type,
-                shown[:SNIPPET_CHARS] + ("…" if len(shown) > SNIPPET_CHARS else ""),
+        shown = fields["summary"] or " ".join(fields["body"].split())
+        title = fields["title"].strip()
+        if title and shown.startswith(title):  # the result shows the title just above it
+            shown = shown[len(title) :].lstrip(" .:;,-–—")
+        document = [
+            fields["id"],
+            fields["title"],
+            fields["type"],
+            shown[:SNIPPET_CHARS] + ("…" if len(shown) > SNIPPET_CHARS else ""),
+        ]
+        return [document, length, " ".join(counts), list(counts.values())]
+
+    def assemble(self, contributions: list[list]) -> dict:
+        """The index as plain data: documents, postings, lengths and the vocabulary's groups."""
+        postings: dict[str, list[int]] = {}
+        for number, (_, _, terms, counts) in enumerate(contributions):
+            for term, count in zip(terms.split(" ") if terms else (), counts, strict=True):
+                listed = postings.get(term)
+                if listed is None:
+                    postings[term] = [number, count]
+                else:
+                    listed += (number, count)
+        return {
+            "documents": [contribution[0] for contribution in contributions],
+            "lengths": [contribution[1] for contribution in contributions],
+            "terms": {term: packed(listed) for term, listed in postings.items()},
+            "groups": [[list(phrase) for phrase in group] for group in self.phrases],
+        }
+
+    def patch(self, index: dict, before: list[list], after: list[list]) -> dict | None:
+        """`index`, assembled from the parts `before`, made into what `assemble(after)`
+        gives by redoing only the postings of the terms that the differing parts hold;
+        None when the two are not the same documents in the same places."""
+        if len(before) != len(after) or len(index.get("lengths", ())) != len(before):
+            return None
+        changed = [n for n, (old, new) in enumerate(zip(before, after, strict=True)) if old != new]
+        if any(before[n][0][0] != after[n][0][0] for n in changed):
+            return None
+        terms: dict[str, list[int]] = index["terms"]
+        counts = {n: dict(zip(_split(after[n][2]), after[n][3], strict=True)) for n in changed}
+        affected: set[str] = set()  # the terms whose postings change
+        for n in changed:
+            old = dict(zip(_split(before[n][2]), before[n][3], strict=True))
+            affected.update(
+                t for t in old.keys() | counts[n].keys() if old.get(t) != counts[n].get(t)
+            )
+        redone: dict[str, list[int]] = {}
+        blocks = set(changed)  # the documents whose newly seen terms are placed again
+        for term in affected:
+            old = unpacked(terms.get(term, []))
+            if old:
+                blocks.add(old[0])
+            found = [
+                (old[at], old[at + 1]) for at in range(0, len(old), 2) if old[at] not in counts
             ]
-        )
-    return {
-        "documents": documents,
-        "lengths": lengths,
-        "terms": {term: packed(listed) for term, listed in postings.items()},
-        "groups": [[list(phrase) for phrase in group] for group in phrases],
-    }
+            found += [(n, counts[n][term]) for n in changed if term in counts[n]]
+            if found:
+                found.sort()
+                redone[term] = packed([value for pair in found for value in pair])
+                blocks.add(found[0][0])
+
+        def first(term: str) -> int:
+            return (redone[term] if term in redone else terms[term])[0] >> 1
+
+        placed = {
+            number: [t for t in _split(after[number][2]) if first(t) == number]
+            for number in sorted(blocks)
+        }
+        order: list[str] = []
+        waiting = iter(sorted(placed))
+        upcoming = next(waiting, None)
+        for term, steps in terms.items():  # first seen first, as `assemble` adds them
+            if term in affected:
+                continue
+            number = steps[0] >> 1
+            if number in placed:
+                continue
+            while upcoming is not None and upcoming < number:
+                order.extend(placed[upcoming])
+                upcoming = next(waiting, None)
+            order.append(term)
+        while upcoming is not None:
+            order.extend(placed[upcoming])
+            upcoming = next(waiting, None)
+        return {
+            "documents": [part[0] for part in after],
+            "lengths": [part[1] for part in after],
+            "terms": {term: redone[term] if term in redone else terms[term] for term in order},
+            "groups": [[list(phrase) for phrase in group] for group in self.phrases],
+        }
+
+
+def _split(terms: str) -> list[str]:
+    return terms.split(" ") if terms else []
+
+
+def read_script(text: str) -> dict | None:
+    """The index `as_script` wrote, or None."""
+    head, tail = f"window.{INDEX_GLOBAL}=", ";\n"
+    if not (text.startswith(head) and text.endswith(tail)):
+        return None
+    try:
+        index = json.loads(text[len(head) : -len(tail)])
+    except ValueError:
+        return None
+    return index if isinstance(index, dict) and isinstance(index.get("terms"), dict) else None
+
+
+def build(
+    entries: list[Entry], attachments: dict[str, list[Attachment]], groups: list[list[str]]
+) -> dict:
+    """The index of `entries`, analysed afresh."""
+    analysing = analyser(groups)
+    return analysing.assemble(
+        [analysing.contribution(Analyser.fields(entry, attachments)) for entry in entries]
+    )
 
 
 def packed(postings: list[int]) -> list[int]:
