@@ -19,7 +19,8 @@ demo: $(STAMP) ## set up, then show the bundled kb/ at work
 	@bash scripts/demo.sh
 
 test: $(STAMP) ## set up, then run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not ctrl_c"
+	$(BIN)/python -m pytest -m ctrl_c -p no:randomly
 
 lint: $(STAMP) ## ruff check and format check; no call Windows or macOS lacks
 	$(BIN)/ruff check cacop_cli tests scripts

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -306,8 +307,9 @@ def test_read_commands_on_a_kb_whose_only_entries_are_invalid(cli, fresh):
 )
 @given(kb=small_kbs())
 def test_every_read_command_works_on_any_small_valid_kb(cli, fresh, tmp_path, kb):
-    root = tmp_path / "example"
-    shutil.rmtree(root, ignore_errors=True)
-    shutil.copytree(fresh, root, ignore=shutil.ignore_patterns(".cacop"))
+    # a folder of its own per example: the read commands refresh the index, which may
+    # leave a background merge still writing in the last example's .cacop/
+    root = Path(tempfile.mkdtemp(prefix="example-", dir=tmp_path))
+    shutil.copytree(fresh, root, ignore=shutil.ignore_patterns(".cacop"), dirs_exist_ok=True)
     write_kb(root, kb)
     check_read_commands(cli, root, kb)

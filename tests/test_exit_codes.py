@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cacop_cli.errors import (
     Busy,
     ConfigError,
@@ -95,6 +97,7 @@ def test_unknown_git_revision_is_4(cli, git_kb):
     assert git(git_kb, "rev-parse", "HEAD") == head
 
 
+@pytest.mark.ctrl_c
 def test_ctrl_c_is_130_with_no_traceback(cacop_exe, kb_path, tmp_path):
     editor = tmp_path / "interrupting-editor"
     editor.write_text("#!/bin/sh\nkill -INT $PPID\nexec sleep 10\n")  # Ctrl-C while editing

@@ -517,6 +517,7 @@ def test_git_never_prompts_for_a_password(cli, net, site_a):
 # ---------------------------------------------------------------- hostile case 32
 
 
+@pytest.mark.ctrl_c
 def test_ctrl_c_during_the_push_leaves_the_clone_as_before(net, site_a, cacop_exe, tmp_path):
     import signal
     import socket

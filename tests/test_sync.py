@@ -431,6 +431,7 @@ def _wait_for_git_child(process: subprocess.Popen, limit: float = 10.0) -> None:
         time.sleep(0.005)
 
 
+@pytest.mark.ctrl_c
 def test_ctrl_c_while_the_remote_hangs_is_130_and_changes_nothing(net, site_a, cacop_exe):
     commit_entry(site_a, "alpha-2025-local", "Local")
     with socket.socket() as silent:
@@ -449,6 +450,7 @@ def test_ctrl_c_while_the_remote_hangs_is_130_and_changes_nothing(net, site_a, c
     assert not (site_a / ".git/index.lock").exists()
 
 
+@pytest.mark.ctrl_c
 def test_ctrl_c_at_random_moments_leaves_before_or_after(net, site_a, cacop_exe):
     commit_entry(site_a, "alpha-2025-local", "Local")
     write(site_a / "kb/strategies/alpha-2024-focused-deterrence-call-ins.md", "uncommitted\n")
