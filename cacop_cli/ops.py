@@ -21,6 +21,7 @@ from .entries import (  # naming entries lives in entries; ops re-exports it for
     entry_files_by_id,
     entry_path,
     has_entries,
+    iter_entry_files,
     likely_duplicates,
     locate,
     not_found_hint,
@@ -96,13 +97,16 @@ def validate(
 
     Each file's own findings come from `.cacop/findings.json` where its key still matches
     (see `findings_cache`), unless `cache` is False: then everything is computed afresh
-    and nothing is written. The checks across entries run every time, from the catalog.
+    and nothing is written, and the entries are read from their files, not the index's
+    catalog. The checks across entries run every time, from the catalog.
     """
     from . import findings_cache
 
     changed = gitrepo.changed_since(kb.root, changed_since) if changed_since else None
     selected = _selected_paths(kb, list(paths or ()), changed)
-    catalog = load_catalog(kb)
+    # Without the cache nothing derived is trusted, and no index is built (the gates check
+    # temporary checkouts): every entry file is read.
+    catalog = load_catalog(kb) if cache else load_catalog(kb, list(iter_entry_files(kb.root)))
     context = Context.of(catalog)
     checks = file_checks(context, skip)
     # The catalog lists every entry file, readable or not: no second walk of the folders.

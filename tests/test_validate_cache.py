@@ -272,3 +272,19 @@ def test_a_path_argument_uses_and_keeps_the_cache_for_that_file(cli, warm):
     assert {p["path"] for p in problems if p["path"].endswith(".md")} == {rel}
     document = json.loads((warm / ".cacop" / CACHE).read_bytes().partition(b"\n")[2])
     assert len(document["files"]) > 10  # the other files' records are kept
+
+
+def test_validate_without_the_cache_builds_no_index_and_reads_every_file(kb_path):
+    """The sharing gates validate temporary checkouts with cache=False (as `--no-cache`):
+    nothing derived is trusted, and no index is built there (at 10 s a submit, for the
+    5 MB CSV it would index); the findings equal the cached run's."""
+    from cacop_cli import ops
+    from cacop_cli.config import load_kb
+
+    kb = load_kb(kb_path)
+    shutil.rmtree(kb_path / ".cacop", ignore_errors=True)
+    afresh = ops.validate(kb, cache=False)
+    assert not list((kb_path / ".cacop").glob("gen-*")), "no index built"
+    kept = ops.validate(kb)
+    assert [str(issue) for issue in afresh.issues] == [str(issue) for issue in kept.issues]
+    assert afresh.checked == kept.checked
