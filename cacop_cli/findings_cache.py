@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 import os
 from dataclasses import dataclass, field
@@ -150,7 +149,6 @@ class FindingsCache:
 
     path: Path
     stamp: str
-    key: bytes
     files: dict[str, list[Any]] = field(default_factory=dict)  # rel -> [sha, names, facts, rows]
     vocabulary: list[Any] = field(default_factory=list)  # [digest, rows]
     changed: bool = False
@@ -162,10 +160,10 @@ class FindingsCache:
         from .index.record import user_key
 
         try:
-            key = user_key()
+            user_key()  # the seal's (sealed.py): without it nothing can be kept or believed
         except CacopError:
             return None
-        kept = cls(state / CACHE, stamp(context), key)
+        kept = cls(state / CACHE, stamp(context))
         document = kept._read()
         if isinstance(document, dict) and document.get("stamp") == kept.stamp:
             files, vocabulary = document.get("files"), document.get("vocabulary")
@@ -175,9 +173,6 @@ class FindingsCache:
             kept.changed = True  # written afresh, even if nothing is computed (a new stamp)
         return kept
 
-    def _sign(self, payload: bytes) -> str:
-        return hmac.new(self.key, payload, hashlib.sha256).hexdigest()
-
     def _read(self) -> Any:
         from .safefile import read_regular_file
 
@@ -185,8 +180,10 @@ class FindingsCache:
             data = read_regular_file(self.path, MAX_CACHE_BYTES, "cache")
         except (EntryError, OSError):
             return None
-        mac, _, payload = data.partition(b"\n")
-        if not hmac.compare_digest(mac, self._sign(payload).encode()):
+        from .sealed import opened
+
+        payload = opened(self.path, data)
+        if payload is None:  # not sealed by this user
             return None
         try:
             return json.loads(payload)
@@ -237,9 +234,12 @@ class FindingsCache:
         if not self.changed:
             return
         from .index.locks import _prepare_state
+        from .sealed import seal
 
         document = {"stamp": self.stamp, "files": self.files, "vocabulary": self.vocabulary}
-        payload = json.dumps(document, separators=(",", ":")).encode()
+        sealed = seal(self.path, json.dumps(document, separators=(",", ":")).encode())
+        if sealed is None:
+            return
         try:
             _prepare_state(self.path.parent.parent)
         except CacopError:
@@ -247,7 +247,7 @@ class FindingsCache:
         temporary = self.path.with_name(f".{CACHE}.{os.getpid()}.tmp")
         try:
             with open(temporary, "wb") as handle:
-                handle.write(self._sign(payload).encode() + b"\n" + payload)
+                handle.write(sealed)
             os.replace(temporary, self.path)
         except OSError:
             pass

@@ -591,7 +591,12 @@ def worktree(root: Path, commit: str) -> Iterator[Path]:
 
 def _owner_gone(folder: str) -> bool:
     """Is `folder` (cacop-share-<pid>-…) a checkout whose cacop process no longer runs?"""
-    pid = folder.removeprefix(CHECKOUT_PREFIX).partition("-")[0]
+    return process_gone(folder.removeprefix(CHECKOUT_PREFIX).partition("-")[0])
+
+
+def process_gone(pid: str) -> bool:
+    """Has the cacop process `pid` (as a folder or file name holds it) ended? Never this
+    one; a process of another user still runs."""
     if not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:

@@ -3,8 +3,6 @@ holds (nothing, everything, stale records, damage), it reports what `--no-cache`
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -216,10 +214,12 @@ def test_a_renamed_file_changes_the_findings(cli, warm):
 
 
 def sign(kb: Path, payload: bytes) -> bytes:
-    """What only this user can write: the cache signed with their key."""
-    state = Path(os.environ["HOME"]) / ".local" / "state" / "cacop" / "index.key"
-    key = bytes.fromhex(state.read_text().strip())
-    return hmac.new(key, payload, hashlib.sha256).hexdigest().encode() + b"\n" + payload
+    """What only this user can write: the cache sealed with their key."""
+    from cacop_cli import sealed
+
+    kept = sealed.seal(kb / ".cacop" / CACHE, payload)
+    assert kept is not None
+    return kept
 
 
 def test_the_cache_is_what_a_warm_run_reports(cli, warm):

@@ -15,7 +15,7 @@ from ..errors import NotFound, Refused, UsageError
 from . import gates
 from .gates import Finding, GateRefused
 from .outgoing import gate_outgoing, unscanned_reason
-from .session import no_commits_yet, process_gone, sharing
+from .session import no_commits_yet, sharing
 from .sync import BroughtIn, check_state, integrate, refresh_index
 
 
@@ -63,7 +63,7 @@ def _bundle_create_holding_lock(
     if path.is_dir():
         raise UsageError(f"{target} is a folder; give a file name for the bundle")
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):  # a killed one's
-        if process_gone(stale.name.rsplit(".", 2)[-2]):
+        if gitrepo.process_gone(stale.name.rsplit(".", 2)[-2]):
             stale.unlink(missing_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:

@@ -113,7 +113,7 @@ def restore_set_aside(root: Path) -> list[str]:
         return restored
     for aside in folders:
         pid = aside.name.removeprefix(ASIDE_PREFIX).partition("-")[0]
-        if not aside.is_dir() or not process_gone(pid):
+        if not aside.is_dir() or not gitrepo.process_gone(pid):
             continue
         try:
             manifest = json.loads((aside / _MANIFEST).read_text("utf-8"))
@@ -127,18 +127,6 @@ def restore_set_aside(root: Path) -> list[str]:
             restored += _put_back(root, aside, manifest)
         shutil.rmtree(aside, ignore_errors=True)
     return restored
-
-
-def process_gone(pid: str) -> bool:
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it runs, as another user
-        return False
-    return False
 
 
 def _put_back(root: Path, aside: Path, manifest: dict[str, Any]) -> list[str]:
