@@ -269,9 +269,15 @@ if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("POSIX paths in the fixtures")
 
 
-def test_the_gate_remembers_by_content_and_never_trusts_an_edited_record(cli, kb_path, tmp_path):
-    """A rebuild rescans only changed files; a cache whose findings were emptied by hand
-    (or that arrived by copy) is ignored, so the entry is still refused."""
+def test_the_gate_remembers_by_content_and_never_trusts_a_planted_record(
+    cli, kb_path, tmp_path, monkeypatch
+):
+    """A rebuild rescans only changed files; a record of "nothing found" that this user did
+    not seal (committed with git add -f and pulled, or copied) is a miss, so the entry is
+    still refused; the same record under this user's seal would be believed."""
+    from cacop_cli import sealed
+    from cacop_cli.site import kept
+
     rel = "kb/strategies/milwaukee-2026-piiplatypusmarker-case.md"
     text = ADDED[rel]
     (kb_path / rel).write_text(text, encoding="utf-8")
@@ -279,13 +285,23 @@ def test_the_gate_remembers_by_content_and_never_trusts_an_edited_record(cli, kb
     first = cli("site", "build", str(out), "--today", TODAY, kb=kb_path)
     assert first.exit_code == ExitCode.PROBLEMS and "piiplatypusmarker" in first.stderr
     cache = kb_path / ".cacop" / "site-gate.json"
-    document = json.loads(cache.read_text("utf-8"))
-    assert any(rows for rows in document["findings"].values())
-    document["findings"] = {key: [] for key in document["findings"]}  # "nothing found"
-    cache.write_text(json.dumps(document), encoding="utf-8")
+    payload = sealed.opened(cache, cache.read_bytes())
+    assert payload is not None
+    head, _, findings = payload.partition(b"\n")
+    stamp, found = json.loads(head)["stamp"], json.loads(findings)
+    assert any(rows for rows in found.values())
+    nothing = {key: [] for key in found}  # "nothing found"
+    with monkeypatch.context() as another_user:
+        another_user.setenv("XDG_STATE_HOME", str(tmp_path / "another-user"))
+        kept.write(cache, stamp, nothing)
     again = cli("site", "build", str(out), "--today", TODAY, kb=kb_path)
     assert again.exit_code == ExitCode.PROBLEMS and "date-of-birth" in again.stderr
     assert not (out / "milwaukee-2026-piiplatypusmarker-case").exists()
+
+    kept.write(cache, stamp, nothing)  # this user's own seal is trusted: it decides
+    believed = cli("site", "build", str(tmp_path / "believed"), "--today", TODAY, kb=kb_path)
+    assert believed.exit_code == ExitCode.OK, believed.stderr
+
     (kb_path / rel).write_text(text.replace(", born 2010-04-02, phone (414) 286-2411", ""))
     fixed = cli("site", "build", str(out), "--today", TODAY, kb=kb_path)
     assert fixed.exit_code == ExitCode.OK, fixed.stderr

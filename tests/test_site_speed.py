@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_site import COMMON, SECRET_WORDS, STRATEGY, TODAY, make_kb
 
+from cacop_cli import sealed
 from cacop_cli.config import load_kb
-from cacop_cli.site import build, gate, pages, searchindex
+from cacop_cli.site import build, gate, html, kept, pages, searchindex
 
 SECRET_ENTRY = (
     "kb/strategies/milwaukee-2026-keyholdermarker-notes.md",
@@ -39,7 +40,7 @@ def test_cache_and_processes_change_nothing_that_is_published(tmp_path, monkeypa
     root = make_kb(tmp_path / "kb-repo")
     (root / SECRET_ENTRY[0]).write_text(SECRET_ENTRY[1], encoding="utf-8")
     today = dt.date.fromisoformat(TODAY)
-    record = root / ".cacop" / gate.GATE_CACHE
+    findings = root / ".cacop" / gate.GATE_CACHE
 
     def site(name: str, workers: int) -> tuple[list, dict[str, bytes]]:
         monkeypatch.setattr(gate, "workers", lambda: workers)
@@ -48,10 +49,10 @@ def test_cache_and_processes_change_nothing_that_is_published(tmp_path, monkeypa
 
     monkeypatch.setattr(gate, "BATCH_CHARS", 2_000)  # many batches, so the pool has work
     refused, pages = site("one-process", 1)
-    assert record.is_file()
-    record.unlink()
+    assert findings.is_file()
+    findings.unlink()
     assert site("two-processes", 2) == (refused, pages)
-    assert json.loads(record.read_text("utf-8"))["findings"]
+    assert record(findings)[2]
     assert site("from-the-cache", 2) == (refused, pages)
 
     said = json.dumps(refused)
@@ -88,20 +89,42 @@ def test_a_rebuild_in_place_equals_a_fresh_build_and_rewrites_only_what_changed(
     assert kept.stat().st_mtime_ns == before  # not written again
 
 
-def test_an_edited_record_of_rendered_bodies_is_ignored(tmp_path):
-    """The bodies' HTML goes into pages as it is: a record changed by hand (or copied from
-    elsewhere) must not put its HTML into the site."""
+def record(path: Path) -> tuple[list, dict, object]:
+    """A site record as this user sealed it: (its stamp, its extra, its value)."""
+    payload = sealed.opened(path, path.read_bytes())
+    assert payload is not None, f"{path.name} is sealed with this user's key"
+    head, _, text = payload.partition(b"\n")
+    document = json.loads(head)
+    return document["stamp"], document["extra"], json.loads(text)
+
+
+def plant(path: Path, value: object, monkeypatch, tmp_path: Path) -> None:
+    """Write `value` where the record is, as site/kept.py writes it, with the right stamp,
+    but under another user's key: what a commit (git add -f) and a pull would bring."""
+    stamp, extra, _ = record(path)
+    with monkeypatch.context() as other:
+        other.setenv("XDG_STATE_HOME", str(tmp_path / "another-user"))
+        kept.write(path, stamp, value, extra)
+    assert sealed.opened(path, path.read_bytes()) is None  # not this user's seal
+
+
+def test_a_planted_record_of_rendered_bodies_is_a_miss(tmp_path, monkeypatch):
+    """The bodies' HTML goes into pages as it is: a record this user did not seal (edited,
+    copied or committed from elsewhere) must not put its HTML into the site."""
     root = make_kb(tmp_path / "kb-repo")
     today = dt.date.fromisoformat(TODAY)
     build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
-    record = root / ".cacop" / "site-bodies.json"
-    head, _, text = record.read_bytes().partition(b"\n")
-    bodies = json.loads(text)
-    assert bodies
-    bodies = {key: "<script>planted()</script>" for key in bodies}
-    record.write_bytes(head + b"\n" + json.dumps(bodies).encode())
+    path = root / ".cacop" / "site-bodies.json"
+    stamp, _, bodies = record(path)
+    assert isinstance(bodies, dict) and bodies
+    planted = {key: "<script>planted()</script>" for key in bodies}
+    plant(path, planted, monkeypatch, tmp_path)
     build(load_kb(root), tmp_path / "second", skip_refused=True, today=today)
     assert tree(tmp_path / "second") == tree(tmp_path / "first")
+
+    kept.write(path, stamp, planted)  # the same record under this user's seal is believed:
+    build(load_kb(root), tmp_path / "third", skip_refused=True, today=today)  # the seal
+    assert any(b"planted()" in data for data in tree(tmp_path / "third").values())  # decides
 
 
 def test_a_body_edit_rewrites_its_page_and_the_index_but_no_list(tmp_path, monkeypatch):
@@ -147,7 +170,7 @@ def test_a_body_edit_rewrites_its_page_and_the_index_but_no_list(tmp_path, monke
     assert tree(out) == tree(tmp_path / "fresh")
 
 
-def test_an_edited_record_of_search_parts_is_ignored(tmp_path):
+def test_a_planted_record_of_search_parts_is_a_miss(tmp_path, monkeypatch):
     """The page shows the index's titles and snippets: parts planted in the record (or one
     copied from elsewhere) must not reach the site."""
     root = make_kb(tmp_path / "kb-repo")
@@ -155,17 +178,51 @@ def test_an_edited_record_of_search_parts_is_ignored(tmp_path):
     build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
     build(load_kb(root), tmp_path / "from-the-record", skip_refused=True, today=today)
     assert tree(tmp_path / "from-the-record") == tree(tmp_path / "first")
-    record = root / ".cacop" / "site-search.json"
-    head, _, text = record.read_bytes().partition(b"\n")
-    parts = json.loads(text)
-    assert parts
-    parts = {key: [["planted", "Planted", "strategy", "x"], 1, "planted", [1]] for key in parts}
-    record.write_bytes(head + b"\n" + json.dumps(parts).encode())
+    path = root / ".cacop" / "site-search.json"
+    stamp, extra, parts = record(path)
+    assert isinstance(parts, dict) and parts
+    planted = {key: [["planted", "Planted", "strategy", "x"], 1, "planted", [1]] for key in parts}
+    plant(path, planted, monkeypatch, tmp_path)
     build(load_kb(root), tmp_path / "second", skip_refused=True, today=today)
     assert tree(tmp_path / "second") == tree(tmp_path / "first")
-    record.write_bytes(b"not json at all")
+    path.write_bytes(b"not json at all")
     build(load_kb(root), tmp_path / "third", skip_refused=True, today=today)
     assert tree(tmp_path / "third") == tree(tmp_path / "first")
+
+    kept.write(path, stamp, planted, extra)  # under this user's seal it would be believed
+    build(load_kb(root), tmp_path / "fourth", skip_refused=True, today=today)
+    index = (tmp_path / "fourth" / "assets" / "search-index.js").read_text("utf-8")
+    assert '"Planted"' in index
+
+
+def test_a_code_change_without_a_new_version_keeps_no_page_the_old_code_made(tmp_path, monkeypatch):
+    """Pages, bodies, index parts and the gate's findings are kept by cacop's code, not only
+    its version: the same version with other code renders and analyses everything again,
+    and the rebuild in place equals a fresh build by that code."""
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    out = tmp_path / "out"
+    build(load_kb(root), out, skip_refused=True, today=today)
+    first = tree(out)
+    original = html.markdown
+    monkeypatch.setattr(html, "markdown", lambda text: original(text) + "<!-- new code -->")
+    monkeypatch.setattr(searchindex, "SNIPPET_CHARS", 20)
+    build(load_kb(root), out, skip_refused=True, today=today)
+    assert tree(out) == first  # the same code, as far as the caches can tell: all kept
+
+    monkeypatch.setattr(kept, "code_digest", lambda: "0" * 64)  # the code has changed
+    build(load_kb(root), out, skip_refused=True, today=today)
+    rebuilt = tree(out)
+    ids = {path.stem for path in (root / "kb").rglob("*.md")}
+    entry_pages = [
+        data for name, data in rebuilt.items() if name in {f"{i}/index.html" for i in ids}
+    ]
+    assert entry_pages and all(b"<!-- new code -->" in data for data in entry_pages)
+    assert rebuilt["assets/search-index.js"] != first["assets/search-index.js"]
+    for name in ("site-bodies.json", "site-search.json", "site-files.json", gate.GATE_CACHE):
+        assert record(root / ".cacop" / name)[0][1] == "0" * 64, name
+    build(load_kb(root), tmp_path / "fresh", skip_refused=True, today=today)
+    assert rebuilt == tree(tmp_path / "fresh")
 
 
 WORDS = st.lists(st.sampled_from(["atf", "bureau", "gun", "trace", "nibrs", "x", "y", "zeta"]))

@@ -9,10 +9,8 @@ become AMBER cannot survive a rebuild. Never prints; the summary is returned.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -22,18 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from ..config import KB
-from ..errors import CacopError, ExitCode, Refused, UsageError
+from ..errors import ExitCode, Refused, UsageError
 from ..models import TLP_BACKGROUND, TLP_COLOURS, Outcome, tlp_label, tlp_rank
 from ..publish import Line, choose_line
 from .gate import MAX_SITE_TLP, Attachment, Refusal
 
 MARKER = ".cacop-site"  # in every folder `site build` wrote: it may replace that folder
 SITE_RECORD = "site-files.json"  # in .cacop/: what the last build wrote where (class Written)
-SITE_RECORD_FORMAT = 1
+SITE_RECORD_FORMAT = 2
 BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
-BODIES_RECORD_FORMAT = 2
+BODIES_RECORD_FORMAT = 3
 SEARCH_RECORD = "site-search.json"  # in .cacop/: each entry's part of the index (SearchParts)
-SEARCH_RECORD_FORMAT = 4
+SEARCH_RECORD_FORMAT = 5
 
 
 @dataclass
@@ -124,9 +122,10 @@ def build(
     """Write the site for `kb` into `out` (replacing a site built there before)."""
     import time
 
-    from .. import __version__, community, vocabulary
+    from .. import community, vocabulary
     from ..catalog import Catalog, load_catalog
     from . import gate, pages, searchindex
+    from .kept import code_digest
 
     started = time.monotonic()
     today = today or dt.date.today()
@@ -151,7 +150,7 @@ def build(
     record = Written.load(kb, out) if (out / MARKER).is_file() else None
     reuse = Reuse(record, out)
     inputs: dict[str, str] = {}  # page -> the digest of what it was made from
-    made_at = f"{SITE_RECORD_FORMAT} {__version__} "
+    made_at = f"{SITE_RECORD_FORMAT} {code_digest()} "
 
     def keep(name: str, key: str) -> bool:
         key = _digest((made_at + key).encode())
@@ -202,21 +201,19 @@ def build(
 class RenderedBodies:
     """Each entry's body as HTML, kept by its text in `.cacop/site-bodies.json` (derived,
     JSON), so a rebuild renders only changed entries. The HTML goes into pages as it is,
-    so the file is signed with this user's key, as the gate's record is (site/gate.py): one
-    edited, copied or written by another cacop or markdown-it is ignored."""
+    so the record is sealed and stamped (site/kept.py): one edited, copied or written by
+    other code or another markdown-it is a miss."""
 
     def __init__(self, kb: KB) -> None:
         from importlib.metadata import version
 
-        from .. import __version__
-        from ..index.record import user_key
+        from .kept import code_digest, read
 
         self.path = kb.state_dir / BODIES_RECORD
-        self.key = user_key()
-        self.stamp = [BODIES_RECORD_FORMAT, __version__, version("markdown-it-py")]
+        self.stamp = [BODIES_RECORD_FORMAT, code_digest(), version("markdown-it-py")]
         self.known: dict[str, str] = {}
         self.used: dict[str, str] = {}
-        _, bodies = read_signed(self.path, self.key, self.stamp)
+        _, bodies = read(self.path, self.stamp)
         if isinstance(bodies, dict):
             self.known = bodies
 
@@ -231,67 +228,33 @@ class RenderedBodies:
         return found
 
     def save(self) -> None:
+        from .kept import write
+
         if self.used != self.known:  # unwritten, the next build renders every body
-            with contextlib.suppress(OSError, CacopError):
-                write_signed(self.path, self.key, self.stamp, self.used)
-
-
-def read_signed(path: Path, key: bytes, stamp: list) -> tuple[dict, Any]:
-    """A record `write_signed` wrote: ({} and None when it is missing, unreadable, for
-    another stamp, or its signature is not this user's)."""
-    try:
-        head, _, text = path.read_bytes().partition(b"\n")
-        document = json.loads(head)
-        if document["stamp"] == json.loads(json.dumps(stamp)) and hmac.compare_digest(
-            str(document["signature"]), _signature(key, stamp, document.get("extra"), text)
-        ):
-            extra = document.get("extra")
-            return extra if isinstance(extra, dict) else {}, json.loads(text)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass
-    return {}, None
-
-
-def write_signed(
-    path: Path, key: bytes, stamp: list, value: Any, extra: dict | None = None
-) -> None:
-    """`value` as JSON after a line of JSON that holds the stamp, `extra` and a signature
-    over them and over the value's text as it stands: checking it dumps nothing again."""
-    from ..entries import write_atomic
-
-    text = json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode()
-    signature = _signature(key, stamp, extra, text)
-    head = json.dumps({"stamp": stamp, "extra": extra, "signature": signature}).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, (head + b"\n" + text).decode())
-
-
-def _signature(key: bytes, stamp: list, extra: Any, text: bytes) -> str:
-    said = json.dumps([stamp, extra], sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key, said + b"\n" + text, hashlib.sha256).hexdigest()
+            write(self.path, self.stamp, self.used)
 
 
 class SearchParts:
     """Each entry's part of the search index, kept by its text in `.cacop/site-search.json`
     (derived, JSON), so a rebuild analyses only changed entries and assembles the rest.
-    Signed like the rendered bodies: the page shows its titles and snippets."""
+    Sealed and stamped like the rendered bodies: the page shows its titles and snippets."""
 
     def __init__(self, kb: KB, analysing: Any) -> None:
-        from .. import __version__
-        from ..index.record import user_key
+        from .kept import code_digest
 
         self.path = kb.state_dir / SEARCH_RECORD
-        self.key = user_key()
         self.analysing = analysing
-        self.stamp = [SEARCH_RECORD_FORMAT, __version__, analysing.phrases]
+        self.stamp = [SEARCH_RECORD_FORMAT, code_digest(), analysing.phrases]
         self.known: dict[str, list] = {}
         self.used: dict[str, list] = {}
         self.loaded = False
         self.head: dict = {}
 
     def _load(self) -> None:
+        from .kept import read
+
         self.loaded = True
-        self.head, parts = read_signed(self.path, self.key, self.stamp)
+        self.head, parts = read(self.path, self.stamp)
         if isinstance(parts, dict):
             self.known = parts
 
@@ -306,9 +269,10 @@ class SearchParts:
 
     def save(self, index: dict) -> None:
         """With the parts, which of them made the index (in order), for `_patched`."""
+        from .kept import write
+
         if self.used.keys() != self.known.keys() or self.head != index:
-            with contextlib.suppress(OSError, CacopError):  # else the next analyses all
-                write_signed(self.path, self.key, self.stamp, self.used, index)
+            write(self.path, self.stamp, self.used, index)  # unwritten, the next analyses all
 
 
 def _patched(parts: SearchParts, reuse: Reuse, contributions: list[list]) -> dict | None:
@@ -442,14 +406,13 @@ class Written:
 
     @classmethod
     def load(cls, kb: KB, out: Path) -> Written | None:
-        try:
-            document = json.loads((kb.state_dir / SITE_RECORD).read_text("utf-8"))
-            if document["format"] == SITE_RECORD_FORMAT and document["out"] == str(out):
-                files, inputs = document["files"], document.get("inputs", {})
-                if isinstance(files, dict) and isinstance(inputs, dict):
-                    return cls(kb, out, files, inputs)
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        from .kept import read
+
+        _, document = read(kb.state_dir / SITE_RECORD, _record_stamp(out))
+        if isinstance(document, dict):
+            files, inputs = document.get("files"), document.get("inputs", {})
+            if isinstance(files, dict) and isinstance(inputs, dict):
+                return cls(kb, out, files, inputs)
         return None
 
     def unchanged(self, name: str, digest: str, on_disk: os.stat_result | None) -> bool:
@@ -465,19 +428,16 @@ class Written:
         self.files[name] = [digest, stat.st_size, stat.st_mtime_ns]
 
     def save(self) -> None:
-        from ..entries import write_atomic
+        """Sealed like the caches (site/kept.py); unwritten, the next build writes everything."""
+        from .kept import write
 
-        document = {
-            "format": SITE_RECORD_FORMAT,
-            "out": str(self.out),
-            "files": self.files,
-            "inputs": self.inputs,
-        }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
-        except (OSError, CacopError):  # without it the next build writes everything
-            pass
+        write(self.path, _record_stamp(self.out), {"files": self.files, "inputs": self.inputs})
+
+
+def _record_stamp(out: Path) -> list:
+    from .kept import code_digest
+
+    return [SITE_RECORD_FORMAT, code_digest(), str(out)]
 
 
 def _digest(data: bytes) -> str:

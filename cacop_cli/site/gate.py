@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..catalog import Catalog
-from ..entries import relpath, write_atomic
-from ..errors import CacopError
+from ..entries import relpath
 from ..models import Entry, at_or_below
 from ..publish import Line
 from ..share.findings import Finding
 
 GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
-GATE_CACHE_FORMAT = 1
+GATE_CACHE_FORMAT = 2
 MAX_SITE_TLP = "green"  # a published site is read by the community at most
 RESERVED = frozenset({"assets", "topics", "sites", "types", "rfis", "map", "experts"})
 
@@ -234,33 +230,22 @@ class Remembered:
     """What the gate found in each text, kept between builds of the same day.
 
     detect-secrets costs about a millisecond a line (more on long lines), so a rebuild
-    after a few edits scans only the changed files. The file is signed with this user's
-    key (kept outside any KB, as the search index's record is): a cache that arrived by
-    pull or copy, or was edited, is ignored, never trusted. Dates of birth depend on
-    today, and the e-mail allowlist on cacop.yaml: either changing starts afresh.
+    after a few edits scans only the changed files. The record is sealed with this user's
+    key and stamped with cacop's code (site/kept.py): one that arrived by pull or copy, was
+    edited, or was made by other scanning code is a miss, never trusted. Dates of birth
+    depend on today, and the e-mail allowlist on cacop.yaml: either changing starts afresh.
     """
 
     def __init__(self, folder: Path, today: dt.date, allowlist: tuple[str, ...]) -> None:
-        from ..index.record import user_key
+        from .kept import code_digest, read
 
         self.path = folder / GATE_CACHE
-        self.key = user_key()
-        self.stamp = [GATE_CACHE_FORMAT, today.isoformat(), sorted(allowlist)]
+        self.stamp = [GATE_CACHE_FORMAT, code_digest(), today.isoformat(), sorted(allowlist)]
         self.known: dict[str, list] = {}
         self.used: dict[str, list] = {}
-        try:
-            document = json.loads(self.path.read_text("utf-8"))
-            findings = document["findings"]
-            if document["stamp"] == self.stamp and hmac.compare_digest(
-                str(document["signature"]), self._sign(findings)
-            ):
-                self.known = findings
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-
-    def _sign(self, findings: Any) -> str:
-        payload = json.dumps([self.stamp, findings], sort_keys=True, separators=(",", ":"))
-        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+        _, findings = read(self.path, self.stamp)
+        if isinstance(findings, dict):
+            self.known = findings
 
     @staticmethod
     def digest(rel: str, text: str) -> str:
@@ -283,9 +268,6 @@ class Remembered:
         self.used[self.digest(rel, text)] = rows
 
     def save(self) -> None:
-        document = {"stamp": self.stamp, "findings": self.used, "signature": self._sign(self.used)}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(document, separators=(",", ":")))
-        except (OSError, CacopError):  # a cache that cannot be kept costs time, nothing else
-            pass
+        from .kept import write
+
+        write(self.path, self.stamp, self.used)  # unkept, the next build scans everything
