@@ -9,20 +9,45 @@
   var panel = document.getElementById("results");
   if (!index || !form || !input || !panel) { return; }
   var root = document.body.getAttribute("data-root") || "";
-  var docs = index.documents, lengths = index.lengths, terms = index.terms;
-  var count = docs.length, average = 1, names = null;
+  var docs = index.documents, lengths = index.lengths;
+  var names = index.terms ? index.terms.split(" ") : [], lists = index.postings.split(",");
+  var count = docs.length, average = 1, sorted = null;
   var total = 0;
   for (var i = 0; i < lengths.length; i++) { total += lengths[i]; }
   if (count) { average = Math.max(1, total / count); }
+  var termAt = Object.create(null);
+  for (var n = 0; n < names.length; n++) { termAt[names[n]] = n; }
+  var DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_", VALUE = {};
+  for (var v = 0; v < DIGITS.length; v++) { VALUE[DIGITS.charCodeAt(v)] = v; }
 
-  var unpackedTerms = {};
-  function postingsOf(term) {  /* [document, count, ...] from the packed steps (searchindex.py) */
-    if (!Object.prototype.hasOwnProperty.call(terms, term)) { return null; }
+  function numbers(text, from) {  /* base-32 digits; the upper half of DIGITS: more follow */
+    var found = [], number = 0;
+    for (var at = from; at < text.length; at++) {
+      var value = VALUE[text.charCodeAt(at)];
+      if (value >= 32) { number = number * 32 + value - 32; } else { found.push(number * 32 + value); number = 0; }
+    }
+    return found;
+  }
+
+  var unpackedTerms = Object.create(null);
+  function postingsOf(term) {  /* [document, count, ...] from the encoded steps (searchindex.py) */
+    if (!(term in termAt)) { return null; }
     if (unpackedTerms[term]) { return unpackedTerms[term]; }
-    var steps = terms[term], found = [], doc = 0, at = 0;
-    while (at < steps.length) {
-      doc += steps[at] >> 1;
-      if (steps[at] & 1) { found.push(doc, steps[at + 1]); at += 2; } else { found.push(doc, 1); at += 1; }
+    var text = lists[termAt[term]], found = [], doc = 0, at = 0;
+    if (text.charAt(0) === "!") {  /* in more than half the documents: those that lack it */
+      var lacking = numbers(text, 1), next = 0;
+      for (var k = 0; k < lacking.length; k++) {
+        doc += lacking[k];
+        for (; next < doc; next++) { found.push(next, 1); }
+        next = doc + 1;
+      }
+      for (; next < count; next++) { found.push(next, 1); }
+    } else {
+      var steps = numbers(text, 0);
+      while (at < steps.length) {
+        doc += Math.floor(steps[at] / 2);
+        if (steps[at] % 2) { found.push(doc, steps[at + 1]); at += 2; } else { found.push(doc, 1); at += 1; }
+      }
     }
     unpackedTerms[term] = found;
     return found;
@@ -52,11 +77,11 @@
     }
     var last = found[found.length - 1];
     if (last && last.word && last.word.length >= 2) {  /* the word being typed: its prefixes too */
-      if (!names) { names = Object.keys(terms).sort(); }
-      var low = 0, high = names.length;
-      while (low < high) { var mid = (low + high) >> 1; if (names[mid] < last.word) { low = mid + 1; } else { high = mid; } }
-      for (var m = low; m < names.length && m < low + PREFIXES && names[m].indexOf(last.word) === 0; m++) {
-        if (names[m] !== last.word) { last.terms.push(names[m]); }
+      if (!sorted) { sorted = names.slice().sort(); }
+      var low = 0, high = sorted.length;
+      while (low < high) { var mid = (low + high) >> 1; if (sorted[mid] < last.word) { low = mid + 1; } else { high = mid; } }
+      for (var m = low; m < sorted.length && m < low + PREFIXES && sorted[m].indexOf(last.word) === 0; m++) {
+        if (sorted[m] !== last.word) { last.terms.push(sorted[m]); }
       }
     }
     return found;
