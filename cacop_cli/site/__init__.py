@@ -184,7 +184,7 @@ def build(
         parts.save({"index": search_key, "order": keys})
     files[MARKER] = "Written by `cacop site build`; a rebuild replaces this folder.\n"
     inputs.update(reuse.inputs)
-    copied = _write(kb, out, files, chosen.attachments, record, reuse.kept, inputs)
+    copied = _write(kb, out, files, chosen.attachments, record, reuse, inputs)
     return SiteBuild(
         out=out,
         line=line,
@@ -315,6 +315,7 @@ class Reuse:
     def __init__(self, record: Written | None, out: Path) -> None:
         self.record = record
         self.out = out
+        self.present = _present(out) if record is not None else {}  # name -> its lstat
         self.kept: dict[str, str] = {}  # name -> its digest
         self.inputs: dict[str, str] = {}  # name -> the digest of its inputs
         self.by_key: dict[str, list[str]] | None = None
@@ -351,9 +352,8 @@ class Reuse:
     def intact(self, name: str) -> str | None:
         """The digest of `name` as the record has it, if the file is still as written."""
         assert self.record is not None
-        try:
-            on_disk = (self.out / name).lstat()
-        except OSError:
+        on_disk = self.present.get(name)
+        if on_disk is None:
             return None
         known = self.record.files.get(name)
         digest = known[0] if isinstance(known, list) and known else None
@@ -368,19 +368,19 @@ def _write(
     files: dict[str, str],
     attachments: dict[str, list[Attachment]],
     record: Written | None,
-    kept: dict[str, str],
+    reuse: Reuse,
     inputs: dict[str, str],
 ) -> int:
     """The site into `out`: in place when `out` is the site this clone wrote last (only
     what changed is written, `kept` files are left as they are, and whatever the new site
     does not hold is removed first), else into a new folder that then takes `out`'s place."""
     in_place = record is not None and (out / MARKER).is_file()
-    if kept and not in_place:
+    if reuse.kept and not in_place:
         raise AssertionError("pages kept from a site that is not rebuilt in place")
     record = record or Written(kb, out)
     try:
         if in_place:
-            return _update(out, files, attachments, record, kept)
+            return _update(out, files, attachments, record, reuse.kept, reuse.present)
         return _replace(out, files, attachments, record)
     finally:
         record.inputs = {name: key for name, key in inputs.items() if name in record.files}
@@ -440,6 +440,24 @@ def _record_stamp(out: Path) -> list:
     return [SITE_RECORD_FORMAT, code_digest(), str(out)]
 
 
+def _present(out: Path) -> dict[str, os.stat_result]:
+    """Each file (and link) under `out` by its path in the site, with its lstat."""
+    found: dict[str, os.stat_result] = {}
+    waiting = [("", str(out))]
+    while waiting:
+        prefix, folder = waiting.pop()
+        try:
+            with os.scandir(folder) as listing:
+                for item in listing:
+                    if item.is_dir(follow_symlinks=False):
+                        waiting.append((f"{prefix}{item.name}/", item.path))
+                    else:
+                        found[prefix + item.name] = item.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -492,6 +510,7 @@ def _update(
     attachments: dict[str, list[Attachment]],
     record: Written,
     kept: dict[str, str],
+    present: dict[str, os.stat_result],
 ) -> int:
     """Only what changed into `out`: first every file the new site does not hold goes (an
     entry withdrawn, refused or now above the line), and the search index if it changes;
@@ -505,11 +524,6 @@ def _update(
             name = f"{entry_id}/{attachment.name}"
             wanted[name] = (_attachment_digest(attachment.path), attachment.path)
     try:
-        present: dict[str, os.stat_result] = {}
-        for folder, dirs, names in os.walk(out):
-            base = Path(folder)
-            for name in names + [d for d in dirs if (base / d).is_symlink()]:
-                present[(base / name).relative_to(out).as_posix()] = (base / name).lstat()
         last = ("assets/search-index.js",)
         changed = [
             name

@@ -83,8 +83,13 @@ class Analyser:
 
     @staticmethod
     def key(fields: dict[str, str]) -> str:
-        text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        """A digest of the fields: each name and text with its length (no JSON to make)."""
+        digest = hashlib.sha256()
+        for name in sorted(fields):
+            data = fields[name].encode("utf-8", "surrogatepass")
+            digest.update(f"{name}:{len(data)}:".encode())
+            digest.update(data)
+        return digest.hexdigest()
 
     def contribution(self, fields: dict[str, str]) -> list:
         """[document, length, terms (space-separated), their weighted counts]."""
