@@ -287,10 +287,10 @@ def test_the_gate_remembers_by_content_and_never_trusts_a_planted_record(
     cache = kb_path / ".cacop" / "site-gate.json"
     payload = sealed.opened(cache, cache.read_bytes())
     assert payload is not None
-    head, _, findings = payload.partition(b"\n")
-    stamp, found = json.loads(head)["stamp"], json.loads(findings)
-    assert any(rows for rows in found.values())
-    nothing = {key: [] for key in found}  # "nothing found"
+    head, _, kept_text = payload.partition(b"\n")
+    stamp, record = json.loads(head)["stamp"], json.loads(kept_text)
+    assert any(rows for rows in record["findings"].values())
+    nothing = {**record, "findings": {key: [] for key in record["findings"]}}  # "nothing found"
     with monkeypatch.context() as another_user:
         another_user.setenv("XDG_STATE_HOME", str(tmp_path / "another-user"))
         kept.write(cache, stamp, nothing)

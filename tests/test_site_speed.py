@@ -104,6 +104,33 @@ def test_a_rebuild_in_place_equals_a_fresh_build_and_rewrites_only_what_changed(
     assert kept.stat().st_mtime_ns == before  # not written again
 
 
+def test_an_entry_rewritten_with_its_size_and_time_put_back_is_scanned_again(tmp_path):
+    """The gate reads again only files whose size, times or inode changed; a rewrite that
+    keeps the size and sets the old mtime back still changes the ctime."""
+    import os
+    import time
+
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    path = root / "kb/strategies/milwaukee-2026-raw-html-is-text.md"
+    text = path.read_text("utf-8")
+    clean = text + "Call the desk on extension 2411 before 2010.\n"
+    leaked = text + "Victim born 2010-04-02, (414) 286-2411.\n"
+    leaked = leaked + " " * (len(clean) - len(leaked))
+    assert len(leaked) == len(clean)
+    path.write_text(clean, encoding="utf-8")
+    first = build(load_kb(root), tmp_path / "first", skip_refused=True, today=today)
+    assert not any(r.path.endswith(path.name) for r in first.refused)
+    before = path.stat()
+    time.sleep(0.05)
+    path.write_text(leaked, encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = build(load_kb(root), tmp_path / "again", skip_refused=True, today=today)
+    assert any(r.path.endswith(path.name) for r in again.refused)
+    assert not (tmp_path / "again" / path.stem).exists()
+
+
 def record(path: Path) -> tuple[list, dict, object]:
     """A site record as this user sealed it: (its stamp, its extra, its value)."""
     payload = sealed.opened(path, path.read_bytes())

@@ -22,7 +22,7 @@ from ..publish import Line
 from ..share.findings import Finding
 
 GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
-GATE_CACHE_FORMAT = 2
+GATE_CACHE_FORMAT = 3
 MAX_SITE_TLP = "green"  # a published site is read by the community at most
 RESERVED = frozenset({"assets", "topics", "sites", "types", "rfis", "map", "experts"})
 
@@ -93,14 +93,23 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
     cache = gates.extract_cache(kb)
     remembered = Remembered(kb.state_dir, today, tuple(kb.email_allowlist))
     reasons: dict[str, list[str]] = {}
-    texts: list[tuple[str, str, str]] = []  # (owner's rel, file's rel, text): entry files
+    texts: list[tuple[str, str, str, list[int] | None]] = []  # (owner, rel, text, stat)
     files: dict[str, list[Attachment]] = {}
     owned: dict[str, list[str]] = {}  # entry's rel -> its file and its attachments' rels
     by_file: dict[str, list[Finding]] = {}  # a file's rel -> what the gate found in it
     unknown_files: list[tuple[str, str, str, Path]] = []  # (owner, rel, text, path)
     for entry in marked:
-        texts.append((entry.rel, entry.rel, entry.path.read_text("utf-8", errors="replace")))
         owned[entry.rel] = [entry.rel]
+        try:
+            stat = Remembered.stat(entry.path)
+        except OSError:
+            stat = None
+        found = remembered.unchanged(entry.rel, stat) if stat is not None else None
+        if found is None:
+            text = entry.path.read_text("utf-8", errors="replace")
+            texts.append((entry.rel, entry.rel, text, stat))
+        else:
+            by_file[entry.rel] = found
         for name, path in attachment_files(entry):
             if path is None:
                 reasons.setdefault(entry.rel, []).append(
@@ -124,20 +133,20 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
                 by_file[rel] = found
             files.setdefault(entry.id, []).append(Attachment(name, path, extracted.text))
     unknown = []
-    for owner, rel, text in texts:
-        found = remembered.get(rel, text)
+    for owner, rel, text, stat in texts:
+        found = remembered.get(rel, text, stat)
         if found is None:
-            unknown.append((owner, rel, text))
+            unknown.append((owner, rel, text, stat))
         else:
             by_file[rel] = found
     scanned = scan_all(
-        [(rel, text) for _, rel, text in unknown],
+        [(rel, text) for _, rel, text, _ in unknown],
         [(rel, path) for _, rel, _, path in unknown_files],
         ScanSettings(line.line, today, tuple(kb.email_allowlist), cache),
     )
-    for _owner, rel, text in unknown + [item[:3] for item in unknown_files]:
+    for _owner, rel, text, stat in unknown + [(*item[:3], None) for item in unknown_files]:
         by_file[rel] = scanned.get(rel, [])
-        remembered.put(rel, text, by_file[rel])
+        remembered.put(rel, text, by_file[rel], stat)
     remembered.save()
     ids: dict[str, str] = {}
     for entry in marked:
@@ -230,10 +239,13 @@ class Remembered:
     """What the gate found in each text, kept between builds of the same day.
 
     detect-secrets costs about a millisecond a line (more on long lines), so a rebuild
-    after a few edits scans only the changed files. The record is sealed with this user's
-    key and stamped with cacop's code (site/kept.py): one that arrived by pull or copy, was
-    edited, or was made by other scanning code is a miss, never trusted. Dates of birth
-    depend on today, and the e-mail allowlist on cacop.yaml: either changing starts afresh.
+    after a few edits scans only the changed files; and an entry file whose size, times
+    and inode are as they were when its text was read (`unchanged`) is not read again: a
+    write changes its ctime, which no one can set back. The record is sealed with this
+    user's key and stamped with cacop's code (site/kept.py): one that arrived by pull or
+    copy, was edited, or was made by other scanning code is a miss, never trusted. Dates of
+    birth depend on today, and the e-mail allowlist on cacop.yaml: either changing starts
+    afresh.
     """
 
     def __init__(self, folder: Path, today: dt.date, allowlist: tuple[str, ...]) -> None:
@@ -241,18 +253,44 @@ class Remembered:
 
         self.path = folder / GATE_CACHE
         self.stamp = [GATE_CACHE_FORMAT, code_digest(), today.isoformat(), sorted(allowlist)]
-        self.known: dict[str, list] = {}
+        self.known: dict[str, list] = {}  # digest of a text -> its findings
         self.used: dict[str, list] = {}
-        _, findings = read(self.path, self.stamp)
-        if isinstance(findings, dict):
-            self.known = findings
+        self.files: dict[str, list] = {}  # rel -> [size, mtime_ns, ctime_ns, inode, digest]
+        self.files_used: dict[str, list] = {}
+        _, kept = read(self.path, self.stamp)
+        if isinstance(kept, dict):
+            findings, files = kept.get("findings"), kept.get("files")
+            self.known = findings if isinstance(findings, dict) else {}
+            self.files = files if isinstance(files, dict) else {}
 
     @staticmethod
     def digest(rel: str, text: str) -> str:
         return hashlib.sha256(f"{rel}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
-    def get(self, rel: str, text: str) -> list[Finding] | None:
+    @staticmethod
+    def stat(path: Path) -> list[int]:
+        """What says a file is as it was: taken before its text is read."""
+        info = os.stat(path)
+        return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+
+    def unchanged(self, rel: str, stat: list[int]) -> list[Finding] | None:
+        """The findings in the file at `rel`, if it is as it was when they were made."""
+        known = self.files.get(rel)
+        if not (isinstance(known, list) and len(known) == 5 and known[:4] == stat):
+            return None
+        found = self._findings(rel, known[4])
+        if found is not None:
+            self.files_used[rel] = known
+        return found
+
+    def get(self, rel: str, text: str, stat: list[int] | None = None) -> list[Finding] | None:
         key = self.digest(rel, text)
+        found = self._findings(rel, key)
+        if found is not None and stat is not None:
+            self.files_used[rel] = [*stat, key]
+        return found
+
+    def _findings(self, rel: str, key: str) -> list[Finding] | None:
         rows = self.known.get(key)
         if not isinstance(rows, list):
             return None
@@ -263,11 +301,16 @@ class Remembered:
         self.used[key] = rows
         return found
 
-    def put(self, rel: str, text: str, findings: list[Finding]) -> None:
+    def put(self, rel: str, text: str, findings: list[Finding], stat: list[int] | None) -> None:
         rows = [[f.category, f.kind, f.line, f.message] for f in findings]
-        self.used[self.digest(rel, text)] = rows
+        key = self.digest(rel, text)
+        self.used[key] = rows
+        if stat is not None:
+            self.files_used[rel] = [*stat, key]
 
     def save(self) -> None:
         from .kept import write
 
-        write(self.path, self.stamp, self.used)  # unkept, the next build scans everything
+        if self.used != self.known or self.files_used != self.files:
+            kept = {"findings": self.used, "files": self.files_used}
+            write(self.path, self.stamp, kept)  # unkept, the next build scans everything
