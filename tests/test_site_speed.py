@@ -212,6 +212,26 @@ def test_a_body_edit_rewrites_its_page_and_the_index_but_no_list(tmp_path, monke
     assert tree(out) == tree(tmp_path / "fresh")
 
 
+def test_a_rebuild_after_a_few_edits_renders_them_without_reading_every_body(tmp_path, monkeypatch):
+    """The record of rendered bodies is read only when many pages are made: after one edit
+    the page is rendered alone, and the site still equals a fresh build."""
+    root = make_kb(tmp_path / "kb-repo")
+    today = dt.date.fromisoformat(TODAY)
+    out = tmp_path / "out"
+    build(load_kb(root), out, skip_refused=True, today=today)
+    edited = sorted((root / "kb" / "strategies").glob("*.md"))[-1]
+    edited.write_text(edited.read_text("utf-8") + "\nOne more *line*.\n", "utf-8")
+    read: list[str] = []
+    original = kept.read
+    monkeypatch.setattr(kept, "read", lambda path, *a: read.append(path.name) or original(path, *a))
+    build(load_kb(root), out, skip_refused=True, today=today)
+    assert "site-bodies.json" not in read
+    assert "<em>line</em>" in (out / edited.stem / "index.html").read_text("utf-8")
+    monkeypatch.setattr(kept, "read", original)
+    build(load_kb(root), tmp_path / "fresh", skip_refused=True, today=today)
+    assert tree(out) == tree(tmp_path / "fresh")
+
+
 def test_a_planted_record_of_search_parts_is_a_miss(tmp_path, monkeypatch):
     """The page shows the index's titles and snippets: parts planted in the record (or one
     copied from elsewhere) must not reach the site."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config import KB
 from ..errors import ExitCode, Refused, UsageError
-from ..models import TLP_BACKGROUND, TLP_COLOURS, Outcome, tlp_label, tlp_rank
+from ..models import TLP_BACKGROUND, TLP_COLOURS, Entry, Outcome, tlp_label, tlp_rank
 from ..publish import Line, choose_line
 from .gate import MAX_SITE_TLP, Attachment, Refusal
 
@@ -29,7 +29,7 @@ MARKER = ".cacop-site"  # in every folder `site build` wrote: it may replace tha
 SITE_RECORD = "site-files.json"  # in .cacop/: what the last build wrote where (class Written)
 SITE_RECORD_FORMAT = 2
 BODIES_RECORD = "site-bodies.json"  # in .cacop/: each body's HTML by its text (RenderedBodies)
-BODIES_RECORD_FORMAT = 3
+BODIES_RECORD_FORMAT = 4
 SEARCH_RECORD = "site-search.json"  # in .cacop/: each entry's part of the index (SearchParts)
 SEARCH_RECORD_FORMAT = 5
 
@@ -137,9 +137,9 @@ def build(
     published = Catalog(kb, chosen.entries, [], catalog.sites)
     report = community.gaps(kb, today=today, max_tlp=line.line, catalog=published, gated=True)
     names = {slug: report.site_names.get(slug, slug) for slug in report.sites}
-    rendered = RenderedBodies(kb)
+    rendered = RenderedBodies(kb, chosen.entries)
     site = pages.Site(
-        bodies={entry.id: rendered.html(entry.body) for entry in chosen.entries},
+        bodies=rendered,
         entries=chosen.entries,
         attachments=chosen.attachments,
         site_names=names,
@@ -150,7 +150,7 @@ def build(
     record = Written.load(kb, out) if (out / MARKER).is_file() else None
     reuse = Reuse(record, out)
     inputs: dict[str, str] = {}  # page -> the digest of what it was made from
-    made_at = f"{SITE_RECORD_FORMAT} {code_digest()} "
+    made_at = f"{SITE_RECORD_FORMAT} {code_digest()} {rendered.stamp[2]} "
 
     def keep(name: str, key: str) -> bool:
         key = _digest((made_at + key).encode())
@@ -200,38 +200,62 @@ def build(
 
 class RenderedBodies:
     """Each entry's body as HTML, kept by its text in `.cacop/site-bodies.json` (derived,
-    JSON), so a rebuild renders only changed entries. The HTML goes into pages as it is,
-    so the record is sealed and stamped (site/kept.py): one edited, copied or written by
-    other code or another markdown-it is a miss."""
+    JSON), so a rebuild that makes many pages (a new day, a site renamed) renders only
+    changed bodies. The record (60 MB at 10,000 entries) is read only once more than
+    LOAD_AFTER pages are made: a rebuild after a few edits renders those few. The HTML goes
+    into pages as it is, so the record is sealed and stamped (site/kept.py): one edited,
+    copied or written by other code or another markdown-it is a miss."""
 
-    def __init__(self, kb: KB) -> None:
+    LOAD_AFTER = 16
+
+    def __init__(self, kb: KB, entries: list[Entry]) -> None:
         from importlib.metadata import version
 
-        from .kept import code_digest, read
+        from .kept import code_digest
 
         self.path = kb.state_dir / BODIES_RECORD
         self.stamp = [BODIES_RECORD_FORMAT, code_digest(), version("markdown-it-py")]
-        self.known: dict[str, str] = {}
-        self.used: dict[str, str] = {}
-        _, bodies = read(self.path, self.stamp)
-        if isinstance(bodies, dict):
-            self.known = bodies
+        self.entries = {entry.id: entry for entry in entries}
+        self.known: dict[str, str] | None = None  # the record, once read
+        self.made: dict[str, str] = {}  # rendered by this build
+        self.asked = 0
 
-    def html(self, body: str) -> str:
+    def get(self, entry_id: str) -> str | None:
+        """The body of the entry `entry_id` as HTML (pages.Site.bodies)."""
         from .html import markdown
 
-        key = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-        found = self.known.get(key)
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            return None
+        self.asked += 1
+        if self.known is None and self.asked > self.LOAD_AFTER:
+            from .kept import read
+
+            _, bodies = read(self.path, self.stamp)
+            self.known = bodies if isinstance(bodies, dict) else {}
+        key = _body_key(entry.body)
+        found = (self.known or {}).get(key)
         if not isinstance(found, str):
-            found = markdown(body)
-        self.used[key] = found
+            found = self.made.get(key)
+            if found is None:
+                found = self.made[key] = markdown(entry.body)
         return found
 
     def save(self) -> None:
+        """Once the record was read and bodies were rendered: the bodies of today's entries."""
         from .kept import write
 
-        if self.used != self.known:  # unwritten, the next build renders every body
-            write(self.path, self.stamp, self.used)
+        if self.known is None or not self.made:
+            return  # unkept, a later build that makes many pages renders these few again
+        current = {_body_key(entry.body) for entry in self.entries.values()}
+        kept = {key: html for key, html in self.known.items() if key in current}
+        kept.update((key, html) for key, html in self.made.items() if key in current)
+        if kept != self.known:
+            write(self.path, self.stamp, kept)
+
+
+def _body_key(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class SearchParts:

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..community import GapReport, recency_weight
 from ..models import TLP_ORDER, TOPICS, TYPES, Entry, tlp_rank
@@ -45,7 +46,7 @@ class Site:
     kb_name: str
     today: dt.date
     gaps: GapReport
-    bodies: dict[str, str] = field(default_factory=dict)  # id -> body as HTML, if rendered
+    bodies: Any = field(default_factory=dict)  # .get(id): the body as HTML, or None
     by_id: dict[str, Entry] = field(default_factory=dict)
     responses: dict[str, list[Entry]] = field(default_factory=dict)  # rfi id -> its responses
 
@@ -485,7 +486,8 @@ def entry_pages(site: Site, keep: Callable[[str, str], bool] | None = None) -> d
 
 
 def entry_key(site: Site, entry: Entry) -> str:
-    """A digest of what an entry's page is made from: its frontmatter, its body as HTML,
+    """A digest of what an entry's page is made from: its frontmatter, its body (the code
+    and markdown-it that make its HTML are the caller's part of the key),
     its attachments' names, and the frontmatter of the entries it links to."""
     meta = entry.meta
     linked = [site.by_id[r] for r in _values(meta.get("related")) if r in site.by_id]
@@ -507,11 +509,8 @@ def entry_key(site: Site, entry: Entry) -> str:
         text = json.dumps(facts, default=str, sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError):  # keys no JSON can sort: the page is made every time
         text = f"unsortable {entry.id} {id(entry)} {id(site)}"
-    body = site.bodies.get(entry.id)
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
-    digest.update(
-        b"\0" + (body if body is not None else entry.body).encode("utf-8", "surrogatepass")
-    )
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))  # the body as written:
+    digest.update(b"\0" + entry.body.encode("utf-8", "surrogatepass"))  # its HTML is made
     return digest.hexdigest()
 
 
