@@ -1155,8 +1155,9 @@ def save(out: Path, meta: dict, figures: list[Figure], relevance_found, complete
 
 def site_figures(cacop: str, kb: Path, size: int, runs: int) -> list[Figure]:
     """`cacop site build` from scratch (one run, into bench-data/site-SIZE), again with
-    nothing changed, again after 10 of its published entries changed, and the gzip size of the search index its pages
-    load. A build past CUT_OFF_S is stopped and reported as longer than that."""
+    nothing changed, again after 10 of its published entries changed, and the gzip size of
+    the search index its pages load. A build past CUT_OFF_S is stopped and reported as
+    longer than that."""
     full_name, same_name, changed_name, index_name, query_name = SITE_MEASURES
     if command_help(cacop, ["site", "build"]) is None:
         return [not_available(size, name, "no `cacop site build`") for name in SITE_MEASURES]
