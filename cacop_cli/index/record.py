@@ -48,9 +48,18 @@ def _key_path() -> Path:
     return Path(base) / "cacop" / "index.key"
 
 
+_KEYS: dict[Path, bytes] = {}  # read once per process: a site build opens ~2,500 sealed files
+
+
 def _key() -> bytes:
     """This user's secret for signing index records; made on first use, kept outside any KB."""
     path = _key_path()
+    if path not in _KEYS:
+        _KEYS[path] = _read_or_make_key(path)
+    return _KEYS[path]
+
+
+def _read_or_make_key(path: Path) -> bytes:
     try:
         return bytes.fromhex(path.read_text("ascii").strip())
     except (FileNotFoundError, ValueError):
