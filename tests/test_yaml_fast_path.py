@@ -128,3 +128,41 @@ def test_generated_frontmatter_reads_the_same_either_way(lines):
     text = "".join(f"{key}{colon}{value}\n" for key, value, colon in lines)
     fast = _fast(text)
     assert fast is None or fast == _full(text), text
+
+
+_NEAR_SIMPLE = st.sampled_from(
+    [
+        "a", "A. B", "yes", "NO", "On", "null", "Null", "0123", "1.5", "1e5", "0x1F", "0o7",
+        "2024-03-05", "1_000", "+1", "a-", "a/b", "a.b", "B. Analyst", "a?", "(a)", "é", "—",
+        "1,000", "a&b", "x", "True", "n", "-a", "a*", "a!", "%", "a'b",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["id", "tlp", "site", "x-a", "a_b", "n", "y"]),
+            st.lists(_NEAR_SIMPLE, min_size=1, max_size=3),
+            st.sampled_from(["plain", "quoted", "list", "quoted-list"]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_generated_near_simple_frontmatter_reads_the_same_either_way(lines):
+    """Mostly the fast path's own shape, with words YAML types as numbers, booleans, nulls."""
+    rows = []
+    for key, words, kind in lines:
+        if kind == "plain":
+            rows.append(f"{key}: {' '.join(words)}")
+        elif kind == "quoted":
+            rows.append(f'{key}: "{" ".join(words)}"')
+        elif kind == "list":
+            rows.append(f"{key}: [{', '.join(words)}]")
+        else:
+            rows.append(f"{key}: [{', '.join(f'{chr(34)}{w}{chr(34)}' for w in words)}]")
+    text = "\n".join(rows) + "\n"
+    fast = _fast(text)
+    assert fast is None or fast == _full(text), text
