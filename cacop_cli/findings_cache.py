@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .catalog import Catalog
 from .checks import (
     Check,
     Context,
@@ -48,7 +49,6 @@ from .checks import (
     attachment_names,
     own_findings,
 )
-from .catalog import Catalog
 from .errors import CacopError, EntryError
 from .models import TYPES, Issue
 

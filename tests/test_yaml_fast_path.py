@@ -42,7 +42,9 @@ def _frontmatters():
 FRONTMATTERS = list(_frontmatters())
 
 
-@pytest.mark.parametrize("text", [text for _, text in FRONTMATTERS], ids=[str(p) for p, _ in FRONTMATTERS])
+@pytest.mark.parametrize(
+    "text", [text for _, text in FRONTMATTERS], ids=[str(p) for p, _ in FRONTMATTERS]
+)
 def test_fixture_frontmatter_reads_the_same_either_way(text):
     fast = _fast(text)
     assert fast is None or fast == _full(text)
