@@ -273,6 +273,12 @@ class TemplatePromptCheck(Check):
         prompts = template_prompts(entry.type) if entry.type in TYPES else {}
         if not prompts:
             return
+        if _OTHER_LINE_BREAKS.search(entry.body):
+            yield from self._by_lines(entry, prompts)
+        else:
+            yield from self._by_search(entry, prompts)
+
+    def _by_lines(self, entry: Entry, prompts: dict[str, str]) -> Iterator[Issue]:
         lines = entry.body.splitlines()
         for number, line in enumerate(lines):
             heading = line[3:].strip() if line.startswith("## ") else None
@@ -293,6 +299,33 @@ class TemplatePromptCheck(Check):
                     f"## {heading}: the template's prompt is left unchanged; write this "
                     "section or delete it",
                 )
+
+    def _by_search(self, entry: Entry, prompts: dict[str, str]) -> Iterator[Issue]:
+        """What `_by_lines` finds, for a body whose only line break is '\\n': the headings and
+        their sections found by regular expressions instead of a loop over every line."""
+        body = entry.body
+        for match in _SECTION_HEADING.finditer(body):
+            heading = match.group(1).strip()
+            prompt = prompts.get(heading)
+            if prompt is None:
+                continue
+            end = _NEXT_HEADING.search(body, match.end())
+            section = body[match.end() : end.start() if end else len(body)]
+            if " ".join(section.split()) == prompt:
+                yield Issue(
+                    "warning",
+                    self.name,
+                    entry.rel,
+                    entry.body_line + body.count("\n", 0, match.start()),
+                    f"## {heading}: the template's prompt is left unchanged; write this "
+                    "section or delete it",
+                )
+
+
+# Line breaks of str.splitlines other than '\n' (with them, the check goes line by line).
+_OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_SECTION_HEADING = re.compile(r"^## (.*)$", re.MULTILINE)
+_NEXT_HEADING = re.compile(r"^#", re.MULTILINE)
 
 
 def _real_date(value: Any) -> dt.date | None:
