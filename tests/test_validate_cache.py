@@ -336,6 +336,9 @@ def test_the_template_search_finds_what_the_line_by_line_check_does(tmp_path):
         f"Intro\n## {heading}\n\n{' '.join(prompt.split()[:-1])}\n",
         f"## {heading}",
         f"### {heading}\n\n{prompt}\n",
+        f"## {heading}\n\n{prompt}x\n",
+        f"## {heading}\n\n{prompt.split()[0]}x {prompt}\n",
+        f"## {heading}\n\n{prompt.split()[0]}\n",
         f"## {heading}\n\n{prompt}\n\n## {heading}\n\n{prompt}\n",
     ]
     for body in bodies:
@@ -344,3 +347,14 @@ def test_the_template_search_finds_what_the_line_by_line_check_does(tmp_path):
         )
         assert list(check._by_search(entry, prompts)) == list(check._by_lines(entry, prompts))
     assert list(check._by_search(entry, prompts))  # the last body was found twice
+
+
+def test_plain_ascii_is_never_said_of_text_the_safety_search_would_flag():
+    from cacop_cli.checks import _plain_ascii
+    from cacop_cli.models import UNSAFE_TEXT
+
+    for code in [*range(0x300), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2066, 0x2069]:
+        for text in (chr(code), f"## Heading\n\tText {chr(code)} more.\n"):
+            assert not (_plain_ascii(text) and UNSAFE_TEXT.search(text)), hex(code)
+    assert _plain_ascii("## Heading\n\n\tPlain text.\n")
+    assert not _plain_ascii("\x1b[2J") and not _plain_ascii("caf\u00e9")
