@@ -162,6 +162,7 @@ def _allowed_fields(entry: Entry) -> set[str]:
 class SchemaCheck(Check):
     name = "schema"
     description = "fields, types and values match the JSON Schema of the entry's type"
+    schema_folder: Path | None = None
 
     def check(self, entry: Entry) -> Iterator[Issue]:
         entry_type = entry.meta.get("type")
@@ -174,7 +175,9 @@ class SchemaCheck(Check):
             )
             return
         seen: set[tuple[str | None, str]] = set()
-        for error in schemas.errors(entry_type, entry.meta, self.root):
+        if self.schema_folder is None:  # which folder: decided once per run
+            self.schema_folder = schemas.schema_dir_for(self.root)
+        for error in schemas.errors(entry_type, entry.meta, folder=self.schema_folder):
             field, message = describe_schema_error(entry, error)
             if (field, message) in seen:
                 continue

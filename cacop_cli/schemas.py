@@ -283,9 +283,12 @@ def _fieldwise(folder: Path, name: str) -> _FieldwiseCheck | None:
 ENTRY_TYPES = TYPES  # each has its schema, <type>.schema.json
 
 
-def errors(name: str, instance: Any, root: Path | None = None) -> list[Any]:
-    """Schema errors for an instance, most specific first, in field order."""
-    folder = schema_dir_for(root)
+def errors(
+    name: str, instance: Any, root: Path | None = None, folder: Path | None = None
+) -> list[Any]:
+    """Schema errors for an instance, most specific first, in field order. `folder` is
+    `schema_dir_for(root)` when the caller has it (one stat per run, not per entry)."""
+    folder = folder or schema_dir_for(root)
     quick = _fieldwise(folder, name) if name in ENTRY_TYPES else None
     if quick is not None and quick.is_valid(instance):
         return []
