@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 from yaml import events, nodes
 
+from .models import CONTROL_CHARS
+
 # libyaml is an optional C extension of PyYAML (absent where PyYAML was built without it),
 # an order of magnitude faster at scanning; the pure-Python loader yields the same events.
 # Such a guard is for an optional part of an outside library only, never a module of ours.
@@ -237,9 +239,9 @@ _SIMPLE_LINE = re.compile(
     rf"(?:{_TEXT}|({_PLAIN})|\[ *({_ITEM}(?: *, *{_ITEM})*)? *\])"
 )
 _SIMPLE_ITEM = re.compile(_ITEM)
-# Left to PyYAML: control, C1, line-separator, surrogate and byte-order-mark characters
-# (its reader refuses some and takes others for line breaks).
-_UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+# Left to PyYAML: tab, control, C1, line-separator, surrogate and byte-order-mark
+# characters (its reader refuses some and takes others for line breaks).
+_UNUSUAL = re.compile(f"[{CONTROL_CHARS}\t\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
 @functools.cache
