@@ -244,7 +244,7 @@ _SIMPLE_ITEM = re.compile(_ITEM)
 _UNUSUAL = re.compile(f"[{CONTROL_CHARS}\t\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)  # the same words recur (types, sites, dates); titles do not
 def _plain_is_text(value: str) -> bool:
     tag = _Resolver().resolve(nodes.ScalarNode, value, (True, False))
     return tag == _STR_TAG
