@@ -201,6 +201,9 @@ def entry_from_bytes(
 
 
 def relpath(path: Path, root: Path) -> str:
+    text, base = str(path), str(root)
+    if os.sep == "/" and text.startswith(base) and text[len(base) : len(base) + 1] == "/":
+        return text[len(base) + 1 :]  # what relative_to gives, without parsing the parts
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
@@ -340,9 +343,10 @@ def iter_entry_files(root: Path) -> Iterator[Path]:
             dirnames.sort()
             here = Path(dirpath)
             relative = here.relative_to(base).parts
-            if folder == "work-products" and relative:
-                dirnames[:] = []
-                continue  # attachments, not entries
+            if folder == "work-products":
+                dirnames[:] = []  # attachment folders, never entries: not even listed
+                if relative:
+                    continue
             if folder == "rfis" and relative and (len(relative) != 2 or relative[1] != "responses"):
                 if len(relative) >= 2:
                     dirnames[:] = []

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .catalog import Catalog
 from .checks import (
     Check,
     Context,
@@ -294,6 +295,21 @@ def file_findings(
         if kept is not None:
             kept.put(rel, digest, names, facts, found)
         issues.extend(found)
+    return issues
+
+
+def catalog_findings(catalog: Catalog, rels: list[str], checks: list[Check]) -> list[Issue]:
+    """The file checks' findings for the entry files at `rels`, from a catalog read from
+    those files this run (`load_catalog` with paths): the same findings `file_findings`
+    computes without a cache, with each file read and parsed once instead of twice."""
+    entries = {entry.rel: entry for entry in catalog.entries}
+    unreadable: dict[str, list[Issue]] = {}
+    for issue in catalog.unreadable:
+        unreadable.setdefault(issue.path, []).append(issue)
+    issues: list[Issue] = []
+    for rel in rels:
+        entry = entries.get(rel)
+        issues.extend(own_findings(entry, checks) if entry else unreadable.get(rel, ()))
     return issues
 
 

@@ -116,7 +116,10 @@ def validate(
     kept = None
     if cache and len(checks) == len(file_checks(context)):
         kept = findings_cache.FindingsCache.open(kb.state_dir, context)
-    issues = findings_cache.file_findings(kb.root, files, context, checks, kept)
+    if cache:
+        issues = findings_cache.file_findings(kb.root, files, context, checks, kept)
+    else:  # the catalog has just read and parsed every file: check those entries, once
+        issues = findings_cache.catalog_findings(catalog, files, checks)
     issues += cross_findings(catalog, selected, skip=skip, cross_for_all=changed is not None)
     tracked_state = gitrepo.tracked_files(kb.root, ".cacop")
     issues = kb_level_issues(catalog, tracked_state) + issues

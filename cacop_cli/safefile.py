@@ -43,7 +43,12 @@ def read_regular_file(path: Path, max_bytes: int, what: str = "entry") -> bytes:
         if info.st_size > max_bytes:  # before reading a byte of it
             raise _too_large(info.st_size, max_bytes, what)
         try:
-            data = handle.read(max_bytes + 1)  # no more, even if the file grew meanwhile
+            # As many bytes as fstat said, plus one to see whether it grew meanwhile: asking
+            # for max_bytes + 1 at once made Python allocate a 1 MiB buffer for every 6 kB
+            # entry (0.7 s of 10,000 reads). Never more than max_bytes + 1 in all.
+            data = handle.read(min(info.st_size, max_bytes) + 1)
+            if len(data) > info.st_size:
+                data += handle.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise EntryError("unreadable", f"cannot read the file: {exc.strerror}") from exc
     if len(data) > max_bytes:

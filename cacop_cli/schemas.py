@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,10 @@ class _FieldwiseCheck:
     def __init__(self, shape: Any, fields: dict[str, Any]) -> None:
         self.shape, self.fields = shape, fields
         self.known: dict[Any, bool] = {}
+        # Each field's subschema as a plain predicate where it uses only the keywords
+        # `_predicate` knows: ids, titles and summaries differ in every entry, so
+        # remembering answers does not help them, and jsonschema costs ~40 µs a value.
+        self.predicates = {name: _predicate(field.schema) for name, field in fields.items()}
 
     def is_valid(self, instance: Any) -> bool:
         if not isinstance(instance, dict):
@@ -120,6 +126,12 @@ class _FieldwiseCheck:
             field = self.fields.get(name)
             if field is None:
                 continue  # an x- extension field: any value
+            predicate = self.predicates[name]
+            verdict = predicate(value) if predicate is not None else None
+            if verdict is not None:
+                if not verdict:
+                    return False
+                continue
             try:
                 key = (name, json.dumps(value, sort_keys=True))
             except (TypeError, ValueError):
@@ -129,6 +141,83 @@ class _FieldwiseCheck:
             if not self.known[key]:
                 return False
         return True
+
+
+_PREDICATE_KEYWORDS = {
+    "type", "pattern", "minLength", "maxLength", "enum", "const", "items", "minItems",
+    "maxItems", "uniqueItems", "description", "title",
+}  # fmt: skip
+
+
+def _predicate(schema: Any) -> Callable[[Any], bool | None] | None:
+    """A check of a value against `schema` that answers exactly as jsonschema's `is_valid`
+    does, or None (for that value: ask jsonschema); None when the schema uses other
+    keywords. Types: only "string" and "array" (YAML gives str and list; no bool/int
+    subtleties); enum and const: only texts; uniqueItems: only lists of texts."""
+    if not isinstance(schema, dict) or set(schema) - _PREDICATE_KEYWORDS:
+        return None
+    kind = schema.get("type")
+    if kind not in (None, "string", "array"):
+        return None
+    choices: frozenset[str] | None = None
+    if "enum" in schema or "const" in schema:
+        listed = schema["enum"] if "enum" in schema else [schema["const"]]
+        if not isinstance(listed, list) or not all(type(item) is str for item in listed):
+            return None
+        choices = frozenset(listed)
+        if "enum" in schema and "const" in schema:
+            return None
+    pattern = schema.get("pattern")
+    try:
+        search = re.compile(pattern).search if isinstance(pattern, str) else None
+    except re.error:
+        return None
+    if pattern is not None and search is None:
+        return None
+    lengths = [schema.get(key) for key in ("minLength", "maxLength", "minItems", "maxItems")]
+    if any(limit is not None and type(limit) is not int for limit in lengths):
+        return None
+    min_length, max_length, min_items, max_items = lengths
+    unique = schema.get("uniqueItems", False)
+    if type(unique) is not bool:
+        return None
+    item_schema = schema.get("items")
+    item_check = _predicate(item_schema) if item_schema is not None else None
+    if item_schema is not None and item_check is None:
+        return None
+
+    def check(value: Any) -> bool | None:
+        if type(value) is str:
+            if kind == "array":
+                return False
+            if choices is not None and value not in choices:
+                return False
+            if search is not None and not search(value):
+                return False
+            if min_length is not None and len(value) < min_length:
+                return False
+            return not (max_length is not None and len(value) > max_length)
+        if type(value) is list:
+            if kind == "string" or choices is not None:
+                return False
+            if min_items is not None and len(value) < min_items:
+                return False
+            if max_items is not None and len(value) > max_items:
+                return False
+            if unique and len(value) > 1:
+                if not all(type(item) is str for item in value):
+                    return None
+                if len(set(value)) != len(value):
+                    return False
+            if item_check is not None:
+                for item in value:
+                    verdict = item_check(item)
+                    if verdict is not True:
+                        return verdict
+            return True
+        return None  # numbers, booleans, None, mappings: jsonschema knows their rules
+
+    return check
 
 
 def _inline(node: Any, documents: dict[str, Any], base: dict[str, Any], depth: int = 0) -> Any:
@@ -194,9 +283,12 @@ def _fieldwise(folder: Path, name: str) -> _FieldwiseCheck | None:
 ENTRY_TYPES = TYPES  # each has its schema, <type>.schema.json
 
 
-def errors(name: str, instance: Any, root: Path | None = None) -> list[Any]:
-    """Schema errors for an instance, most specific first, in field order."""
-    folder = schema_dir_for(root)
+def errors(
+    name: str, instance: Any, root: Path | None = None, folder: Path | None = None
+) -> list[Any]:
+    """Schema errors for an instance, most specific first, in field order. `folder` is
+    `schema_dir_for(root)` when the caller has it (one stat per run, not per entry)."""
+    folder = folder or schema_dir_for(root)
     quick = _fieldwise(folder, name) if name in ENTRY_TYPES else None
     if quick is not None and quick.is_valid(instance):
         return []

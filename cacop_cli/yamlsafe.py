@@ -9,6 +9,7 @@ scalars without the timestamp rule, so dates stay strings.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any
 
 import yaml
 from yaml import events, nodes
+
+from .models import CONTROL_CHARS
 
 # libyaml is an optional C extension of PyYAML (absent where PyYAML was built without it),
 # an order of magnitude faster at scanning; the pure-Python loader yields the same events.
@@ -219,8 +222,73 @@ class _Composer:
         raise YamlProblem(f"unexpected YAML {type(event).__name__}", line)  # pragma: no cover
 
 
+# The shape that cacop and genkb write, and most hand edits keep: one `field: value` per
+# line, each value a double-quoted text without escapes, plain words, or a flow list of
+# such texts or plain words. Read without PyYAML's Python composer and constructor (most
+# of the cost of `validate --no-cache`); anything else (a comment, a block, a quote or
+# ':' or '#' inside, a character YAML treats specially, a value that is not text, a
+# duplicate) is read by PyYAML as before, so its findings and messages are PyYAML's.
+_TEXT = r'"([^"\\]*)"'  # double quotes, no escapes
+# Plain words: a letter or digit first (no indicator), single spaces between words, no
+# ':', '#', quotes, backslashes or brackets anywhere; in a list, no ',' either.
+_PLAIN = r"[^\W_][^\s:#\"'\\\[\]{}]*(?: [^\s:#\"'\\\[\]{}]+)*"
+_PLAIN_ITEM = _PLAIN.replace("{}]", "{},]")
+_ITEM = rf"(?:{_TEXT}|({_PLAIN_ITEM}))"
+_SIMPLE_LINE = re.compile(
+    rf"([A-Za-z_][A-Za-z0-9_-]{{0,63}}): +"  # a plain field name (PyYAML: at most 1,024)
+    rf"(?:{_TEXT}|({_PLAIN})|\[ *({_ITEM}(?: *, *{_ITEM})*)? *\])"
+)
+_SIMPLE_ITEM = re.compile(_ITEM)
+# Left to PyYAML: tab, control, C1, line-separator, surrogate and byte-order-mark
+# characters (its reader refuses some and takes others for line breaks).
+_UNUSUAL = re.compile(f"[{CONTROL_CHARS}\t\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+@functools.lru_cache(maxsize=4096)  # the same words recur (types, sites, dates); titles do not
+def _plain_is_text(value: str) -> bool:
+    tag = _Resolver().resolve(nodes.ScalarNode, value, (True, False))
+    return tag == _STR_TAG
+
+
+def _simple(text: str) -> Document | None:
+    """The document as `load` reads it, when the text has the simple shape; else None."""
+    if _UNUSUAL.search(text):
+        return None
+    document = Document({})
+    mapping = document.value
+    for number, line in enumerate(text.split("\n")):
+        if not line:
+            continue
+        match = _SIMPLE_LINE.fullmatch(line)
+        if match is None:
+            return None
+        key, text_value, plain, items = match.group(1, 2, 3, 4)
+        if key in mapping or not _plain_is_text(key):
+            return None  # a duplicate, or `yes:`: PyYAML says what is wrong
+        if match.group(0).endswith("]"):
+            value: Any = []
+            for quoted, word in _SIMPLE_ITEM.findall(items or ""):
+                if word and not _plain_is_text(word):
+                    return None
+                value.append(word or quoted)
+        elif plain is not None:
+            if not _plain_is_text(plain):
+                return None
+            value = document.raw_scalars[key] = plain
+        else:
+            value = document.raw_scalars[key] = text_value
+        mapping[key] = value
+        document.key_lines[key] = number
+    return document if mapping else None
+
+
 def load(text: str) -> Document:
     """Parse one YAML document strictly; raise YamlProblem with a 0-based line."""
+    simple = _simple(text)
+    return simple if simple is not None else _full_load(text)
+
+
+def _full_load(text: str) -> Document:
     try:
         node = _Composer(text).compose()
         if node is None:

@@ -1,6 +1,8 @@
 """The field-by-field schema check agrees with the full jsonschema validator, entry by entry."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cacop_cli import schemas
 from cacop_cli.catalog import load_catalog
@@ -65,3 +67,39 @@ def test_a_local_schema_of_another_shape_falls_back_to_the_full_validator(tmp_pa
     }  # fmt: skip
     (tmp_path / "cacop.yaml").write_text("name: t\nsite: abc\n")
     assert schemas.errors("strategy", meta, tmp_path)
+
+
+def _field_validators():
+    folder = schemas.packaged_schema_dir()
+    for name in schemas.ENTRY_TYPES:
+        quick = schemas._fieldwise(folder, name)
+        for field, validator in quick.fields.items():
+            yield f"{name}.{field}", validator, quick.predicates[field]
+
+
+FIELDS = list(_field_validators())
+_TEXTS = st.one_of(
+    st.sampled_from(["", "a", "ab", "abc", "a-b-c", "-ab", "Abc", "green", "clear", "red",
+                     "gun-violence", "2024-03-05", "2024-03-05\n", "２０２４-03-05", "x" * 80,
+                     "x" * 81, "y" * 200, "y" * 201, "z" * 500, "z" * 501, "open", "strategy"]),
+    st.text(max_size=12),
+)  # fmt: skip
+_VALUES = st.recursive(
+    st.one_of(_TEXTS, st.booleans(), st.integers(), st.floats(allow_nan=False), st.none()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["reason", "by"]), inner)
+    ),
+    max_leaves=6,
+)
+
+
+def test_most_fields_have_a_plain_predicate():
+    assert sum(predicate is not None for _, _, predicate in FIELDS) > len(FIELDS) // 2
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(FIELDS), _VALUES)
+def test_a_field_predicate_answers_as_jsonschema_does(field, value):
+    name, validator, predicate = field
+    verdict = predicate(value) if predicate is not None else None
+    assert verdict is None or verdict == validator.is_valid(value), (name, value)

@@ -288,3 +288,73 @@ def test_validate_without_the_cache_builds_no_index_and_reads_every_file(kb_path
     kept = ops.validate(kb)
     assert [str(issue) for issue in afresh.issues] == [str(issue) for issue in kept.issues]
     assert afresh.checked == kept.checked
+
+
+def _slow_paths(monkeypatch) -> None:
+    """Every fast path of the file checks turned off: PyYAML reads every frontmatter,
+    jsonschema judges every field, the template check goes line by line."""
+    from cacop_cli import checks, schemas, yamlsafe
+
+    monkeypatch.setattr(yamlsafe, "_simple", lambda text: None)
+    monkeypatch.setattr(schemas, "_predicate", lambda schema: None)
+    schemas._fieldwise.cache_clear()
+    monkeypatch.setattr(
+        checks.TemplatePromptCheck, "_by_search", checks.TemplatePromptCheck._by_lines
+    )
+
+
+@pytest.mark.parametrize("kb_name", ["every_problem", "invalid", "warnings", "valid"])
+def test_the_fast_paths_find_exactly_what_the_slow_ones_do(request, monkeypatch, kb_name):
+    """The fast frontmatter reader, field predicates and template search change no finding,
+    no line and no message, over every kind of broken entry (as the gates run it)."""
+    from cacop_cli import ops, schemas
+    from cacop_cli.config import load_kb
+
+    kb = request.getfixturevalue(kb_name) if kb_name == "every_problem" else FILES / kb_name
+    fast = ops.validate(load_kb(kb), cache=False).issues
+    with monkeypatch.context() as patch:
+        _slow_paths(patch)
+        slow = ops.validate(load_kb(kb), cache=False).issues
+    schemas._fieldwise.cache_clear()
+    assert fast == slow
+    assert kb_name == "valid" or fast
+
+
+def test_the_template_search_finds_what_the_line_by_line_check_does(tmp_path):
+    from cacop_cli.checks import Context, TemplatePromptCheck
+    from cacop_cli.entries import entry_from_bytes
+
+    check = TemplatePromptCheck(Context(tmp_path))
+    prompts = template_prompts("strategy")
+    (heading, prompt), (other, _) = list(prompts.items())[:2]
+    bodies = [
+        f"## {heading}\n\n{prompt}\n",
+        f"## {heading}\n{prompt}",
+        f"##  {heading}  \n\n  {prompt}  \n\n## {other}\n\nWritten.\n",
+        f"## {heading}\n\n{prompt}\n# Top\n## {heading}\n\n{prompt} more\n",
+        f"## {heading}\n\n{prompt}\n#tag\n",
+        f"Intro\n## {heading}\n\n{' '.join(prompt.split()[:-1])}\n",
+        f"## {heading}",
+        f"### {heading}\n\n{prompt}\n",
+        f"## {heading}\n\n{prompt}x\n",
+        f"## {heading}\n\n{prompt.split()[0]}x {prompt}\n",
+        f"## {heading}\n\n{prompt.split()[0]}\n",
+        f"## {heading}\n\n{prompt}\n\n## {heading}\n\n{prompt}\n",
+    ]
+    for body in bodies:
+        entry = entry_from_bytes(
+            strategy("a-strategy", body=body).encode(), tmp_path / "a-strategy.md", tmp_path
+        )
+        assert list(check._by_search(entry, prompts)) == list(check._by_lines(entry, prompts))
+    assert list(check._by_search(entry, prompts))  # the last body was found twice
+
+
+def test_plain_ascii_is_never_said_of_text_the_safety_search_would_flag():
+    from cacop_cli.checks import _plain_ascii
+    from cacop_cli.models import UNSAFE_TEXT
+
+    for code in [*range(0x300), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2066, 0x2069]:
+        for text in (chr(code), f"## Heading\n\tText {chr(code)} more.\n"):
+            assert not (_plain_ascii(text) and UNSAFE_TEXT.search(text)), hex(code)
+    assert _plain_ascii("## Heading\n\n\tPlain text.\n")
+    assert not _plain_ascii("\x1b[2J") and not _plain_ascii("caf\u00e9")
