@@ -100,7 +100,10 @@ def test_unknown_git_revision_is_4(cli, git_kb):
 @pytest.mark.ctrl_c
 def test_ctrl_c_is_130_with_no_traceback(cacop_exe, kb_path, tmp_path):
     editor = tmp_path / "interrupting-editor"
-    editor.write_text("#!/bin/sh\nkill -INT $PPID\nexec sleep 10\n")  # Ctrl-C while editing
+    started = tmp_path / "editor.pid"  # Ctrl-C while editing; the editor holds no pipe of ours
+    editor.write_text(
+        f"#!/bin/sh\necho $$ > '{started}'\nkill -INT $PPID\nexec sleep 10 >/dev/null 2>&1\n"
+    )
     editor.chmod(0o755)
     env = {**os.environ, "EDITOR": str(editor), "NO_COLOR": "1"}
     result = subprocess.run(
@@ -111,6 +114,9 @@ def test_ctrl_c_is_130_with_no_traceback(cacop_exe, kb_path, tmp_path):
     assert result.returncode == 130, result.stderr
     assert "interrupted" in result.stderr
     assert "Traceback" not in result.stderr
+    # cacop stopped its editor and waited for it, even when the Ctrl-C came while it started
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started.read_text()), 0)
     leftovers = [path.name for path in Path(kb_path, "kb/strategies").iterdir()]
     assert not [name for name in leftovers if name.endswith(".tmp")]
 
