@@ -163,7 +163,9 @@ def first_reason(stderr: str) -> str:
 
 @contextlib.contextmanager
 def sigint_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends, so that it can only land before or after."""
+    """Hold a Ctrl-C until the block ends, so that it can only land before or after. The
+    held Ctrl-C goes to the handler there was before: inside another such block (run_git's
+    start of git, say), it is held on until the outer block ends."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -175,7 +177,10 @@ def sigint_deferred() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
     if received:
-        raise KeyboardInterrupt
+        if callable(previous):  # Python's own handler raises KeyboardInterrupt
+            previous(signal.SIGINT, None)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
 
 
 def is_repository(root: Path) -> bool:

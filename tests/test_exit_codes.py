@@ -121,6 +121,28 @@ def test_ctrl_c_is_130_with_no_traceback(cacop_exe, kb_path, tmp_path):
     assert not [name for name in leftovers if name.endswith(".tmp")]
 
 
+def test_a_held_ctrl_c_stays_held_until_the_outermost_block_ends(tmp_path):
+    """run_git holds Ctrl-C while git starts, also inside blocks that hold it (sync's set
+    aside, submit's commit): the inner hold must not let it land in the middle."""
+    import signal
+    import threading
+
+    from cacop_cli import gitrepo
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("only the main thread receives Ctrl-C")
+    reached = []
+    with pytest.raises(KeyboardInterrupt), gitrepo.sigint_deferred():
+        with gitrepo.sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, in the inner block
+            reached.append("inner block's end")
+        reached.append("outer block's end")
+        with gitrepo.sigint_deferred():
+            gitrepo.run_git(tmp_path, "--version")
+        reached.append("after a git run")
+    assert reached == ["inner block's end", "outer block's end", "after a git run"]
+
+
 def test_debug_shows_the_traceback_that_is_otherwise_hidden(cli, kb_path, tmp_path):
     code = (
         "import sys; from cacop_cli.cli import main; "
