@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ## set up, then show the bundled kb/ at work
 	@bash scripts/demo.sh
 
+# Tests run in JOBS processes (pytest-xdist), one a core on CI's 2 cores; JOBS=0: in this one.
+JOBS ?= 2
+
 test: $(STAMP) ## set up, then run the whole test suite
-	$(BIN)/python -m pytest -m "not ctrl_c"
-	$(BIN)/python -m pytest -m ctrl_c -p no:randomly
+	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal
 
 lint: $(STAMP) ## ruff check and format check; no call Windows or macOS lacks
 	$(BIN)/ruff check cacop_cli tests scripts

@@ -106,30 +106,35 @@ def run_git(
     """Run git in root; never raises for a non-zero exit (callers read returncode).
 
     git runs in its own session, so a Ctrl-C at the terminal reaches cacop only: cacop
-    then stops git gracefully (git removes its own lock files) and re-raises.
+    then stops git gracefully (git removes its own lock files) and re-raises. A Ctrl-C
+    while git is being started waits until Popen has returned: raised inside it, git would
+    run on unstopped, with nothing left to stop it.
     """
+    process: subprocess.Popen | None = None
     try:
-        process = subprocess.Popen(
-            ["git", *args],
-            cwd=root,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=git_env(),
-            **_NEW_GROUP,
-        )
-    except FileNotFoundError as exc:
-        raise GitError("git is not installed", hint="install git, then try again") from exc
-    try:
+        with sigint_deferred():
+            try:
+                process = subprocess.Popen(
+                    ["git", *args],
+                    cwd=root,
+                    stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=git_env(),
+                    **_NEW_GROUP,
+                )
+            except FileNotFoundError as exc:
+                raise GitError("git is not installed", hint="install git, then try again") from exc
         stdout, stderr = process.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        _stop(process)
+        _stop(process)  # type: ignore[arg-type]  # only communicate() times out
         raise GitError(
             f"git {args[0]} did not finish within {timeout:.0f} s",
             hint="check the network and the remote's address, then try again",
         ) from exc
     except BaseException:
-        _stop(process)
+        if process is not None:
+            _stop(process)
         raise
     if text:
         stdout = stdout.decode("utf-8", "replace")
@@ -158,7 +163,9 @@ def first_reason(stderr: str) -> str:
 
 @contextlib.contextmanager
 def sigint_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends, so that it can only land before or after."""
+    """Hold a Ctrl-C until the block ends, so that it can only land before or after. The
+    held Ctrl-C goes to the handler there was before: inside another such block (run_git's
+    start of git, say), it is held on until the outer block ends."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -170,7 +177,10 @@ def sigint_deferred() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
     if received:
-        raise KeyboardInterrupt
+        if callable(previous):  # Python's own handler raises KeyboardInterrupt
+            previous(signal.SIGINT, None)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
 
 
 def is_repository(root: Path) -> bool:

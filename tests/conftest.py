@@ -38,6 +38,9 @@ def stable_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TERM", "dumb")
     for name in ("CACOP_KB", "CACOP_SITE", "EDITOR", "VISUAL"):
         monkeypatch.delenv(name, raising=False)
+    # A terminal's height, from the shell or the runner (pytest-xdist's workers set LINES=24):
+    # with it, a program on a pty of the test's own size pages its output into `less`.
+    monkeypatch.delenv("LINES", raising=False)
     # The cacop that `cacop init` pins in a KB's CI jobs: a checkout cannot tell its own.
     monkeypatch.setenv("CACOP_SPEC", TEST_SPEC)
 

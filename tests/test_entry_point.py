@@ -14,7 +14,11 @@ from cacop_cli import cli
 from cacop_cli.errors import ExitCode
 from cacop_cli.version import version_line
 
-VERSION_LINE = version_line() + "\n"  # `cacop 0.1.0 (commit …)` in this checkout
+
+def version_now() -> str:
+    """`cacop 0.1.0 (commit …)` in this checkout, as it is now: read when the test runs, not
+    at collection, so a commit made while the suite runs changes both sides."""
+    return version_line() + "\n"
 
 
 def _built(args: list[str]) -> dict[str, object]:
@@ -98,7 +102,7 @@ def run_entry(*args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess
 
 def test_the_entry_point_leaves_without_the_interpreters_teardown(kb_path):
     version = run_entry("--version")
-    assert (version.returncode, version.stdout, version.stderr) == (0, VERSION_LINE, "")
+    assert (version.returncode, version.stdout, version.stderr) == (0, version_now(), "")
     missing = run_entry("--kb", str(kb_path), "show", "no-such-entry")
     assert missing.returncode == ExitCode.PROBLEMS
     assert missing.stderr.startswith("error: no entry has the id")
@@ -111,10 +115,10 @@ def test_the_entry_point_leaves_without_the_interpreters_teardown(kb_path):
 
 def test_an_atexit_handler_or_a_running_thread_gets_the_normal_exit(kb_path):
     handler = run_entry("--with-atexit", "--version")
-    assert handler.returncode == 0 and handler.stdout == VERSION_LINE
+    assert handler.returncode == 0 and handler.stdout == version_now()
     assert handler.stderr.splitlines() == ["atexit ran", "torn down"]
     thread = run_entry("--with-thread", "--version")
-    assert thread.returncode == 0 and thread.stdout == VERSION_LINE
+    assert thread.returncode == 0 and thread.stdout == version_now()
     assert thread.stderr.splitlines() == ["thread done", "torn down"]
 
 

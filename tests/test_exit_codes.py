@@ -100,7 +100,10 @@ def test_unknown_git_revision_is_4(cli, git_kb):
 @pytest.mark.ctrl_c
 def test_ctrl_c_is_130_with_no_traceback(cacop_exe, kb_path, tmp_path):
     editor = tmp_path / "interrupting-editor"
-    editor.write_text("#!/bin/sh\nkill -INT $PPID\nexec sleep 10\n")  # Ctrl-C while editing
+    started = tmp_path / "editor.pid"  # Ctrl-C while editing; the editor holds no pipe of ours
+    editor.write_text(
+        f"#!/bin/sh\necho $$ > '{started}'\nkill -INT $PPID\nexec sleep 10 >/dev/null 2>&1\n"
+    )
     editor.chmod(0o755)
     env = {**os.environ, "EDITOR": str(editor), "NO_COLOR": "1"}
     result = subprocess.run(
@@ -111,8 +114,33 @@ def test_ctrl_c_is_130_with_no_traceback(cacop_exe, kb_path, tmp_path):
     assert result.returncode == 130, result.stderr
     assert "interrupted" in result.stderr
     assert "Traceback" not in result.stderr
+    # cacop stopped its editor and waited for it, even when the Ctrl-C came while it started
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started.read_text()), 0)
     leftovers = [path.name for path in Path(kb_path, "kb/strategies").iterdir()]
     assert not [name for name in leftovers if name.endswith(".tmp")]
+
+
+def test_a_held_ctrl_c_stays_held_until_the_outermost_block_ends(tmp_path):
+    """run_git holds Ctrl-C while git starts, also inside blocks that hold it (sync's set
+    aside, submit's commit): the inner hold must not let it land in the middle."""
+    import signal
+    import threading
+
+    from cacop_cli import gitrepo
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("only the main thread receives Ctrl-C")
+    reached = []
+    with pytest.raises(KeyboardInterrupt), gitrepo.sigint_deferred():
+        with gitrepo.sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, in the inner block
+            reached.append("inner block's end")
+        reached.append("outer block's end")
+        with gitrepo.sigint_deferred():
+            gitrepo.run_git(tmp_path, "--version")
+        reached.append("after a git run")
+    assert reached == ["inner block's end", "outer block's end", "after a git run"]
 
 
 def test_debug_shows_the_traceback_that_is_otherwise_hidden(cli, kb_path, tmp_path):

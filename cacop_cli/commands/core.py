@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -51,18 +52,31 @@ def editor_command() -> str | None:
 
 def open_editor(path: Path) -> int | None:
     """Open the editor on a file and return its exit code; None when there is none."""
+    from ..gitrepo import sigint_deferred
+
     command = editor_command()
     if not command:
         return None
+    editor: subprocess.Popen | None = None
     try:
-        return subprocess.run([*shlex.split(command), str(path)], check=False).returncode
-    except (OSError, ValueError) as exc:  # not found, not executable; unbalanced quotes
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise UsageError(
-            f"cannot start the editor {command!r}: {reason}",
-            hint=f"the entry was written to {path}: edit it yourself, then run `cacop "
-            "validate`; or set EDITOR to an editor that exists",
-        ) from exc
+        with sigint_deferred():  # a Ctrl-C raised inside Popen would leave the editor running
+            try:
+                editor = subprocess.Popen([*shlex.split(command), str(path)])
+            except (OSError, ValueError) as exc:  # not found, not executable; unbalanced quotes
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise UsageError(
+                    f"cannot start the editor {command!r}: {reason}",
+                    hint=f"the entry was written to {path}: edit it yourself, then run `cacop "
+                    "validate`; or set EDITOR to an editor that exists",
+                ) from exc
+        return editor.wait()
+    except BaseException:
+        if editor is not None:  # Ctrl-C: at a terminal the editor had it too; else it stops
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                editor.wait(0.25)
+            editor.kill()
+            editor.wait()
+        raise
 
 
 def register(app: typer.Typer) -> None:

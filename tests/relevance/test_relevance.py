@@ -4,6 +4,7 @@ synonyms and attachment-only queries among them): recall@5 and MRR >= 0.95 overa
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -20,6 +21,13 @@ def load_relevance():
     return module
 
 
+@functools.cache
+def evaluated() -> dict:
+    """One evaluation (a private copy of kb/, every query under each ranking, and FTS5) for
+    both tests below: the same figures, computed once (it is the suite's slowest step)."""
+    return load_relevance().evaluate()
+
+
 def test_the_query_set_covers_every_kind_with_real_ids():
     relevance = load_relevance()
     queries = relevance.load_queries()
@@ -34,7 +42,7 @@ def test_the_query_set_covers_every_kind_with_real_ids():
 
 
 def test_recall_and_mrr_reach_0_95_and_every_kind_0_85_beating_fts5():
-    figures = load_relevance().evaluate()
+    figures = evaluated()
     misses = [
         (row["query"], row["expect"], row["got"])
         for row in figures["cacop"]["queries"]
@@ -49,7 +57,7 @@ def test_recall_and_mrr_reach_0_95_and_every_kind_0_85_beating_fts5():
 
 
 def test_each_ranking_step_is_measured_beside_the_bare_engine():
-    figures = load_relevance().evaluate()
+    figures = evaluated()
     assert {"cacop", "-vocab", "-coord", "bare", "fts5"} <= set(figures)
     assert {"+prf", "-prf"} & set(figures)
     assert figures["cacop"]["mrr"] >= figures["bare"]["mrr"]
