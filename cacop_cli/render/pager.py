@@ -109,19 +109,29 @@ def _show(output: str, stream) -> None:
         stream.flush()
 
 
+def _let_the_pager_answer(signum: int, frame: object) -> None:
+    """SIGINT while the pager runs: the pager's to answer (less stops a long read)."""
+
+
 def _run_pager(command: list[str], output: str) -> bool:
     """Give the output to the pager and wait for it; False if it could not start."""
     environ = dict(os.environ)
     environ.setdefault("LESS", "FRX")  # as git sets them: quit if one screen, keep colours
     environ.setdefault("LV", "-c")
     sys.stdout.flush()
+    # The pager answers Ctrl-C; cacop lets it pass from before the pager starts (a Ctrl-C
+    # raised inside Popen would leave a pager running that nothing waits for). A handler of
+    # our own, not SIG_IGN: the pager starts with the default, which it would not with an
+    # inherited SIG_IGN.
+    previous = None
+    with suppress(ValueError):  # not the main thread: Ctrl-C is then not ours to hold
+        previous = signal.signal(signal.SIGINT, _let_the_pager_answer)
     try:
         pager = subprocess.Popen(command, stdin=subprocess.PIPE, env=environ)
     except OSError:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         return False
-    previous = None
-    with suppress(ValueError):  # not the main thread: Ctrl-C is then not ours to hold
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pager answers Ctrl-C
     try:
         with suppress(BrokenPipeError, OSError):  # the reader quit before the end
             pager.stdin.write(output.encode("utf-8", "replace"))  # type: ignore[union-attr]
