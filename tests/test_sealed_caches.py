@@ -70,7 +70,6 @@ def test_records_pulled_into_dot_cacop_do_not_open_the_gate(tmp_path, monkeypatc
     kb = load_kb(site)
     write(site / "notes" / "people.csv", LEAK.decode())
     cache = site / ".cacop" / "extract"
-    options = {"max_tlp": kb.max_tlp, "today": TODAY, "email_allowlist": tuple(kb.email_allowlist)}
 
     def plant() -> None:
         key = scancache.key(

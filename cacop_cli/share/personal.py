@@ -344,7 +344,8 @@ class KeptDay(dt.date):
         if day < born:
             self.last = min(self.last, born - dt.timedelta(days=1))
         elif day < old:
-            self.first, self.last = max(self.first, born), min(self.last, old - dt.timedelta(days=1))
+            self.first = max(self.first, born)
+            self.last = min(self.last, old - dt.timedelta(days=1))
         else:
             self.first = max(self.first, old)
 

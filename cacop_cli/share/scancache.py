@@ -182,7 +182,9 @@ def scan_texts(
     for item in texts:
         findings = kept[item.digest][3]
         if findings:
-            found[item.path] = [Finding(c, k, item.path, n, aged(m, today)) for c, k, n, m in findings]
+            found[item.path] = [
+                Finding(c, k, item.path, n, aged(m, today)) for c, k, n, m in findings
+            ]
     if missing:
         for item in texts:
             kept[item.digest][0] = day
@@ -214,7 +216,10 @@ def _load_texts(target: Path, stamp: str) -> dict[str, list[Any]]:
             if not all(isinstance(number, int) for number in (used, first, last)):
                 return {}
             kept[str(digest)] = [
-                used, first, last, [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings]
+                used,
+                first,
+                last,
+                [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings],
             ]
         return kept
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
