@@ -552,9 +552,12 @@ def digest(
         e for e in catalog.entries if e.type == "rfi" and e.meta.get("status") == "closed"
     ]
     dates = closing_dates(kb, closed_rfis, since, today)
+    responses = Counter(  # catalog.responses_to for each RFI would read every entry each time
+        entry.meta.get("rfi") for entry in catalog.entries if entry.type == "response"
+    )
     closed = sorted(
         (
-            (entry, dates[entry.id], len(catalog.responses_to(entry.id)))
+            (entry, dates[entry.id], responses[entry.id])
             for entry in closed_rfis
             if entry.id in dates
         ),

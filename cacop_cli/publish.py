@@ -109,10 +109,14 @@ def holding_personal_data(
     judges it: the KB's e-mail allowlist applies, and so does an entry's recorded
     pii_override (what may be shared may be printed for the same community). With
     `kept_in`, each text's findings are kept by its hash (share/scancache.scan_texts)."""
-    from .share import gates, scancache
+    from .share import scancache
 
     texts = [_to_scan(entry) for entry in entries]
     found = scancache.scan_texts(kept_in, texts, today=today, email_allowlist=email_allowlist)
+    if not found:
+        return set()
+    from .share import gates  # only now: it loads every check's patterns
+
     holding = set()
     for entry in entries:
         blocking, _ = gates.apply_override(found.get(entry.rel, []), entry.meta.get("pii_override"))

@@ -132,3 +132,9 @@ def test_kept_findings_need_no_entry_bodies(kb_path, counted):
     assert again == first and len(counted) == 1
     assert all(entry.__dict__.get("_body") is None for entry in entries)  # no body read
     assert all(entry.body_sha256 for entry in entries)  # from the index's cards
+
+
+def test_the_age_mark_is_one_text():
+    from cacop_cli.share import personal
+
+    assert scancache.AGE_MARK == personal.AGE_MARK  # scancache tests for it without the patterns

@@ -301,7 +301,7 @@ def _age(born: dt.date, today: dt.date) -> int:
 
 def _dob_message(born: dt.date | None, today: dt.date) -> str:
     if born is not None and isinstance(today, KeptDay):
-        return f"{_AGE_MARK}{born.isoformat()}\x00"
+        return f"{AGE_MARK}{born.isoformat()}\x00"
     if born is None or born > today:
         return "a date of birth"
     age = _age(born, today)
@@ -317,7 +317,7 @@ def _dob_message(born: dt.date | None, today: dt.date) -> str:
 # the day the findings are read), and the day notes the span of days over which every other
 # decision it took on a date comes out the same; outside that span the text is scanned anew.
 
-_AGE_MARK = "\x00born "
+AGE_MARK = "\x00born "
 _AGED = re.compile(r"\x00born (\d{4}-\d{2}-\d{2})\x00")
 
 
@@ -352,7 +352,7 @@ class KeptDay(dt.date):
 
 def aged(message: str, today: dt.date) -> str:
     """A kept finding's message as a scan on `today` writes it (see KeptDay)."""
-    if _AGE_MARK not in message:
+    if AGE_MARK not in message:
         return message
     return _AGED.sub(lambda match: _dob_message(dt.date.fromisoformat(match[1]), today), message)
 

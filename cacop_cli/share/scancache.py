@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from .findings import Finding
-from .personal import KeptDay, aged
 
 SCAN_VERSION = 2  # bump when any check's findings for the same bytes change
+AGE_MARK = "\x00born "  # a kept date of birth, aged when read: personal.AGE_MARK (a test holds it)
 
 
 @functools.cache
@@ -61,10 +61,22 @@ def folder(extract_cache: Path) -> Path:
     return Path(extract_cache).parent / "scan"
 
 
-def kept_day(today: dt.date) -> KeptDay:
+def kept_day(today: dt.date) -> Any:
     """The day to scan with when the findings are to be kept (personal.KeptDay): dates of
     birth keep their date, and the day notes on which days the findings hold."""
+    from .personal import KeptDay
+
     return KeptDay(today)
+
+
+def aged(message: str, today: dt.date) -> str:
+    """A kept finding's message as a scan on `today` writes it (personal.aged); the
+    detectors' patterns are loaded only for a message that needs them."""
+    if AGE_MARK not in message:
+        return message
+    from .personal import aged as made_on
+
+    return made_on(message, today)
 
 
 def load(place: Path, cache_key: str, path: str, today: dt.date) -> list[Finding] | None:
@@ -88,7 +100,7 @@ def load(place: Path, cache_key: str, path: str, today: dt.date) -> list[Finding
         return None
 
 
-def store(place: Path, cache_key: str, findings: list[Finding], day: KeptDay) -> None:
+def store(place: Path, cache_key: str, findings: list[Finding], day: Any) -> None:
     """Keep the findings of a scan made with `day` (from `kept_day`) atomically; a cache
     that cannot be written is only a slower run."""
     saved = {
@@ -112,7 +124,7 @@ def store(place: Path, cache_key: str, findings: list[Finding], day: KeptDay) ->
             temporary.unlink()
 
 
-def _days(day: KeptDay) -> list[int]:
+def _days(day: Any) -> list[int]:
     """The first and last day on which a scan's findings hold, as ordinals."""
     return [day.first.toordinal(), day.last.toordinal()]
 
