@@ -151,9 +151,10 @@ def gaps(
         e for e in entries if e.type == "strategy" and e.meta.get("status") != "retired"
     ]
     covered = {topic for e in live_strategies for topic in e.meta.get("topics") or ()}
+    touched = {entry.rel: last_touched(entry) for entry in entries}
     last_shared: dict[str, dt.date] = {}
     for entry in entries:
-        site, when = entry.meta.get("site"), last_touched(entry)
+        site, when = entry.meta.get("site"), touched[entry.rel]
         if isinstance(site, str) and when and (site not in last_shared or when > last_shared[site]):
             last_shared[site] = when
     quiet_since = years_before(today, QUIET_AFTER_YEARS)
@@ -170,11 +171,11 @@ def gaps(
     overdue.sort(key=lambda pair: (-pair[1], pair[0].id))
     stale_before = years_before(today, STALE_AFTER_YEARS)
     stale = [
-        (entry, last_touched(entry))
+        (entry, touched[entry.rel])
         for entry in entries
         if entry.type in ("strategy", "work-product")
         and entry.meta.get("status") != "retired"
-        and (last_touched(entry) or dt.date.min) < stale_before
+        and (touched[entry.rel] or dt.date.min) < stale_before
     ]
     stale.sort(key=lambda pair: (pair[1] or dt.date.min, pair[0].id))
     listed = [pair[0] for pair in overdue + stale]
