@@ -306,7 +306,7 @@ def search_scores(kb: KB, query: str, limit: int) -> dict[str, float]:
     """Relevance of each matching entry, from `cacop search` (its query checks included)."""
     from .search import search  # here, so that gaps and digest never load the search engine
 
-    result = search(kb, query, limit=limit)
+    result = search(kb, query, limit=limit, facets=False, snippets=False)
     return {hit.id: float(hit.score) for hit in result.hits}
 
 
