@@ -168,20 +168,24 @@ def scan_texts(
     on the day (personal.KeptDay): each says on which days it holds. The file keeps every
     text any command judged (a text unused for UNUSED_DAYS is dropped when the file is next
     written, and the least recently used beyond MOST_TEXTS). Without `place`, a plain scan."""
-    from . import gates
-
     allowlist = tuple(sorted(map(str, email_allowlist)))
     if place is None:
+        from . import gates
+
         return gates.scan_many([(item.path, item.text()) for item in texts], today, allowlist)
     stamp = json.dumps([_versions(), allowlist])
     kept = _load_texts(place / TEXTS_FILE, stamp)
     day = today.toordinal()
     missing: dict[str, Text] = {}
     for item in texts:
-        record = kept.get(item.digest)
+        record = _record(kept, item.digest)
         if record is None or not record[1] <= day <= record[2]:
             missing[item.digest] = item
+        else:
+            kept[item.digest] = record
     if missing:
+        from . import gates  # only now: it loads every check's patterns
+
         scanned_on = kept_day(today)
         fresh = gates.scan_many(
             [(digest, item.text()) for digest, item in missing.items()], scanned_on, allowlist
@@ -204,18 +208,27 @@ def scan_texts(
     return found
 
 
-def _pruned(kept: dict[str, list[Any]], today: int) -> dict[str, list[Any]]:
-    recent = {digest: record for digest, record in kept.items() if record[0] > today - UNUSED_DAYS}
+def _pruned(kept: dict[str, Any], today: int) -> dict[str, list[Any]]:
+    """The records used within UNUSED_DAYS (a record not of the shape is dropped), at
+    most MOST_TEXTS of them."""
+    recent = {
+        digest: record
+        for digest, record in kept.items()
+        if isinstance(record, list)
+        and len(record) == 4
+        and isinstance(record[0], int)
+        and record[0] > today - UNUSED_DAYS
+    }
     if len(recent) <= MOST_TEXTS:
         return recent
     newest = sorted(recent, key=lambda digest: recent[digest][0], reverse=True)[:MOST_TEXTS]
     return {digest: recent[digest] for digest in newest}
 
 
-def _load_texts(target: Path, stamp: str) -> dict[str, list[Any]]:
-    """The kept records by digest: [last used, first day, last day (ordinals), findings];
-    nothing when the file is missing, damaged, not sealed by this user or of other settings.
-    """
+def _load_texts(target: Path, stamp: str) -> dict[str, Any]:
+    """The kept records by digest, as stored: nothing when the file is missing, damaged,
+    not sealed by this user or of other settings. Each record is checked when it is used
+    (`_record`): reading all of them cost half a second at 10,000 entries."""
     from ..sealed import opened
 
     try:
@@ -223,19 +236,23 @@ def _load_texts(target: Path, stamp: str) -> dict[str, list[Any]]:
         saved = json.loads(payload) if payload is not None else None
         if not isinstance(saved, dict) or saved.get("stamp") != stamp:
             return {}
-        kept = {}
-        for digest, (used, first, last, findings) in saved["texts"].items():
-            if not all(isinstance(number, int) for number in (used, first, last)):
-                return {}
-            kept[str(digest)] = [
-                used,
-                first,
-                last,
-                [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings],
-            ]
-        return kept
+        texts = saved["texts"]
+        return texts if isinstance(texts, dict) else {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
+
+
+def _record(kept: dict[str, Any], digest: str) -> list[Any] | None:
+    """[last used, first day, last day (ordinals), findings] kept for a digest, checked;
+    None when there is none or it is not of that shape."""
+    try:
+        used, first, last, findings = kept[digest]
+        if not all(isinstance(number, int) for number in (used, first, last)):
+            return None
+        checked = [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings]
+    except (KeyError, ValueError, TypeError):
+        return None
+    return [used, first, last, checked]
 
 
 def _store_texts(target: Path, stamp: str, texts: dict[str, list[Any]]) -> None:
