@@ -142,12 +142,12 @@ def test_the_age_mark_is_one_text():
 
 def test_a_kept_record_not_of_its_shape_is_scanned_again(tmp_path, counted):
     place = tmp_path / ".cacop" / "scan"
-    leak = "SSN 078-05-1120\n"
+    leak = "DOB: 03/04/1990\n"
     text = scancache.Text("a.md", scancache.text_digest(leak), lambda: leak)
     today = dt.date(2026, 3, 10)
     stamp = scancache.json.dumps([scancache._versions(), ()])
     for record in (["x", 1, 9, []], [1, 2], [today.toordinal(), 1, 3652059, [["a"]]]):
         scancache._store_texts(place / scancache.TEXTS_FILE, stamp, {text.digest: record})
         found = scancache.scan_texts(place, [text], today=today, email_allowlist=())
-        assert found["a.md"][0].kind == "ssn", record
+        assert found["a.md"][0].kind == "date-of-birth", record
     assert counted == [1, 1, 1]
