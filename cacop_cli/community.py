@@ -113,23 +113,15 @@ def _matrix(entries: list[Entry], topics: list[str], sites: list[str]) -> dict[s
 
 
 def _last_touched(entries: list[Entry]) -> dict[str, dt.date | None]:
-    """rfi.last_touched of each entry by path, each distinct date text read once (10,000
-    entries hold a few thousand)."""
-    read: dict[Any, dt.date | None] = {}
-
-    def date_of(value: Any) -> dt.date | None:
-        try:
-            return read[value]
-        except KeyError:
-            found = read[value] = entry_date(value)
-            return found
-        except TypeError:  # not hashable: not a date either
-            return None
-
+    """rfi.last_touched of each entry by path, each date text read once (few are distinct)."""
+    read: dict[str, dt.date | None] = {}
     touched = {}
     for entry in entries:
-        meta = entry.meta
-        known = [d for d in (date_of(meta.get("created")), date_of(meta.get("updated"))) if d]
+        texts = [entry.meta.get(name) for name in ("created", "updated")]
+        for text in texts:
+            if isinstance(text, str) and text not in read:
+                read[text] = entry_date(text)
+        known = [read[text] for text in texts if isinstance(text, str) and read[text]]
         touched[entry.rel] = max(known) if known else None
     return touched
 
