@@ -151,3 +151,13 @@ def test_a_kept_record_not_of_its_shape_is_scanned_again(tmp_path, counted):
         found = scancache.scan_texts(place, [text], today=today, email_allowlist=())
         assert found["a.md"][0].kind == "date-of-birth", record
     assert counted == [1, 1, 1]
+
+
+def test_a_mark_that_is_no_date_ages_to_a_plain_date_of_birth():
+    from cacop_cli.share import personal
+
+    day = dt.date(2026, 3, 10)
+    assert personal.aged("\x00born 2024-13-45\x00 in column 'DOB'", day) == (
+        "a date of birth in column 'DOB'"
+    )
+    assert personal.aged("\x00born 2010-03-10\x00", day) == "a date of birth (age 16: a juvenile)"

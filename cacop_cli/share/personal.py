@@ -354,7 +354,14 @@ def aged(message: str, today: dt.date) -> str:
     """A kept finding's message as a scan on `today` writes it (see KeptDay)."""
     if AGE_MARK not in message:
         return message
-    return _AGED.sub(lambda match: _dob_message(dt.date.fromisoformat(match[1]), today), message)
+
+    def age(match: re.Match) -> str:
+        try:
+            return _dob_message(dt.date.fromisoformat(match[1]), today)
+        except ValueError:  # not a mark this module wrote: say no more than that
+            return "a date of birth"
+
+    return _AGED.sub(age, message)
 
 
 def _valid_ssn(*parts: str) -> bool:
