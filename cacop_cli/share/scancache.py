@@ -136,7 +136,7 @@ def _holds(days: Any, today: dt.date) -> bool:
 
 
 TEXTS_FILE = "texts.json"  # in the scan folder: findings in entry texts, by the text's hash
-UNUSED_DAYS = 90  # a text's findings not used for this long are dropped when the file is written
+UNUSED_DAYS = 90  # a record not used for this long is dropped when the file is written
 MOST_TEXTS = 200_000  # and never more than this many texts' (the least recently used go first)
 
 
@@ -166,8 +166,10 @@ def scan_texts(
     and experts judge many entries of a large KB each run, and only the texts changed since
     (or every text, with new settings) are scanned again. The findings kept do not depend
     on the day (personal.KeptDay): each says on which days it holds. The file keeps every
-    text any command judged (a text unused for UNUSED_DAYS is dropped when the file is next
-    written, and the least recently used beyond MOST_TEXTS). Without `place`, a plain scan."""
+    text any command judged. A record's day of last use is set when a run writes the file
+    (a run that scans nothing writes nothing), and a record unused for UNUSED_DAYS is
+    dropped then, as are the least recently used beyond MOST_TEXTS: a text dropped while
+    still judged is only scanned once more. Without `place`, a plain scan."""
     allowlist = tuple(sorted(map(str, email_allowlist)))
     if place is None:
         from . import gates
