@@ -109,10 +109,11 @@ class _CataloguedEntry(Entry):
     def made(cls, kb: KB, rel: str, card: tuple[Any, ...], bodies: Any) -> _CataloguedEntry:
         """Without the dataclass's __init__: 10,000 of them are made per command."""
         entry = cls.__new__(cls)
-        _, meta, lines, raw_values, body_line = card
+        _, meta, lines, raw_values, body_line, body_sha256 = card
         entry.__dict__.update(
             rel=rel, meta=meta, lines=lines, raw_values=raw_values, body_line=body_line,
             pending=None, _kb=kb, _bodies=bodies, _path=None, _body=None,
+            body_sha256=body_sha256,
         )  # fmt: skip
         return entry
 
@@ -139,6 +140,7 @@ class _CataloguedEntry(Entry):
     @body.setter
     def body(self, value: str | None) -> None:
         self.__dict__["_body"] = value
+        self.__dict__["body_sha256"] = None  # the card's is of the body as indexed
 
     def _body_from_file(self) -> str:
         """The body read from the entry's file, when the bodies file cannot be trusted."""

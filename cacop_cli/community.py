@@ -112,6 +112,20 @@ def _matrix(entries: list[Entry], topics: list[str], sites: list[str]) -> dict[s
     return counts
 
 
+def _last_touched(entries: list[Entry]) -> dict[str, dt.date | None]:
+    """rfi.last_touched of each entry by path, each date text read once (few are distinct)."""
+    read: dict[str, dt.date | None] = {}
+    touched = {}
+    for entry in entries:
+        texts = [entry.meta.get(name) for name in ("created", "updated")]
+        for text in texts:
+            if isinstance(text, str) and text not in read:
+                read[text] = entry_date(text)
+        known = [read[text] for text in texts if isinstance(text, str) and read[text]]
+        touched[entry.rel] = max(known) if known else None
+    return touched
+
+
 def gaps(
     kb: KB,
     by_type: bool = False,
@@ -151,9 +165,10 @@ def gaps(
         e for e in entries if e.type == "strategy" and e.meta.get("status") != "retired"
     ]
     covered = {topic for e in live_strategies for topic in e.meta.get("topics") or ()}
+    touched = _last_touched(entries)
     last_shared: dict[str, dt.date] = {}
     for entry in entries:
-        site, when = entry.meta.get("site"), last_touched(entry)
+        site, when = entry.meta.get("site"), touched[entry.rel]
         if isinstance(site, str) and when and (site not in last_shared or when > last_shared[site]):
             last_shared[site] = when
     quiet_since = years_before(today, QUIET_AFTER_YEARS)
@@ -170,11 +185,11 @@ def gaps(
     overdue.sort(key=lambda pair: (-pair[1], pair[0].id))
     stale_before = years_before(today, STALE_AFTER_YEARS)
     stale = [
-        (entry, last_touched(entry))
+        (entry, touched[entry.rel])
         for entry in entries
         if entry.type in ("strategy", "work-product")
         and entry.meta.get("status") != "retired"
-        and (last_touched(entry) or dt.date.min) < stale_before
+        and (touched[entry.rel] or dt.date.min) < stale_before
     ]
     stale.sort(key=lambda pair: (pair[1] or dt.date.min, pair[0].id))
     listed = [pair[0] for pair in overdue + stale]
@@ -305,7 +320,7 @@ def search_scores(kb: KB, query: str, limit: int) -> dict[str, float]:
     """Relevance of each matching entry, from `cacop search` (its query checks included)."""
     from .search import search  # here, so that gaps and digest never load the search engine
 
-    result = search(kb, query, limit=limit)
+    result = search(kb, query, limit=limit, facets=False, snippets=False)
     return {hit.id: float(hit.score) for hit in result.hits}
 
 
@@ -552,9 +567,12 @@ def digest(
         e for e in catalog.entries if e.type == "rfi" and e.meta.get("status") == "closed"
     ]
     dates = closing_dates(kb, closed_rfis, since, today)
+    responses = Counter(  # catalog.responses_to for each RFI would read every entry each time
+        entry.meta.get("rfi") for entry in catalog.entries if entry.type == "response"
+    )
     closed = sorted(
         (
-            (entry, dates[entry.id], len(catalog.responses_to(entry.id)))
+            (entry, dates[entry.id], responses[entry.id])
             for entry in closed_rfis
             if entry.id in dates
         ),

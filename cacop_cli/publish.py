@@ -75,11 +75,28 @@ def choose_line(kb: KB, max_tlp: str | None) -> Line:
     return Line(chosen, effective, email_allowlist=allowlist, kept_in=kept_in)
 
 
-def _scanned_text(entry: Entry) -> str:
+def _head(entry: Entry) -> tuple[str, str, str]:
+    """The title, summary and authors, scanned before the body."""
     meta = entry.meta
     authors = meta.get("authors")
     people = ", ".join(map(str, authors)) if isinstance(authors, list) else ""
-    return "\n".join((entry.title, str(meta.get("summary") or ""), people, entry.body))
+    return entry.title, str(meta.get("summary") or ""), people
+
+
+def _scanned_text(entry: Entry) -> str:
+    return "\n".join((*_head(entry), entry.body))
+
+
+def _to_scan(entry: Entry) -> Any:
+    """The entry's text for scancache.scan_texts: its digest is made of the head and of the
+    body's SHA-256, which the catalog keeps (index/cards.py), so no body is read for a text
+    whose findings are kept."""
+    from .share import scancache
+
+    body = getattr(entry, "body_sha256", None) or scancache.text_digest(entry.body)
+    parts = (*_head(entry), body)  # each with its length: no two texts join the same
+    digest = scancache.text_digest("".join(f"{len(part)}:{part}" for part in parts))
+    return scancache.Text(entry.rel, digest, lambda: _scanned_text(entry))
 
 
 def holding_personal_data(
@@ -92,10 +109,14 @@ def holding_personal_data(
     judges it: the KB's e-mail allowlist applies, and so does an entry's recorded
     pii_override (what may be shared may be printed for the same community). With
     `kept_in`, each text's findings are kept by its hash (share/scancache.scan_texts)."""
-    from .share import gates, scancache
+    from .share import scancache
 
-    texts = [(entry.rel, _scanned_text(entry)) for entry in entries]
+    texts = [_to_scan(entry) for entry in entries]
     found = scancache.scan_texts(kept_in, texts, today=today, email_allowlist=email_allowlist)
+    if not found:
+        return set()
+    from .share import gates  # only now: it loads every check's patterns
+
     holding = set()
     for entry in entries:
         blocking, _ = gates.apply_override(found.get(entry.rel, []), entry.meta.get("pii_override"))

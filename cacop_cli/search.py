@@ -437,8 +437,10 @@ def search(
     mode: str = DEFAULT_MODE,
     progress: Progress | None = None,
     ranking: Ranking = Ranking(),
+    snippets: bool = True,
 ) -> SearchResult:
-    """Ranked search of the KB; refreshes the index first. Raises QueryError for bad queries."""
+    """Ranked search of the KB; refreshes the index first. Raises QueryError for bad queries.
+    Without `snippets`, hits have none and no entry file is read (`experts` needs scores)."""
     query = query.strip()
     tree = parse(query)
     filters = _filters(
@@ -484,7 +486,10 @@ def search(
             result.suggestion = _no_hits_advice(tree, filters)
         pattern = highlight_pattern(highlight_words(searched))
         result.total, result.highlight = total, pattern
-        result.hits = [_hit(kb, item, pattern, text_of) for item in raw]
+        if snippets:
+            result.hits = [_hit(kb, item, pattern, text_of) for item in raw]
+        else:
+            result.hits = [_hit(kb, item, None, lambda rel: "") for item in raw]
         if facets and total:
             result.facets = {
                 name: searcher.counts(docs, name) for name in ("type", "site", "topic")

@@ -159,3 +159,17 @@ def test_units_and_sites_are_not_people(author, unit):
     from cacop_cli.people import is_unit
 
     assert is_unit(author, {"alpha city"}) is unit
+
+
+def test_scores_come_from_the_search_without_its_snippets(kb_copy):
+    """`experts` asks the search for scores only: the same hits, ranked the same, with no
+    snippet (no entry file is read for one)."""
+    from cacop_cli.search import search
+
+    kb = load_kb(kb_copy)
+    full = search(kb, "nibin", limit=50)
+    bare = search(kb, "nibin", limit=50, facets=False, snippets=False)
+    assert full.hits and [(h.id, h.score) for h in bare.hits] == [
+        (h.id, h.score) for h in full.hits
+    ]
+    assert all(h.snippet for h in full.hits) and not any(h.snippet for h in bare.hits)

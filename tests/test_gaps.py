@@ -427,3 +427,21 @@ def test_html_page_in_headless_chromium(cli, community, tmp_path, width):
     assert seen(PALETTE[0]) > max(seen(PALETTE[level]) for level in (2, 4, 5))
     for level in (1, 3):  # no cell of these levels: only the legend's small swatch
         assert seen(PALETTE[level]) < 1_000
+
+
+def test_each_entry_is_dated_as_last_touched_dates_it():
+    """gaps reads each distinct date text once; the dates are rfi.last_touched's."""
+    from cacop_cli import community
+    from cacop_cli.models import Entry
+    from cacop_cli.rfi import last_touched
+
+    values = ["2024-03-05", "2025-01-02", " 2024-03-05", "2024-02-30", 20240305, None, [1], True]
+    entries = [
+        Entry(path=Path(f"kb/strategies/{n}-{m}.md"), rel=f"{n}-{m}", meta=meta, body="")
+        for n, created in enumerate(values)
+        for m, updated in enumerate(values)
+        for meta in [{"created": created, "updated": updated}]
+    ]
+    touched = community._last_touched(entries)
+    assert touched == {entry.rel: last_touched(entry) for entry in entries}
+    assert touched["0-1"] == dt.date(2025, 1, 2) and touched["5-5"] is None

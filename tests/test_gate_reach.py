@@ -72,7 +72,7 @@ def test_the_kept_findings_follow_the_settings_and_a_damaged_file_means_a_new_sc
         kept.write_bytes(b"\x80\x04 not json")  # a pickle's first bytes: never unpickled
     assert gates.scan_file(data, "notes/a.md", **options) == first
     assert len(scanned) == 4
-    assert scancache.load(tmp_path, "0" * 64, "x") is None
+    assert scancache.load(tmp_path, "0" * 64, "x", TODAY) is None
 
 
 def _long_history(root: Path, count: int) -> None:

@@ -81,6 +81,7 @@ def test_outputs_for_others_keep_each_texts_findings_and_never_trust_a_planted_r
     """digest, gaps and experts judge every entry each run: the findings are kept by each
     text's hash in `.cacop/scan/texts.json`, so a second run scans nothing, an edited entry
     is scanned again, and a record this user did not seal is not believed."""
+    from cacop_cli import publish
     from cacop_cli.catalog import load_catalog
     from cacop_cli.share import scancache
 
@@ -118,17 +119,10 @@ def test_outputs_for_others_keep_each_texts_findings_and_never_trust_a_planted_r
     kept.unlink()
     kb = load_kb(kb_path)
     entries = [e for e in load_catalog(kb).entries if e.id.endswith("-one")]
-    everything_clean = {
-        scancache.hashlib.sha256(publish_text(e).encode()).hexdigest(): [] for e in entries
-    }
-    stamp = scancache.json.dumps([scancache._versions(), today.isoformat(), ()])
+    always = [today.toordinal(), dt.date.min.toordinal(), dt.date.max.toordinal(), []]
+    everything_clean = {publish._to_scan(e).digest: always for e in entries}
+    stamp = scancache.json.dumps([scancache._versions(), ()])
     scancache._store_texts(kept, stamp, everything_clean)
     monkeypatch.undo()
     monkeypatch.setattr(gates, "scan_many", counting)
     assert shown() == {"alpha-2024-clean-one"}
-
-
-def publish_text(entry) -> str:
-    from cacop_cli import publish
-
-    return publish._scanned_text(entry)

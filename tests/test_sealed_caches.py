@@ -49,8 +49,8 @@ def test_planted_scan_and_extraction_records_do_not_let_personal_data_pass(tmp_p
 
     def plant() -> None:  # what an attacker computes and commits: "nothing found"
         place = scancache.folder(cache)
-        key = scancache.key(LEAK, name, **options)
-        scancache.store(place, key, [])
+        key = scancache.key(LEAK, name, max_tlp="green", email_allowlist=())
+        scancache.store(place, key, [], scancache.kept_day(TODAY))
         empty = textextract.Extracted("text", True, "", (), ())
         textextract._store(textextract._cache_file(cache, LEAK), empty)
 
@@ -70,10 +70,12 @@ def test_records_pulled_into_dot_cacop_do_not_open_the_gate(tmp_path, monkeypatc
     kb = load_kb(site)
     write(site / "notes" / "people.csv", LEAK.decode())
     cache = site / ".cacop" / "extract"
-    options = {"max_tlp": kb.max_tlp, "today": TODAY, "email_allowlist": tuple(kb.email_allowlist)}
 
     def plant() -> None:
-        scancache.store(scancache.folder(cache), scancache.key(LEAK, "people.csv", **options), [])
+        key = scancache.key(
+            LEAK, "people.csv", max_tlp=kb.max_tlp, email_allowlist=tuple(kb.email_allowlist)
+        )
+        scancache.store(scancache.folder(cache), key, [], scancache.kept_day(TODAY))
 
     _as_another_user(monkeypatch, tmp_path, plant)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))

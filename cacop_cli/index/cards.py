@@ -27,7 +27,9 @@ from .record import LOADED_HASHED, STATE_DIR, read_record
 
 CARDS, BODIES = LOADED_HASHED
 ENTRY, UNREADABLE = "entry", "unreadable"
-# A card: (ENTRY, meta, lines, raw_values, body_line) or (UNREADABLE, code, line, message).
+# A card: (ENTRY, meta, lines, raw_values, body_line, body_sha256) or
+# (UNREADABLE, code, line, message). body_sha256 (hex) lets the outputs for others find the
+# findings kept for an entry's text (share/scancache.py) without loading the bodies.
 Card = tuple[Any, ...]
 
 
@@ -73,7 +75,8 @@ def entry_card(entry: Any) -> Card:
         _shared(name): meta[name] if meta.get(name) == source else _shared(source)
         for name, source in entry.raw_values.items()
     }
-    return (ENTRY, meta, _shared(entry.lines), raw_values, entry.body_line)
+    body_sha256 = hashlib.sha256(entry.body.encode("utf-8", "surrogatepass")).hexdigest()
+    return (ENTRY, meta, _shared(entry.lines), raw_values, entry.body_line, body_sha256)
 
 
 CARD_KEY = "__card__"  # in a document: its card and body, taken out before Whoosh sees it

@@ -160,14 +160,14 @@ def scan_file(
 
     allowlist = tuple(email_allowlist)
     place = scancache.folder(cache_dir)
-    cache_key = scancache.key(
-        data, Path(path).name, max_tlp=max_tlp, today=today, email_allowlist=allowlist
-    )
-    found = scancache.load(place, cache_key, path)
+    cache_key = scancache.key(data, Path(path).name, max_tlp=max_tlp, email_allowlist=allowlist)
+    found = scancache.load(place, cache_key, path, today)
     if found is None:
-        found = _scan_file(data, path, max_tlp=max_tlp, today=today, cache_dir=cache_dir,
-                           email_allowlist=allowlist)  # fmt: skip
-        scancache.store(place, cache_key, found)
+        day = scancache.kept_day(today)
+        kept = _scan_file(data, path, max_tlp=max_tlp, today=day, cache_dir=cache_dir,
+                          email_allowlist=allowlist)  # fmt: skip
+        scancache.store(place, cache_key, kept, day)
+        found = [dataclasses.replace(f, message=scancache.aged(f.message, today)) for f in kept]
     return found
 
 

@@ -300,10 +300,68 @@ def _age(born: dt.date, today: dt.date) -> int:
 
 
 def _dob_message(born: dt.date | None, today: dt.date) -> str:
+    if born is not None and isinstance(today, KeptDay):
+        return f"{AGE_MARK}{born.isoformat()}\x00"
     if born is None or born > today:
         return "a date of birth"
     age = _age(born, today)
     return f"a date of birth (age {age}" + (": a juvenile)" if age < 18 else ")")
+
+
+# ---------------------------------------------------------------- findings kept across days
+#
+# A date of birth's message says the person's age, and a name beside an eight-digit date is
+# a date of birth only if that date is past and less than 111 years ago: a scan's findings
+# hang on the day. A scan whose findings are kept for other days (share/scancache.py) runs
+# with a KeptDay: each date of birth's message then holds the date (`aged` writes the age on
+# the day the findings are read), and the day notes the span of days over which every other
+# decision it took on a date comes out the same; outside that span the text is scanned anew.
+
+AGE_MARK = "\x00born "
+_AGED = re.compile(r"\x00born (\d{4}-\d{2}-\d{2})\x00")
+
+
+class KeptDay(dt.date):
+    """Today, for a scan whose findings are kept for other days: `first` and `last` are the
+    first and last days on which the same text gives the same findings (after `aged`)."""
+
+    first: dt.date
+    last: dt.date
+
+    def __new__(cls, day: dt.date) -> KeptDay:
+        made = super().__new__(cls, day.year, day.month, day.day)
+        made.first, made.last = dt.date.min, dt.date.max
+        return made
+
+    def decided_on(self, born: dt.date) -> None:
+        """A decision was taken on `born` (past? less than 111 years ago?): narrow the span
+        to the days on which it comes out the same."""
+        day = dt.date(self.year, self.month, self.day)
+        try:  # the first day on which the person is 111 (_age counts a 29 February so)
+            old = born.replace(year=born.year + 111)
+        except ValueError:
+            old = dt.date(born.year + 111, 3, 1) if born.year + 111 <= dt.MAXYEAR else dt.date.max
+        if day < born:
+            self.last = min(self.last, born - dt.timedelta(days=1))
+        elif day < old:
+            self.first = max(self.first, born)
+            self.last = min(self.last, old - dt.timedelta(days=1))
+        else:
+            self.first = max(self.first, old)
+
+
+def aged(message: str, today: dt.date) -> str:
+    """A kept finding's message as a scan on `today` writes it (see KeptDay)."""
+    if AGE_MARK not in message:
+        return message
+
+    def age(match: re.Match) -> str:
+        try:
+            return _dob_message(dt.date.fromisoformat(match[1]), today)
+        except ValueError:  # not a mark this module wrote: say no more than that
+            return "a date of birth"
+
+    return _AGED.sub(age, message)
 
 
 def _valid_ssn(*parts: str) -> bool:
@@ -388,6 +446,8 @@ def personal_data(
             match.group("first", "second") if match["date"] else match.group("first2", "second2")
         )
         born = _compact_date(match["date"] or match["date2"])
+        if born is not None and isinstance(today, KeptDay):
+            today.decided_on(born)
         if born is None or born > today or _age(born, today) > 110 or overlaps(*match.span()):
             continue
         if not any(word.lower() in _NOT_NAMES for word in words):

@@ -4,8 +4,10 @@ second `sync` or `check-share` reads the same blobs again.
 
 A result is keyed on the SHA-256 of the bytes and on everything else the findings depend on:
 the file's name (it decides how the bytes are read), the line (`max_tlp`), the e-mail
-allowlist, the day (ages of dates of birth), and the versions of the scan, of text
-extraction, of cacop and of detect-secrets and phonenumbers. It lives in
+allowlist, and the versions of the scan, of text extraction, of cacop and of detect-secrets
+and phonenumbers. Not on the day: the scan is made with a personal.KeptDay, so a date of
+birth keeps its date (its age is written when the record is read) and the record names the
+days on which its findings hold (a day outside them is a miss). It lives in
 `.cacop/scan/` (derived: deleting it is safe), as JSON, never pickle, sealed with the
 user's key (`sealed`: a record a pulled commit planted is not ours); a file that cannot be
 read, is not sealed by this user or does not hold what it should is a miss, and the file is
@@ -20,13 +22,15 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .findings import Finding
 
-SCAN_VERSION = 1  # bump when any check's findings for the same bytes change
+SCAN_VERSION = 2  # bump when any check's findings for the same bytes change
+AGE_MARK = "\x00born "  # a kept date of birth, aged when read: personal.AGE_MARK (a test holds it)
 
 
 @functools.cache
@@ -44,13 +48,10 @@ def _versions() -> str:
     return " ".join(found)
 
 
-def key(
-    data: bytes, name: str, *, max_tlp: str, today: dt.date, email_allowlist: Iterable[str]
-) -> str:
-    """The cache key of one scan: the content's hash and every setting the findings hang on."""
-    settings = json.dumps(
-        [_versions(), name, max_tlp, today.isoformat(), sorted(map(str, email_allowlist))]
-    )
+def key(data: bytes, name: str, *, max_tlp: str, email_allowlist: Iterable[str]) -> str:
+    """The cache key of one scan: the content's hash and every setting the findings hang on
+    (not the day: a record says on which days it holds, see `load`)."""
+    settings = json.dumps([_versions(), name, max_tlp, sorted(map(str, email_allowlist))])
     content = hashlib.sha256(data).hexdigest()
     return hashlib.sha256(f"{content}\0{settings}".encode()).hexdigest()
 
@@ -60,8 +61,27 @@ def folder(extract_cache: Path) -> Path:
     return Path(extract_cache).parent / "scan"
 
 
-def load(place: Path, cache_key: str, path: str) -> list[Finding] | None:
-    """The findings kept for this key, given this file's path; None on a miss (or damage)."""
+def kept_day(today: dt.date) -> Any:
+    """The day to scan with when the findings are to be kept (personal.KeptDay): dates of
+    birth keep their date, and the day notes on which days the findings hold."""
+    from .personal import KeptDay
+
+    return KeptDay(today)
+
+
+def aged(message: str, today: dt.date) -> str:
+    """A kept finding's message as a scan on `today` writes it (personal.aged); the
+    detectors' patterns are loaded only for a message that needs them."""
+    if AGE_MARK not in message:
+        return message
+    from .personal import aged as made_on
+
+    return made_on(message, today)
+
+
+def load(place: Path, cache_key: str, path: str, today: dt.date) -> list[Finding] | None:
+    """The findings kept for this key, given this file's path, as a scan on `today` gives
+    them; None on a miss (or damage, or a record that does not hold on `today`)."""
     from ..sealed import opened
 
     target = place / f"{cache_key}.json"
@@ -70,20 +90,22 @@ def load(place: Path, cache_key: str, path: str) -> list[Finding] | None:
         if payload is None:  # not sealed by this user: perhaps planted by a commit
             return None
         saved = json.loads(payload)
-        if saved["key"] != cache_key:
+        if saved["key"] != cache_key or not _holds(saved["days"], today):
             return None
         return [
-            Finding(str(category), str(kind), path, int(line), str(message))
+            Finding(str(category), str(kind), path, int(line), aged(str(message), today))
             for category, kind, line, message in saved["findings"]
         ]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def store(place: Path, cache_key: str, findings: list[Finding]) -> None:
-    """Keep the findings atomically; a cache that cannot be written is only a slower run."""
+def store(place: Path, cache_key: str, findings: list[Finding], day: Any) -> None:
+    """Keep the findings of a scan made with `day` (from `kept_day`) atomically; a cache
+    that cannot be written is only a slower run."""
     saved = {
         "key": cache_key,
+        "days": _days(day),
         "findings": [[f.category, f.kind, f.line, f.message] for f in findings],
     }
     from ..sealed import seal
@@ -102,48 +124,113 @@ def store(place: Path, cache_key: str, findings: list[Finding]) -> None:
             temporary.unlink()
 
 
+def _days(day: Any) -> list[int]:
+    """The first and last day on which a scan's findings hold, as ordinals."""
+    return [day.first.toordinal(), day.last.toordinal()]
+
+
+def _holds(days: Any, today: dt.date) -> bool:
+    """Whether a record's [first, last] days (ordinals) hold `today`; anything else does not."""
+    first, last = days
+    return isinstance(first, int) and isinstance(last, int) and first <= today.toordinal() <= last
+
+
 TEXTS_FILE = "texts.json"  # in the scan folder: findings in entry texts, by the text's hash
+UNUSED_DAYS = 90  # a record not used for this long is dropped when the file is written
+MOST_TEXTS = 200_000  # and never more than this many texts' (the least recently used go first)
+
+
+@dataclass(frozen=True)
+class Text:
+    """One text to scan: its path, a digest that changes whenever the text does, and a way
+    to make the text (called only when its findings are not kept)."""
+
+    path: str
+    digest: str
+    text: Callable[[], str]
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def scan_texts(
     place: Path | None,
-    texts: list[tuple[str, str]],
+    texts: list[Text],
     *,
     today: dt.date,
     email_allowlist: Iterable[str],
 ) -> dict[str, list[Finding]]:
-    """gates.scan_many over (path, text) pairs, each text's findings kept by its SHA-256 in
-    one sealed file of `place` (`.cacop/scan/texts.json`) with the settings they hang on:
-    digest, gaps and experts judge every entry of a large KB each run, and only the texts
-    changed since (or every text, on a new day or with new settings) are scanned again.
-    Without `place`, a plain scan."""
-    from . import gates
-
+    """gates.scan_many over the texts, each text's findings kept by its digest in one sealed
+    file of `place` (`.cacop/scan/texts.json`) with the settings they hang on: digest, gaps
+    and experts judge many entries of a large KB each run, and only the texts changed since
+    (or every text, with new settings) are scanned again. The findings kept do not depend
+    on the day (personal.KeptDay): each says on which days it holds. The file keeps every
+    text any command judged. A record's day of last use is set when a run writes the file
+    (a run that scans nothing writes nothing), and a record unused for UNUSED_DAYS is
+    dropped then, as are the least recently used beyond MOST_TEXTS: a text dropped while
+    still judged is only scanned once more. Without `place`, a plain scan."""
     allowlist = tuple(sorted(map(str, email_allowlist)))
     if place is None:
-        return gates.scan_many(texts, today, allowlist)
-    stamp = json.dumps([_versions(), today.isoformat(), allowlist])
+        from . import gates
+
+        return gates.scan_many([(item.path, item.text()) for item in texts], today, allowlist)
+    stamp = json.dumps([_versions(), allowlist])
     kept = _load_texts(place / TEXTS_FILE, stamp)
-    digests = [
-        hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for _, text in texts
-    ]
-    missing = {
-        digest: text for digest, (_, text) in zip(digests, texts, strict=True) if digest not in kept
-    }
+    day = today.toordinal()
+    missing: dict[str, Text] = {}
+    for item in texts:
+        record = _record(kept, item.digest)
+        if record is None or not record[1] <= day <= record[2]:
+            missing[item.digest] = item
+        else:
+            kept[item.digest] = record
     if missing:
-        fresh = gates.scan_many(list(missing.items()), today, allowlist)
+        from . import gates  # only now: it loads every check's patterns
+
+        scanned_on = kept_day(today)
+        fresh = gates.scan_many(
+            [(digest, item.text()) for digest, item in missing.items()], scanned_on, allowlist
+        )
+        first, last = _days(scanned_on)
         for digest in missing:
-            kept[digest] = [[f.category, f.kind, f.line, f.message] for f in fresh.get(digest, [])]
+            findings = [[f.category, f.kind, f.line, f.message] for f in fresh.get(digest, [])]
+            kept[digest] = [day, first, last, findings]
     found = {}
-    for digest, (path, _) in zip(digests, texts, strict=True):
-        if kept[digest]:
-            found[path] = [Finding(c, k, path, n, m) for c, k, n, m in kept[digest]]
-    if missing or len(kept) != len(set(digests)):
-        _store_texts(place / TEXTS_FILE, stamp, {digest: kept[digest] for digest in digests})
+    for item in texts:
+        findings = kept[item.digest][3]
+        if findings:
+            found[item.path] = [
+                Finding(c, k, item.path, n, aged(m, today)) for c, k, n, m in findings
+            ]
+    if missing:
+        for item in texts:
+            kept[item.digest][0] = day
+        _store_texts(place / TEXTS_FILE, stamp, _pruned(kept, day))
     return found
 
 
-def _load_texts(target: Path, stamp: str) -> dict[str, list[list[Any]]]:
+def _pruned(kept: dict[str, Any], today: int) -> dict[str, list[Any]]:
+    """The records used within UNUSED_DAYS (a record not of the shape is dropped), at
+    most MOST_TEXTS of them."""
+    recent = {
+        digest: record
+        for digest, record in kept.items()
+        if isinstance(record, list)
+        and len(record) == 4
+        and isinstance(record[0], int)
+        and record[0] > today - UNUSED_DAYS
+    }
+    if len(recent) <= MOST_TEXTS:
+        return recent
+    newest = sorted(recent, key=lambda digest: recent[digest][0], reverse=True)[:MOST_TEXTS]
+    return {digest: recent[digest] for digest in newest}
+
+
+def _load_texts(target: Path, stamp: str) -> dict[str, Any]:
+    """The kept records by digest, as stored: nothing when the file is missing, damaged,
+    not sealed by this user or of other settings. Each record is checked when it is used
+    (`_record`): reading all of them cost half a second at 10,000 entries."""
     from ..sealed import opened
 
     try:
@@ -151,15 +238,26 @@ def _load_texts(target: Path, stamp: str) -> dict[str, list[list[Any]]]:
         saved = json.loads(payload) if payload is not None else None
         if not isinstance(saved, dict) or saved.get("stamp") != stamp:
             return {}
-        return {
-            str(digest): [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings]
-            for digest, findings in saved["texts"].items()
-        }
+        texts = saved["texts"]
+        return texts if isinstance(texts, dict) else {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
-def _store_texts(target: Path, stamp: str, texts: dict[str, list[list[Any]]]) -> None:
+def _record(kept: dict[str, Any], digest: str) -> list[Any] | None:
+    """[last used, first day, last day (ordinals), findings] kept for a digest, checked;
+    None when there is none or it is not of that shape."""
+    try:
+        used, first, last, findings = kept[digest]
+        if not all(isinstance(number, int) for number in (used, first, last)):
+            return None
+        checked = [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings]
+    except (KeyError, ValueError, TypeError):
+        return None
+    return [used, first, last, checked]
+
+
+def _store_texts(target: Path, stamp: str, texts: dict[str, list[Any]]) -> None:
     from ..sealed import seal
 
     sealed = seal(target, json.dumps({"stamp": stamp, "texts": texts}).encode())

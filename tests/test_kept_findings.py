@@ -1,0 +1,163 @@
+"""The gate's findings kept between runs (share/scancache.py) are those a fresh scan gives:
+on any day (ages of dates of birth move), whichever command kept them, and without reading
+the bodies of entries whose findings are kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from kbtools import strategy_text, write_strategy
+
+from cacop_cli import community
+from cacop_cli.catalog import load_catalog
+from cacop_cli.config import load_kb
+from cacop_cli.publish import choose_line, for_others
+from cacop_cli.share import gates, scancache
+
+# On 2026-03-10 the suspect is 17 (a juvenile) and turns 18 the next day; the witness is
+# born the next day (not yet a date of birth beside a name); the old man is 110, then 111
+# (past the age a date beside a name can be a date of birth).
+DATED = """## People
+
+Suspect DOB: 03/11/2008, seen twice.
+SMITH, JOHN (20080311) arrested on the 2nd.
+Jane Doe 20260311 is the witness.
+Old Man 19150311 lives next door.
+
+| Name | DOB |
+| --- | --- |
+| A. Person | 2008-03-11 |
+"""
+DAYS = [dt.date(2026, 3, 10), dt.date(2026, 3, 11), dt.date(2030, 1, 1), dt.date(2026, 3, 9)]
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[int]:
+    """How many texts each call of the real gates.scan_many scanned."""
+    scanned: list[int] = []
+    real = gates.scan_many
+
+    def counting(texts, *args, **kwargs):
+        scanned.append(len(texts))
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(gates, "scan_many", counting)
+    return scanned
+
+
+def test_kept_findings_equal_a_fresh_scan_on_every_day(tmp_path, counted):
+    place = tmp_path / ".cacop" / "scan"
+    text = scancache.Text("kb/strategies/x.md", scancache.text_digest(DATED), lambda: DATED)
+    messages = set()
+    for day in DAYS:
+        fresh = gates.scan_many([(text.path, DATED)], day)
+        kept = scancache.scan_texts(place, [text], today=day, email_allowlist=())
+        assert kept == fresh, day
+        messages |= {finding.message for finding in fresh[text.path]}
+    assert "a date of birth (age 17: a juvenile)" in messages  # the day moved the ages
+    assert "a date of birth (age 18)" in messages
+    assert all("\x00" not in message for message in messages)
+
+
+def test_a_kept_scan_holds_only_on_the_days_its_date_decisions_hold(tmp_path, counted):
+    place = tmp_path / ".cacop" / "scan"
+    text = scancache.Text("a.md", scancache.text_digest(DATED), lambda: DATED)
+    scancache.scan_texts(place, [text], today=dt.date(2026, 3, 10), email_allowlist=())
+    assert counted == [1]
+    scancache.scan_texts(place, [text], today=dt.date(2026, 3, 10), email_allowlist=())
+    assert counted == [1]  # kept
+    scancache.scan_texts(place, [text], today=dt.date(2026, 3, 11), email_allowlist=())
+    assert counted == [1, 1]  # the witness's date is now past: scanned again
+    plain = "Suspect DOB: 03/11/2008.\n"
+    only_ages = scancache.Text("b.md", scancache.text_digest(plain), lambda: plain)
+    fresh = [gates.scan_many([("b.md", plain)], day) for day in DAYS]
+    del counted[2:]
+    for day, expected in zip(DAYS, fresh, strict=True):  # ages alone never need a new scan
+        found = scancache.scan_texts(place, [only_ages], today=day, email_allowlist=())
+        assert found == expected and found["b.md"][0].kind == "date-of-birth"
+    assert counted == [1, 1, 1]
+
+
+def test_the_per_file_cache_gives_a_fresh_scans_findings_on_every_day(tmp_path, counted):
+    cache = tmp_path / ".cacop" / "extract"
+    data = DATED.encode()
+    for path in ("notes/people.md", "notes/people.csv"):
+        for day in DAYS:
+            options = {"max_tlp": "green", "today": day, "email_allowlist": ()}
+            fresh = gates.scan_file(data, path, cache_dir=None, **options)
+            assert gates.scan_file(data, path, cache_dir=cache, **options) == fresh, (path, day)
+            assert gates.scan_file(data, path, cache_dir=cache, **options) == fresh, (path, day)
+    records = list(scancache.folder(cache).glob("*.json"))
+    assert 2 <= len(records) < 2 * len(DAYS)  # kept across days where nothing moved
+
+
+def test_gaps_then_digest_then_gaps_scans_nothing_the_third_time(kb_path, counted):
+    """Each command judges its own entries; the texts file keeps them all, so no command
+    evicts another's findings."""
+    for number in range(3):  # stale strategies, which gaps lists
+        write_strategy(kb_path, f"alpha-2020-stale-{number}", body=f"Old work {number}.\n")
+    for number in range(3):  # strategies of this week, which digest lists
+        path = kb_path / "kb" / "strategies" / f"alpha-2026-new-{number}.md"
+        text = strategy_text(f"alpha-2026-new-{number}", body=f"New work {number}.\n")
+        path.write_text(text.replace("2024-03-05", "2026-03-06"), encoding="utf-8")
+    today = dt.date(2026, 3, 10)
+    kb = load_kb(kb_path)
+    stale = {entry.id for entry, _ in community.gaps(kb, today=today).stale}
+    assert {f"alpha-2020-stale-{number}" for number in range(3)} <= stale
+    assert counted and counted[-1] >= 3
+    added = {entry.id for entry in community.digest(kb, today=today).added}
+    assert {f"alpha-2026-new-{number}" for number in range(3)} <= added
+    assert len(counted) == 2 and counted[-1] >= 3  # digest's own texts
+    assert {entry.id for entry, _ in community.gaps(kb, today=today).stale} == stale
+    assert {entry.id for entry in community.digest(kb, today=today).added} == added
+    assert len(counted) == 2  # nothing scanned again
+    # a day later: ages move, nothing is scanned again
+    assert {entry.id for entry, _ in community.gaps(kb, today=today.replace(day=11)).stale}
+    assert len(counted) == 2
+
+
+def test_kept_findings_need_no_entry_bodies(kb_path, counted):
+    write_strategy(kb_path, "alpha-2024-leaky", body="Born 03/04/1990, SSN 078-05-1120.\n")
+    today = dt.date(2026, 3, 10)
+    kb = load_kb(kb_path)
+
+    def judged() -> tuple[set[str], list]:
+        entries = load_catalog(kb).entries
+        return for_others(entries, choose_line(kb, "red"), today), entries
+
+    first, _ = judged()
+    assert not any(rel.endswith("alpha-2024-leaky.md") for rel in first)
+    again, entries = judged()
+    assert again == first and len(counted) == 1
+    assert all(entry.__dict__.get("_body") is None for entry in entries)  # no body read
+    assert all(entry.body_sha256 for entry in entries)  # from the index's cards
+
+
+def test_the_age_mark_is_one_text():
+    from cacop_cli.share import personal
+
+    assert scancache.AGE_MARK == personal.AGE_MARK  # scancache tests for it without the patterns
+
+
+def test_a_kept_record_not_of_its_shape_is_scanned_again(tmp_path, counted):
+    place = tmp_path / ".cacop" / "scan"
+    leak = "DOB: 03/04/1990\n"
+    text = scancache.Text("a.md", scancache.text_digest(leak), lambda: leak)
+    today = dt.date(2026, 3, 10)
+    stamp = scancache.json.dumps([scancache._versions(), ()])
+    for record in (["x", 1, 9, []], [1, 2], [today.toordinal(), 1, 3652059, [["a"]]]):
+        scancache._store_texts(place / scancache.TEXTS_FILE, stamp, {text.digest: record})
+        found = scancache.scan_texts(place, [text], today=today, email_allowlist=())
+        assert found["a.md"][0].kind == "date-of-birth", record
+    assert counted == [1, 1, 1]
+
+
+def test_a_mark_that_is_no_date_ages_to_a_plain_date_of_birth():
+    from cacop_cli.share import personal
+
+    day = dt.date(2026, 3, 10)
+    assert personal.aged("\x00born 2024-13-45\x00 in column 'DOB'", day) == (
+        "a date of birth in column 'DOB'"
+    )
+    assert personal.aged("\x00born 2010-03-10\x00", day) == "a date of birth (age 16: a juvenile)"
