@@ -26,6 +26,7 @@ from ..models import (  # FIRST's TLP 2.0 colours and words: data the site uses 
     TLP_BACKGROUND,
     TLP_COLOURS,
     TLP_MEANING,
+    UNSAFE_TEXT,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 def clean(value: Any) -> str:
     """Entry text made safe for a terminal: no control characters, visible bidi marks."""
     text = value if isinstance(value, str) else str(value)
+    if UNSAFE_TEXT.search(text) is None:  # most text: one scan, nothing to do (\r is unsafe)
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = CONTROL.sub("", text)
     return BIDI.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
