@@ -7,16 +7,21 @@ index cannot be brought up to date or read, it reads the files instead.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import marshal
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import yamlsafe
-from .config import KB, read_settings
+from .config import KB, SETTINGS_MAX_BYTES, settings_text
 from .entries import iter_entry_files, read_entry, relpath
 from .errors import EntryError
 from .models import Entry, Issue
+from .safefile import read_regular_file
 
 
 @dataclass
@@ -49,10 +54,19 @@ def entry_issue(path: Path, root: Path, error: EntryError) -> Issue:
 
 
 def read_sites(kb: KB) -> tuple[dict[str, dict], list[Issue], dict[str, int]]:
+    """kb/sites.yaml's sites, its problems, and the line of each slug. A file without
+    problems is kept, checked, in `.cacop/` (SITES_KEPT): the schema check alone imports
+    jsonschema and builds a validator, about 90 ms a command."""
     path = kb.kb_dir / "sites.yaml"
     rel = relpath(path, kb.root)
     try:
-        document = yamlsafe.load(read_settings(path))
+        if not os.path.lexists(path):
+            raise FileNotFoundError(path)
+        data = read_regular_file(path, SETTINGS_MAX_BYTES, "settings file")
+        kept = _kept_sites(kb, data)
+        if kept is not None:
+            return kept
+        document = yamlsafe.load(settings_text(data))
     except FileNotFoundError:
         return {}, [Issue("error", "sites", rel, 1, "kb/sites.yaml is missing: list the sites")], {}
     except EntryError as exc:
@@ -77,7 +91,93 @@ def read_sites(kb: KB) -> tuple[dict[str, dict], list[Issue], dict[str, int]]:
         )
         for error in schemas.errors("sites", value, kb.root)
     ]
+    if not issues:
+        _keep_sites(kb, data, value, lines)
     return value, issues, lines
+
+
+# kb/sites.yaml as last read without problems: sealed (sealed.py: only this user's writing
+# is believed) marshal of (key, sites, lines). The key is the SHA-256 of the file's bytes,
+# of the schemas that judged it, of cacop's version and of where jsonschema is installed
+# (its size and time), so a changed file, schema or checker is read and checked again; a
+# file with problems is never kept, so its messages are always made afresh.
+SITES_KEPT = "sites.marshal"
+SITES_KEPT_FORMAT = 1
+
+
+def _sites_key(kb: KB, data: bytes) -> str:
+    from importlib.util import find_spec
+
+    from . import __version__, schemas
+
+    digest = hashlib.sha256(f"{SITES_KEPT_FORMAT}\0{__version__}\0".encode())
+    digest.update(hashlib.sha256(data).digest())
+    folder = schemas.schema_dir_for(kb.root)
+    for name in schemas.SCHEMA_NAMES:
+        try:
+            digest.update(hashlib.sha256((folder / f"{name}.schema.json").read_bytes()).digest())
+        except OSError as exc:
+            digest.update(f"unreadable {exc.errno}".encode())
+    try:
+        spec = find_spec("jsonschema")
+        origin = spec.origin if spec is not None else None
+        info = os.stat(origin) if origin else None
+    except (ImportError, ValueError, OSError):
+        origin, info = None, None
+    digest.update(repr((str(folder), origin, info and (info.st_size, info.st_mtime_ns))).encode())
+    return digest.hexdigest()
+
+
+def _kept_sites(kb: KB, data: bytes) -> tuple[dict[str, dict], list[Issue], dict[str, int]] | None:
+    """The kept result for these bytes of kb/sites.yaml, if there is one of ours."""
+    from .index.record import STATE_DIR
+    from .sealed import opened
+
+    path = kb.root / STATE_DIR / SITES_KEPT
+    try:
+        sealed = read_regular_file(path, SETTINGS_MAX_BYTES * 4, "cache")
+    except (EntryError, OSError):
+        return None
+    payload = opened(path, sealed)
+    if payload is None:
+        return None
+    try:
+        key, value, lines = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if key != _sites_key(kb, data) or not isinstance(value, dict) or not isinstance(lines, dict):
+        return None
+    return value, [], lines
+
+
+def _keep_sites(kb: KB, data: bytes, value: dict, lines: dict[str, int]) -> None:
+    """Keep a result without problems; one that cannot be kept costs time only."""
+    from .errors import CacopError
+    from .index.locks import _prepare_state
+    from .index.record import STATE_DIR
+    from .sealed import seal
+
+    path = kb.root / STATE_DIR / SITES_KEPT
+    try:
+        payload = marshal.dumps((_sites_key(kb, data), value, lines))
+    except ValueError:  # a value marshal cannot write (none that YAML loading makes)
+        return
+    sealed = seal(path, payload)
+    if sealed is None:
+        return
+    try:
+        _prepare_state(kb.root)
+    except CacopError:
+        return
+    temporary = path.with_name(f".{SITES_KEPT}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(sealed)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def load_catalog(kb: KB, paths: list[Path] | None = None) -> Catalog:

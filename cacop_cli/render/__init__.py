@@ -110,10 +110,14 @@ def terminal(stream: IO[str]) -> bool:
         return False
 
 
-def plain_lines(lines: Iterable[str], stream: IO[str] | None = None) -> None:
-    """Lines of text, cleaned, on stdout (or `stream`): the view for pipes and files."""
+def plain_lines(lines: Iterable[str], stream: IO[str] | None = None, *, safe: bool = False) -> None:
+    """Lines of text, cleaned (unless the caller made them `safe` with clean() already), on
+    stdout (or `stream`): the view for pipes and files."""
     target = sys.stdout if stream is None else stream
-    target.write("".join(clean(line) + "\n" for line in lines))
+    if safe:
+        target.write("".join(f"{line}\n" for line in lines))
+    else:
+        target.write("".join(clean(line) + "\n" for line in lines))
     target.flush()
 
 
