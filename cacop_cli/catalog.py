@@ -13,6 +13,7 @@ import marshal
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -199,22 +200,41 @@ def load_catalog(kb: KB, paths: list[Path] | None = None) -> Catalog:
 
 class _CataloguedEntry(Entry):
     """An entry from the catalog, equal to the Entry read_entry makes of the same file. Its
-    body is read from the index's bodies file on first use (all 10,000 bodies are 66 MB;
-    most commands need none), its absolute path made on first use too."""
+    fields of the cards' lean part are set when it is made; those of the full part (line
+    numbers, YAML source) are read from it on first use (`_catalogued`), its body from the
+    index's bodies file on first use too (all 10,000 bodies are 66 MB; most commands need
+    none), its absolute path made on first use too."""
 
     _bodies: Callable[[], dict[str, str] | None]
+    _full: Callable[[], dict[str, tuple[Any, ...]] | None]
+    _full_names: tuple[str, ...]
     _kb: KB
 
     @classmethod
-    def made(cls, kb: KB, rel: str, card: tuple[Any, ...], bodies: Any) -> _CataloguedEntry:
+    def made(cls, kb: KB, rel: str, card: tuple[Any, ...], stored: Any) -> _CataloguedEntry:
         """Without the dataclass's __init__: 10,000 of them are made per command."""
         entry = cls.__new__(cls)
-        _, meta, lines, raw_values, body_line = card
-        entry.__dict__.update(
-            rel=rel, meta=meta, lines=lines, raw_values=raw_values, body_line=body_line,
-            pending=None, _kb=kb, _bodies=bodies, _path=None, _body=None,
+        held = entry.__dict__
+        held.update(zip(stored.lean, card[1:], strict=True))
+        held.update(
+            rel=rel, pending=None, _kb=kb, _bodies=stored.bodies, _full=stored.full,
+            _full_names=stored.full_names, _path=None, _body=None,
         )  # fmt: skip
         return entry
+
+    def _fill_full(self) -> None:
+        """Set the fields of the cards' full part: from it, or when it cannot be trusted,
+        from the entry's file."""
+        stored = self._full()
+        values = stored.get(self.rel) if stored is not None else None
+        if values is None:
+            try:
+                read = read_entry(self.path, self._kb.root, self._kb.limits)
+            except EntryError:
+                read = Entry(self.path, self.rel, {}, "")
+            values = tuple(getattr(read, name, None) for name in self._full_names)
+        for name, value in zip(self._full_names, values, strict=True):
+            self.__dict__.setdefault(name, value)
 
     @property  # type: ignore[override]
     def path(self) -> Path:
@@ -261,6 +281,41 @@ class _CataloguedEntry(Entry):
     __hash__ = None  # type: ignore[assignment]
 
 
+def _full_field(name: str) -> property:
+    """An entry's field kept in the cards' full part: read from it on first use."""
+
+    def get(entry: _CataloguedEntry) -> Any:
+        if name not in entry.__dict__:
+            entry._fill_full()
+        return entry.__dict__[name]
+
+    def put(entry: _CataloguedEntry, value: Any) -> None:
+        entry.__dict__[name] = value
+
+    return property(get, put)
+
+
+@cache
+def _catalogued(full_names: tuple[str, ...]) -> type[_CataloguedEntry]:
+    """_CataloguedEntry with the full part's fields read on first use (cards.FULL, which
+    this module does not import before it reads the catalog: it is index code)."""
+    made = type(
+        "_CataloguedEntry", (_CataloguedEntry,), {name: _full_field(name) for name in full_names}
+    )
+    made.__qualname__ = _CataloguedEntry.__qualname__
+    return made
+
+
+@dataclass
+class _Stored:
+    """The catalog as index/cards.py gives it: what each entry is made from."""
+
+    lean: tuple[str, ...]
+    full_names: tuple[str, ...]
+    full: Callable[[], dict[str, tuple[Any, ...]] | None]
+    bodies: Callable[[], dict[str, str] | None]
+
+
 def _from_index(catalog: Catalog) -> bool:
     """Fill `catalog` from the index's catalog, after bringing the index up to date; False
     (and nothing filled) if that cannot be done: the files are then read instead."""
@@ -282,13 +337,14 @@ def _from_index(catalog: Catalog) -> bool:
         return False
     if stored is None:
         return False
-    found, bodies = stored
+    found, full, bodies = stored
+    parts = _Stored(cards.LEAN, cards.FULL, full, bodies)
+    make = _catalogued(cards.FULL).made
     for rel, card in found.items():  # in iter_entry_files' order, as written
         if card[0] == cards.UNREADABLE:
             _, code, line, message = card
             catalog.unreadable.append(Issue("error", code, rel, line, message))
             continue
-        entry = _CataloguedEntry.made(kb, rel, card, bodies)
-        catalog.entries.append(entry)
+        catalog.entries.append(make(kb, rel, card, parts))
     catalog.notices = stats.notices
     return True
