@@ -138,3 +138,23 @@ def test_plain_outputs_are_the_same_with_and_without_the_index(cli, git_kb):
     shutil.rmtree(git_kb / ".cacop")
     (git_kb / ".cacop").write_text("not a folder")  # no index can be used: the files are read
     assert plain_outputs(cli, git_kb) == kept
+
+
+@pytest.mark.parametrize("args", [["list"], ["rfi", "list"], ["status"]])
+def test_the_commands_that_read_the_catalog_start_the_scan_early(kb_path, monkeypatch, args):
+    """They refresh the index as search does: the freshness scan runs in a second process
+    while the CLI loads, and their refresh takes it instead of scanning again."""
+    from kbtools import write_strategy
+
+    from cacop_cli import scan
+    from cacop_cli.index import build
+
+    load_catalog(load_kb(kb_path))
+    calls: list[int] = []
+    real = build.scan_entries
+    monkeypatch.setattr(build, "scan_entries", lambda root: calls.append(1) or real(root))
+    write_strategy(kb_path, "alpha-2024-early-scan", body="started before the CLI loaded\n")
+    scan.start_early([*args, "--kb", str(kb_path)])
+    catalog = load_catalog(load_kb(kb_path))
+    assert calls == [] and scan._early is None  # the early scan was taken, and saw the file
+    assert "alpha-2024-early-scan" in {entry.id for entry in catalog.entries}
