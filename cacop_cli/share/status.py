@@ -215,12 +215,14 @@ def _submissions(kb: KB, shared: str | None, branches: list[pending.Branch]) -> 
     return found
 
 
-def _rfis_to_answer(kb: KB, today: dt.date) -> list[RfiToAnswer]:
+def _rfis_to_answer(
+    kb: KB, today: dt.date, branches: list[pending.Branch] | None = None
+) -> list[RfiToAnswer]:
     from ..catalog import load_catalog
     from ..rfi import rfi_rows
 
     catalog = load_catalog(kb)
-    waiting, _ = pending.pending_entries(kb, {entry.id for entry in catalog.entries})
+    waiting, _ = pending.pending_entries(kb, {entry.id for entry in catalog.entries}, branches)
     found = []
     for row in rfi_rows(catalog.entries + waiting, today):
         meta = row.entry.meta
@@ -282,6 +284,6 @@ def status(kb: KB, today: dt.date | None = None) -> Status:
         last_sync=last_sync,
         unshared=_unshared(kb, shared, {branch.entry_id: branch for branch in branches}),
         submissions=_submissions(kb, shared, branches),
-        rfis_to_answer=_rfis_to_answer(kb, today),
+        rfis_to_answer=_rfis_to_answer(kb, today, branches),
         answers=_answers(kb, shared, last_sync),
     )
