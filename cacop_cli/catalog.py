@@ -8,10 +8,11 @@ index cannot be brought up to date or read, it reads the files instead.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import marshal
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -316,6 +317,20 @@ class _Stored:
     bodies: Callable[[], dict[str, str] | None]
 
 
+@contextlib.contextmanager
+def _uncollected() -> Iterator[None]:
+    """No garbage collection while the catalog's objects are made: they live as long as the
+    catalog, and the collections that making them set off would scan them (and every module)
+    again and again, ~45 ms of CPU at 10,000 entries. Nothing made here forms a cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _from_index(catalog: Catalog) -> bool:
     """Fill `catalog` from the index's catalog, after bringing the index up to date; False
     (and nothing filled) if that cannot be done: the files are then read instead."""
@@ -327,7 +342,7 @@ def _from_index(catalog: Catalog) -> bool:
     try:
         stats = search.refresh(kb, advance)
         try:
-            with read_lock(kb.root):
+            with read_lock(kb.root), _uncollected():
                 stored = cards.load(kb.root)
         except cards.Changed as changed:  # never decoded: made again
             stats = search.rebuild(kb, advance, reason=str(changed))
@@ -340,11 +355,12 @@ def _from_index(catalog: Catalog) -> bool:
     found, full, bodies = stored
     parts = _Stored(cards.LEAN, cards.FULL, full, bodies)
     make = _catalogued(cards.FULL).made
-    for rel, card in found.items():  # in iter_entry_files' order, as written
-        if card[0] == cards.UNREADABLE:
-            _, code, line, message = card
-            catalog.unreadable.append(Issue("error", code, rel, line, message))
-            continue
-        catalog.entries.append(make(kb, rel, card, parts))
+    with _uncollected():
+        for rel, card in found.items():  # in iter_entry_files' order, as written
+            if card[0] == cards.UNREADABLE:
+                _, code, line, message = card
+                catalog.unreadable.append(Issue("error", code, rel, line, message))
+                continue
+            catalog.entries.append(make(kb, rel, card, parts))
     catalog.notices = stats.notices
     return True
