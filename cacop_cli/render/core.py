@@ -237,6 +237,18 @@ def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> 
         talk(issue_line(problem), "red")
 
 
+_LABELS: dict[str, str] = {}  # tlp_label of each marking met: 10,000 entries, a few markings
+
+
+def _tlp_label(tlp: object) -> str:
+    if tlp.__class__ is not str:
+        return tlp_label(tlp)
+    label = _LABELS.get(tlp)  # type: ignore[call-overload]
+    if label is None:
+        label = _LABELS[tlp] = tlp_label(tlp)  # type: ignore[index]
+    return label
+
+
 def _list_line(item: Entry) -> str:
     """One entry as a tab-separated line, safe to print: each field's words joined by single
     spaces, control characters out, direction marks escaped (clean()). Most lines need none
@@ -244,9 +256,9 @@ def _list_line(item: Entry) -> str:
     direction mark and no whitespace but the space (a regex takes ten times as long)."""
     meta = item.meta
     parts = [
-        _value(part)
+        part if part.__class__ is str else _value(part)
         for part in (meta.get("created", ""), item.type, meta.get("site", ""), _title(item),
-                     item.id, tlp_label(meta.get("tlp")))
+                     item.id, _tlp_label(meta.get("tlp")))
     ]  # fmt: skip
     line = "\t".join(parts)
     if (
