@@ -158,3 +158,13 @@ def test_the_commands_that_read_the_catalog_start_the_scan_early(kb_path, monkey
     catalog = load_catalog(load_kb(kb_path))
     assert calls == [] and scan._early is None  # the early scan was taken, and saw the file
     assert "alpha-2024-early-scan" in {entry.id for entry in catalog.entries}
+
+
+def test_every_field_of_a_card_is_in_one_part(kb_path):
+    """A field added to entry_card but to neither part would be dropped without a word."""
+    kb = load_kb(kb_path)
+    for path in iter_entry_files(kb_path):
+        kind, fields = cards.entry_card(read_entry(path, kb.root, kb.limits))
+        assert kind == cards.ENTRY
+        assert sorted(fields) == sorted({*cards.LEAN, *cards.FULL})
+        assert not set(cards.LEAN) & set(cards.FULL)

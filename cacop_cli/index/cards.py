@@ -168,10 +168,10 @@ def _checked_bytes(handle: Any, name: str, files: dict[str, list[Any]]) -> bytes
 def _fields(name: str, data: bytes, names: tuple[str, ...]) -> dict[str, Any]:
     """A cards part decoded: its cards by path, if it keeps the fields `names` (else Changed:
     it was written by a cacop that kept other ones)."""
-    kept, found = marshal.loads(data)
-    if tuple(kept) != names:
+    decoded = marshal.loads(data)
+    if not (isinstance(decoded, tuple) and len(decoded) == 2 and tuple(decoded[0]) == names):
         raise Changed(f"its catalog ({name}) keeps other fields than this cacop's")
-    return found
+    return decoded[1]
 
 
 def previous(root: Path, generation: str, files: dict[str, list[Any]]) -> Cards:
