@@ -110,14 +110,16 @@ def test_an_index_with_other_fields_in_a_part_is_rebuilt(kb_path, monkeypatch):
     assert_catalog_is_the_files(kb_path)
 
 
-def test_a_full_part_with_other_fields_is_not_decoded_the_files_are_read(kb_path, monkeypatch):
+def test_an_index_with_other_fields_in_the_full_part_is_rebuilt(kb_path, monkeypatch):
     kb = load_kb(kb_path)
     load_catalog(kb)
     monkeypatch.setattr(cards, "FULL", ("raw_values", "lines"))
     catalog = load_catalog(kb)
+    assert any("keeps other fields" in notice for notice in catalog.notices)
     for entry in catalog.entries:
         read = read_entry(entry.path, kb.root, kb.limits)
         assert (entry.lines, entry.raw_values) == (read.lines, read.raw_values)
+    assert load_catalog(kb).notices == []
 
 
 def plain_outputs(cli, root: Path) -> dict[str, tuple[int, str, str]]:

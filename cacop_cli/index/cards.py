@@ -37,10 +37,15 @@ Card = tuple[Any, ...]
 # name, for the catalog's entries). LEAN is decoded by every command that reads the
 # catalog (list, rfi list, status, show's related entries, gaps, experts...), FULL only
 # when one of its fields is first read. Adding a field is its name in one of these two
-# (and its value in entry_card); each file names its fields, so an index kept with other
-# ones is rebuilt.
+# (and its value in entry_card); the lean file names both parts' fields (the full file its
+# own), so an index kept with other ones is rebuilt.
 LEAN = ("meta", "body_line")
 FULL = ("lines", "raw_values")
+
+
+def _layout() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the lean file is checked against: both parts' fields, read when called."""
+    return (LEAN, FULL)
 
 
 class Changed(ValueError):
@@ -136,7 +141,7 @@ class Cards:
                 full[rel] = tuple(card[1][name] for name in FULL)
             else:
                 lean[rel] = card
-        parts = ((CARDS, (LEAN, lean)), (FULL_CARDS, (FULL, full)), (BODIES, self.bodies))
+        parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)), (BODIES, self.bodies))
         for name, value in parts:
             if self.complete:
                 (folder / name).write_bytes(marshal.dumps(value))
@@ -165,7 +170,7 @@ def _checked_bytes(handle: Any, name: str, files: dict[str, list[Any]]) -> bytes
     return data
 
 
-def _fields(name: str, data: bytes, names: tuple[str, ...]) -> dict[str, Any]:
+def _fields(name: str, data: bytes, names: tuple[Any, ...]) -> dict[str, Any]:
     """A cards part decoded: its cards by path, if it keeps the fields `names` (else Changed:
     it was written by a cacop that kept other ones)."""
     decoded = marshal.loads(data)
@@ -182,7 +187,7 @@ def previous(root: Path, generation: str, files: dict[str, list[Any]]) -> Cards:
         held.complete = False
         return held
     folder = root / STATE_DIR / generation
-    lean = _fields(CARDS, _checked(folder, CARDS, files), LEAN)
+    lean = _fields(CARDS, _checked(folder, CARDS, files), _layout())
     full = _fields(FULL_CARDS, _checked(folder, FULL_CARDS, files), FULL)
     bodies = marshal.loads(_checked(folder, BODIES, files))
     cards = {
@@ -210,7 +215,7 @@ def load(root: Path) -> tuple[dict[str, Card], Later, Later] | None:
     if any(name not in record.files for name in LOADED_HASHED):
         return None
     folder = root / STATE_DIR / record.generation
-    cards = _fields(CARDS, _checked(folder, CARDS, record.files), LEAN)
+    cards = _fields(CARDS, _checked(folder, CARDS, record.files), _layout())
     full = _later(folder, FULL_CARDS, record.files, lambda data: _fields(FULL_CARDS, data, FULL))
     return cards, full, _later(folder, BODIES, record.files, marshal.loads)
 
