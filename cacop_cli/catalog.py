@@ -7,16 +7,23 @@ index cannot be brought up to date or read, it reads the files instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+import hashlib
+import marshal
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from . import yamlsafe
-from .config import KB, read_settings
+from .config import KB, SETTINGS_MAX_BYTES, settings_text
 from .entries import iter_entry_files, read_entry, relpath
 from .errors import EntryError
 from .models import Entry, Issue
+from .safefile import read_regular_file
 
 
 @dataclass
@@ -49,10 +56,19 @@ def entry_issue(path: Path, root: Path, error: EntryError) -> Issue:
 
 
 def read_sites(kb: KB) -> tuple[dict[str, dict], list[Issue], dict[str, int]]:
+    """kb/sites.yaml's sites, its problems, and the line of each slug. A file without
+    problems is kept, checked, in `.cacop/` (SITES_KEPT): the schema check alone imports
+    jsonschema and builds a validator, about 90 ms a command."""
     path = kb.kb_dir / "sites.yaml"
     rel = relpath(path, kb.root)
     try:
-        document = yamlsafe.load(read_settings(path))
+        if not os.path.lexists(path):
+            raise FileNotFoundError(path)
+        data = read_regular_file(path, SETTINGS_MAX_BYTES, "settings file")
+        kept = _kept_sites(kb, data)
+        if kept is not None:
+            return kept
+        document = yamlsafe.load(settings_text(data))
     except FileNotFoundError:
         return {}, [Issue("error", "sites", rel, 1, "kb/sites.yaml is missing: list the sites")], {}
     except EntryError as exc:
@@ -77,7 +93,93 @@ def read_sites(kb: KB) -> tuple[dict[str, dict], list[Issue], dict[str, int]]:
         )
         for error in schemas.errors("sites", value, kb.root)
     ]
+    if not issues:
+        _keep_sites(kb, data, value, lines)
     return value, issues, lines
+
+
+# kb/sites.yaml as last read without problems: sealed (sealed.py: only this user's writing
+# is believed) marshal of (key, sites, lines). The key is the SHA-256 of the file's bytes,
+# of the schemas that judged it, of cacop's version and of where jsonschema is installed
+# (its size and time), so a changed file, schema or checker is read and checked again; a
+# file with problems is never kept, so its messages are always made afresh.
+SITES_KEPT = "sites.marshal"
+SITES_KEPT_FORMAT = 1
+
+
+def _sites_key(kb: KB, data: bytes) -> str:
+    from importlib.util import find_spec
+
+    from . import __version__, schemas
+
+    digest = hashlib.sha256(f"{SITES_KEPT_FORMAT}\0{__version__}\0".encode())
+    digest.update(hashlib.sha256(data).digest())
+    folder = schemas.schema_dir_for(kb.root)
+    for name in schemas.SCHEMA_NAMES:
+        try:
+            digest.update(hashlib.sha256((folder / f"{name}.schema.json").read_bytes()).digest())
+        except OSError as exc:
+            digest.update(f"unreadable {exc.errno}".encode())
+    try:
+        spec = find_spec("jsonschema")
+        origin = spec.origin if spec is not None else None
+        info = os.stat(origin) if origin else None
+    except (ImportError, ValueError, OSError):
+        origin, info = None, None
+    digest.update(repr((str(folder), origin, info and (info.st_size, info.st_mtime_ns))).encode())
+    return digest.hexdigest()
+
+
+def _kept_sites(kb: KB, data: bytes) -> tuple[dict[str, dict], list[Issue], dict[str, int]] | None:
+    """The kept result for these bytes of kb/sites.yaml, if there is one of ours."""
+    from .index.record import STATE_DIR
+    from .sealed import opened
+
+    path = kb.root / STATE_DIR / SITES_KEPT
+    try:
+        sealed = read_regular_file(path, SETTINGS_MAX_BYTES * 4, "cache")
+    except (EntryError, OSError):
+        return None
+    payload = opened(path, sealed)
+    if payload is None:
+        return None
+    try:
+        key, value, lines = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if key != _sites_key(kb, data) or not isinstance(value, dict) or not isinstance(lines, dict):
+        return None
+    return value, [], lines
+
+
+def _keep_sites(kb: KB, data: bytes, value: dict, lines: dict[str, int]) -> None:
+    """Keep a result without problems; one that cannot be kept costs time only."""
+    from .errors import CacopError
+    from .index.locks import _prepare_state
+    from .index.record import STATE_DIR
+    from .sealed import seal
+
+    path = kb.root / STATE_DIR / SITES_KEPT
+    try:
+        payload = marshal.dumps((_sites_key(kb, data), value, lines))
+    except ValueError:  # a value marshal cannot write (none that YAML loading makes)
+        return
+    sealed = seal(path, payload)
+    if sealed is None:
+        return
+    try:
+        _prepare_state(kb.root)
+    except CacopError:
+        return
+    temporary = path.with_name(f".{SITES_KEPT}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(sealed)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def load_catalog(kb: KB, paths: list[Path] | None = None) -> Catalog:
@@ -99,23 +201,41 @@ def load_catalog(kb: KB, paths: list[Path] | None = None) -> Catalog:
 
 class _CataloguedEntry(Entry):
     """An entry from the catalog, equal to the Entry read_entry makes of the same file. Its
-    body is read from the index's bodies file on first use (all 10,000 bodies are 66 MB;
-    most commands need none), its absolute path made on first use too."""
+    fields of the cards' lean part are set when it is made; those of the full part (line
+    numbers, YAML source) are read from it on first use (`_catalogued`), its body from the
+    index's bodies file on first use too (all 10,000 bodies are 66 MB; most commands need
+    none), its absolute path made on first use too."""
 
     _bodies: Callable[[], dict[str, str] | None]
+    _full: Callable[[], dict[str, tuple[Any, ...]] | None]
+    _full_names: tuple[str, ...]
     _kb: KB
 
     @classmethod
-    def made(cls, kb: KB, rel: str, card: tuple[Any, ...], bodies: Any) -> _CataloguedEntry:
+    def made(cls, kb: KB, rel: str, card: tuple[Any, ...], stored: Any) -> _CataloguedEntry:
         """Without the dataclass's __init__: 10,000 of them are made per command."""
         entry = cls.__new__(cls)
-        _, meta, lines, raw_values, body_line, body_sha256 = card
-        entry.__dict__.update(
-            rel=rel, meta=meta, lines=lines, raw_values=raw_values, body_line=body_line,
-            pending=None, _kb=kb, _bodies=bodies, _path=None, _body=None,
-            body_sha256=body_sha256,
+        held = entry.__dict__
+        held.update(zip(stored.lean, card[1:], strict=True))
+        held.update(
+            rel=rel, pending=None, _kb=kb, _bodies=stored.bodies, _full=stored.full,
+            _full_names=stored.full_names, _path=None, _body=None,
         )  # fmt: skip
         return entry
+
+    def _fill_full(self) -> None:
+        """Set the fields of the cards' full part: from it, or when it cannot be trusted,
+        from the entry's file."""
+        stored = self._full()
+        values = stored.get(self.rel) if stored is not None else None
+        if values is None:
+            try:
+                read = read_entry(self.path, self._kb.root, self._kb.limits)
+            except EntryError:
+                read = Entry(self.path, self.rel, {}, "")
+            values = tuple(getattr(read, name, None) for name in self._full_names)
+        for name, value in zip(self._full_names, values, strict=True):
+            self.__dict__.setdefault(name, value)
 
     @property  # type: ignore[override]
     def path(self) -> Path:
@@ -163,6 +283,55 @@ class _CataloguedEntry(Entry):
     __hash__ = None  # type: ignore[assignment]
 
 
+def _full_field(name: str) -> property:
+    """An entry's field kept in the cards' full part: read from it on first use."""
+
+    def get(entry: _CataloguedEntry) -> Any:
+        if name not in entry.__dict__:
+            entry._fill_full()
+        return entry.__dict__[name]
+
+    def put(entry: _CataloguedEntry, value: Any) -> None:
+        entry.__dict__[name] = value
+
+    return property(get, put)
+
+
+@cache
+def _catalogued(full_names: tuple[str, ...]) -> type[_CataloguedEntry]:
+    """_CataloguedEntry with the full part's fields read on first use (cards.FULL, which
+    this module does not import before it reads the catalog: it is index code)."""
+    made = type(
+        "_CataloguedEntry", (_CataloguedEntry,), {name: _full_field(name) for name in full_names}
+    )
+    made.__qualname__ = _CataloguedEntry.__qualname__
+    return made
+
+
+@dataclass
+class _Stored:
+    """The catalog as index/cards.py gives it: what each entry is made from."""
+
+    lean: tuple[str, ...]
+    full_names: tuple[str, ...]
+    full: Callable[[], dict[str, tuple[Any, ...]] | None]
+    bodies: Callable[[], dict[str, str] | None]
+
+
+@contextlib.contextmanager
+def _uncollected() -> Iterator[None]:
+    """No garbage collection while the catalog's objects are made: they live as long as the
+    catalog, and the collections that making them set off would scan them (and every module)
+    again and again, ~45 ms of CPU at 10,000 entries. Nothing made here forms a cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _from_index(catalog: Catalog) -> bool:
     """Fill `catalog` from the index's catalog, after bringing the index up to date; False
     (and nothing filled) if that cannot be done: the files are then read instead."""
@@ -174,7 +343,7 @@ def _from_index(catalog: Catalog) -> bool:
     try:
         stats = search.refresh(kb, advance)
         try:
-            with read_lock(kb.root):
+            with read_lock(kb.root), _uncollected():
                 stored = cards.load(kb.root)
         except cards.Changed as changed:  # never decoded: made again
             stats = search.rebuild(kb, advance, reason=str(changed))
@@ -184,13 +353,15 @@ def _from_index(catalog: Catalog) -> bool:
         return False
     if stored is None:
         return False
-    found, bodies = stored
-    for rel, card in found.items():  # in iter_entry_files' order, as written
-        if card[0] == cards.UNREADABLE:
-            _, code, line, message = card
-            catalog.unreadable.append(Issue("error", code, rel, line, message))
-            continue
-        entry = _CataloguedEntry.made(kb, rel, card, bodies)
-        catalog.entries.append(entry)
+    found, full, bodies = stored
+    parts = _Stored(cards.LEAN, cards.FULL, full, bodies)
+    make = _catalogued(cards.FULL).made
+    with _uncollected():
+        for rel, card in found.items():  # in iter_entry_files' order, as written
+            if card[0] == cards.UNREADABLE:
+                _, code, line, message = card
+                catalog.unreadable.append(Issue("error", code, rel, line, message))
+                continue
+            catalog.entries.append(make(kb, rel, card, parts))
     catalog.notices = stats.notices
     return True

@@ -35,7 +35,11 @@ def read_settings(path: Path) -> str:
 
     if not os.path.lexists(path):
         raise FileNotFoundError(path)
-    data = read_regular_file(path, SETTINGS_MAX_BYTES, "settings file")
+    return settings_text(read_regular_file(path, SETTINGS_MAX_BYTES, "settings file"))
+
+
+def settings_text(data: bytes) -> str:
+    """A settings file's bytes as text; EntryError when they are not UTF-8."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -35,9 +35,8 @@ class Branch:
 
 
 def branches(kb: KB) -> list[Branch]:
-    """This clone's submit/<id> branches, by id; none outside git."""
-    if not gitrepo.is_repository(kb.root):
-        return []
+    """This clone's submit/<id> branches, by id; none outside git (for-each-ref fails there
+    as `rev-parse --is-inside-work-tree` would: one git process instead of two)."""
     try:
         listed = gitrepo.git_ok(
             kb.root, "for-each-ref", "--format=%(refname:lstrip=2) %(objectname)",
@@ -90,10 +89,13 @@ def read_pending(kb: KB, entry_id: str) -> Entry | None:
     return entry
 
 
-def pending_entries(kb: KB, known: set[str]) -> tuple[list[Entry], list[Issue]]:
-    """Entries that live only on a submit branch (their ids are not in `known`)."""
+def pending_entries(
+    kb: KB, known: set[str], listed: list[Branch] | None = None
+) -> tuple[list[Entry], list[Issue]]:
+    """Entries that live only on a submit branch (their ids are not in `known`), of the
+    branches `listed` if the caller has them already."""
     entries, problems = [], []
-    for branch in branches(kb):
+    for branch in branches(kb) if listed is None else listed:
         if branch.entry_id in known:
             continue
         rel = entry_path_on(kb, branch.commit, branch.entry_id)

@@ -218,7 +218,9 @@ def _in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Calla
 # ---------------------------------------------------------------- started before the CLI loads
 
 CONFIG_NAME = "cacop.yaml"
-REFRESHING = ("search", "index", "similar")  # the commands that bring the index up to date
+# The commands that bring the index up to date first: search, and those that read the
+# catalog kept with it (`rfi` is every rfi command: those that write only leave a core busy).
+REFRESHING = ("search", "index", "similar", "list", "rfi", "status")
 _early: tuple[str, Callable[[], Any]] | None = None
 
 

@@ -168,11 +168,11 @@ def register(app: typer.Typer) -> None:
         kb: str | None = KB_OPTION,
     ) -> None:
         """Bring in what other sites shared and send out this clone's commits."""
-        from .. import share
         from ..render import share as view
+        from ..share.sync import sync as bring_in
 
         knowledge_base = open_kb(ctx, kb)
-        result = share.sync(knowledge_base, push=not no_push, allow_unscanned=allow_unscanned)
+        result = bring_in(knowledge_base, push=not no_push, allow_unscanned=allow_unscanned)
         view.synced(result, knowledge_base.site, as_json)
         raise typer.Exit(result.exit_code)
 

@@ -2,12 +2,15 @@
 
 When an entry is indexed, its card is kept too: what `entries.read_entry` gives (fields,
 their lines and YAML source, where the body starts) or, for a file that cannot be read,
-the error's code, line and message. Cards live in the generation folder (CARDS), bodies
-apart (BODIES: 66 MB at 10,000 entries, loaded only by a command that reads one), both
-written with the generation and rewritten by each update, under the swap lock.
+the error's code, line and message. Cards live in the generation folder in two parts:
+CARDS, the lean part every catalog reader decodes (the fields; 4.7 MB at 10,000 entries),
+and FULL_CARDS, the rest (lines, YAML source: what only validate's cross-entry checks
+cite), decoded on first use of one of its fields. Bodies are apart too (BODIES: 66 MB at
+10,000 entries, loaded only by a command that reads one). All three are written with the
+generation and rewritten by each update, under the swap lock.
 
-Both are marshal data, which is for trusted bytes only: the signed record holds their
-SHA-256 (record.LOADED_HASHED), and `load` checks it over the very bytes it decodes, so a
+They are marshal data, which is for trusted bytes only: the signed record holds their
+SHA-256 (record.LOADED_HASHED), and each is checked over the very bytes decoded, so a
 file changed on disk, even with its modification time restored, is never decoded. The
 record's own check compares only their inode, size and time (a search need not hash them).
 """
@@ -25,12 +28,26 @@ from typing import Any
 from ..models import ENTRY_FOLDERS
 from .record import LOADED_HASHED, STATE_DIR, read_record
 
-CARDS, BODIES = LOADED_HASHED
+CARDS, FULL_CARDS, BODIES = LOADED_HASHED
 ENTRY, UNREADABLE = "entry", "unreadable"
-# A card: (ENTRY, meta, lines, raw_values, body_line, body_sha256) or
-# (UNREADABLE, code, line, message). body_sha256 (hex) lets the outputs for others find the
-# findings kept for an entry's text (share/scancache.py) without loading the bodies.
+# A card: (ENTRY, {field: value}) or (UNREADABLE, code, line, message).
+# body_sha256 (hex) lets the outputs for others find the findings kept for an entry's
+# text (share/scancache.py) without loading the bodies.
 Card = tuple[Any, ...]
+
+# Which part of the card keeps each field of a readable entry (an Entry attribute of that
+# name, for the catalog's entries). LEAN is decoded by every command that reads the
+# catalog (list, rfi list, status, show's related entries, gaps, experts...), FULL only
+# when one of its fields is first read. Adding a field is its name in one of these two
+# (and its value in entry_card); the lean file names both parts' fields (the full file its
+# own), so an index kept with other ones is rebuilt.
+LEAN = ("meta", "body_line", "body_sha256")
+FULL = ("lines", "raw_values")
+
+
+def _layout() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the lean file is checked against: both parts' fields, read when called."""
+    return (LEAN, FULL)
 
 
 class Changed(ValueError):
@@ -76,7 +93,9 @@ def entry_card(entry: Any) -> Card:
         for name, source in entry.raw_values.items()
     }
     body_sha256 = hashlib.sha256(entry.body.encode("utf-8", "surrogatepass")).hexdigest()
-    return (ENTRY, meta, _shared(entry.lines), raw_values, entry.body_line, body_sha256)
+    fields = {"meta": meta, "lines": _shared(entry.lines), "raw_values": raw_values,
+              "body_line": entry.body_line, "body_sha256": body_sha256}  # fmt: skip
+    return (ENTRY, fields)
 
 
 CARD_KEY = "__card__"  # in a document: its card and body, taken out before Whoosh sees it
@@ -115,10 +134,18 @@ class Cards:
         self.bodies.pop(path, None)
 
     def write(self, folder: Path) -> None:
-        """Write both files in `folder`, or remove them if a card is missing (the catalog is
-        then read from the files)."""
-        cards = dict(sorted(self.cards.items(), key=lambda item: _in_walk_order(item[0])))
-        for name, value in ((CARDS, cards), (BODIES, self.bodies)):
+        """Write the three files in `folder`, or remove them if a card is missing (the
+        catalog is then read from the files)."""
+        lean: dict[str, Card] = {}
+        full: dict[str, tuple[Any, ...]] = {}
+        for rel, card in sorted(self.cards.items(), key=lambda item: _in_walk_order(item[0])):
+            if card[0] == ENTRY:
+                lean[rel] = (ENTRY, *(card[1][name] for name in LEAN))
+                full[rel] = tuple(card[1][name] for name in FULL)
+            else:
+                lean[rel] = card
+        parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)), (BODIES, self.bodies))
+        for name, value in parts:
             if self.complete:
                 (folder / name).write_bytes(marshal.dumps(value))
             else:
@@ -146,43 +173,72 @@ def _checked_bytes(handle: Any, name: str, files: dict[str, list[Any]]) -> bytes
     return data
 
 
+def _fields(name: str, data: bytes, names: tuple[Any, ...]) -> dict[str, Any]:
+    """A cards part decoded: its cards by path, if it keeps the fields `names` (else Changed:
+    it was written by a cacop that kept other ones)."""
+    decoded = marshal.loads(data)
+    if not (isinstance(decoded, tuple) and len(decoded) == 2 and tuple(decoded[0]) == names):
+        raise Changed(f"its catalog ({name}) keeps other fields than this cacop's")
+    return decoded[1]
+
+
 def previous(root: Path, generation: str, files: dict[str, list[Any]]) -> Cards:
     """The cards of the live generation, to update: an incomplete set when it keeps none;
     Changed (the caller rebuilds) when its files are not those the record names."""
-    if CARDS not in files or BODIES not in files:
+    if any(name not in files for name in LOADED_HASHED):
         held = Cards()
         held.complete = False
         return held
     folder = root / STATE_DIR / generation
-    cards = marshal.loads(_checked(folder, CARDS, files))
+    lean = _fields(CARDS, _checked(folder, CARDS, files), _layout())
+    full = _fields(FULL_CARDS, _checked(folder, FULL_CARDS, files), FULL)
     bodies = marshal.loads(_checked(folder, BODIES, files))
+    cards = {
+        rel: (ENTRY, dict(zip((*LEAN, *FULL), (*card[1:], *full[rel]), strict=True)))
+        if card[0] == ENTRY
+        else card
+        for rel, card in lean.items()
+    }
     return Cards(cards, bodies)
 
 
-def load(root: Path) -> tuple[dict[str, Card], Callable[[], dict[str, str] | None]] | None:
-    """(cards by path, a function giving the bodies by path) of the live generation, or None
-    when it keeps none. Call with the read lock held; read_record's Untrusted and OSError
-    pass through. The bodies file is opened now and read on first call (a rebuild that
-    removes the folder meanwhile does not take it away); that call gives None if the file
-    is not the one the record names (it is not decoded; the next update rebuilds)."""
+Later = Callable[[], Any]
+
+
+def load(root: Path) -> tuple[dict[str, Card], Later, Later] | None:
+    """(lean cards by path, a function giving the full parts by path, a function giving the
+    bodies by path) of the live generation, or None when it keeps none. A lean card is
+    (ENTRY, *the LEAN fields' values) or (UNREADABLE, code, line, message); a full part,
+    the FULL fields' values. Call with the read lock held; read_record's Untrusted and
+    OSError pass through. The other two files are opened now and read on first call (a
+    rebuild that removes the folder meanwhile does not take them away); that call gives
+    None if the file is not the one the record names (it is not decoded; the next update
+    rebuilds)."""
     record = read_record(root)
-    if CARDS not in record.files or BODIES not in record.files:
+    if any(name not in record.files for name in LOADED_HASHED):
         return None
     folder = root / STATE_DIR / record.generation
-    cards = marshal.loads(_checked(folder, CARDS, record.files))
-    handle = open(folder / BODIES, "rb")  # noqa: SIM115 - kept open until the bodies are read
-    if os.fstat(handle.fileno()).st_ino != record.files[BODIES][0]:
-        handle.close()
-        raise Changed(f"its catalog ({BODIES}) was changed after cacop wrote it")
-    held: dict[str, dict[str, str] | None] = {}
+    cards = _fields(CARDS, _checked(folder, CARDS, record.files), _layout())
+    full = _later(folder, FULL_CARDS, record.files, lambda data: _fields(FULL_CARDS, data, FULL))
+    return cards, full, _later(folder, BODIES, record.files, marshal.loads)
 
-    def bodies() -> dict[str, str] | None:
-        if "bodies" not in held:
+
+def _later(folder: Path, name: str, files: dict[str, list[Any]], decode: Callable) -> Later:
+    """A function giving the file's decoded content, read on its first call (None if it is
+    not the file the record names); the file is opened now."""
+    handle = open(folder / name, "rb")  # noqa: SIM115 - kept open until it is read
+    if os.fstat(handle.fileno()).st_ino != files[name][0]:
+        handle.close()
+        raise Changed(f"its catalog ({name}) was changed after cacop wrote it")
+    held: dict[str, Any] = {}
+
+    def content() -> Any:
+        if "content" not in held:
             with handle:
                 try:
-                    held["bodies"] = marshal.loads(_checked_bytes(handle, BODIES, record.files))
+                    held["content"] = decode(_checked_bytes(handle, name, files))
                 except (OSError, ValueError, EOFError, TypeError):
-                    held["bodies"] = None
-        return held["bodies"]
+                    held["content"] = None
+        return held["content"]
 
-    return cards, bodies
+    return content

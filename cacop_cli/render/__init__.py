@@ -26,6 +26,7 @@ from ..models import (  # FIRST's TLP 2.0 colours and words: data the site uses 
     TLP_BACKGROUND,
     TLP_COLOURS,
     TLP_MEANING,
+    UNSAFE_TEXT,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 def clean(value: Any) -> str:
     """Entry text made safe for a terminal: no control characters, visible bidi marks."""
     text = value if isinstance(value, str) else str(value)
+    if UNSAFE_TEXT.search(text) is None:  # most text: one scan, nothing to do (\r is unsafe)
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = CONTROL.sub("", text)
     return BIDI.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
@@ -107,10 +110,14 @@ def terminal(stream: IO[str]) -> bool:
         return False
 
 
-def plain_lines(lines: Iterable[str], stream: IO[str] | None = None) -> None:
-    """Lines of text, cleaned, on stdout (or `stream`): the view for pipes and files."""
+def plain_lines(lines: Iterable[str], stream: IO[str] | None = None, *, safe: bool = False) -> None:
+    """Lines of text, cleaned (unless the caller made them `safe` with clean() already), on
+    stdout (or `stream`): the view for pipes and files."""
     target = sys.stdout if stream is None else stream
-    target.write("".join(clean(line) + "\n" for line in lines))
+    if safe:
+        target.write("".join(f"{line}\n" for line in lines))
+    else:
+        target.write("".join(clean(line) + "\n" for line in lines))
     target.flush()
 
 

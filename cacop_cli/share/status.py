@@ -11,12 +11,14 @@ What the remote holds is known as of the last fetch (`sync` and `submit` fetch).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import gitrepo, pending
 from ..config import KB
@@ -26,6 +28,7 @@ from ..models import Outcome
 from .forge import compare_url
 from .session import clear_leftovers
 
+T = TypeVar("T")
 LAST_SYNC = "last-sync"  # git config cacop.last-sync: the shared commit the last sync brought in
 _ENTRY = re.compile(
     r"^kb/(?:strategies|work-products|rfis)/([^/]+)\.md$|^kb/rfis/[^/]+/responses/([^/]+)\.md$"
@@ -215,12 +218,14 @@ def _submissions(kb: KB, shared: str | None, branches: list[pending.Branch]) -> 
     return found
 
 
-def _rfis_to_answer(kb: KB, today: dt.date) -> list[RfiToAnswer]:
+def _rfis_to_answer(
+    kb: KB, today: dt.date, branches: list[pending.Branch] | None = None
+) -> list[RfiToAnswer]:
     from ..catalog import load_catalog
     from ..rfi import rfi_rows
 
     catalog = load_catalog(kb)
-    waiting, _ = pending.pending_entries(kb, {entry.id for entry in catalog.entries})
+    waiting, _ = pending.pending_entries(kb, {entry.id for entry in catalog.entries}, branches)
     found = []
     for row in rfi_rows(catalog.entries + waiting, today):
         meta = row.entry.meta
@@ -275,13 +280,52 @@ def status(kb: KB, today: dt.date | None = None) -> Status:
     if last_sync is not None and gitrepo.rev_parse(kb.root, last_sync) is None:
         last_sync = None
     branches = pending.branches(kb)
+    rfis_to_answer = _meanwhile(lambda: _rfis_to_answer(kb, today, branches))
+    try:
+        unshared = _unshared(kb, shared, {branch.entry_id: branch for branch in branches})
+        submissions = _submissions(kb, shared, branches)
+        answers = _answers(kb, shared, last_sync)
+    except Exception:  # the error is the command's; the catalog's reader is let finish first
+        with contextlib.suppress(Exception):
+            rfis_to_answer()
+        raise
     return Status(
         site=kb.site,
         git=True,
         shared_branch=shared_name,
         last_sync=last_sync,
-        unshared=_unshared(kb, shared, {branch.entry_id: branch for branch in branches}),
-        submissions=_submissions(kb, shared, branches),
-        rfis_to_answer=_rfis_to_answer(kb, today),
-        answers=_answers(kb, shared, last_sync),
+        unshared=unshared,
+        submissions=submissions,
+        rfis_to_answer=rfis_to_answer(),
+        answers=answers,
     )
+
+
+def _meanwhile(work: Callable[[], T]) -> Callable[[], T]:
+    """Start `work()` in a thread; the function returned waits for its result (or raises
+    its error). The catalog is read there while git answers here: `git status` over
+    10,000 files mostly waits on the disk, and the two took turns (~150-400 ms). The
+    thread reads the KB only (the index's own writes are locked and atomic) and is a
+    daemon, so Ctrl-C ends the command at once."""
+    import contextvars
+    import threading
+
+    context = contextvars.copy_context()  # the progress bar of a first build, say
+    held: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            held["result"] = context.run(work)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, raised there
+            held["error"] = error
+
+    thread = threading.Thread(target=run, name="cacop-status-catalog", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if "error" in held:
+            raise held["error"]
+        return held["result"]
+
+    return result

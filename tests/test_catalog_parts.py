@@ -1,0 +1,172 @@
+"""The catalog's two parts (index/cards.py): `list`, `rfi list`, `status` and `show` decode
+only the lean one; the full one (line tables, YAML source) is decoded on first use of one
+of its fields, equal to the files, never when changed on disk; an index whose parts keep
+other fields than this cacop's is rebuilt. Plain output (a pipe) is the same with the
+index as without it."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from test_catalog import assert_catalog_is_the_files, rewrite_unseen
+
+from cacop_cli.catalog import load_catalog
+from cacop_cli.config import load_kb
+from cacop_cli.entries import iter_entry_files, read_entry
+from cacop_cli.index import cards, record
+
+_DECODED: list[int] | None = None  # sizes of the bytes marshal decodes, while watched
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _DECODED is not None and event == "marshal.loads" and args:
+        _DECODED.append(len(args[0]))
+
+
+sys.addaudithook(_audit)
+
+
+def decoded(run) -> list[int]:
+    """The sizes of what marshal decodes while `run()` runs (a real audit hook)."""
+    global _DECODED
+    _DECODED = []
+    try:
+        run()
+        return _DECODED
+    finally:
+        _DECODED = None
+
+
+def part_sizes(root: Path) -> tuple[int, int]:
+    folder = root / ".cacop" / record.read_record(root).generation
+    return (folder / cards.CARDS).stat().st_size, (folder / cards.FULL_CARDS).stat().st_size
+
+
+@pytest.fixture(autouse=True)
+def _no_merge_in_background(monkeypatch):
+    from cacop_cli.index import build
+
+    monkeypatch.setattr(build, "MERGE_AT", 10_000)
+
+
+def test_the_listing_commands_never_decode_the_full_part(cli, kb_path):
+    load_catalog(load_kb(kb_path))  # built
+    lean, full = part_sizes(kb_path)
+    assert lean != full
+    entry_id = sorted(path.stem for path in iter_entry_files(kb_path))[0]
+    for args in (["list"], ["rfi", "list"], ["status"], ["show", entry_id]):
+        for json in ([], ["--json"]):
+            sizes = decoded(lambda args=args, json=json: cli(*args, *json, kb=kb_path))
+            assert full not in sizes, (args, json)
+    assert lean in decoded(lambda: cli("list", kb=kb_path))
+
+
+def test_the_full_part_is_decoded_once_on_first_use_and_is_the_files(kb_path):
+    kb = load_kb(kb_path)
+    load_catalog(kb)
+    lean, full = part_sizes(kb_path)
+    catalog = load_catalog(kb)
+    entries = catalog.entries
+    assert all("lines" not in entry.__dict__ for entry in entries)
+
+    def read_all() -> None:
+        for entry in entries:
+            read = read_entry(entry.path, kb.root, kb.limits)
+            assert (entry.lines, entry.raw_values) == (read.lines, read.raw_values)
+
+    assert decoded(read_all) == [full]
+    assert_catalog_is_the_files(kb_path)
+
+
+def test_a_full_part_changed_on_disk_is_never_decoded(kb_path):
+    kb = load_kb(kb_path)
+    load_catalog(kb)
+    folder = kb_path / ".cacop" / record.read_record(kb_path).generation
+    held = (folder / cards.FULL_CARDS).read_bytes()
+    forged = held.replace(b"title", b"TITLE", 1)
+    assert forged != held
+    rewrite_unseen(folder / cards.FULL_CARDS, forged)
+    catalog = load_catalog(kb)
+    sizes = decoded(lambda: [entry.lines for entry in catalog.entries])
+    assert len(forged) not in sizes  # never decoded: the lines come from the files
+    for entry in catalog.entries:
+        assert entry.lines == read_entry(entry.path, kb.root, kb.limits).lines
+
+
+def test_an_index_with_other_fields_in_a_part_is_rebuilt(kb_path, monkeypatch):
+    """Moving a field from one part to the other is one line in cards.py: an index kept
+    before it is never decoded as if it held the new layout, and a field with a default
+    on Entry (body_line) is still read from its part."""
+    kb = load_kb(kb_path)
+    load_catalog(kb)
+    monkeypatch.setattr(cards, "LEAN", ("meta",))
+    monkeypatch.setattr(cards, "FULL", ("lines", "raw_values", "body_line"))
+    catalog = load_catalog(kb)
+    assert any("keeps other fields" in notice for notice in catalog.notices)
+    assert load_catalog(kb).notices == []
+    assert_catalog_is_the_files(kb_path)
+
+
+def test_an_index_with_other_fields_in_the_full_part_is_rebuilt(kb_path, monkeypatch):
+    kb = load_kb(kb_path)
+    load_catalog(kb)
+    monkeypatch.setattr(cards, "FULL", ("raw_values", "lines"))
+    catalog = load_catalog(kb)
+    assert any("keeps other fields" in notice for notice in catalog.notices)
+    for entry in catalog.entries:
+        read = read_entry(entry.path, kb.root, kb.limits)
+        assert (entry.lines, entry.raw_values) == (read.lines, read.raw_values)
+    assert load_catalog(kb).notices == []
+
+
+def plain_outputs(cli, root: Path) -> dict[str, tuple[int, str, str]]:
+    entry_id = sorted(path.stem for path in iter_entry_files(root))[0]
+    found = {}
+    for args in (["list"], ["rfi", "list"], ["status"], ["show", entry_id]):
+        result = cli(*args, kb=root)
+        found[" ".join(args)] = (result.exit_code, result.stdout, result.stderr)
+    return found
+
+
+def test_plain_outputs_are_the_same_with_and_without_the_index(cli, git_kb):
+    kept = plain_outputs(cli, git_kb)  # builds it
+    assert kept["list"][0] == 0 and kept["list"][1].count("\n") >= 3
+    assert plain_outputs(cli, git_kb) == kept  # from the catalog
+    shutil.rmtree(git_kb / ".cacop")
+    assert plain_outputs(cli, git_kb) == kept  # a new index
+    shutil.rmtree(git_kb / ".cacop")
+    (git_kb / ".cacop").write_text("not a folder")  # no index can be used: the files are read
+    assert plain_outputs(cli, git_kb) == kept
+
+
+@pytest.mark.parametrize("args", [["list"], ["rfi", "list"], ["status"]])
+def test_the_commands_that_read_the_catalog_start_the_scan_early(kb_path, monkeypatch, args):
+    """They refresh the index as search does: the freshness scan runs in a second process
+    while the CLI loads, and their refresh takes it instead of scanning again."""
+    from kbtools import write_strategy
+
+    from cacop_cli import scan
+    from cacop_cli.index import build
+
+    load_catalog(load_kb(kb_path))
+    calls: list[int] = []
+    real = build.scan_entries
+    monkeypatch.setattr(build, "scan_entries", lambda root: calls.append(1) or real(root))
+    write_strategy(kb_path, "alpha-2024-early-scan", body="started before the CLI loaded\n")
+    scan.start_early([*args, "--kb", str(kb_path)])
+    catalog = load_catalog(load_kb(kb_path))
+    assert calls == [] and scan._early is None  # the early scan was taken, and saw the file
+    assert "alpha-2024-early-scan" in {entry.id for entry in catalog.entries}
+
+
+def test_every_field_of_a_card_is_in_one_part(kb_path):
+    """A field added to entry_card but to neither part would be dropped without a word."""
+    kb = load_kb(kb_path)
+    for path in iter_entry_files(kb_path):
+        kind, fields = cards.entry_card(read_entry(path, kb.root, kb.limits))
+        assert kind == cards.ENTRY
+        assert sorted(fields) == sorted({*cards.LEAN, *cards.FULL})
+        assert not set(cards.LEAN) & set(cards.FULL)
