@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 from typer.testing import CliRunner
 
 from cacop_cli.cli import app
@@ -15,7 +16,6 @@ from cacop_cli.cli import app
 # Real git for the sharing tests: git daemon, bare remotes and site clones, as fixtures.
 pytest_plugins = ["gitserver"]
 
-FILES = Path(__file__).parent / "files"
 REPO = Path(__file__).parent.parent
 TEST_SPEC = "cacop @ git+https://forge.invalid/psp/cacop.git@v0.1.0"
 

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-FILES = Path(__file__).parent / "files"
+from fixturefiles import FILES
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:

@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 from gitserver import analyst_site
 
 from cacop_cli.errors import ExitCode
 
-FILES = Path(__file__).parent / "files"
 TODAY = "2026-06-15"
 
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 
 from cacop_cli import community
 from cacop_cli.config import load_kb
 from cacop_cli.errors import ExitCode
 
-FILES = Path(__file__).parent / "files"
 TODAY = "2026-06-15"
 
 

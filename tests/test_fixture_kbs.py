@@ -7,11 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 from kbtools import no_traceback, snapshot
 
 from cacop_cli.errors import ExitCode
-
-FILES = Path(__file__).parent / "files"
 
 # file (relative to the KB) -> (line, fragment of the message) that `validate FILE` must print
 INVALID = {

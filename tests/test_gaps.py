@@ -14,12 +14,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 
 from cacop_cli.community import years_before
 from cacop_cli.errors import ExitCode
 from cacop_cli.render.community import PALETTE, heat_level
 
-FILES = Path(__file__).parent / "files"
 TODAY = "2026-06-15"
 SITES = ["alpha", "beta", "gamma", "delta", "epsilon"]
 MATRIX = {  # every entry (any type) counted once under each of its topics, by its site

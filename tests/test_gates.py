@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 from gitserver import analyst_site
 
 from cacop_cli.entries import parse_text
@@ -166,7 +167,7 @@ def test_gates_and_submit_work_with_no_network_at_all(tmp_path, cacop_exe):
     if probe.returncode != 0:
         pytest.skip("user namespaces are not available here")
     kb = tmp_path / "kb"
-    shutil.copytree(Path(__file__).parent / "files" / "valid", kb)
+    shutil.copytree(FILES / "valid", kb)
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "start"]):
         subprocess.run(["git", *args], cwd=kb, check=True, capture_output=True)
     analyst_site(kb)

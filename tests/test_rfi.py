@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 
 from cacop_cli import rfi
 from cacop_cli.config import load_kb
@@ -20,7 +21,6 @@ from cacop_cli.entries import read_entry
 from cacop_cli.errors import ExitCode
 from cacop_cli.models import EntryDraft
 
-FILES = Path(__file__).parent / "files"
 TODAY = "2026-06-15"
 RESPONSE_ID = re.compile(r"^alpha-20260615-[0-9a-f]{4}$")
 

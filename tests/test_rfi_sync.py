@@ -10,13 +10,14 @@ import subprocess
 import threading
 from pathlib import Path
 
+from fixturefiles import FILES
+
 from cacop_cli import rfi
 from cacop_cli.config import load_kb
 from cacop_cli.models import EntryDraft
 
 from conftest import git
 
-FILES = Path(__file__).parent / "files"
 RFI_ID = "beta-2026-federal-task-force-contacts"
 
 

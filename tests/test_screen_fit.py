@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 from ptytools import drain
 
 from cacop_cli.render.pager import pager_command, screen_lines
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 
-FILES = Path(__file__).parent / "files"
 TODAY = "2026-06-15"
 LONG_ID = "alpha-2025-nibin-lead-bulletin-for-investigators-in-every-district-weekly"
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[=>]")

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 from ptytools import drain
 
 from cacop_cli.errors import ExitCode
 
-FILES = Path(__file__).parent / "files"
 TODAY = "2026-06-15"
 QUERY = "pinnacle"  # every added entry says it, so `experts` and `search` find them all
 

@@ -10,14 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixturefiles import FILES
 from kbtools import no_traceback
 
 from cacop_cli.checks import FILE_CHECKS, template_prompts
 from cacop_cli.crosschecks import CROSS_CHECKS
 from cacop_cli.findings_cache import CACHE
 from cacop_cli.schemas import packaged_schema_dir
-
-FILES = Path(__file__).parent / "files"
 
 
 def write(kb: Path, rel: str, text: str) -> Path:

@@ -43,7 +43,12 @@ FRONTMATTERS = list(_frontmatters())
 
 
 @pytest.mark.parametrize(
-    "text", [text for _, text in FRONTMATTERS], ids=[str(p) for p, _ in FRONTMATTERS]
+    "text",
+    [text for _, text in FRONTMATTERS],
+    ids=[  # the same in every test process (each has its own copy of FILES)
+        (p.relative_to(FILES.parent) if p.is_relative_to(FILES) else p.relative_to(REPO)).as_posix()
+        for p, _ in FRONTMATTERS
+    ],
 )
 def test_fixture_frontmatter_reads_the_same_either_way(text):
     fast = _fast(text)
