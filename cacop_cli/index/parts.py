@@ -1,0 +1,273 @@
+"""A full build in parts: the entries split into parts of up to PART_ENTRIES, each part read
+and written as a Whoosh segment of its own, in as many worker processes as there are cores;
+the segments then go into one table of contents as they are, never merged.
+
+Each worker does the whole work of its entries (reading and parsing the file, the card,
+the analysis, the postings), so this process only hands out parts and draws the bar, and
+nothing is pickled to a job file and read back. A part's segment does not depend on which
+worker wrote it, nor when, and the segments are listed in the order of the parts: a build
+gives the same index however it was scheduled. docs/architecture.md, "Building".
+"""
+
+from __future__ import annotations
+
+import itertools
+import marshal
+import multiprocessing
+import os
+import pickle
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import CacopError
+from .analysis import STEMS
+from .cards import Cards
+from .whoosh_internals import finish_segment
+
+# Entries per part. A part's postings stay in memory until its segment is written (Whoosh's
+# estimate: ~160 bytes each, ~900 per entry: ~360 MB at 2,500; resident about the same).
+# At least build.SMALL_SEGMENT, so the background merge leaves a build's segments alone.
+PART_ENTRIES = 2_500
+# What one writer may hold in memory before Whoosh spills postings to run files (and reads
+# them all back: a third more work): a part's worth, less where memory is short.
+PART_LIMIT_MB = 512
+SMALLEST_LIMIT_MB = 64
+
+Progress = Callable[[int, int], None]
+DocumentMaker = Callable[[str], "dict[str, Any] | str"]
+
+
+@dataclass
+class Part:
+    """What writing one part gives."""
+
+    segment: Any  # None when no entry of the part could be read
+    added: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> "line: message"
+    cards: bytes = b""  # marshal of (cards, bodies, complete): keeps the cards' shared texts
+    stems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Built:
+    """The parts of a build, joined: its segments in order, counts, cards and what failed."""
+
+    segments: list[Any]
+    added: int
+    skipped: dict[str, str]
+    cards: Cards
+
+
+def split(paths: list[str], procs: int) -> list[list[str]]:
+    """`paths` in consecutive parts of near-equal size: at least one per process, none over
+    PART_ENTRIES."""
+    count = max(procs, -(-len(paths) // PART_ENTRIES), 1)
+    size = -(-len(paths) // count) or 1
+    return [paths[start : start + size] for start in range(0, len(paths), size)] or [[]]
+
+
+def limit_mb(procs: int) -> int:
+    """Each writer's in-memory limit: a part's worth, but all writers together at most half
+    of the memory available now (a build must not push a laptop into swap)."""
+    available = _available_bytes()
+    if available is None:
+        return PART_LIMIT_MB
+    share = available // (2 * procs) // (1024 * 1024)
+    return max(SMALLEST_LIMIT_MB, min(PART_LIMIT_MB, share))
+
+
+def _available_bytes() -> int | None:
+    try:  # Linux: what can be had without swapping, page cache included
+        with open("/proc/meminfo", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # elsewhere on POSIX: free pages only (an underestimate)
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def write_part(
+    index: Any,
+    make_document: DocumentMaker,
+    paths: list[str],
+    limitmb: int,
+    done: Callable[[int], None],
+) -> Part:
+    """Read and index `paths` as one new segment of `index` (not committed)."""
+    writer = index.writer(limitmb=limitmb)
+    cards = Cards()
+    part = Part(segment=None)
+    try:
+        for number, path in enumerate(paths, 1):
+            document = make_document(path)
+            cards.add(path, document)
+            if isinstance(document, str):
+                part.skipped[path] = str(document)
+            else:
+                writer.add_document(**document)
+                part.added += 1
+            done(number)
+        part.segment = finish_segment(writer)
+    except BaseException:
+        writer.cancel()
+        raise
+    part.cards = marshal.dumps((cards.cards, cards.bodies, cards.complete))
+    return part
+
+
+def write_parts(
+    index: Any,
+    paths: list[str],
+    make_document: DocumentMaker,
+    progress: Progress | None,
+    procs: int,
+) -> Built:
+    """Every entry of `paths` written into segments of `index`, in `procs` processes (this
+    one, if 1 or where processes cannot be forked)."""
+    if procs > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        procs = 1  # the document maker is a closure: a spawned process could not have it
+    parts = split(paths, procs)
+    limitmb = limit_mb(min(procs, len(parts)))
+    if procs == 1 or len(parts) == 1:
+        written, base = [], 0
+        for part_paths in parts:
+
+            def done(number: int, base: int = base) -> None:
+                if progress:
+                    progress(base + number, len(paths))
+
+            written.append(write_part(index, make_document, part_paths, limitmb, done))
+            base += len(part_paths)
+    else:
+        written = _in_workers(index, parts, make_document, progress, procs, limitmb)
+    return _joined(written)
+
+
+def _joined(written: list[Part]) -> Built:
+    cards = Cards()
+    skipped: dict[str, str] = {}
+    for part in written:
+        held, bodies, complete = marshal.loads(part.cards)
+        cards.cards.update(held)
+        cards.bodies.update(bodies)
+        cards.complete = cards.complete and complete
+        skipped.update(part.skipped)
+        STEMS.update(part.stems)
+    segments = [part.segment for part in written if part.segment is not None]
+    return Built(segments, sum(part.added for part in written), skipped, cards)
+
+
+def _in_workers(
+    index: Any,
+    parts: list[list[str]],
+    make_document: DocumentMaker,
+    progress: Progress | None,
+    procs: int,
+    limitmb: int,
+) -> list[Part]:
+    """The parts written by `procs` forked workers, each taking the next part when done with
+    one. Their progress is read from shared counters (one per part) every tenth of a second."""
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("fork")
+    ticket = context.Value("i", 0)  # the next part to take, under its lock
+    counts = context.RawArray("q", len(parts))  # entries done, per part: one writer each
+    total = sum(len(part) for part in parts)
+    workers, receivers = [], []
+    parent = os.getpid()
+    try:
+        for _ in range(min(procs, len(parts))):
+            receive, send = context.Pipe(duplex=False)
+            worker = context.Process(
+                target=_work,
+                args=(index, make_document, parts, limitmb, ticket, counts, send, parent),
+                daemon=True,
+            )
+            worker.start()
+            send.close()
+            workers.append(worker)
+            receivers.append(receive)
+        written: dict[int, Part] = {}
+        shown = -1
+        open_ends = list(receivers)
+        while open_ends:
+            for end in wait(open_ends, timeout=0.1):
+                try:
+                    kind, number, value = end.recv()
+                except EOFError:
+                    open_ends.remove(end)
+                    continue
+                if kind == "error":
+                    raise value
+                written[number] = value
+            now = sum(counts)
+            if progress and now != shown:
+                progress(now, total)
+                shown = now
+        if len(written) != len(parts):  # a worker died (killed, or out of memory)
+            codes = [worker.exitcode for worker in workers]
+            raise CacopError(
+                f"a process writing the index ended before its part was done (exit codes "
+                f"{codes}); run `cacop index --rebuild` again"
+            )
+        return [written[number] for number in range(len(parts))]
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+        for end in receivers:
+            end.close()
+
+
+def _work(
+    index: Any,
+    make_document: DocumentMaker,
+    parts: list[list[str]],
+    limitmb: int,
+    ticket: Any,
+    counts: Any,
+    send: Any,
+    parent: int,
+) -> None:
+    """A worker: parts until none are left, each sent back as ("part", number, Part); a
+    failure as ("error", number, exception). Ctrl-C is the parent's to handle; a worker
+    whose parent is gone stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    STEMS.clear()  # what this worker met, sent back with each part for the stem file
+    while True:
+        with ticket.get_lock():
+            number = ticket.value
+            ticket.value += 1
+        if number >= len(parts):
+            break
+
+        def done(entries: int, number: int = number) -> None:
+            counts[number] = entries
+            if os.getppid() != parent:
+                os._exit(1)
+
+        known = len(STEMS)
+        try:
+            part = write_part(index, make_document, parts[number], limitmb, done)
+            part.stems = dict(itertools.islice(STEMS.items(), known, None))  # new ones
+        except BaseException as error:  # noqa: BLE001 - every failure goes to the parent
+            send.send(("error", number, _portable(error)))
+            break
+        send.send(("part", number, part))
+    send.close()
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The exception itself if it survives pickling, else one that says what it was."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
