@@ -37,6 +37,7 @@ from .locks import (
     write_lock,
     write_refused,
 )
+from .parts import write_parts
 from .record import (
     RECORD,
     STATE_DIR,
@@ -47,7 +48,6 @@ from .record import (
     scan_digest,
     write_record,
 )
-from .parts import write_parts
 from .whoosh_internals import commit_segments, latest_toc, pinned_index, segments
 from .whoosh_internals import storage as whoosh_storage
 

@@ -24,16 +24,14 @@ from typing import Any
 from ..errors import CacopError
 from .analysis import STEMS
 from .cards import Cards
-from .whoosh_internals import finish_segment
+from .whoosh_internals import finish_segment, part_writer
 
-# Entries per part. A part's postings stay in memory until its segment is written (Whoosh's
-# estimate: ~160 bytes each, ~900 per entry: ~360 MB at 2,500; resident about the same).
-# At least build.SMALL_SEGMENT, so the background merge leaves a build's segments alone.
+# Entries per part, at most. A part's postings stay in memory until its segment is written:
+# about ENTRY_KB per entry (~900 postings of ~160 bytes), so ~370 MB at 2,500. At least
+# build.SMALL_SEGMENT, so the background merge leaves a build's segments alone.
 PART_ENTRIES = 2_500
-# What one writer may hold in memory before Whoosh spills postings to run files (and reads
-# them all back: a third more work): a part's worth, less where memory is short.
-PART_LIMIT_MB = 512
-SMALLEST_LIMIT_MB = 64
+ENTRY_KB = 150
+SMALLEST_PART = 200
 
 Progress = Callable[[int, int], None]
 DocumentMaker = Callable[[str], "dict[str, Any] | str"]
@@ -60,22 +58,22 @@ class Built:
     cards: Cards
 
 
-def split(paths: list[str], procs: int) -> list[list[str]]:
+def split(paths: list[str], procs: int, most: int) -> list[list[str]]:
     """`paths` in consecutive parts of near-equal size: at least one per process, none over
-    PART_ENTRIES."""
-    count = max(procs, -(-len(paths) // PART_ENTRIES), 1)
+    `most`."""
+    count = max(procs, -(-len(paths) // most), 1)
     size = -(-len(paths) // count) or 1
     return [paths[start : start + size] for start in range(0, len(paths), size)] or [[]]
 
 
-def limit_mb(procs: int) -> int:
-    """Each writer's in-memory limit: a part's worth, but all writers together at most half
-    of the memory available now (a build must not push a laptop into swap)."""
+def part_size(procs: int) -> int:
+    """Entries per part: PART_ENTRIES, or fewer where the writers' postings together would
+    take over half of the memory available now (a build must not push a laptop into swap)."""
     available = _available_bytes()
     if available is None:
-        return PART_LIMIT_MB
-    share = available // (2 * procs) // (1024 * 1024)
-    return max(SMALLEST_LIMIT_MB, min(PART_LIMIT_MB, share))
+        return PART_ENTRIES
+    fits = available // 2 // procs // (ENTRY_KB * 1024)
+    return min(PART_ENTRIES, max(SMALLEST_PART, fits))
 
 
 def _available_bytes() -> int | None:
@@ -96,11 +94,10 @@ def write_part(
     index: Any,
     make_document: DocumentMaker,
     paths: list[str],
-    limitmb: int,
-    done: Callable[[int], None],
+        done: Callable[[int], None],
 ) -> Part:
     """Read and index `paths` as one new segment of `index` (not committed)."""
-    writer = index.writer(limitmb=limitmb)
+    writer = part_writer(index)
     cards = Cards()
     part = Part(segment=None)
     try:
@@ -132,8 +129,7 @@ def write_parts(
     one, if 1 or where processes cannot be forked)."""
     if procs > 1 and "fork" not in multiprocessing.get_all_start_methods():
         procs = 1  # the document maker is a closure: a spawned process could not have it
-    parts = split(paths, procs)
-    limitmb = limit_mb(min(procs, len(parts)))
+    parts = split(paths, procs, part_size(procs))
     if procs == 1 or len(parts) == 1:
         written, base = [], 0
         for part_paths in parts:
@@ -142,10 +138,10 @@ def write_parts(
                 if progress:
                     progress(base + number, len(paths))
 
-            written.append(write_part(index, make_document, part_paths, limitmb, done))
+            written.append(write_part(index, make_document, part_paths, done))
             base += len(part_paths)
     else:
-        written = _in_workers(index, parts, make_document, progress, procs, limitmb)
+        written = _in_workers(index, parts, make_document, progress, procs)
     return _joined(written)
 
 
@@ -169,8 +165,7 @@ def _in_workers(
     make_document: DocumentMaker,
     progress: Progress | None,
     procs: int,
-    limitmb: int,
-) -> list[Part]:
+    ) -> list[Part]:
     """The parts written by `procs` forked workers, each taking the next part when done with
     one. Their progress is read from shared counters (one per part) every tenth of a second."""
     from multiprocessing.connection import wait
@@ -186,7 +181,7 @@ def _in_workers(
             receive, send = context.Pipe(duplex=False)
             worker = context.Process(
                 target=_work,
-                args=(index, make_document, parts, limitmb, ticket, counts, send, parent),
+                args=(index, make_document, parts, ticket, counts, send, parent),
                 daemon=True,
             )
             worker.start()
@@ -230,8 +225,7 @@ def _work(
     index: Any,
     make_document: DocumentMaker,
     parts: list[list[str]],
-    limitmb: int,
-    ticket: Any,
+        ticket: Any,
     counts: Any,
     send: Any,
     parent: int,
@@ -255,7 +249,7 @@ def _work(
 
         known = len(STEMS)
         try:
-            part = write_part(index, make_document, parts[number], limitmb, done)
+            part = write_part(index, make_document, parts[number], done)
             part.stems = dict(itertools.islice(STEMS.items(), known, None))  # new ones
         except BaseException as error:  # noqa: BLE001 - every failure goes to the parent
             send.send(("error", number, _portable(error)))

@@ -36,6 +36,7 @@ test_only_whoosh_internals_reads_whooshs_private_attributes holds it so in index
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,42 @@ class _LengthsOnce:
             return table[data[docnum] if docnum < size else missing]
 
         return length
+
+
+def part_writer(index: Any) -> Any:
+    """A writer for one part of a build (index.parts): Whoosh's own, with its postings kept
+    grouped by term as they come (`_PostingsByTerm`) instead of in one list sorted at the
+    end, which took a fifth of writing a segment (a tuple sort of ~900 postings per entry).
+    Nothing spills to run files: a part is kept small enough to fit in memory instead."""
+    writer = index.writer()
+    writer.pool = _PostingsByTerm(writer.pool)
+    return writer
+
+
+class _PostingsByTerm:
+    """Whoosh's posting pool (add, iter_postings, cleanup, fieldnames) as a dict of lists by
+    (field, term): a writer numbers its documents in order, so each list is in order, and
+    only the terms are sorted. The same postings in the same order as Whoosh's pool."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.fieldnames = pool.fieldnames
+        self.terms: dict[tuple[str, bytes], list[Any]] = {}
+
+    def add(self, item: tuple[Any, ...]) -> None:
+        key = item[0], item[1]
+        found = self.terms.get(key)
+        if found is None:
+            self.terms[key] = [item]
+            self.fieldnames.add(item[0])
+        else:
+            found.append(item)
+
+    def iter_postings(self) -> Iterator[tuple[Any, ...]]:
+        terms = self.terms
+        for key in sorted(terms):
+            yield from terms[key]
+
+    def cleanup(self) -> None:
+        self.terms = {}
+        self.pool.cleanup()
