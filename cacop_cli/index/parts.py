@@ -94,7 +94,7 @@ def write_part(
     index: Any,
     make_document: DocumentMaker,
     paths: list[str],
-        done: Callable[[int], None],
+    done: Callable[[int], None],
 ) -> Part:
     """Read and index `paths` as one new segment of `index` (not committed)."""
     writer = part_writer(index)
@@ -165,7 +165,7 @@ def _in_workers(
     make_document: DocumentMaker,
     progress: Progress | None,
     procs: int,
-    ) -> list[Part]:
+) -> list[Part]:
     """The parts written by `procs` forked workers, each taking the next part when done with
     one. Their progress is read from shared counters (one per part) every tenth of a second."""
     from multiprocessing.connection import wait
@@ -225,7 +225,7 @@ def _work(
     index: Any,
     make_document: DocumentMaker,
     parts: list[list[str]],
-        ticket: Any,
+    ticket: Any,
     counts: Any,
     send: Any,
     parent: int,

@@ -273,9 +273,8 @@ class _LengthsOnce:
 
 
 def part_writer(index: Any) -> Any:
-    """A writer for one part of a build (index.parts): Whoosh's own, with its postings kept
-    grouped by term as they come (`_PostingsByTerm`) instead of in one list sorted at the
-    end, which took a fifth of writing a segment (a tuple sort of ~900 postings per entry).
+    """A writer for one part of a build (index.parts): Whoosh's own, with a leaner posting
+    pool (`_PostingsByTerm`): at 1,000 entries its add and write 10.4-11.3 -> 9.4-9.9 s CPU.
     Nothing spills to run files: a part is kept small enough to fit in memory instead."""
     writer = index.writer()
     writer.pool = _PostingsByTerm(writer.pool)
@@ -283,29 +282,27 @@ def part_writer(index: Any) -> Any:
 
 
 class _PostingsByTerm:
-    """Whoosh's posting pool (add, iter_postings, cleanup, fieldnames) as a dict of lists by
-    (field, term): a writer numbers its documents in order, so each list is in order, and
-    only the terms are sorted. The same postings in the same order as Whoosh's pool."""
+    """Whoosh's posting pool (add, iter_postings, cleanup, fieldnames) without its work per
+    posting: `add` is the list's own append (Whoosh's estimates each posting's size, in
+    Python), and the postings are put in order by two stable sorts on one C key each
+    (term, then field) instead of one sort comparing tuples. A writer numbers its documents
+    in order, so a term's postings stay in document order: the same order as Whoosh's."""
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
         self.fieldnames = pool.fieldnames
-        self.terms: dict[tuple[str, bytes], list[Any]] = {}
-
-    def add(self, item: tuple[Any, ...]) -> None:
-        key = item[0], item[1]
-        found = self.terms.get(key)
-        if found is None:
-            self.terms[key] = [item]
-            self.fieldnames.add(item[0])
-        else:
-            found.append(item)
+        self.postings: list[tuple[Any, ...]] = []
+        self.add = self.postings.append
 
     def iter_postings(self) -> Iterator[tuple[Any, ...]]:
-        terms = self.terms
-        for key in sorted(terms):
-            yield from terms[key]
+        from operator import itemgetter
+
+        postings = self.postings
+        postings.sort(key=itemgetter(1))
+        postings.sort(key=itemgetter(0))
+        self.fieldnames.update(map(itemgetter(0), postings))
+        return iter(postings)
 
     def cleanup(self) -> None:
-        self.terms = {}
+        self.postings.clear()
         self.pool.cleanup()
