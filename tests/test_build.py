@@ -3,7 +3,12 @@ part, in this process, does."""
 
 from __future__ import annotations
 
+import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +100,43 @@ def assert_progress(calls: list[tuple[int, int]]) -> None:
     done = [count for count, _ in calls]
     assert done == sorted(done) and calls[-1] == (ENTRIES, ENTRIES)
     assert {total for _, total in calls} == {ENTRIES}
+
+
+KILLED_BUILD = (
+    "import sys; from pathlib import Path; from cacop_cli import search; "
+    "from cacop_cli.config import load_kb; from cacop_cli.index import build, parts; "
+    "build.PARALLEL_FROM = 1; parts.PART_ENTRIES = 30; "
+    "search.rebuild(load_kb(Path(sys.argv[1])))"
+)
+
+
+@pytest.mark.slow
+def test_a_parallel_build_killed_at_random_moments_leaves_the_live_index(
+    generated, tmp_path, monkeypatch
+):
+    """SIGKILL of the process that hands out the parts: its workers stop, the live index
+    still answers, and the next build equals a build in one part."""
+    serial, _ = built(generated, tmp_path / "serial", False, monkeypatch)
+    root, _ = built(generated, tmp_path / "killed", False, monkeypatch)
+    before = held(root)
+    command = [sys.executable, "-c", KILLED_BUILD, str(root)]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    duration = time.perf_counter() - started
+    rng = random.Random(11)
+    for _ in range(5):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3 * duration, 0.95 * duration))  # start-up is the first part
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert held(root) == before
+    time.sleep(1)  # the orphaned workers notice, at their next entry, and stop
+    monkeypatch.setattr(index_parts, "PART_ENTRIES", 30)
+    monkeypatch.setattr(index_build, "PARALLEL_FROM", 1)
+    search.rebuild(load_kb(root))
+    assert segment_count(root) == 7
+    assert held(root) == held(serial)
+    state = root / ".cacop"
+    left = sorted(path.name for path in state.iterdir() if path.is_dir() and path.name != "extract")
+    assert len(left) == 1 and left[0].startswith("gen-"), left
+    assert not [path for path in (root / ".cacop" / left[0]).iterdir() if path.is_dir()]

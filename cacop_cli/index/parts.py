@@ -179,15 +179,15 @@ def _in_workers(
     try:
         for _ in range(min(procs, len(parts))):
             receive, send = context.Pipe(duplex=False)
+            receivers.append(receive)
             worker = context.Process(
                 target=_work,
-                args=(index, make_document, parts, ticket, counts, send, parent),
+                args=(index, make_document, parts, ticket, counts, send, parent, receivers[:]),
                 daemon=True,
             )
             worker.start()
             send.close()
             workers.append(worker)
-            receivers.append(receive)
         written: dict[int, Part] = {}
         shown = -1
         open_ends = list(receivers)
@@ -229,11 +229,16 @@ def _work(
     counts: Any,
     send: Any,
     parent: int,
+    inherited: list[Any],
 ) -> None:
     """A worker: parts until none are left, each sent back as ("part", number, Part); a
     failure as ("error", number, exception). Ctrl-C is the parent's to handle; a worker
-    whose parent is gone stops."""
+    whose parent is gone stops. `inherited`: the parent's ends of the pipes so far (this one's
+    too), closed here, or a killed parent would leave workers blocked on a full pipe (with
+    the write lock, which every worker inherits) instead of failing to send."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for end in inherited:
+        end.close()
     STEMS.clear()  # what this worker met, sent back with each part for the stem file
     while True:
         with ticket.get_lock():
