@@ -253,17 +253,23 @@ def _work(
         def done(entries: int, number: int = number) -> None:
             counts[number] = entries
             if os.getppid() != parent:
-                os._exit(1)
+                raise _Orphaned
 
         known = len(STEMS)
         try:
             part = write_part(index, make_document, parts[number], done)
             part.stems = dict(itertools.islice(STEMS.items(), known, None))  # new ones
+        except _Orphaned:  # no one to send to; the folder is removed by the next build
+            return
         except BaseException as error:  # noqa: BLE001 - every failure goes to the parent
             send.send(("error", number, _portable(error)))
             break
         send.send(("part", number, part))
     send.close()
+
+
+class _Orphaned(Exception):
+    """The parent of a worker is gone (killed): the worker stops."""
 
 
 def _portable(error: BaseException) -> BaseException:
