@@ -11,6 +11,7 @@ gives the same index however it was scheduled. docs/architecture.md, "Building".
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import marshal
 import multiprocessing
@@ -115,7 +116,8 @@ def write_part(
             done(number)
         part.segment = finish_segment(writer)
     except BaseException:
-        writer.cancel()
+        with contextlib.suppress(Exception):  # a writer its own failure closed can't cancel
+            writer.cancel()
         raise
     part.cards = marshal.dumps((cards.cards, cards.bodies, cards.complete))
     return part
