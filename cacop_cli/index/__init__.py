@@ -32,6 +32,7 @@ The package, module by module:
     locks             write, read and swap locks; a refused write explained
     build             rebuild, update (refresh), merge; entries as documents
     cards             the catalog kept with each generation: what `load_catalog` reads
+    parts             a full build in parts, written by one worker process per core
     searcher          Searcher: our query tree compiled, scored, counted
     facets            the per-document facet table
     whoosh_internals  every line that reads Whoosh's private attributes, and why

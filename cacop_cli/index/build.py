@@ -25,7 +25,7 @@ from ..scan import RACY, scan_entries, settled
 from ..scan import dump as dump_scan
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
-from .cards import CARD_KEY, Cards, Unreadable, entry_card
+from .cards import CARD_KEY, Unreadable, entry_card
 from .cards import previous as previous_cards
 from .facets import FACETS, write_facets
 from .locks import (
@@ -37,6 +37,7 @@ from .locks import (
     write_lock,
     write_refused,
 )
+from .parts import write_parts
 from .record import (
     RECORD,
     STATE_DIR,
@@ -47,7 +48,7 @@ from .record import (
     scan_digest,
     write_record,
 )
-from .whoosh_internals import latest_toc, pinned_index, segments
+from .whoosh_internals import commit_segments, latest_toc, pinned_index, segments
 from .whoosh_internals import storage as whoosh_storage
 
 if TYPE_CHECKING:
@@ -55,14 +56,7 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.marshal"  # path -> [size, mtime_ns]; marshal loads 2x faster than JSON
 OLD_MANIFEST = "manifest.json"  # indexes written before marshal hold this: still read
-PARALLEL_FROM = 1_000  # entries: a rebuild this large uses two writer processes
-# How much of its postings (by Whoosh's estimate, ~160 bytes each, ~900 per entry) a
-# rebuild's writer keeps in memory. Past it, Whoosh pickles every posting to a temporary
-# run file and reads them all back to merge them: at 128 MB (what this was) every rebuild
-# of over ~900 entries per writer did so, and half of the work of adding documents was
-# that. With 1,024, each of two writers keeps ~7,000 entries' postings (~1 GB resident)
-# and a rebuild of 10,000 never spills (docs/architecture.md, "Building").
-REBUILD_LIMIT_MB = 1_024
+PARALLEL_FROM = 1_000  # entries: a rebuild this large is written by one process per core
 # An update writes a small segment of its own and never merges (Whoosh merges term by
 # term, in Python: 8-18 s at 10k). Once this many small segments (under SMALL_SEGMENT
 # documents) have gathered, merge() joins them, in a detached process (see merge()).
@@ -131,28 +125,15 @@ def _rebuild_locked(
     scan = scan_entries(root)
     paths = sorted(scan)
     report = UpdateReport(rebuilt=True, reason=reason, first_use=first_use)
-    writer = None
     try:
         building.mkdir()
-        index = whoosh_storage(building).create_index(schema(), indexname=INDEX_NAME)
-        # Large builds use two processes, each writing its own segments (multisegment skips
-        # the final merge, 35-40% of a plain build's time; docs/architecture.md).
-        # Small ones don't fork.
-        procs = min(2, os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
-        options = {"procs": procs, "multisegment": True} if procs > 1 else {}
-        writer = index.writer(limitmb=REBUILD_LIMIT_MB, **options)
-        cards = Cards()
-        for done, path in enumerate(paths, 1):
-            document = make_document(path)
-            cards.add(path, document)
-            if isinstance(document, str):
-                report.skipped[path] = document
-            else:
-                writer.add_document(**document)
-                report.added += 1
-            if progress:
-                progress(done, len(paths))
-        writer.commit()
+        index = whoosh_storage(building, own_temp=True).create_index(schema(), INDEX_NAME)
+        # Large builds are split into parts, each written as a segment of its own by one of
+        # as many processes as there are cores (parts.py; docs/architecture.md, "Building").
+        procs = (os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM else 1
+        built = write_parts(index, paths, make_document, progress, procs)
+        commit_segments(index, built.segments)
+        report.added, report.skipped, cards = built.added, built.skipped, built.cards
         _write_manifest(building, scan)
         cards.write(building)
         toc = latest_toc(building)
@@ -162,9 +143,6 @@ def _rebuild_locked(
         generation = f"gen-{token}"
         os.rename(building, state / generation)
     except BaseException:
-        if writer is not None:
-            with contextlib.suppress(Exception):  # a writer its own failure closed can't cancel
-                writer.cancel()
         shutil.rmtree(building, ignore_errors=True)  # on a full disk, give the space back
         raise
     record = Record(

@@ -36,6 +36,7 @@ test_only_whoosh_internals_reads_whooshs_private_attributes holds it so in index
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,23 @@ class _HeldByCacop:
         return None
 
 
-def storage(folder: Path, readonly: bool = False) -> Any:
+def storage(folder: Path, readonly: bool = False, own_temp: bool = False) -> Any:
     """Whoosh's FileStorage for `folder`: without mmap (see docs/architecture.md) and with
-    its locks left to cacop's."""
+    its locks left to cacop's. `own_temp`: each process's writer has a temporary folder
+    (its column files, and where postings spill) of its own, not "MAIN.tmp": writers in
+    several processes at once in one folder (a build's parts) would otherwise share it,
+    and the first to finish would remove it under the others. One process runs one writer
+    at a time."""
+    import os
+
     from whoosh.filedb.filestore import FileStorage
 
     class Storage(FileStorage):
         def lock(self, name: str) -> _HeldByCacop:
             return _HeldByCacop()
+
+        def temp_storage(self, name: str | None = None) -> Any:
+            return super().temp_storage(f"{os.getpid()}-{name}" if own_temp and name else name)
 
     return Storage(str(folder), supports_mmap=False, readonly=readonly)
 
@@ -199,3 +209,100 @@ def lengths_in_memory(reader: Any) -> None:
                     perdoc._readers[_lenfield(name)] = _Lengths(data, column._default)
     except (ImportError, AttributeError, TypeError):
         pass
+
+
+def finish_segment(writer: Any) -> Any | None:
+    """Write out the new segment of a writer without committing a table of contents, as
+    Whoosh's multi-process writer has its sub-writers do (`_finalize_segment`), with the
+    field lengths read once (`_LengthsOnce`) instead of a seek and read per posting (a
+    fifth of writing the postings). The segment, or None if no document was added."""
+    if not writer._added:
+        writer._close_segment()
+        writer._finish()
+        return None
+    writer.perdocwriter.close()
+    lengths = writer.per_document_reader() if writer.codec.length_stats else None
+    postings = writer.pool.iter_postings()
+    writer.fieldwriter.add_postings(writer.schema, lengths and _LengthsOnce(lengths), postings)
+    writer.fieldwriter.close()
+    if lengths:
+        lengths.close()
+    writer._close_segment()
+    writer._assemble_segment()
+    segment = writer.get_segment()
+    writer._finish()
+    return segment
+
+
+def commit_segments(index: Any, written: list[Any]) -> None:
+    """Make `written` (segments of `index` from finish_segment) its next generation, as they
+    are: no merge (Whoosh's multi-process writer with multisegment=True does the same)."""
+    writer = index.writer()
+    writer._close_segment()  # its own new segment, empty: never listed
+    writer._commit_toc(written)
+    writer._finish()
+
+
+class _LengthsOnce:
+    """A per-document reader's field lengths, each field's column read into memory once."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+
+    def doc_field_length_reader(self, name: str, default: int = 0) -> Any:
+        from whoosh.util.numeric import byte_to_length
+
+        try:
+            from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+            column = self.reader._cached_reader(_lenfield(name), LENGTHS_COLUMN)
+            if column is None or column._fixedlen != 1 or column._reverse:
+                raise TypeError(name)
+            data = column._dbfile.get(column._basepos, column._count)
+            missing = column._default
+        except (ImportError, AttributeError, TypeError):
+            return self.reader.doc_field_length_reader(name, default)
+        # as Whoosh's own reader: a zero byte gives None
+        table = [None, *(byte_to_length(byte) for byte in range(1, 256))]
+        size = len(data)
+
+        def length(docnum: int) -> int | None:
+            return table[data[docnum] if docnum < size else missing]
+
+        return length
+
+
+def part_writer(index: Any) -> Any:
+    """A writer for one part of a build (index.parts): Whoosh's own, with a leaner posting
+    pool (`_PostingsByTerm`): at 1,000 entries its add and write 10.4-11.3 -> 9.4-9.9 s CPU.
+    Nothing spills to run files: a part is kept small enough to fit in memory instead."""
+    writer = index.writer()
+    writer.pool = _PostingsByTerm(writer.pool)
+    return writer
+
+
+class _PostingsByTerm:
+    """Whoosh's posting pool (add, iter_postings, cleanup, fieldnames) without its work per
+    posting: `add` is the list's own append (Whoosh's estimates each posting's size, in
+    Python), and the postings are put in order by two stable sorts on one C key each
+    (term, then field) instead of one sort comparing tuples. A writer numbers its documents
+    in order, so a term's postings stay in document order: the same order as Whoosh's."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.fieldnames = pool.fieldnames
+        self.postings: list[tuple[Any, ...]] = []
+        self.add = self.postings.append
+
+    def iter_postings(self) -> Iterator[tuple[Any, ...]]:
+        from operator import itemgetter
+
+        postings = self.postings
+        postings.sort(key=itemgetter(1))
+        postings.sort(key=itemgetter(0))
+        self.fieldnames.update(map(itemgetter(0), postings))
+        return iter(postings)
+
+    def cleanup(self) -> None:
+        self.postings.clear()
+        self.pool.cleanup()
