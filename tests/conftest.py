@@ -21,6 +21,15 @@ TEST_SPEC = "cacop @ git+https://forge.invalid/psp/cacop.git@v0.1.0"
 
 
 @pytest.fixture(autouse=True)
+def pristine_fixtures():
+    """Each test starts from fixture KBs without a `.cacop/`: a command run on one in place
+    (even at collection: load_kb keeps sites.yaml checked) would otherwise hand its index
+    or caches to every later copy of that fixture in this process."""
+    for folder in FILES.glob("*/.cacop"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
 def stable_environment(tmp_path_factory, monkeypatch):
     """Stable output and an isolated git identity; no user settings leak in."""
     home = tmp_path_factory.mktemp("home")

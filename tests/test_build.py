@@ -56,9 +56,10 @@ def held(root: Path) -> dict:
         answers[query] = (result.total, hits, result.facets)
     every = search.search(kb, "", type="rfi", limit=1000, facets=True)  # a filter, no words
     answers["--type rfi"] = (every.total, sorted(hit.id for hit in every.hits), every.facets)
-    cards, bodies = index_cards.load(root)
+    cards, full, bodies = index_cards.load(root)
     return {
         "cards": list(cards.items()),  # in the order the catalog lists them
+        "full": full(),
         "bodies": bodies(),
         "documents": sorted(snapshot["documents"], key=lambda document: document["path"]),
         "words": snapshot["words"],
