@@ -219,8 +219,12 @@ def _in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Calla
 
 CONFIG_NAME = "cacop.yaml"
 # The commands that bring the index up to date first: search, and those that read the
-# catalog kept with it (`rfi` is every rfi command: those that write only leave a core busy).
-REFRESHING = ("search", "index", "similar", "list", "rfi", "status")
+# catalog kept with it (`rfi` is every rfi command: those that write only leave a core busy;
+# `validate --no-cache` reads the files, and leaves it busy too).
+REFRESHING = (
+    "search", "index", "similar", "list", "rfi", "status", "gaps", "experts", "digest",
+    "validate",
+)  # fmt: skip
 _early: tuple[str, Callable[[], Any]] | None = None
 
 

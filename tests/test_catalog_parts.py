@@ -142,7 +142,10 @@ def test_plain_outputs_are_the_same_with_and_without_the_index(cli, git_kb):
     assert plain_outputs(cli, git_kb) == kept
 
 
-@pytest.mark.parametrize("args", [["list"], ["rfi", "list"], ["status"]])
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["rfi", "list"], ["status"], ["gaps"], ["experts", "x"], ["digest"], ["validate"]],
+)
 def test_the_commands_that_read_the_catalog_start_the_scan_early(kb_path, monkeypatch, args):
     """They refresh the index as search does: the freshness scan runs in a second process
     while the CLI loads, and their refresh takes it instead of scanning again."""
