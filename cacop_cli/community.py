@@ -488,27 +488,28 @@ def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> 
         return {}
     found: dict[str, dt.date] = {}
     if gitrepo.is_repository(kb.root):
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(2) as pool:  # the history, while the two others answer
-            logged = pool.submit(
-                gitrepo.run_git, kb.root, "log", f"--since={since.isoformat()} 00:00:00",
-                "--format=%x01%cs", "--name-only", "--relative", "-G",
-                r"^status:[[:space:]]*['\"]?closed", "--", *paths,
-            )  # fmt: skip
-            changed = gitrepo.run_git(
-                kb.root, "diff", "HEAD", "--name-only", "--relative", "--", *paths
-            )
-            added = gitrepo.run_git(
-                kb.root, "ls-files", "--others", "--exclude-standard", "--", *paths
-            )
-            log = logged.result()
+        log = gitrepo.run_git(
+            kb.root,
+            "log",
+            f"--since={since.isoformat()} 00:00:00",
+            "--format=%x01%cs",
+            "--name-only",
+            "--relative",
+            "-G",
+            r"^status:[[:space:]]*['\"]?closed",
+            "--",
+            *paths,
+        )
         when: dt.date | None = None
         for line in log.stdout.splitlines() if log.returncode == 0 else ():
             if line.startswith("\x01"):
                 when = entry_date(line[1:].strip())
             elif line in paths and when and line not in found:
                 found[line] = when
+        changed = gitrepo.run_git(
+            kb.root, "diff", "HEAD", "--name-only", "--relative", "--", *paths
+        )
+        added = gitrepo.run_git(kb.root, "ls-files", "--others", "--exclude-standard", "--", *paths)
         for result in (changed, added):  # paths relative to kb.root, like `paths`
             for name in result.stdout.splitlines() if result.returncode == 0 else ():
                 if name in paths:
