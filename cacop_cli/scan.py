@@ -219,8 +219,8 @@ def _in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Calla
 
 CONFIG_NAME = "cacop.yaml"
 # The commands that bring the index up to date first: search, and those that read the
-# catalog kept with it (`rfi` is every rfi command: those that write only leave a core busy;
-# `validate --no-cache` reads the files, and leaves it busy too).
+# catalog kept with it (`rfi` is every rfi command: those that write only leave a core
+# busy). `index --rebuild` and `validate --no-cache` refresh nothing: no early scan.
 REFRESHING = (
     "search", "index", "similar", "list", "rfi", "status", "gaps", "experts", "digest",
     "validate",
@@ -283,7 +283,7 @@ def _early_root(args: list[str]) -> str | None:
             chosen = args[number + 1]
         elif arg.startswith("--kb="):
             chosen = arg[len("--kb=") :]
-    if command_word(args) not in REFRESHING or "--help" in args or "--rebuild" in args:
+    if command_word(args) not in REFRESHING or {"--help", "--rebuild", "--no-cache"} & {*args}:
         return None
     return find_kb(chosen or os.environ.get("CACOP_KB"), os.getcwd())
 

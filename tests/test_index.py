@@ -853,7 +853,9 @@ def test_the_early_scan_finds_the_kb_as_the_cli_does(kb_path, monkeypatch):
     assert scan._early_root(["search", "x"]) == str(find_root())
     assert scan._early_root(["similar", "some-id"]) == str(find_root())
     assert scan._early_root(["index"]) == str(find_root())
-    for args in (["show", "x"], ["search", "--help"], ["index", "--rebuild"], [], ["--version"]):
+    assert scan._early_root(["validate"]) == str(find_root())
+    nothing_refreshed = (["index", "--rebuild"], ["validate", "--no-cache"])
+    for args in (["show", "x"], ["search", "--help"], *nothing_refreshed, [], ["--version"]):
         assert scan._early_root(args) is None, args
     monkeypatch.chdir(kb_path.parent)
     assert scan._early_root(["search", "x"]) is None  # no cacop.yaml here or above
