@@ -20,6 +20,23 @@ REPO = Path(__file__).parent.parent
 TEST_SPEC = "cacop @ git+https://forge.invalid/psp/cacop.git@v0.1.0"
 
 
+@pytest.fixture
+def texts_scanned(monkeypatch) -> list[int]:
+    """How many texts each call of the real gates.scan_many scanned (the kept findings'
+    tests: what was kept is not scanned again)."""
+    from cacop_cli.share import gates
+
+    scanned: list[int] = []
+    real = gates.scan_many
+
+    def counting(texts, *args, **kwargs):
+        scanned.append(len(texts))
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(gates, "scan_many", counting)
+    return scanned
+
+
 @pytest.fixture(autouse=True)
 def pristine_fixtures():
     """Each test starts from fixture KBs without a `.cacop/`: a command run on one in place

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from kbtools import strategy_text, write_strategy
 
 from cacop_cli import community
@@ -32,21 +31,7 @@ Old Man 19150311 lives next door.
 DAYS = [dt.date(2026, 3, 10), dt.date(2026, 3, 11), dt.date(2030, 1, 1), dt.date(2026, 3, 9)]
 
 
-@pytest.fixture
-def counted(monkeypatch) -> list[int]:
-    """How many texts each call of the real gates.scan_many scanned."""
-    scanned: list[int] = []
-    real = gates.scan_many
-
-    def counting(texts, *args, **kwargs):
-        scanned.append(len(texts))
-        return real(texts, *args, **kwargs)
-
-    monkeypatch.setattr(gates, "scan_many", counting)
-    return scanned
-
-
-def test_kept_findings_equal_a_fresh_scan_on_every_day(tmp_path, counted):
+def test_kept_findings_equal_a_fresh_scan_on_every_day(tmp_path, texts_scanned):
     place = tmp_path / ".cacop" / "scan"
     text = scancache.Text("kb/strategies/x.md", scancache.text_digest(DATED), lambda: DATED)
     messages = set()
@@ -60,26 +45,26 @@ def test_kept_findings_equal_a_fresh_scan_on_every_day(tmp_path, counted):
     assert all("\x00" not in message for message in messages)
 
 
-def test_a_kept_scan_holds_only_on_the_days_its_date_decisions_hold(tmp_path, counted):
+def test_a_kept_scan_holds_only_on_the_days_its_date_decisions_hold(tmp_path, texts_scanned):
     place = tmp_path / ".cacop" / "scan"
     text = scancache.Text("a.md", scancache.text_digest(DATED), lambda: DATED)
     scancache.scan_texts(place, [text], today=dt.date(2026, 3, 10), email_allowlist=())
-    assert counted == [1]
+    assert texts_scanned == [1]
     scancache.scan_texts(place, [text], today=dt.date(2026, 3, 10), email_allowlist=())
-    assert counted == [1]  # kept
+    assert texts_scanned == [1]  # kept
     scancache.scan_texts(place, [text], today=dt.date(2026, 3, 11), email_allowlist=())
-    assert counted == [1, 1]  # the witness's date is now past: scanned again
+    assert texts_scanned == [1, 1]  # the witness's date is now past: scanned again
     plain = "Suspect DOB: 03/11/2008.\n"
     only_ages = scancache.Text("b.md", scancache.text_digest(plain), lambda: plain)
     fresh = [gates.scan_many([("b.md", plain)], day) for day in DAYS]
-    del counted[2:]
+    del texts_scanned[2:]
     for day, expected in zip(DAYS, fresh, strict=True):  # ages alone never need a new scan
         found = scancache.scan_texts(place, [only_ages], today=day, email_allowlist=())
         assert found == expected and found["b.md"][0].kind == "date-of-birth"
-    assert counted == [1, 1, 1]
+    assert texts_scanned == [1, 1, 1]
 
 
-def test_the_per_file_cache_gives_a_fresh_scans_findings_on_every_day(tmp_path, counted):
+def test_the_per_file_cache_gives_a_fresh_scans_findings_on_every_day(tmp_path, texts_scanned):
     cache = tmp_path / ".cacop" / "extract"
     data = DATED.encode()
     for path in ("notes/people.md", "notes/people.csv"):
@@ -92,7 +77,7 @@ def test_the_per_file_cache_gives_a_fresh_scans_findings_on_every_day(tmp_path, 
     assert 2 <= len(records) < 2 * len(DAYS)  # kept across days where nothing moved
 
 
-def test_gaps_then_digest_then_gaps_scans_nothing_the_third_time(kb_path, counted):
+def test_gaps_then_digest_then_gaps_scans_nothing_the_third_time(kb_path, texts_scanned):
     """Each command judges its own entries; the texts file keeps them all, so no command
     evicts another's findings."""
     for number in range(3):  # stale strategies, which gaps lists
@@ -105,19 +90,19 @@ def test_gaps_then_digest_then_gaps_scans_nothing_the_third_time(kb_path, counte
     kb = load_kb(kb_path)
     stale = {entry.id for entry, _ in community.gaps(kb, today=today).stale}
     assert {f"alpha-2020-stale-{number}" for number in range(3)} <= stale
-    assert counted and counted[-1] >= 3
+    assert texts_scanned and texts_scanned[-1] >= 3
     added = {entry.id for entry in community.digest(kb, today=today).added}
     assert {f"alpha-2026-new-{number}" for number in range(3)} <= added
-    assert len(counted) == 2 and counted[-1] >= 3  # digest's own texts
+    assert len(texts_scanned) == 2 and texts_scanned[-1] >= 3  # digest's own texts
     assert {entry.id for entry, _ in community.gaps(kb, today=today).stale} == stale
     assert {entry.id for entry in community.digest(kb, today=today).added} == added
-    assert len(counted) == 2  # nothing scanned again
+    assert len(texts_scanned) == 2  # nothing scanned again
     # a day later: ages move, nothing is scanned again
     assert {entry.id for entry, _ in community.gaps(kb, today=today.replace(day=11)).stale}
-    assert len(counted) == 2
+    assert len(texts_scanned) == 2
 
 
-def test_kept_findings_need_no_entry_bodies(kb_path, counted):
+def test_kept_findings_need_no_entry_bodies(kb_path, texts_scanned):
     write_strategy(kb_path, "alpha-2024-leaky", body="Born 03/04/1990, SSN 078-05-1120.\n")
     today = dt.date(2026, 3, 10)
     kb = load_kb(kb_path)
@@ -129,7 +114,7 @@ def test_kept_findings_need_no_entry_bodies(kb_path, counted):
     first, _ = judged()
     assert not any(rel.endswith("alpha-2024-leaky.md") for rel in first)
     again, entries = judged()
-    assert again == first and len(counted) == 1
+    assert again == first and len(texts_scanned) == 1
     assert all(entry.__dict__.get("_body") is None for entry in entries)  # no body read
     assert all(entry.body_sha256 for entry in entries)  # from the index's cards
 
@@ -140,7 +125,7 @@ def test_the_age_mark_is_one_text():
     assert scancache.AGE_MARK == personal.AGE_MARK  # scancache tests for it without the patterns
 
 
-def test_a_kept_record_not_of_its_shape_is_scanned_again(tmp_path, counted):
+def test_a_kept_record_not_of_its_shape_is_scanned_again(tmp_path, texts_scanned):
     place = tmp_path / ".cacop" / "scan"
     leak = "DOB: 03/04/1990\n"
     text = scancache.Text("a.md", scancache.text_digest(leak), lambda: leak)
@@ -150,7 +135,7 @@ def test_a_kept_record_not_of_its_shape_is_scanned_again(tmp_path, counted):
         scancache._store_texts(place / scancache.TEXTS_FILE, stamp, {text.digest: record})
         found = scancache.scan_texts(place, [text], today=today, email_allowlist=())
         assert found["a.md"][0].kind == "date-of-birth", record
-    assert counted == [1, 1, 1]
+    assert texts_scanned == [1, 1, 1]
 
 
 def test_a_mark_that_is_no_date_ages_to_a_plain_date_of_birth():

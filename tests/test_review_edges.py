@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def test_outputs_for_others_keep_an_allowlisted_mail_and_a_recorded_override(kb_
 
 
 def test_outputs_for_others_keep_each_texts_findings_and_never_trust_a_planted_record(
-    kb_path, monkeypatch
+    kb_path, texts_scanned, monkeypatch
 ):
     """digest, gaps and experts judge every entry each run: the findings are kept by each
     text's hash in `.cacop/scan/texts.json`, so a second run scans nothing, an edited entry
@@ -88,14 +89,7 @@ def test_outputs_for_others_keep_each_texts_findings_and_never_trust_a_planted_r
     write_strategy(kb_path, "alpha-2024-clean-one", body="Hot spots by beat.\n")
     leaky = write_strategy(kb_path, "alpha-2024-leaky-one", body="Clean for now.\n")
     today = dt.date(2026, 3, 1)
-    scanned: list[int] = []
-    real = gates.scan_many
-
-    def counting(texts, *args, **kwargs):
-        scanned.append(len(texts))
-        return real(texts, *args, **kwargs)
-
-    monkeypatch.setattr(gates, "scan_many", counting)
+    scanned = texts_scanned
 
     def shown() -> set[str]:
         kb = load_kb(kb_path)
@@ -115,6 +109,7 @@ def test_outputs_for_others_keep_each_texts_findings_and_never_trust_a_planted_r
     assert scanned[-1] == 1  # only the edited text
     # a record sealed by someone else (planted by a commit) is not believed
     kept = kb_path / ".cacop" / "scan" / scancache.TEXTS_FILE
+    own_state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     monkeypatch.setenv("XDG_STATE_HOME", str(kb_path.parent / "another-user"))
     kept.unlink()
     kb = load_kb(kb_path)
@@ -123,6 +118,5 @@ def test_outputs_for_others_keep_each_texts_findings_and_never_trust_a_planted_r
     everything_clean = {publish._to_scan(e).digest: always for e in entries}
     stamp = scancache.json.dumps([scancache._versions(), ()])
     scancache._store_texts(kept, stamp, everything_clean)
-    monkeypatch.undo()
-    monkeypatch.setattr(gates, "scan_many", counting)
+    monkeypatch.setenv("XDG_STATE_HOME", own_state)  # this user again
     assert shown() == {"alpha-2024-clean-one"}
