@@ -22,6 +22,8 @@ import functools
 import hashlib
 import json
 import os
+import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,23 +37,62 @@ AGE_MARK = "\x00born "  # a kept date of birth, aged when read: personal.AGE_MAR
 
 @functools.cache
 def _versions() -> str:
+    """The versions an entry text's findings hang on: the scan's, cacop's, detect-secrets'
+    and phonenumbers' (texts.json's stamp; `key` adds text extraction's for files, which
+    entry texts never go through: importing textextract cost ~12 ms of gaps and experts)."""
+    from .. import __version__
+
+    found = [f"scan{SCAN_VERSION}", f"cacop{__version__}"]
+    found += [f"{name}{_installed(name)}" for name in ("detect-secrets", "phonenumbers")]
+    return " ".join(found)
+
+
+def _installed(name: str) -> str:
+    """The installed release of a distribution, from the name of its `name-version.dist-info`
+    folder, the first along sys.path, where importlib.metadata finds it too: importing
+    importlib.metadata (and the e-mail parser it reads the METADATA file with) cost ~10 ms
+    of each gaps and experts. A folder without a version in its name (a development
+    install's egg-info), or none found, is asked of importlib.metadata."""
+    wanted = _distribution(name)
+    for place in sys.path:
+        try:
+            names = sorted(os.listdir(place or "."))
+        except OSError:  # not a folder (a zip file), or gone
+            continue
+        for folder in names:
+            stem, dot, suffix = folder.lower().rpartition(".")
+            if not dot or suffix not in ("dist-info", "egg-info"):
+                continue
+            project, dash, version = stem.partition("-")
+            if _distribution(project) != wanted:
+                continue
+            if suffix == "dist-info" and dash and version:
+                return version
+            return _metadata_version(name)
+    return _metadata_version(name)  # perhaps in a zip file: importlib.metadata looks there
+
+
+def _metadata_version(name: str) -> str:
     from importlib import metadata
 
-    from .. import __version__, textextract
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
 
-    found = [f"scan{SCAN_VERSION}", f"extract{textextract.VERSION}", f"cacop{__version__}"]
-    for name in ("detect-secrets", "phonenumbers"):
-        try:
-            found.append(f"{name}{metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{name}-")
-    return " ".join(found)
+
+def _distribution(name: str) -> str:
+    """A distribution's name as importlib.metadata compares them (PEP 503, `_` for `-`)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def key(data: bytes, name: str, *, max_tlp: str, email_allowlist: Iterable[str]) -> str:
     """The cache key of one scan: the content's hash and every setting the findings hang on
     (not the day: a record says on which days it holds, see `load`)."""
-    settings = json.dumps([_versions(), name, max_tlp, sorted(map(str, email_allowlist))])
+    from .. import textextract
+
+    versions = f"{_versions()} extract{textextract.VERSION}"
+    settings = json.dumps([versions, name, max_tlp, sorted(map(str, email_allowlist))])
     content = hashlib.sha256(data).hexdigest()
     return hashlib.sha256(f"{content}\0{settings}".encode()).hexdigest()
 
