@@ -91,12 +91,13 @@ def _to_scan(entry: Entry) -> Any:
     """The entry's text for scancache.scan_texts: its digest is made of the head and of the
     body's SHA-256, which the catalog keeps (index/cards.py), so no body is read for a text
     whose findings are kept."""
-    from .share import scancache
+    from .share.scancache import Text, text_digest
 
-    body = getattr(entry, "body_sha256", None) or scancache.text_digest(entry.body)
-    parts = (*_head(entry), body)  # each with its length: no two texts join the same
-    digest = scancache.text_digest("".join(f"{len(part)}:{part}" for part in parts))
-    return scancache.Text(entry.rel, digest, lambda: _scanned_text(entry))
+    title, summary, people = _head(entry)
+    body = getattr(entry, "body_sha256", None) or text_digest(entry.body)
+    # each part with its length: no two texts join the same
+    joined = f"{len(title)}:{title}{len(summary)}:{summary}{len(people)}:{people}{len(body)}:{body}"
+    return Text(entry.rel, text_digest(joined), lambda: _scanned_text(entry))
 
 
 def holding_personal_data(
@@ -129,12 +130,19 @@ def for_others(entries: list[Entry], line: Line, today: dt.date) -> set[str]:
     """Paths of the entries that may be written for others; `line` counts the rest
     (each entry once, however many of the output's lists it is in)."""
     unique = list({entry.rel: entry for entry in entries}.values())
-    marked = [entry for entry in unique if at_or_below(entry.meta.get("tlp"), line.line)]
+    below = {tlp: tlp_rank(tlp) for tlp in TLP_ORDER if at_or_below(tlp, line.line)}
+    marked = [entry for entry in unique if _marking(entry) in below]
     line.above += len(unique) - len(marked)
     personal = holding_personal_data(marked, today, line.email_allowlist, line.kept_in)
     line.personal += len(personal)
     kept = {entry.rel for entry in marked} - personal
-    for entry in marked:
-        if entry.rel in kept and tlp_rank(entry.tlp) > tlp_rank(line.highest):
-            line.highest = entry.tlp
+    highest = max((below[_marking(entry)] for entry in marked if entry.rel in kept), default=-1)
+    if highest > tlp_rank(line.highest):
+        line.highest = TLP_ORDER[highest]
     return kept
+
+
+def _marking(entry: Entry) -> str | None:
+    """The entry's TLP marking when it is one of TLP_ORDER's (at_or_below's test), else None."""
+    tlp = entry.meta.get("tlp")
+    return tlp if isinstance(tlp, str) and tlp in TLP_ORDER else None

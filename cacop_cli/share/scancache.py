@@ -25,9 +25,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .findings import Finding
 
@@ -181,10 +180,10 @@ UNUSED_DAYS = 90  # a record not used for this long is dropped when the file is 
 MOST_TEXTS = 200_000  # and never more than this many texts' (the least recently used go first)
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """One text to scan: its path, a digest that changes whenever the text does, and a way
-    to make the text (called only when its findings are not kept)."""
+    to make the text (called only when its findings are not kept). A tuple: a run makes one
+    per entry it lists, and a frozen dataclass cost three times as much to make."""
 
     path: str
     digest: str
@@ -290,7 +289,7 @@ def _record(kept: dict[str, Any], digest: str) -> list[Any] | None:
     None when there is none or it is not of that shape."""
     try:
         used, first, last, findings = kept[digest]
-        if not all(isinstance(number, int) for number in (used, first, last)):
+        if not (isinstance(used, int) and isinstance(first, int) and isinstance(last, int)):
             return None
         checked = [[str(c), str(k), int(n), str(m)] for c, k, n, m in findings]
     except (KeyError, ValueError, TypeError):
