@@ -35,6 +35,10 @@ class Catalog:
     sites_issues: list[Issue] = field(default_factory=list)
     sites_lines: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)  # the index was rebuilt, and why
+    # The freshness check (search.RefreshStats) this catalog was read from the index after,
+    # in this process: a search may stand on it (search.search's `checked`). None when the
+    # catalog was read from the files.
+    checked: Any = None
 
     def by_id(self) -> dict[str, Entry]:
         return {entry.id: entry for entry in self.entries}
@@ -363,5 +367,5 @@ def _from_index(catalog: Catalog) -> bool:
                 catalog.unreadable.append(Issue("error", code, rel, line, message))
                 continue
             catalog.entries.append(make(kb, rel, card, parts))
-    catalog.notices = stats.notices
+    catalog.notices, catalog.checked = stats.notices, stats
     return True

@@ -335,11 +335,12 @@ def recency_weight(when: dt.date | None, today: dt.date) -> float:
     return 0.5 ** (age / HALF_LIFE_DAYS)
 
 
-def search_scores(kb: KB, query: str, limit: int) -> dict[str, float]:
-    """Relevance of each matching entry, from `cacop search` (its query checks included)."""
+def search_scores(kb: KB, query: str, limit: int, checked: Any = None) -> dict[str, float]:
+    """Relevance of each matching entry, from `cacop search` (its query checks included);
+    `checked`: the catalog's freshness check (Catalog.checked), for the search to stand on."""
     from .search import search  # here, so that gaps and digest never load the search engine
 
-    result = search(kb, query, limit=limit, facets=False, snippets=False)
+    result = search(kb, query, limit=limit, facets=False, snippets=False, checked=checked)
     return {hit.id: float(hit.score) for hit in result.hits}
 
 
@@ -376,7 +377,7 @@ def experts(
     line = choose_line(kb, max_tlp)
     catalog = load_catalog(kb)
     known = catalog.by_id()
-    scores = search_scores(kb, query, limit)
+    scores = search_scores(kb, query, limit, catalog.checked)
     matching = [known[entry_id] for entry_id, score in scores.items() if entry_id in known]
     shown = for_others([entry for entry in matching if scores[entry.id] > 0], line, today)
     scores = {entry.id: scores[entry.id] for entry in matching if entry.rel in shown}

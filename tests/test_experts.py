@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,165 @@ def test_scores_come_from_the_search_without_its_snippets(kb_copy):
         (h.id, h.score) for h in full.hits
     ]
     assert all(h.snippet for h in full.hits) and not any(h.snippet for h in bare.hits)
+
+
+# ---------------------------------------------------------------- one freshness check
+# `experts` reads the catalog (after a freshness check of the index), then searches. The
+# search stands on the catalog's check when the live index is still the version that check
+# found up to date; anything else is checked again. Each test changes the KB between the
+# catalog and the search, in this process, through a hook around the search.
+
+PATROL = "kb/strategies/beta-2023-hot-spots-patrol.md"
+
+
+def _counting_refreshes(monkeypatch) -> list[str]:
+    """The freshness checks made (search.refresh, which both load_catalog and search call)."""
+    from cacop_cli import search
+
+    made: list[str] = []
+    real = search.refresh
+
+    def counting(kb, *args, **kwargs):
+        made.append("refresh")
+        return real(kb, *args, **kwargs)
+
+    monkeypatch.setattr(search, "refresh", counting)
+    return made
+
+
+def _between_catalog_and_search(monkeypatch, action) -> None:
+    """Run `action` once, in the next `experts`, after its catalog and before its search."""
+    real = community.search_scores
+    pending = [action]
+
+    def hooked(*args, **kwargs):
+        while pending:
+            pending.pop()()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(community, "search_scores", hooked)
+
+
+def _nibin_in_the_patrol_strategy(kb_root: Path) -> None:
+    """An edit that makes a third entry match "nibin" (the size changes too), dated a minute
+    ago: a file changed within the last 2 s is read again by every check (scan.RACY_NS),
+    which would keep each check from finding the index unchanged."""
+    path = kb_root / PATROL
+    path.write_text(path.read_text("utf-8") + "\nNIBIN leads are checked at each stop.\n", "utf-8")
+    past = time.time() - 60
+    os.utime(path, (past, past))
+
+
+def _matched(report) -> set[str]:
+    return {item.entry.id for site in report.sites for item in site.contributions}
+
+
+def test_experts_checks_the_index_once_and_ranks_as_a_search_that_checks_again(
+    kb_copy, monkeypatch
+):
+    from cacop_cli import search
+
+    kb = load_kb(kb_copy)
+    today = dt.date.fromisoformat(TODAY)
+    community.experts(kb, "nibin", today=today)  # builds the index
+    made = _counting_refreshes(monkeypatch)
+    once = community.experts(kb, "nibin", today=today).as_dict()
+    assert made == ["refresh"]  # the catalog's; the search stood on it
+    monkeypatch.setattr(search, "_on_version", lambda *args: None)  # never stand on it
+    checked_twice = community.experts(kb, "nibin", today=today).as_dict()
+    assert made == ["refresh"] * 3
+    assert once == checked_twice and once["matched_entries"] == 2
+
+
+def test_a_search_standing_on_the_catalogs_check_sees_the_files_as_that_check_did(
+    kb_copy, monkeypatch
+):
+    """A file changed after the catalog's check, with no one indexing it: the search runs
+    on the index that check found up to date, so the hits agree with the catalog (the
+    entry's old text); the next run checks again and sees the change."""
+    kb = load_kb(kb_copy)
+    today = dt.date.fromisoformat(TODAY)
+    community.experts(kb, "nibin", today=today)
+    _between_catalog_and_search(monkeypatch, lambda: _nibin_in_the_patrol_strategy(kb_copy))
+    made = _counting_refreshes(monkeypatch)
+    report = community.experts(kb, "nibin", today=today)
+    assert made == ["refresh"] and report.matched == 2
+    assert "beta-2023-hot-spots-patrol" not in _matched(report)
+    again = community.experts(kb, "nibin", today=today)
+    assert again.matched == 3 and "beta-2023-hot-spots-patrol" in _matched(again)
+
+
+def test_an_index_updated_after_the_catalogs_check_is_checked_again(kb_copy, monkeypatch):
+    """Another writer (here: a search of another process) indexed a change after the
+    catalog's check: the live index is another version, so the search checks again and
+    works on the newest index, never on the one the catalog was read from."""
+    from cacop_cli import search
+
+    kb = load_kb(kb_copy)
+    today = dt.date.fromisoformat(TODAY)
+    community.experts(kb, "nibin", today=today)
+
+    def another_writer() -> None:
+        _nibin_in_the_patrol_strategy(kb_copy)
+        search.search(kb, "patrol")  # refreshes: a new version of the index goes live
+
+    _between_catalog_and_search(monkeypatch, another_writer)
+    made = _counting_refreshes(monkeypatch)
+    report = community.experts(kb, "nibin", today=today)
+    assert made == ["refresh"] * 3  # the catalog's, the other writer's, the search's own
+    assert report.matched == 3 and "beta-2023-hot-spots-patrol" in _matched(report)
+
+
+def test_a_check_that_updated_the_index_or_a_catalog_from_the_files_is_not_stood_on(
+    kb_copy, monkeypatch
+):
+    from cacop_cli.catalog import load_catalog
+
+    kb = load_kb(kb_copy)
+    today = dt.date.fromisoformat(TODAY)
+    community.experts(kb, "nibin", today=today)
+    _nibin_in_the_patrol_strategy(kb_copy)  # before the command: its check updates
+    made = _counting_refreshes(monkeypatch)
+    report = community.experts(kb, "nibin", today=today)
+    assert made == ["refresh"] * 2 and report.matched == 3
+    assert load_catalog(kb).checked.unchanged is not None  # nothing changed since
+    assert load_catalog(kb, [kb_copy / PATROL]).checked is None  # read from the file
+
+
+def test_an_index_gone_after_the_catalogs_check_is_rebuilt_not_a_traceback(kb_copy, monkeypatch):
+    kb = load_kb(kb_copy)
+    today = dt.date.fromisoformat(TODAY)
+    before = community.experts(kb, "nibin", today=today).as_dict()
+
+    def removed() -> None:
+        for folder in (kb_copy / ".cacop").glob("gen-*"):
+            shutil.rmtree(folder)
+
+    _between_catalog_and_search(monkeypatch, removed)
+    assert community.experts(kb, "nibin", today=today).as_dict() == before
+    assert list((kb_copy / ".cacop").glob("gen-*"))  # made again
+
+
+def test_a_catalog_read_from_the_files_leaves_the_search_to_check_for_itself(kb_copy, monkeypatch):
+    """The catalog's check could not bring the index up to date (the writer's lock busy):
+    it read the files, which hold the change; the old index may not be stood on."""
+    from cacop_cli import search
+    from cacop_cli.errors import Busy
+
+    kb = load_kb(kb_copy)
+    today = dt.date.fromisoformat(TODAY)
+    community.experts(kb, "nibin", today=today)
+    _nibin_in_the_patrol_strategy(kb_copy)
+    real = search.refresh
+    made: list[str] = []
+
+    def busy_once(*args, **kwargs):
+        made.append("refresh")
+        if len(made) == 1:
+            raise Busy("another cacop is writing the index")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search, "refresh", busy_once)
+    report = community.experts(kb, "nibin", today=today)
+    assert made == ["refresh"] * 2 and report.matched == 3
+    assert "beta-2023-hot-spots-patrol" in _matched(report)
