@@ -146,3 +146,39 @@ def test_a_mark_that_is_no_date_ages_to_a_plain_date_of_birth():
         "a date of birth in column 'DOB'"
     )
     assert personal.aged("\x00born 2010-03-10\x00", day) == "a date of birth (age 16: a juvenile)"
+
+
+def test_the_stamp_names_the_installed_releases_as_importlib_metadata_does(tmp_path, monkeypatch):
+    """texts.json's stamp reads each release from its dist-info folder's name, without
+    importlib.metadata: the same release it gives, and a new one changes the stamp."""
+    from importlib import metadata
+
+    for name in ("detect-secrets", "phonenumbers", "PyYAML", "whoosh3"):
+        assert scancache._installed(name) == metadata.version(name), name
+    assert scancache._installed("no-such-distribution-here") == "-"
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / "Detect.Secrets-9.1.dist-info").mkdir(parents=True)
+    (second / "detect_secrets-9.2.dist-info").mkdir(parents=True)
+    monkeypatch.setattr(scancache.sys, "path", [str(first), str(second), *scancache.sys.path])
+    assert scancache._installed("detect-secrets") == "9.1"  # the first along sys.path
+    (first / "Detect.Secrets-9.1.dist-info").rename(first / "detect_secrets-9.3.dist-info")
+    assert scancache._installed("detect-secrets") == "9.3"
+    (first / "detect_secrets-9.3.dist-info").rmdir()
+    (first / "detect_secrets.egg-info").mkdir()  # no release in the name: asked of metadata
+    asked = []
+    monkeypatch.setattr(scancache, "_metadata_version", lambda name: asked.append(name) or "x")
+    assert scancache._installed("detect-secrets") == "x" and asked == ["detect-secrets"]
+
+
+def test_entry_texts_stamp_loads_neither_importlib_metadata_nor_text_extraction():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cacop_cli.share import scancache\n"
+        "scancache._versions()\n"
+        "print(sorted({'importlib.metadata', 'cacop_cli.textextract'} & set(sys.modules)))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
