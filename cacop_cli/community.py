@@ -103,19 +103,12 @@ class GapReport:
 
 
 def _count(counts: dict[str, dict[str, int]], meta: dict[str, Any]) -> None:
-    """Count an entry once under each of its topics, in its site's column (if both are in
-    the matrix)."""
-    listed = meta.get("topics")
-    if not listed:
-        return
+    """Count an entry once under each of its topics in its site's column, if in the matrix."""
     site = meta.get("site")
-    for topic in dict.fromkeys(listed):
+    for topic in dict.fromkeys(meta.get("topics") or ()):
         row = counts.get(topic)
         if row is not None and site in row:
             row[site] += 1
-
-
-_UNREAD = object()
 
 
 def _touched(meta: dict[str, Any], read: dict[str, dt.date | None]) -> dt.date | None:
@@ -123,9 +116,7 @@ def _touched(meta: dict[str, Any], read: dict[str, dt.date | None]) -> dt.date |
     when = None
     for text in (meta.get("created"), meta.get("updated")):
         if isinstance(text, str):
-            day = read.get(text, _UNREAD)
-            if day is _UNREAD:
-                day = read[text] = entry_date(text)
+            day = read[text] if text in read else read.setdefault(text, entry_date(text))
             if day is not None and (when is None or day > when):
                 when = day
     return when
@@ -139,20 +130,16 @@ def gaps(
     catalog: Catalog | None = None,
     gated: bool = False,
 ) -> GapReport:
-    """Where the KB is thin: the topic × site matrix, then what needs action as of `today`.
-
-    - topics with no strategy: no strategy that is not retired lists the topic;
-    - quiet sites: registered sites whose newest entry (any type, by `updated` or `created`)
-      is more than a year old, or that never shared anything;
-    - overdue RFIs: not closed, past `needed_by`, and no response at all;
-    - stale entries: strategies (not retired) and work products whose `updated` (else
-      `created`) is more than two years old.
+    """Where the KB is thin: the topic × site matrix, then what needs action as of `today`:
+    topics no strategy (not retired) lists; registered sites whose newest entry (any type,
+    by `updated` or `created`) is over a year old, or that never shared anything; overdue
+    RFIs (not closed, past `needed_by`, no response at all); stale entries: strategies (not
+    retired) and work products whose `updated` (else `created`) is over two years old.
 
     The matrix counts every entry; the lists name only entries that may be written for
     others (at or below the line, no personal data). `catalog` (the KB's, else read now)
     lets `site build` map only the entries it publishes; `gated` says they all passed the
-    gate already, so the lists need not scan them again. Every entry is looked at once
-    (a pass per matrix and list cost ~70 ms at 10,000 entries).
+    gate already, so the lists need not scan them again. Each entry is looked at once.
     """
     today = today or dt.date.today()
     line = choose_line(kb, max_tlp)
@@ -183,14 +170,11 @@ def gaps(
         if isinstance(site, str) and when and (site not in last_shared or when > last_shared[site]):
             last_shared[site] = when
         tlp = meta.get("tlp")
-        if not (isinstance(tlp, str) and tlp in below):
-            counted_above += 1
+        counted_above += not (isinstance(tlp, str) and tlp in below)
         if kind == "rfi":
             rfis.append(entry)
-        elif kind == "response":
-            answers = meta.get("rfi")
-            if isinstance(answers, str):
-                answered.add(answers)
+        elif kind == "response" and isinstance(meta.get("rfi"), str):
+            answered.add(meta["rfi"])
         elif kind in ("strategy", "work-product") and meta.get("status") != "retired":
             if kind == "strategy":
                 covered.update(meta.get("topics") or ())
@@ -202,13 +186,9 @@ def gaps(
         for site in catalog.sites
         if site not in last_shared or last_shared[site] < quiet_since
     ]
-    overdue = []
-    for rfi in rfis:  # as rfi_rows and RfiRow.overdue judge them, with no response at all
-        if rfi.id in answered or derived_status(rfi, 0) != "open":
-            continue
-        due = entry_date(rfi.meta.get("needed_by"))
-        if due is not None and due < today:
-            overdue.append((rfi, (today - due).days))
+    dues = [(rfi, entry_date(rfi.meta.get("needed_by"))) for rfi in rfis if rfi.id not in answered]
+    overdue = [(rfi, (today - due).days) for rfi, due in dues if due and due < today]
+    overdue = [pair for pair in overdue if derived_status(pair[0], 0) == "open"]  # as rfi_rows
     overdue.sort(key=lambda pair: (-pair[1], pair[0].id))
     stale.sort(key=lambda pair: (pair[1] or dt.date.min, pair[0].id))
     listed = [pair[0] for pair in overdue + stale]

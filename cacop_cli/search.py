@@ -138,46 +138,31 @@ def _while_scanning(kb: KB, work: Callable[[Any], Any]) -> tuple[tuple[str, int]
         return None
 
 
-def _on_version(kb: KB, work: Callable[[Any], Any], version: tuple[str, int]) -> tuple[Any] | None:
-    """(`work(searcher)`,) on the live index if it is `version`, opened under the read lock;
-    None if it is another version, or cannot be opened or read (the caller then works as
-    usual, and meets that again)."""
+def _on_checked(kb: KB, work: Callable[[Any], Any], checked: Any) -> tuple[Any, Any] | None:
+    """(stats, work(searcher)) with no freshness check of its own, on the live index (read lock
+    held) if it is the version `checked` (load_catalog's, this process) found fresh; else None."""
+    if checked is None or checked.unchanged is None:
+        return None
     from . import index
 
     try:
         with index.open_searcher(kb.root) as searcher:
-            if searcher.version != version:
-                return None
-            return (work(searcher),)
-    except CacopError:  # the query's own errors, or the lock busy: as the usual path says
+            same = searcher.version == checked.unchanged  # the check's notices: said already
+            return (replace(checked, notices=[]), work(searcher)) if same else None
+    except CacopError:  # the query's own, or the lock busy: as the usual path says
         raise
-    except Exception:  # noqa: BLE001 - damaged or untrusted: the usual path rebuilds
+    except Exception:  # noqa: BLE001 - untrusted or damaged: the usual path rebuilds it
         return None
 
 
-def _with_searcher(
-    kb: KB,
-    work: Callable[[Any], Any],
-    progress: Progress | None = None,
-    checked: RefreshStats | None = None,
-):
+def _with_searcher(kb: KB, work: Callable[[Any], Any], progress: Progress | None = None):
     """Refresh, then run `work(searcher)`; a damaged index is rebuilt once, with a notice.
-
-    `checked`: a freshness check this process has just made (load_catalog's). When it found
-    the index up to date and the live index is still that version, the work runs on it
-    without a second check: it then sees the files as that check did, as the catalog does
-    (a second scan cost ~300 ms at 50,000 entries). Any other version (another writer came,
-    or the check updated the index) is checked again as usual.
 
     In a large KB the early scan outlasts the CLI's loading, so the work runs meanwhile on
     the index as it is; its result stands only if the refresh then finds that same index
     version up to date (no file changed, no other writer), else the work runs again."""
     from . import index
 
-    if checked is not None and checked.unchanged is not None:
-        done = _on_version(kb, work, checked.unchanged)
-        if done is not None:  # the notices were the check's own: said once, by its caller
-            return replace(checked, notices=[]), done[0]
     guess = _while_scanning(kb, work)
     stats = refresh(kb, progress)
     if guess is not None and guess[0] == stats.unchanged:
@@ -473,9 +458,7 @@ def search(
     checked: RefreshStats | None = None,
 ) -> SearchResult:
     """Ranked search of the KB; refreshes the index first. Raises QueryError for bad queries.
-    Without `snippets`, hits have none and no entry file is read (`experts` needs scores).
-    `checked`: the freshness check of the catalog this search goes with (Catalog.checked),
-    which spares the search its own when nothing has changed since (`_with_searcher`)."""
+    Without `snippets` no entry file is read (`experts`); `checked`: see `_on_checked`."""
     query = query.strip()
     tree = parse(query)
     filters = _filters(
@@ -531,7 +514,7 @@ def search(
             }
         return result
 
-    stats, result = _with_searcher(kb, work, progress, checked)
+    stats, result = _on_checked(kb, work, checked) or _with_searcher(kb, work, progress)
     result.notices = stats.notices + result.notices
     result.broken, result.refresh = stats.broken, stats
     return result

@@ -239,7 +239,7 @@ def test_experts_checks_the_index_once_and_ranks_as_a_search_that_checks_again(
     made = _counting_refreshes(monkeypatch)
     once = community.experts(kb, "nibin", today=today).as_dict()
     assert made == ["refresh"]  # the catalog's; the search stood on it
-    monkeypatch.setattr(search, "_on_version", lambda *args: None)  # never stand on it
+    monkeypatch.setattr(search, "_on_checked", lambda *args: None)  # never stand on it
     checked_twice = community.experts(kb, "nibin", today=today).as_dict()
     assert made == ["refresh"] * 3
     assert once == checked_twice and once["matched_entries"] == 2
