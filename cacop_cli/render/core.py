@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..models import Entry, Issue, ValidationReport, tlp_label
-from ..ops import EntryView, NewEntry, NewKB, entry_document
+from ..ops import EntryList, EntryView, NewEntry, NewKB, entry_document
 from . import (
     SHOWN_WITH_BANNER,
     clean,
@@ -207,70 +207,38 @@ def _title(item: Entry) -> str:
     return f"{item.title} (pending: {item.pending})" if item.pending else item.title
 
 
-def entry_list(entries: list[Entry], unreadable: list[Issue], as_json: bool) -> None:
+def entry_list(listed: EntryList, as_json: bool) -> None:
+    listing, chosen = listed.listing, listed.chosen
     if as_json:
+        columns, value = listing.columns, listing.value
+        ids, kinds, titles, rels = (columns[name] for name in ("id", "type", "title", "rel"))
         print_json(
             {
-                "total": len(entries),
+                "total": len(chosen),
                 "entries": [
                     {
-                        "id": item.id,
-                        "type": item.type,
-                        "title": item.title,
-                        "site": item.meta.get("site"),
-                        "created": item.meta.get("created"),
-                        "topics": item.meta.get("topics"),
-                        "tlp": item.meta.get("tlp"),
-                        "path": item.rel,
-                        "pending": item.pending,
+                        "id": ids[at],
+                        "type": kinds[at],
+                        "title": titles[at],
+                        "site": value("site", at),
+                        "created": value("created", at),
+                        "topics": value("topics", at),
+                        "tlp": value("tlp", at),
+                        "path": rels[at],
+                        "pending": listing.pending[at],
                     }
-                    for item in entries
+                    for at in chosen
                 ],
             }
         )
         return
     if not terminal(sys.stdout):  # one line an entry, tab-separated: ready for grep and cut
-        plain_lines(map(_list_line, entries), safe=True)
+        lines = listing.columns["line"]
+        plain_lines([lines[at] for at in chosen], safe=True)
     else:
-        _entries_for_terminal(entries)
-    for problem in unreadable:
+        _entries_for_terminal([listing.entry(at) for at in chosen])
+    for problem in listed.unreadable:
         talk(issue_line(problem), "red")
-
-
-_LABELS: dict[str, str] = {}  # tlp_label of each marking met: 10,000 entries, a few markings
-
-
-def _tlp_label(tlp: object) -> str:
-    if tlp.__class__ is not str:
-        return tlp_label(tlp)
-    label = _LABELS.get(tlp)  # type: ignore[call-overload]
-    if label is None:
-        label = _LABELS[tlp] = tlp_label(tlp)  # type: ignore[index]
-    return label
-
-
-def _list_line(item: Entry) -> str:
-    """One entry as a tab-separated line, safe to print: each field's words joined by single
-    spaces, control characters out, direction marks escaped (clean()). Most lines need none
-    of it, which str methods tell at once: printable text has no control character, no
-    direction mark and no whitespace but the space (a regex takes ten times as long)."""
-    meta = item.meta
-    parts = [
-        part if part.__class__ is str else _value(part)
-        for part in (meta.get("created", ""), item.type, meta.get("site", ""), _title(item),
-                     item.id, _tlp_label(meta.get("tlp")))
-    ]  # fmt: skip
-    line = "\t".join(parts)
-    if (
-        "".join(parts).isprintable()
-        and "  " not in line
-        and " \t" not in line
-        and "\t " not in line
-        and line[:1] != " "
-        and line[-1:] != " "
-    ):
-        return line
-    return clean("\t".join(" ".join(part.split()) for part in parts))
 
 
 TABLE_TITLE_ROOM = 24  # a listing is a table only while the title keeps this many columns
