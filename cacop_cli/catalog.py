@@ -14,7 +14,7 @@ import marshal
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -369,6 +369,10 @@ def _from_index(catalog: Catalog) -> bool:
 
 # ---------------------------------------------------------------- the listing
 
+# cards.ABSENT (Ellipsis: marshal keeps it, YAML never makes it), named here so reading a
+# value does not import the index package.
+ABSENT = ...
+
 
 @dataclass
 class Listing:
@@ -388,17 +392,20 @@ class Listing:
     def __len__(self) -> int:
         return len(self.pending)
 
+    @cached_property
+    def listed(self) -> tuple[str, ...]:
+        """The meta fields kept as they are (cards.LISTED)."""
+        from .index.cards import LISTED
+
+        return LISTED
+
     def value(self, name: str, at: int) -> Any:
         """The meta field `name` of the entry at `at`, as `entry.meta.get(name)` gives it."""
-        from .index.cards import ABSENT
-
         value = self.columns[name][at]
         return None if value is ABSENT else value
 
     def entry(self, at: int) -> ListedEntry:
         """The entry at `at` as an Entry of its listed fields (meta holds those only)."""
-        from .index.cards import ABSENT, LISTED
-
         columns = self.columns
         made = ListedEntry.__new__(ListedEntry)
         made.__dict__.update(
@@ -406,7 +413,7 @@ class Listing:
             _id=columns["id"][at], _type=columns["type"][at], _title=columns["title"][at],
             meta={
                 name: value
-                for name in LISTED
+                for name in self.listed
                 if (value := columns[name][at]) is not ABSENT
             },
         )  # fmt: skip
@@ -435,8 +442,6 @@ class Listing:
 
     def _key(self, at: int) -> tuple[str, str]:
         """What `list` sorts by: created (as text), then the id."""
-        from .index.cards import ABSENT
-
         raw = self.columns["created"][at]
         return (str("" if raw is ABSENT else raw), self.columns["id"][at])
 

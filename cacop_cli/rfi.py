@@ -365,7 +365,7 @@ def listed_rfis(
 ) -> tuple[list[Entry], list[tuple[Any, str, str]]]:
     """The RFIs of `listing` whose file is under `inside`, in its order, and its responses
     there as (rfi, created, site): what rfi_rows reads, with an entry made for RFIs only."""
-    from .index.cards import ABSENT
+    from .catalog import ABSENT
 
     columns = listing.columns
     kinds, rels = columns["type"], columns["rel"]

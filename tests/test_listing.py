@@ -171,3 +171,10 @@ def test_list_json_is_what_print_json_writes(metas, pending, shared):
     }
     expected = json.dumps(document, ensure_ascii=True, indent=2, default=str)
     assert _list_json(listing, newest) == expected
+
+
+def test_the_catalog_names_the_same_absent_marker_as_the_cards():
+    from cacop_cli import catalog
+    from cacop_cli.index import cards
+
+    assert catalog.ABSENT is cards.ABSENT is Ellipsis
