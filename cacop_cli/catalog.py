@@ -393,11 +393,11 @@ class Listing:
         return len(self.pending)
 
     @cached_property
-    def listed(self) -> tuple[str, ...]:
-        """The meta fields kept as they are (cards.LISTED)."""
+    def listed(self) -> list[tuple[str, list[Any]]]:
+        """(name, column) of each meta field kept as it is (cards.LISTED)."""
         from .index.cards import LISTED
 
-        return LISTED
+        return [(name, self.columns[name]) for name in LISTED]
 
     def value(self, name: str, at: int) -> Any:
         """The meta field `name` of the entry at `at`, as `entry.meta.get(name)` gives it."""
@@ -413,8 +413,8 @@ class Listing:
             _id=columns["id"][at], _type=columns["type"][at], _title=columns["title"][at],
             meta={
                 name: value
-                for name in self.listed
-                if (value := columns[name][at]) is not ABSENT
+                for name, column in self.listed
+                if (value := column[at]) is not ABSENT
             },
         )  # fmt: skip
         return made

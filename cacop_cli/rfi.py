@@ -369,18 +369,21 @@ def listed_rfis(
 
     columns = listing.columns
     kinds, rels = columns["type"], columns["rel"]
-    inquiries, answers = [], []
-    for at in range(len(listing)):
-        kind = kinds[at]
-        if kind == "rfi" and rels[at].startswith(inside):
-            inquiries.append(listing.entry(at))
-        elif kind == "response" and rels[at].startswith(inside):
-            created, site = columns["created"][at], columns["site"][at]
-            answers.append((
-                columns["rfi"][at],
-                "" if created is ABSENT else str(created),
-                "" if site is ABSENT else str(site),
-            ))  # fmt: skip
+    inquiries = [
+        listing.entry(at)
+        for at, kind in enumerate(kinds)
+        if kind == "rfi" and rels[at].startswith(inside)
+    ]
+    created, sites, asked = columns["created"], columns["site"], columns["rfi"]
+    answers = [
+        (
+            asked[at],
+            "" if created[at] is ABSENT else str(created[at]),
+            "" if sites[at] is ABSENT else str(sites[at]),
+        )
+        for at, kind in enumerate(kinds)
+        if kind == "response" and rels[at].startswith(inside)
+    ]
     return inquiries, answers
 
 

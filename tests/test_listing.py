@@ -170,7 +170,7 @@ def test_list_json_is_what_print_json_writes(metas, pending, shared):
         ],
     }
     expected = json.dumps(document, ensure_ascii=True, indent=2, default=str)
-    assert _list_json(listing, newest) == expected
+    assert "".join(_list_json(listing, newest)) == expected
 
 
 def test_the_catalog_names_the_same_absent_marker_as_the_cards():
@@ -178,3 +178,39 @@ def test_the_catalog_names_the_same_absent_marker_as_the_cards():
     from cacop_cli.index import cards
 
     assert catalog.ABSENT is cards.ABSENT is Ellipsis
+
+
+def test_list_json_of_thousands_of_entries_is_what_print_json_writes():
+    """Written 1,000 entries at a time: the joins between pieces are the document's."""
+    import json
+
+    from cacop_cli.render.core import _list_json
+
+    metas = [
+        {"id": f"a-{number}", "type": "rfi", "title": "t", "created": f"2024-01-{number % 28:02}"}
+        for number in range(2345)
+    ]
+    rels = [f"kb/rfis/a-{number}.md" for number in range(len(metas))]
+    columns, newest = listing_columns(zip(rels, metas, strict=True))
+    listing = Listing(None, dict(zip(LISTING_COLUMNS, columns, strict=True)), newest)
+    listing.pending = [None] * len(metas)
+    by_rel = dict(zip(rels, metas, strict=True))
+    document = {
+        "total": len(metas),
+        "entries": [
+            {
+                "id": by_rel[rel]["id"],
+                "type": "rfi",
+                "title": "t",
+                "site": None,
+                "created": by_rel[rel]["created"],
+                "topics": None,
+                "tlp": None,
+                "path": rel,
+                "pending": None,
+            }  # fmt: skip
+            for rel in (rels[at] for at in newest)
+        ],
+    }
+    expected = json.dumps(document, ensure_ascii=True, indent=2, default=str)
+    assert "".join(_list_json(listing, newest)) == expected

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ..catalog import Listing
@@ -213,7 +215,9 @@ def _title(item: Entry) -> str:
 def entry_list(listed: EntryList, as_json: bool) -> None:
     listing, chosen = listed.listing, listed.chosen
     if as_json:
-        sys.stdout.write(_list_json(listing, chosen) + "\n")
+        for piece in _list_json(listing, chosen):  # 20 MB at 50,000: written as it is made
+            sys.stdout.write(piece)
+        sys.stdout.write("\n")
         sys.stdout.flush()
         return
     if not terminal(sys.stdout):  # one line an entry, tab-separated: ready for grep and cut
@@ -225,14 +229,15 @@ def entry_list(listed: EntryList, as_json: bool) -> None:
         talk(issue_line(problem), "red")
 
 
-def _list_json(listing: Listing, chosen: list[int]) -> str:
-    """`list --json`'s document, written as print_json writes it (indented by 2, ASCII):
+def _list_json(listing: Listing, chosen: list[int]) -> Iterator[str]:
+    """`list --json`'s document in pieces, as print_json writes it (indented by 2, ASCII):
     each entry's object made with the C string encoder, for Python's indenting encoder takes
     ~0.5 s over 50,000 entries. tests/test_listing.py holds the two equal."""
     from json.encoder import encode_basestring_ascii as text_of
 
     if not chosen:
-        return '{\n  "total": 0,\n  "entries": []\n}'
+        yield '{\n  "total": 0,\n  "entries": []\n}'
+        return
     columns, value, pending = listing.columns, listing.value, listing.pending
     ids, kinds, titles, rels = (columns[name] for name in ("id", "type", "title", "rel"))
     made: dict[int, tuple[Any, str]] = {}  # the text of each list or other value met
@@ -248,7 +253,7 @@ def _list_json(listing: Listing, chosen: list[int]) -> str:
             known = made[id(item)] = (item, shown.replace("\n", "\n      "))
         return known[1]
 
-    entries = ",\n".join(
+    entries = (
         f'    {{\n      "id": {text_of(ids[at])},\n      "type": {text_of(kinds[at])},\n'
         f'      "title": {text_of(titles[at])},\n      "site": {json_of(value("site", at))},\n'
         f'      "created": {json_of(value("created", at))},\n'
@@ -257,7 +262,10 @@ def _list_json(listing: Listing, chosen: list[int]) -> str:
         f'      "pending": {json_of(pending[at])}\n    }}'
         for at in chosen
     )
-    return f'{{\n  "total": {len(chosen)},\n  "entries": [\n{entries}\n  ]\n}}'
+    yield f'{{\n  "total": {len(chosen)},\n  "entries": [\n'
+    for first in range(0, len(chosen), 1000):
+        yield ("" if first == 0 else ",\n") + ",\n".join(itertools.islice(entries, 1000))
+    yield "\n  ]\n}"
 
 
 TABLE_TITLE_ROOM = 24  # a listing is a table only while the title keeps this many columns
