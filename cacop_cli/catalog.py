@@ -14,7 +14,7 @@ import marshal
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -369,3 +369,151 @@ def _from_index(catalog: Catalog) -> bool:
             catalog.entries.append(make(kb, rel, card, parts))
     catalog.notices, catalog.checked = stats.notices, stats
     return True
+
+
+# ---------------------------------------------------------------- the listing
+
+# cards.ABSENT (Ellipsis: marshal keeps it, YAML never makes it), named here so reading a
+# value does not import the index package.
+ABSENT = ...
+
+
+@dataclass
+class Listing:
+    """Every entry as `list`, `rfi list` and `status` read it, without an Entry each (50,000
+    of them cost ~0.5 s): `columns` maps each of cards.LISTING_COLUMNS to a list, an entry's
+    values at the same position in each, in the catalog's order, then entries pending on a
+    submit branch (`add_pending`); `newest` holds the positions as `list` orders them. A
+    listed meta field an entry lacks is cards.ABSENT in its column."""
+
+    kb: KB
+    columns: dict[str, list[Any]]
+    newest: list[int]
+    unreadable: list[Issue] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    pending: list[str | None] = field(default_factory=list)  # each entry's submit branch
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    @cached_property
+    def listed(self) -> list[tuple[str, list[Any]]]:
+        """(name, column) of each meta field kept as it is (cards.LISTED)."""
+        from .index.cards import LISTED
+
+        return [(name, self.columns[name]) for name in LISTED]
+
+    def value(self, name: str, at: int) -> Any:
+        """The meta field `name` of the entry at `at`, as `entry.meta.get(name)` gives it."""
+        value = self.columns[name][at]
+        return None if value is ABSENT else value
+
+    def entry(self, at: int) -> ListedEntry:
+        """The entry at `at` as an Entry of its listed fields (meta holds those only)."""
+        columns = self.columns
+        made = ListedEntry.__new__(ListedEntry)
+        made.__dict__.update(
+            rel=columns["rel"][at], pending=self.pending[at], _kb=self.kb, _path=None,
+            _id=columns["id"][at], _type=columns["type"][at], _title=columns["title"][at],
+            meta={
+                name: value
+                for name, column in self.listed
+                if (value := column[at]) is not ABSENT
+            },
+        )  # fmt: skip
+        return made
+
+    def add_pending(self, entries: list[Entry]) -> None:
+        """Add entries read from submit branches (each with its branch in `pending`), in
+        their places in `newest`. Their ids are none of the catalog's, so no two keys tie."""
+        from .index.cards import LISTING_COLUMNS, listing_columns
+
+        for entry in entries:
+            (*added,), _ = listing_columns([(entry.rel, entry.meta)], entry.pending)
+            for name, column in zip(LISTING_COLUMNS, added, strict=True):
+                self.columns[name].append(column[0])
+            self.pending.append(entry.pending)
+            at = len(self.pending) - 1
+            key = self._key(at)
+            low, high = 0, len(self.newest)
+            while low < high:  # newest is in descending order of _key
+                middle = (low + high) // 2
+                if self._key(self.newest[middle]) > key:
+                    low = middle + 1
+                else:
+                    high = middle
+            self.newest.insert(low, at)
+
+    def _key(self, at: int) -> tuple[str, str]:
+        """What `list` sorts by: created (as text), then the id."""
+        raw = self.columns["created"][at]
+        return (str("" if raw is ABSENT else raw), self.columns["id"][at])
+
+
+class ListedEntry(Entry):
+    """An entry of a Listing: its meta holds the listed fields only (cards.LISTED), and it
+    has no body or lines; for the listing commands and their views."""
+
+    _kb: KB
+
+    @property  # type: ignore[override]
+    def id(self) -> str:
+        return self.__dict__["_id"]
+
+    @property  # type: ignore[override]
+    def type(self) -> str:
+        return self.__dict__["_type"]
+
+    @property  # type: ignore[override]
+    def title(self) -> str:
+        return self.__dict__["_title"]
+
+    @property  # type: ignore[override]
+    def path(self) -> Path:
+        held = self.__dict__.get("_path")
+        if held is None:
+            held = self.__dict__["_path"] = self._kb.root / self.rel
+        return held
+
+
+def load_listing(kb: KB) -> Listing:
+    """Every entry's listed fields: from the index's listing part after the same freshness
+    check load_catalog makes; when the index cannot be brought up to date or read, made
+    from the entries load_catalog reads from the files."""
+    listing = _listing_from_index(kb)
+    if listing is not None:
+        return listing
+    from .index.cards import LISTING_COLUMNS, listing_columns
+
+    catalog = load_catalog(kb)
+    columns, newest = listing_columns((entry.rel, entry.meta) for entry in catalog.entries)
+    return Listing(
+        kb, dict(zip(LISTING_COLUMNS, columns, strict=True)), newest, catalog.unreadable,
+        catalog.notices, [None] * len(newest),
+    )  # fmt: skip
+
+
+def _listing_from_index(kb: KB) -> Listing | None:
+    from . import progress, search
+    from .index import cards, read_lock
+
+    advance = progress.current.get()
+    try:
+        stats = search.refresh(kb, advance)
+        try:
+            with read_lock(kb.root), _uncollected():
+                stored = cards.load_listing(kb.root)
+        except cards.Changed as changed:  # never decoded: made again
+            stats = search.rebuild(kb, advance, reason=str(changed))
+            with read_lock(kb.root), _uncollected():
+                stored = cards.load_listing(kb.root)
+    except Exception:  # noqa: BLE001 - read-only, busy, untrusted or damaged: read the files
+        return None
+    if stored is None:
+        return None
+    columns, newest, unreadable = stored
+    return Listing(
+        kb, dict(zip(cards.LISTING_COLUMNS, columns, strict=True)), newest,
+        [Issue("error", code, rel, line, message) for rel, code, line, message in unreadable],
+        stats.notices, [None] * len(newest),
+    )  # fmt: skip

@@ -65,6 +65,11 @@ _PATTERNS = {
 }
 
 
+def _compiled(name: str) -> re.Pattern[str]:
+    """One of the patterns above, from inside this module (where __getattr__ is not asked)."""
+    return globals().get(name) or __getattr__(name)
+
+
 def __getattr__(name: str) -> Any:
     if name in _PATTERNS:
         pattern = globals()[name] = re.compile(_PATTERNS[name])
@@ -107,6 +112,53 @@ def tlp_label(tlp: Any) -> str:
     """A marking in FIRST TLP 2.0's wording: 'TLP:AMBER+STRICT' (unmarked: 'TLP:NONE')."""
     marking = " ".join(str(tlp).split()) if tlp not in (None, "") else "none"
     return f"TLP:{marking.upper()}"
+
+
+def clean(value: Any) -> str:
+    """Entry text made safe for a terminal: no control characters, visible bidi marks."""
+    text = value if isinstance(value, str) else str(value)
+    if _compiled("UNSAFE_TEXT").search(text) is None:  # most text: nothing to do (\r is unsafe)
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _compiled("CONTROL").sub("", text)
+    return _compiled("BIDI").sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
+
+
+_LABELS: dict[str, str] = {}  # tlp_label of each marking met: 50,000 entries, a few markings
+
+
+def _listed_text(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def list_line(created: Any, kind: str, site: Any, title: str, entry_id: str, tlp: Any) -> str:
+    """An entry's line in `list`'s plain output (a pipe), tab-separated and safe to print:
+    each field's words joined by single spaces, control characters out, direction marks
+    escaped (clean()). Made here, not in the renderer, because the index keeps each
+    catalogued entry's line made (index/cards.py, the listing part). Most lines need none
+    of the clean-up, which str methods tell at once: printable text has no control
+    character, no direction mark and no whitespace but the space (a regex takes ten times
+    as long)."""
+    label = _LABELS.get(tlp) if tlp.__class__ is str else tlp_label(tlp)
+    if label is None:
+        label = _LABELS[tlp] = tlp_label(tlp)
+    parts = [
+        part if part.__class__ is str else _listed_text(part)
+        for part in (created, kind, site, title, entry_id, label)
+    ]
+    line = "\t".join(parts)
+    if (
+        "".join(parts).isprintable()
+        and "  " not in line
+        and " \t" not in line
+        and "\t " not in line
+        and line[:1] != " "
+        and line[-1:] != " "
+    ):
+        return line
+    return clean("\t".join(" ".join(part.split()) for part in parts))
 
 
 def at_or_below(tlp: Any, line: str) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import gitrepo
-from .catalog import Catalog, entry_issue, load_catalog, read_sites
+from .catalog import Catalog, Listing, entry_issue, load_catalog, load_listing, read_sites
 from .checks import Context, file_checks, kb_level_issues
 from .config import KB
 from .crosschecks import cross_findings
@@ -257,29 +257,41 @@ def entry_document(entry: Entry) -> dict[str, Any]:
     return {**entry.meta, "body": entry.body, "path": entry.rel}
 
 
+@dataclass
+class EntryList:
+    """`list`'s answer: the positions in `listing` of the entries chosen, newest first, and
+    the files that cannot be read (the catalog's, then those on submit branches)."""
+
+    listing: Listing
+    chosen: list[int]
+    unreadable: list[Issue]
+
+
 def list_entries(
     kb: KB,
     *,
     entry_type: str | None = None,
     site: str | None = None,
     topic: str | None = None,
-) -> tuple[list[Entry], list[Issue]]:
+) -> EntryList:
     entry_type, topic = (value.strip().lower() if value else None for value in (entry_type, topic))
     check_choices("type", [entry_type] if entry_type else [], TYPES)  # as search says it
     check_choices("topic", [topic] if topic else [], TOPICS)
-    catalog = load_catalog(kb)
+    listing = load_listing(kb)
     from . import pending
 
-    waiting, unreadable = pending.pending_entries(kb, {entry.id for entry in catalog.entries})
-    chosen = [
-        entry
-        for entry in catalog.entries + waiting
-        if (entry_type is None or entry.type == entry_type)
-        and (site is None or entry.meta.get("site") == site)
-        and (topic is None or topic in (entry.meta.get("topics") or ()))
-    ]
-    chosen.sort(key=lambda entry: (str(entry.meta.get("created", "")), entry.id), reverse=True)
-    return chosen, catalog.unreadable + unreadable
+    waiting, unreadable = pending.pending_entries(kb, set(listing.columns["id"]))
+    listing.add_pending(waiting)
+    chosen = listing.newest
+    if entry_type is not None:
+        kinds = listing.columns["type"]
+        chosen = [at for at in chosen if kinds[at] == entry_type]
+    if site is not None:
+        sites = listing.columns["site"]
+        chosen = [at for at in chosen if sites[at] == site]
+    if topic is not None:
+        chosen = [at for at in chosen if topic in (listing.value("topics", at) or ())]
+    return EntryList(listing, chosen, listing.unreadable + unreadable)
 
 
 # ---------------------------------------------------------------- new

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import itertools
 import os
 import secrets
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import load_catalog, read_sites
+from .catalog import Listing, load_listing, read_sites
 from .config import KB
 from .entries import (
     DEFAULT_ENTRY_BYTES,
@@ -325,31 +327,64 @@ class RfiListing:
     unreadable: list[Issue] = field(default_factory=list)
 
 
-def rfi_rows(entries: list[Entry], today: dt.date) -> list[RfiRow]:
-    """Every RFI among `entries`, with its responses counted from the response entries."""
+def rfi_rows(
+    entries: list[Entry], today: dt.date, answers: Iterable[tuple[Any, str, str]] = ()
+) -> list[RfiRow]:
+    """Every RFI among `entries`, with its responses counted from the response entries
+    among them and from `answers`, responses given as (rfi, created, site)."""
     responders: dict[str, list[tuple[str, str]]] = {}
-    for entry in entries:
-        if entry.type == "response" and isinstance(entry.meta.get("rfi"), str):
-            responders.setdefault(entry.meta["rfi"], []).append(
-                (str(entry.meta.get("created", "")), str(entry.meta.get("site", "")))
-            )
+    given = (
+        (entry.meta.get("rfi"), str(entry.meta.get("created", "")), str(entry.meta.get("site", "")))
+        for entry in entries
+        if entry.type == "response"
+    )
+    for rfi_id, created, site in itertools.chain(answers, given):
+        if isinstance(rfi_id, str):
+            responders.setdefault(rfi_id, []).append((created, site))
     rows = []
     for entry in entries:
         if entry.type != "rfi":
             continue
-        answers = sorted(responders.get(entry.id, []))
+        answered = sorted(responders.get(entry.id, []))
         due = entry_date(entry.meta.get("needed_by"))
         rows.append(
             RfiRow(
                 entry=entry,
-                status=derived_status(entry, len(answers)),
-                responses=len(answers),
+                status=derived_status(entry, len(answered)),
+                responses=len(answered),
                 needed_by=due,
                 days_left=(due - today).days if due else None,
-                responders=list(dict.fromkeys(site for _, site in answers)),
+                responders=list(dict.fromkeys(site for _, site in answered)),
             )
         )
     return rows
+
+
+def listed_rfis(
+    listing: Listing, inside: str = ""
+) -> tuple[list[Entry], list[tuple[Any, str, str]]]:
+    """The RFIs of `listing` whose file is under `inside`, in its order, and its responses
+    there as (rfi, created, site): what rfi_rows reads, with an entry made for RFIs only."""
+    from .catalog import ABSENT
+
+    columns = listing.columns
+    kinds, rels = columns["type"], columns["rel"]
+    inquiries = [
+        listing.entry(at)
+        for at, kind in enumerate(kinds)
+        if kind == "rfi" and rels[at].startswith(inside)
+    ]
+    created, sites, asked = columns["created"], columns["site"], columns["rfi"]
+    answers = [
+        (
+            asked[at],
+            "" if created[at] is ABSENT else str(created[at]),
+            "" if sites[at] is ABSENT else str(sites[at]),
+        )
+        for at, kind in enumerate(kinds)
+        if kind == "response" and rels[at].startswith(inside)
+    ]
+    return inquiries, answers
 
 
 def _sort_key(row: RfiRow) -> tuple:
@@ -374,10 +409,10 @@ def list_rfis(
 ) -> RfiListing:
     """The RFIs, soonest due first (closed ones last), filtered as asked."""
     today = today or dt.date.today()
-    catalog = load_catalog(kb)  # the index's catalog: no entry file is opened
-    in_rfis = [entry for entry in catalog.entries if entry.rel.startswith("kb/rfis/")]
-    unreadable = [issue for issue in catalog.unreadable if issue.path.startswith("kb/rfis/")]
-    rows = rfi_rows(in_rfis, today)
+    listing = load_listing(kb)  # the index's listing part: no entry file is opened
+    unreadable = [issue for issue in listing.unreadable if issue.path.startswith("kb/rfis/")]
+    inquiries, answers = listed_rfis(listing, inside="kb/rfis/")
+    rows = rfi_rows(inquiries, today, answers)
     if open_only:
         rows = [row for row in rows if row.status != "closed"]
     if overdue:

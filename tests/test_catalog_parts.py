@@ -45,6 +45,11 @@ def part_sizes(root: Path) -> tuple[int, int]:
     return (folder / cards.CARDS).stat().st_size, (folder / cards.FULL_CARDS).stat().st_size
 
 
+def listing_size(root: Path) -> int:
+    folder = root / ".cacop" / record.read_record(root).generation
+    return (folder / cards.LISTING).stat().st_size
+
+
 @pytest.fixture(autouse=True)
 def _no_merge_in_background(monkeypatch):
     from cacop_cli.index import build
@@ -52,16 +57,21 @@ def _no_merge_in_background(monkeypatch):
     monkeypatch.setattr(build, "MERGE_AT", 10_000)
 
 
-def test_the_listing_commands_never_decode_the_full_part(cli, kb_path):
+def test_the_listing_commands_decode_the_listing_part_alone(cli, kb_path):
+    """`list`, `rfi list` and `status` read the listing part: neither card part is decoded
+    (50,000 meta dicts), whatever they print; `show` never decodes the full part."""
     load_catalog(load_kb(kb_path))  # built
     lean, full = part_sizes(kb_path)
-    assert lean != full
+    listed = listing_size(kb_path)
+    assert len({lean, full, listed}) == 3
+    for args in (["list"], ["list", "--type", "rfi"], ["rfi", "list"], ["status"]):
+        for shown in ([], ["--json"]):
+            sizes = decoded(lambda args=args, shown=shown: cli(*args, *shown, kb=kb_path))
+            assert listed in sizes and lean not in sizes and full not in sizes, (args, shown)
     entry_id = sorted(path.stem for path in iter_entry_files(kb_path))[0]
-    for args in (["list"], ["rfi", "list"], ["status"], ["show", entry_id]):
-        for json in ([], ["--json"]):
-            sizes = decoded(lambda args=args, json=json: cli(*args, *json, kb=kb_path))
-            assert full not in sizes, (args, json)
-    assert lean in decoded(lambda: cli("list", kb=kb_path))
+    for shown in ([], ["--json"]):
+        sizes = decoded(lambda shown=shown: cli("show", entry_id, *shown, kb=kb_path))
+        assert full not in sizes
 
 
 def test_the_full_part_is_decoded_once_on_first_use_and_is_the_files(kb_path):

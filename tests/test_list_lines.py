@@ -9,9 +9,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cacop_cli.catalog import Listing
+from cacop_cli.index.cards import LISTING_COLUMNS, listing_columns
 from cacop_cli.models import Entry, tlp_label
+from cacop_cli.ops import EntryList
 from cacop_cli.render import clean
-from cacop_cli.render.core import _list_line, _title, _value
+from cacop_cli.render.core import _title, _value
 
 # Every kind of character the clean-up treats apart, and ordinary ones.
 SPECIAL = (
@@ -32,6 +35,12 @@ def _as_before(item: Entry) -> str:
 
 def _entry(meta: dict, pending: str | None = None) -> Entry:
     return Entry(Path("/kb/strategies/x.md"), "strategies/x.md", meta, "", pending=pending)
+
+
+def _list_line(item: Entry) -> str:
+    """The line the listing part keeps for the entry (index/cards.py)."""
+    columns, _ = listing_columns([(item.rel, item.meta)], item.pending)
+    return columns[LISTING_COLUMNS.index("line")][0]
 
 
 @settings(max_examples=400, deadline=None)
@@ -64,6 +73,10 @@ def test_the_fields_are_tab_separated_and_whitespace_never_splits_a_field(capsys
     item = _entry(
         {"id": "x-1", "title": "Two\twords\n and\u2028more", "site": "a\x1bb", "tlp": "red"}
     )
-    entry_list([item], [], as_json=False)
+    columns, newest = listing_columns([(item.rel, item.meta)])
+    listing = Listing(
+        None, dict(zip(LISTING_COLUMNS, columns, strict=True)), newest, pending=[None]
+    )
+    entry_list(EntryList(listing, newest, []), as_json=False)
     line = capsys.readouterr().out
     assert line == "\t\tab\tTwo words and more\tx-1\tTLP:RED\n"

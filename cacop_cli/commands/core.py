@@ -216,12 +216,12 @@ def register(app: typer.Typer) -> None:
         from ..render import core as view
 
         knowledge_base = open_kb(ctx, kb)
-        entries, unreadable = ops.list_entries(
+        listed = ops.list_entries(
             knowledge_base,
             entry_type=check_type(entry_type),
             site=check_site(knowledge_base, site),
             topic=check_topic(topic),
         )
-        view.entry_list(entries, unreadable, as_json)
-        if not entries:
+        view.entry_list(listed, as_json)
+        if not listed.chosen:
             tell_if_empty(knowledge_base)

@@ -22,13 +22,13 @@ import marshal
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..models import ENTRY_FOLDERS
 from .record import LOADED_HASHED, STATE_DIR, read_record
 
-CARDS, FULL_CARDS, BODIES = LOADED_HASHED
+CARDS, FULL_CARDS, BODIES, LISTING = LOADED_HASHED
 ENTRY, UNREADABLE = "entry", "unreadable"
 # A card: (ENTRY, {field: value}) or (UNREADABLE, code, line, message).
 # body_sha256 (hex) lets the outputs for others find the findings kept for an entry's
@@ -134,7 +134,7 @@ class Cards:
         self.bodies.pop(path, None)
 
     def write(self, folder: Path) -> None:
-        """Write the three files in `folder`, or remove them if a card is missing (the
+        """Write the four files in `folder`, or remove them if a card is missing (the
         catalog is then read from the files)."""
         lean: dict[str, Card] = {}
         full: dict[str, tuple[Any, ...]] = {}
@@ -144,7 +144,9 @@ class Cards:
                 full[rel] = tuple(card[1][name] for name in FULL)
             else:
                 lean[rel] = card
-        parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)), (BODIES, self.bodies))
+        listed = listing(list(lean.items()))
+        parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)), (BODIES, self.bodies),
+                 (LISTING, (LISTING_COLUMNS, *listed)))  # fmt: skip
         for name, value in parts:
             if self.complete:
                 (folder / name).write_bytes(marshal.dumps(value))
@@ -242,3 +244,76 @@ def _later(folder: Path, name: str, files: dict[str, list[Any]], decode: Callabl
         return held["content"]
 
     return content
+
+
+# ---------------------------------------------------------------- the listing part
+#
+# What `list`, `rfi list` and `status` read of every entry, kept apart (LISTING) so they
+# decode neither the cards' meta dicts (230 ms at 50,000 entries) nor make an Entry each:
+# one column (a list) per field, an entry's values at the same position in each, in the
+# catalog's order; the positions as `list` orders them (newest first); and the unreadable
+# files. A column of LISTED holds the meta field's value as it is, ABSENT where the entry
+# has none; "line" is the entry's line in `list`'s plain output, made already.
+
+LISTED = ("site", "created", "updated", "topics", "tlp", "status", "priority", "needed_by",
+          "to", "rfi")  # fmt: skip
+LISTING_COLUMNS = ("rel", "id", "type", "title", "line", *LISTED)
+ABSENT = ...  # a listed field the entry does not have: marshal keeps it, YAML never makes it
+Listed = tuple[list[list[Any]], list[int], list[tuple[str, str, int, str]]]
+
+
+def listing(cards: Any) -> Listed:
+    """(columns in LISTING_COLUMNS' order, positions newest first, unreadable files as (rel,
+    code, line, message)) of lean cards `cards` ((rel, card) pairs, in the catalog's order)."""
+    entries = ((rel, card[1]) for rel, card in cards if card[0] == ENTRY)
+    columns, newest = listing_columns(entries)
+    unreadable = [(rel, *card[1:]) for rel, card in cards if card[0] == UNREADABLE]
+    return columns, newest, unreadable
+
+
+def listing_columns(entries: Any, pending: str | None = None) -> tuple[list[list[Any]], list[int]]:
+    """The columns of `entries` ((rel, meta) pairs), and their positions newest first (as
+    `list` sorts: created, then id, descending; entries equal in both keep their order).
+    Values of LISTED are the meta's own, lists of texts shared when equal (one object in
+    memory, written once), `pending` the submit branch they are read from (in the line)."""
+    from ..models import list_line
+
+    columns: list[list[Any]] = [[] for _ in LISTING_COLUMNS]
+    rels, ids, kinds, titles, lines, *values = columns
+    shared: dict[tuple[str, ...], list[str]] = {}
+    for rel, meta in entries:
+        entry_id = meta.get("id")
+        if not isinstance(entry_id, str):
+            entry_id = PurePosixPath(rel).stem  # as Entry.id: its file's name
+        kind, title = str(meta.get("type", "")), str(meta.get("title", ""))
+        shown = f"{title} (pending: {pending})" if pending else title
+        rels.append(rel)
+        ids.append(entry_id)
+        kinds.append(kind)
+        titles.append(title)
+        lines.append(list_line(meta.get("created", ""), kind, meta.get("site", ""), shown,
+                               entry_id, meta.get("tlp")))  # fmt: skip
+        for name, column in zip(LISTED, values, strict=True):
+            value = meta.get(name, ABSENT)
+            if value.__class__ is list and all(item.__class__ is str for item in value):
+                value = shared.setdefault(tuple(value), value)
+            column.append(value)
+    created = values[LISTED.index("created")]
+    keys = [(str("" if value is ABSENT else value), entry_id)
+            for value, entry_id in zip(created, ids, strict=True)]  # fmt: skip
+    newest = sorted(range(len(ids)), key=keys.__getitem__, reverse=True)
+    return columns, newest
+
+
+def load_listing(root: Path) -> Listed | None:
+    """The listing part of the live generation, or None when it keeps none. Call with the
+    read lock held; read_record's Untrusted and OSError pass through, Changed when the file
+    is not the one the record names or keeps other columns (never decoded: rebuilt)."""
+    record = read_record(root)
+    if LISTING not in record.files:
+        return None
+    data = _checked(root / STATE_DIR / record.generation, LISTING, record.files)
+    decoded = marshal.loads(data)
+    if not (isinstance(decoded, tuple) and len(decoded) == 4 and decoded[0] == LISTING_COLUMNS):
+        raise Changed(f"its catalog ({LISTING}) keeps other fields than this cacop's")
+    return decoded[1], decoded[2], decoded[3]

@@ -34,7 +34,7 @@ TOC_SUFFIX = ".toc"
 # The catalog kept with the index (cards.py): marshal data, so the record holds its SHA-256
 # too. Checked by the reader that decodes it, over the bytes it decodes, not by
 # read_record: a search, which never reads them, does not pay for hashing 66 MB.
-LOADED_HASHED = ("catalog.marshal", "catalog-full.marshal", "bodies.marshal")
+LOADED_HASHED = ("catalog.marshal", "catalog-full.marshal", "bodies.marshal", "listing.marshal")
 
 
 def scan_digest(scan: dict[str, list[int]]) -> str:

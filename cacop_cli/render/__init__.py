@@ -21,27 +21,15 @@ from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
 from ..models import (  # FIRST's TLP 2.0 colours and words: data the site uses too
-    BIDI,
-    CONTROL,
     TLP_BACKGROUND,
     TLP_COLOURS,
     TLP_MEANING,
-    UNSAFE_TEXT,
+    clean,  # entry text made safe for a terminal (in models: the index makes list lines)
 )
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
-
-
-def clean(value: Any) -> str:
-    """Entry text made safe for a terminal: no control characters, visible bidi marks."""
-    text = value if isinstance(value, str) else str(value)
-    if UNSAFE_TEXT.search(text) is None:  # most text: one scan, nothing to do (\r is unsafe)
-        return text
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = CONTROL.sub("", text)
-    return BIDI.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
 
 
 def text(value: Any, style: str = "") -> Text:

@@ -221,13 +221,14 @@ def _submissions(kb: KB, shared: str | None, branches: list[pending.Branch]) -> 
 def _rfis_to_answer(
     kb: KB, today: dt.date, branches: list[pending.Branch] | None = None
 ) -> list[RfiToAnswer]:
-    from ..catalog import load_catalog
-    from ..rfi import rfi_rows
+    from ..catalog import load_listing
+    from ..rfi import listed_rfis, rfi_rows
 
-    catalog = load_catalog(kb)
-    waiting, _ = pending.pending_entries(kb, {entry.id for entry in catalog.entries}, branches)
+    listing = load_listing(kb)  # the index's listing part: no entry is made but RFIs'
+    waiting, _ = pending.pending_entries(kb, set(listing.columns["id"]), branches)
+    inquiries, answers = listed_rfis(listing)
     found = []
-    for row in rfi_rows(catalog.entries + waiting, today):
+    for row in rfi_rows(inquiries + waiting, today, answers):
         meta = row.entry.meta
         to = meta.get("to") if isinstance(meta.get("to"), list) else []
         if meta.get("site") == kb.site or not ({"all", kb.site} & set(map(str, to))):
