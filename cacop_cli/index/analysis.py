@@ -20,7 +20,8 @@ from typing import Any
 
 from .. import __version__
 
-FORMAT = 6  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
+FORMAT = 7  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
+# 7: bodies in shards (cards.shard_of), not one bodies.marshal
 INDEX_NAME = "MAIN"
 
 # Text fields searched by default, and how much a match in each counts (BM25F field weights).
