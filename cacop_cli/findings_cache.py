@@ -202,34 +202,34 @@ class FindingsCache:
         except ValueError:
             return None
 
-    def unchanged(self, rel: str, seen: list[int] | None, path: Path) -> list[Issue] | None:
-        """The kept findings of the entry file at `rel` (`path`), if its stat `seen` is the
-        one kept with them (the file is then not read) and they still hold."""
+    def unchanged(self, rel: str, seen: list[int] | None, root: Path) -> list[Issue] | None:
+        """The kept findings of the entry file at `rel` (in the KB at `root`), if its stat
+        `seen` is the one kept with them (the file is then not read) and they still hold."""
         record = self.files.get(rel)
         if seen is None or not (isinstance(record, list) and len(record) == 5):
             return None
-        return self._holding(rel, record, path) if record[4] == seen else None
+        return self._holding(rel, record, root) if record[4] == seen else None
 
     def get(
-        self, rel: str, digest: str, path: Path, seen: list[int] | None = None
+        self, rel: str, digest: str, root: Path, seen: list[int] | None = None
     ) -> list[Issue] | None:
-        """The kept findings of the entry file at `rel` (`path`) with these bytes, if they
-        still hold; `seen`, its settled stat, is kept with them when the cache is next
-        written (not written for it alone)."""
+        """The kept findings of the entry file at `rel` (in the KB at `root`) with these
+        bytes, if they still hold; `seen`, its settled stat, is kept with them when the
+        cache is next written (not written for it alone)."""
         record = self.files.get(rel)
         if not (isinstance(record, list) and len(record) == 5 and record[0] == digest):
             return None
-        found = self._holding(rel, record, path)
+        found = self._holding(rel, record, root)
         if found is not None and seen is not None and record[4] != seen:
             self.settled[rel] = seen
         return found
 
-    def _holding(self, rel: str, record: list[Any], path: Path) -> list[Issue] | None:
+    def _holding(self, rel: str, record: list[Any], root: Path) -> list[Issue] | None:
         names, facts = record[1], record[2]
         if names is not None:
             if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
                 return None
-            folder = attachment_folder(path)
+            folder = attachment_folder(root / rel)
             if [attachment_facts(folder, name) for name in names] != facts:
                 return None
         return _issues(rel, record[3])
@@ -309,14 +309,17 @@ def file_findings(
     entry_bytes = limits.get("entry_bytes", DEFAULT_ENTRY_BYTES)
     issues: list[Issue] = []
     settled_before = time.time_ns() - RACY_NS
+    folder = str(root)
     for rel in rels:
-        path = root / rel
-        seen = _settled_stat(path, settled_before) if kept is not None else None
-        if kept is not None:
-            found = kept.unchanged(rel, seen, path)
+        if kept is not None:  # a string joined, not a Path: 10,000 of them a run
+            seen = _settled_stat(os.path.join(folder, rel), settled_before)
+            found = kept.unchanged(rel, seen, root)
             if found is not None:
                 issues.extend(found)
                 continue
+        else:
+            seen = None
+        path = root / rel
         try:
             data = read_regular_file(path, entry_bytes)
         except EntryError as error:  # a link, a pipe, too large: known without the bytes
@@ -324,7 +327,7 @@ def file_findings(
             continue
         digest = hashlib.sha256(data).hexdigest() if kept is not None else ""
         if kept is not None:
-            found = kept.get(rel, digest, path, seen)
+            found = kept.get(rel, digest, root, seen)
             if found is not None:
                 issues.extend(found)
                 continue
@@ -344,7 +347,7 @@ def file_findings(
     return issues
 
 
-def _settled_stat(path: Path, settled_before: int) -> list[int] | None:
+def _settled_stat(path: str, settled_before: int) -> list[int] | None:
     """[inode, size, mtime_ns, ctime_ns] of the regular file at `path`, taken before it is
     read, if it was last written (or its inode changed) before `settled_before`; else None:
     a write in the same tick of the clock as the one read could not be told from it."""

@@ -126,6 +126,7 @@ class Cards:
         self.shards = 0  # an update's: how many shards the live generation keeps
         self.loaded: set[int] | None = None  # an update's: the shards loaded (None: all held)
         self.source: tuple[Path, dict[str, list[Any]]] | None = None  # (folder, record's files)
+        self.in_order = False  # the cards are in walk order already (an update adding none)
 
     def add(self, path: str, document: dict[str, Any] | str) -> None:
         found = card_of(document)
@@ -133,6 +134,7 @@ class Cards:
             self.complete = False
             return
         self._hold(path)
+        self.in_order = self.in_order and path in self.cards  # a new path goes last
         self.cards[path], body = found
         if body:
             self.bodies[path] = body
@@ -166,7 +168,9 @@ class Cards:
             return {}
         lean: dict[str, Card] = {}
         full: dict[str, tuple[Any, ...]] = {}
-        for rel, card in sorted(self.cards.items(), key=lambda item: _in_walk_order(item[0])):
+        held = self.cards.items()
+        in_order = held if self.in_order else sorted(held, key=lambda item: _in_walk_order(item[0]))
+        for rel, card in in_order:
             if card[0] == ENTRY:
                 lean[rel] = (ENTRY, *(card[1][name] for name in LEAN))
                 full[rel] = tuple(card[1][name] for name in FULL)
@@ -323,8 +327,9 @@ def previous(root: Path, generation: str, files: dict[str, list[Any]]) -> Cards:
         else card
         for rel, card in lean.items()
     }
-    held = Cards(cards, {})
+    held = Cards(cards, {})  # in the order written: walk order
     held.shards, held.loaded, held.source = count, set(), (folder, files)
+    held.in_order = True
     return held
 
 
