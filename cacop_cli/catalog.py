@@ -210,7 +210,7 @@ class _CataloguedEntry(Entry):
     index's bodies file on first use too (all 10,000 bodies are 66 MB; most commands need
     none), its absolute path made on first use too."""
 
-    _bodies: Callable[[], dict[str, str] | None]
+    _bodies: Callable[[], Any]  # index/cards.py's Bodies: .get(rel, default), None if untrusted
     _full: Callable[[], dict[str, tuple[Any, ...]] | None]
     _full_names: tuple[str, ...]
     _kb: KB
@@ -257,7 +257,9 @@ class _CataloguedEntry(Entry):
         held = self.__dict__.get("_body")
         if held is None:
             stored = self._bodies()
-            held = stored.get(self.rel, "") if stored is not None else self._body_from_file()
+            held = stored.get(self.rel, "") if stored is not None else None
+            if held is None:  # its shard cannot be trusted
+                held = self._body_from_file()
             self.__dict__["_body"] = held
         return held
 
@@ -319,7 +321,7 @@ class _Stored:
     lean: tuple[str, ...]
     full_names: tuple[str, ...]
     full: Callable[[], dict[str, tuple[Any, ...]] | None]
-    bodies: Callable[[], dict[str, str] | None]
+    bodies: Callable[[], Any]
 
 
 @contextlib.contextmanager

@@ -16,8 +16,14 @@ A file check's findings are a function of (see `checks`' docstring):
   again (one lstat per attachment) before the findings are used.
 
 A file whose key matches is not parsed; any other is read and checked, and its
-findings are kept. The vocabulary is checked as a whole; its findings are kept
-under the SHA-256 of cacop's and the KB's vocabulary files (no file check reads it).
+findings are kept. A file is not even read when its (inode, size, mtime, ctime) are those
+kept with its findings, as git's index trusts a file's stat: a rewrite changes the ctime
+(which `touch -r`, `cp -p` and `rsync -t` cannot set back) or, by a rename, the inode. A
+stat is kept only for a file last written more than `scan.RACY_NS` before it was read (a
+same-size write in the same tick of the file system's clock would look alike): such a file
+is read and hashed each run until its stat settles. The vocabulary is checked as a whole;
+its findings are kept under the SHA-256 of cacop's and the KB's vocabulary files (no file
+check reads it).
 
 The cache is never trusted blindly: the file is signed with this user's key (kept
 outside any KB, as the search index's record is), so a cache that arrived by copy or
@@ -34,6 +40,8 @@ import contextlib
 import hashlib
 import json
 import os
+import stat as stat_kinds
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -51,9 +59,10 @@ from .checks import (
 )
 from .errors import CacopError, EntryError
 from .models import TYPES, Issue
+from .scan import RACY_NS
 
 CACHE = "findings.json"
-FORMAT = 1
+FORMAT = 2  # 2: each file's stat kept beside its digest
 MAX_CACHE_BYTES = 256 * 1_048_576
 _SEVERITIES = ("error", "warning")
 
@@ -150,9 +159,11 @@ class FindingsCache:
 
     path: Path
     stamp: str
-    files: dict[str, list[Any]] = field(default_factory=dict)  # rel -> [sha, names, facts, rows]
+    # rel -> [sha, names, facts, rows, stat]: stat [inode, size, mtime_ns, ctime_ns] or None
+    files: dict[str, list[Any]] = field(default_factory=dict)
     vocabulary: list[Any] = field(default_factory=list)  # [digest, rows]
     changed: bool = False
+    settled: dict[str, list[int]] = field(default_factory=dict)  # stats to keep, if written
 
     @classmethod
     def open(cls, state: Path, context: Context) -> FindingsCache | None:
@@ -191,23 +202,48 @@ class FindingsCache:
         except ValueError:
             return None
 
-    def get(self, rel: str, digest: str, path: Path) -> list[Issue] | None:
-        """The kept findings of the entry file at `rel` (`path`) with these bytes, if they
-        still hold."""
+    def unchanged(self, rel: str, seen: list[int] | None, root: Path) -> list[Issue] | None:
+        """The kept findings of the entry file at `rel` (in the KB at `root`), if its stat
+        `seen` is the one kept with them (the file is then not read) and they still hold."""
         record = self.files.get(rel)
-        if not (isinstance(record, list) and len(record) == 4 and record[0] == digest):
+        if seen is None or not (isinstance(record, list) and len(record) == 5):
             return None
+        return self._holding(rel, record, root) if record[4] == seen else None
+
+    def get(
+        self, rel: str, digest: str, root: Path, seen: list[int] | None = None
+    ) -> list[Issue] | None:
+        """The kept findings of the entry file at `rel` (in the KB at `root`) with these
+        bytes, if they still hold; `seen`, its settled stat, is kept with them when the
+        cache is next written (not written for it alone)."""
+        record = self.files.get(rel)
+        if not (isinstance(record, list) and len(record) == 5 and record[0] == digest):
+            return None
+        found = self._holding(rel, record, root)
+        if found is not None and seen is not None and record[4] != seen:
+            self.settled[rel] = seen
+        return found
+
+    def _holding(self, rel: str, record: list[Any], root: Path) -> list[Issue] | None:
         names, facts = record[1], record[2]
         if names is not None:
             if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
                 return None
-            folder = attachment_folder(path)
+            folder = attachment_folder(root / rel)
             if [attachment_facts(folder, name) for name in names] != facts:
                 return None
         return _issues(rel, record[3])
 
-    def put(self, rel: str, digest: str, names: list[str] | None, facts: Any, found: list[Issue]):
-        self.files[rel] = [digest, names, facts, [_row(issue) for issue in found]]
+    def put(
+        self,
+        rel: str,
+        digest: str,
+        names: list[str] | None,
+        facts: Any,
+        found: list[Issue],
+        seen: list[int] | None = None,
+    ):
+        self.files[rel] = [digest, names, facts, [_row(issue) for issue in found], seen]
         self.changed = True
 
     def keep_only(self, rels: set[str]) -> None:
@@ -234,6 +270,9 @@ class FindingsCache:
         """Write the cache, if anything changed; a cache that cannot be kept costs time only."""
         if not self.changed:
             return
+        for rel, seen in self.settled.items():
+            if rel in self.files:
+                self.files[rel][4] = seen
         from .index.locks import _prepare_state
         from .sealed import seal
 
@@ -262,14 +301,24 @@ def file_findings(
 ) -> list[Issue]:
     """The file checks' findings for the entry files at `rels` (relative to the KB at
     `root`), from `kept` where they still hold (then updated with what was computed):
-    every file is read, none is parsed unless it changed."""
+    a file is read only if its stat is not the one kept, parsed only if its bytes changed."""
     from .entries import DEFAULT_ENTRY_BYTES, entry_from_bytes
     from .safefile import read_regular_file
 
     limits = context.limits
     entry_bytes = limits.get("entry_bytes", DEFAULT_ENTRY_BYTES)
     issues: list[Issue] = []
+    settled_before = time.time_ns() - RACY_NS
+    folder = str(root)
     for rel in rels:
+        if kept is not None:  # a string joined, not a Path: 10,000 of them a run
+            seen = _settled_stat(os.path.join(folder, rel), settled_before)
+            found = kept.unchanged(rel, seen, root)
+            if found is not None:
+                issues.extend(found)
+                continue
+        else:
+            seen = None
         path = root / rel
         try:
             data = read_regular_file(path, entry_bytes)
@@ -278,7 +327,7 @@ def file_findings(
             continue
         digest = hashlib.sha256(data).hexdigest() if kept is not None else ""
         if kept is not None:
-            found = kept.get(rel, digest, path)
+            found = kept.get(rel, digest, root, seen)
             if found is not None:
                 issues.extend(found)
                 continue
@@ -293,9 +342,24 @@ def file_findings(
             if names is not None:
                 facts = [attachment_facts(attachment_folder(path), name) for name in names]
         if kept is not None:
-            kept.put(rel, digest, names, facts, found)
+            kept.put(rel, digest, names, facts, found, seen)
         issues.extend(found)
     return issues
+
+
+def _settled_stat(path: str, settled_before: int) -> list[int] | None:
+    """[inode, size, mtime_ns, ctime_ns] of the regular file at `path`, taken before it is
+    read, if it was last written (or its inode changed) before `settled_before`; else None:
+    a write in the same tick of the clock as the one read could not be told from it."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat_kinds.S_ISREG(info.st_mode):
+        return None
+    if info.st_mtime_ns >= settled_before or info.st_ctime_ns >= settled_before:
+        return None
+    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
 
 def catalog_findings(catalog: Catalog, rels: list[str], checks: list[Check]) -> list[Issue]:

@@ -60,7 +60,7 @@ def held(root: Path) -> dict:
     return {
         "cards": list(cards.items()),  # in the order the catalog lists them
         "full": full(),
-        "bodies": bodies(),
+        "bodies": bodies().all(),
         "documents": sorted(snapshot["documents"], key=lambda document: document["path"]),
         "words": snapshot["words"],
         "answers": answers,

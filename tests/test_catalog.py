@@ -114,20 +114,97 @@ def test_a_catalog_changed_on_disk_is_rebuilt_never_decoded(kb_path):
     assert_catalog_is_the_files(kb_path)
 
 
-def test_a_changed_bodies_file_is_never_decoded(kb_path):
+@pytest.fixture
+def small_shards(monkeypatch):
+    """About one body a shard: the fixture KB's bodies then fill several shards."""
+    monkeypatch.setattr(cards, "SHARD_BODIES", 1)
+
+
+def shard_files(kb_path: Path) -> dict[str, Path]:
+    folder = kb_path / ".cacop" / record.read_record(kb_path).generation
+    return {path.name: path for path in folder.glob(f"{record.BODIES_PREFIX}*")}
+
+
+def shard_holding(kb_path: Path, rel: str) -> Path:
+    files = shard_files(kb_path)
+    count = int(next(iter(files)).split("-")[1])
+    return files[cards.shard_name(cards.shard_of(rel, count), count)]
+
+
+def bodies_are_the_files(kb) -> None:
+    read = load_catalog(kb, list(iter_entry_files(kb.root)))
+    stored = load_catalog(kb)
+    assert all(type(entry) is not Entry for entry in stored.entries), "not from the index"
+    assert [entry.body for entry in stored.entries] == [entry.body for entry in read.entries]
+
+
+def test_bodies_are_kept_in_shards_each_hashed_in_the_record(kb_path, small_shards):
     kb = load_kb(kb_path)
     load_catalog(kb)
     live = record.read_record(kb_path)
-    folder = kb_path / ".cacop" / live.generation
-    held = (folder / cards.BODIES).read_bytes()
-    rewrite_unseen(folder / cards.BODIES, held.replace(b"the", b"THE"))
-    read = load_catalog(kb, list(iter_entry_files(kb_path)))
-    stored = load_catalog(kb)
-    assert [entry.body for entry in stored.entries] == [entry.body for entry in read.entries]
-    (kb_path / read.entries[0].rel).write_text(
-        (kb_path / read.entries[0].rel).read_text() + "\nMore.\n"
-    )
+    files = shard_files(kb_path)
+    entries = len(list(iter_entry_files(kb_path)))
+    assert len(files) == cards.shard_count(entries) >= 4
+    for name in files:
+        assert len(live.files[name]) == 4  # inode, size, mtime and SHA-256
+    bodies_are_the_files(kb)
+
+
+def test_a_changed_bodies_shard_is_never_decoded(kb_path, small_shards):
+    kb = load_kb(kb_path)
+    load_catalog(kb)
+    rels = [entry.rel for entry in load_catalog(kb).entries if entry.body.count("the") > 1]
+    forged = shard_holding(kb_path, rels[0])
+    held = forged.read_bytes()
+    rewrite_unseen(forged, held.replace(b"the", b"THE"))
+    bodies_are_the_files(kb)  # the forged shard's bodies are read from the files
+    elsewhere = next(rel for rel in rels if shard_holding(kb_path, rel) != forged)
+    (kb_path / elsewhere).write_text((kb_path / elsewhere).read_text() + "\nMore.\n")
+    assert load_catalog(kb).notices == []  # another shard changed: updated, not rebuilt
+    assert forged.read_bytes() != held  # left as it was, still never decoded
+    bodies_are_the_files(kb)
+    (kb_path / rels[0]).write_text((kb_path / rels[0]).read_text() + "\nMore.\n")
     assert any("rebuilt" in notice for notice in load_catalog(kb).notices)  # not updated
+    bodies_are_the_files(kb)
+
+
+def test_an_update_rewrites_only_the_shards_its_files_live_in(kb_path, small_shards):
+    kb = load_kb(kb_path)
+    load_catalog(kb)
+    before = {name: path.stat().st_ino for name, path in shard_files(kb_path).items()}
+    rel = load_catalog(kb).entries[0].rel
+    (kb_path / rel).write_text((kb_path / rel).read_text() + "\nOne line more.\n")
+    bodies_are_the_files(kb)
+    after = {name: path.stat().st_ino for name, path in shard_files(kb_path).items()}
+    assert set(after) == set(before)
+    assert {name for name in after if after[name] != before[name]} == {
+        shard_holding(kb_path, rel).name
+    }
+
+
+def test_a_body_from_a_shard_is_the_files_after_every_kind_of_change(kb_path, small_shards):
+    """Edited (a longer body, the same size, an emptied body), added, renamed, removed,
+    made unreadable and mended: after each, every body the catalog gives is the file's."""
+    kb = load_kb(kb_path)
+    bodies_are_the_files(kb)
+    rels = [entry.rel for entry in load_catalog(kb).entries]
+    first, second, third, fourth = (kb_path / rel for rel in rels[:4])
+    steps = [
+        lambda: first.write_text(first.read_text() + "\nA line more.\n"),
+        lambda: second.write_text(second.read_text().replace("e", "E")),  # the same size
+        lambda: third.write_text(third.read_text().split("\n---\n")[0] + "\n---\n"),
+        lambda: shutil.copy2(fourth, fourth.with_name("alpha-2099-a-copy.md")),
+        lambda: fourth.with_name("alpha-2099-a-copy.md").unlink(),
+        lambda: os.rename(fourth, fourth.with_name(fourth.name.replace(".md", "-x.md"))),
+        lambda: os.rename(fourth.with_name(fourth.name.replace(".md", "-x.md")), fourth),
+        lambda: first.write_text("---\nnot: [closed\n"),  # unreadable: no body
+        lambda: first.write_text((kb_path / rels[4]).read_text()),
+        lambda: first.unlink(),
+    ]
+    for step in steps:
+        step()
+        bodies_are_the_files(kb)
+        assert load_catalog(kb).notices == []  # updated each time, never rebuilt
 
 
 def test_a_format_change_rebuilds_once_with_the_notice(kb_path, monkeypatch):

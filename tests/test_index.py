@@ -384,6 +384,42 @@ def test_rebuild_killed_at_random_moments_leaves_a_usable_index(cacop_exe, kb_pa
 
 
 @pytest.mark.slow
+def test_an_update_killed_at_random_moments_leaves_a_working_index(cacop_exe, kb_path, tmp_path):
+    """Killed while it reads the changed files, writes its segment, the cards or the bodies'
+    shards, or signs the record: the next command finds an index that answers as the files
+    do (the old one, brought up to date, or a rebuild), bodies included."""
+    from cacop_cli.catalog import load_catalog
+    from cacop_cli.entries import iter_entry_files
+
+    many_entries(kb_path, 100)
+    base = [*cacop_exe, "--kb", str(kb_path)]
+    env = {**os.environ, "CACOP_LOCK_WAIT": "20"}
+    subprocess.run([*base, "index"], check=True, capture_output=True, env=env)
+    kb = load_kb(kb_path)
+    files = sorted(iter_entry_files(kb_path))
+    rng = random.Random(31)
+    for number in range(8):
+        for path in rng.sample(files, 10):
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(f"\nRevision {number}: zeppelin follow-up.\n")
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*base, "index"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
+        time.sleep(rng.uniform(0.2, 1.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert time.perf_counter() - started < 60
+        stored = load_catalog(kb)
+        read = load_catalog(kb, list(iter_entry_files(kb_path)))
+        assert [entry.body for entry in stored.entries] == [entry.body for entry in read.entries]
+        assert len(search.search(kb, "zeppelin", limit=200).hits) == len(
+            [entry for entry in read.entries if "zeppelin" in entry.body]
+        )
+    assert search.snapshot(kb) == fresh_snapshot(kb_path, tmp_path)
+
+
+@pytest.mark.slow
 def test_two_index_runs_and_a_search_at_once(cacop_exe, kb_path, tmp_path):
     many_entries(kb_path, 60)
     base = [*cacop_exe, "--kb", str(kb_path)]

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -357,3 +358,78 @@ def test_plain_ascii_is_never_said_of_text_the_safety_search_would_flag():
             assert not (_plain_ascii(text) and UNSAFE_TEXT.search(text)), hex(code)
     assert _plain_ascii("## Heading\n\n\tPlain text.\n")
     assert not _plain_ascii("\x1b[2J") and not _plain_ascii("caf\u00e9")
+
+
+# A link and a file over the size limit: refused before their bytes are read, never kept.
+NEVER_KEPT = {"bad-linked-entry.md", "bad-too-large.md"}
+
+
+@pytest.fixture
+def read_entry_files(monkeypatch) -> list[str]:
+    """The names of the entry files validate's file checks read, run after run; and every
+    file counted settled at once (scan.RACY_NS 0), as files are two seconds after a write."""
+    from cacop_cli import findings_cache, safefile
+
+    monkeypatch.setattr(findings_cache, "RACY_NS", 0)
+    read: list[str] = []
+    real = safefile.read_regular_file
+
+    def spy(path, *args, **kwargs):  # validate's reads, not the search index's
+        if sys._getframe(1).f_code.co_name == "file_findings":
+            read.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(safefile, "read_regular_file", spy)
+    return read
+
+
+def test_a_file_whose_stat_is_kept_is_not_read_and_a_rewrite_is_seen(
+    cli, every_problem, read_entry_files
+):
+    kb = every_problem
+    expected = findings(cli, kb)
+    assert len(read_entry_files) > 10  # cold: every file read
+    read_entry_files.clear()
+    assert findings(cli, kb) == expected
+    assert set(read_entry_files) == NEVER_KEPT  # warm, every stat the one kept: none read
+    # Rewritten in place with its size and mtime put back (as `touch -r` does): the ctime
+    # still tells, and so does a new inode.
+    target = kb / "kb/strategies/good-target.md"
+    info = target.stat()
+    text = target.read_text()
+    assert "tlp: green" in text
+    with open(target, "r+", encoding="utf-8") as handle:
+        handle.write(text.replace("tlp: green", "tlp: gree!"))
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+    renamed = kb / "kb/strategies/bad-date-words.md"
+    replacement = renamed.with_name("replacement")
+    replacement.write_text(renamed.read_text().replace("next week", "2024-03-05"))
+    os.utime(replacement, ns=(renamed.stat().st_atime_ns, renamed.stat().st_mtime_ns))
+    os.replace(replacement, renamed)
+    read_entry_files.clear()
+    after = findings(cli, kb)
+    assert set(read_entry_files) - NEVER_KEPT == {"bad-date-words.md", "good-target.md"}
+    assert after == fresh(cli, kb) and after != expected
+
+
+def test_a_file_written_within_the_racy_window_is_read_until_it_settles(
+    cli, every_problem, read_entry_files, monkeypatch
+):
+    from cacop_cli import findings_cache
+
+    kb = every_problem
+    monkeypatch.setattr(findings_cache, "RACY_NS", 3_600 * 10**9)  # all written just now
+    expected = findings(cli, kb)
+    cache = kb / ".cacop" / CACHE
+    kept = cache.read_bytes()
+    read_entry_files.clear()
+    assert findings(cli, kb) == expected
+    assert len(read_entry_files) > 10  # no stat kept: every file read again
+    assert cache.read_bytes() == kept  # nothing written for the stats alone
+    monkeypatch.setattr(findings_cache, "RACY_NS", 0)  # settled now
+    target = kb / "kb/strategies/good-target.md"
+    target.write_text(target.read_text().replace("tlp: green", "tlp: purple"))
+    findings(cli, kb)  # written for the change, with every settled stat
+    read_entry_files.clear()
+    assert findings(cli, kb) == fresh(cli, kb)
+    assert set(read_entry_files) == NEVER_KEPT

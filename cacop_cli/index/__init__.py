@@ -9,8 +9,9 @@ Layout of `.cacop/` (git-ignored, derived, always safe to delete):
     read.lock           shared by searches; taken exclusively only while a commit swaps files
     gen-<hex>/          the live Whoosh index, plus manifest.marshal (path -> size, mtime_ns)
                         and the catalog: catalog.marshal (each entry file's card: its fields,
-                        their lines and YAML source, or why it cannot be read) and
-                        bodies.marshal (path -> body); SHA-256 of both in the record
+                        or why it cannot be read), catalog-full.marshal (their lines and YAML
+                        source) and bodies-<count>-<shard>.marshal (path -> body, by a hash
+                        of the path); SHA-256 of each in the record
     build-<hex>/        a rebuild in progress (renamed to gen-<hex> when complete)
 
 Whoosh's table of contents and stored fields are pickles, so opening an index

@@ -21,6 +21,8 @@ from typing import Any
 from .. import __version__
 
 FORMAT = 7  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
+# 7: the listing part (cards.listing), and bodies in shards (cards.shard_of), not one
+# bodies.marshal
 INDEX_NAME = "MAIN"
 
 # Text fields searched by default, and how much a match in each counts (BM25F field weights).

@@ -135,7 +135,7 @@ def _rebuild_locked(
         commit_segments(index, built.segments)
         report.added, report.skipped, cards = built.added, built.skipped, built.cards
         _write_manifest(building, scan)
-        cards.write(building)
+        written = cards.write(building)
         toc = latest_toc(building)
         write_facets(building, toc)
         with pinned_index(building, toc, readonly=True).reader() as reader:
@@ -148,7 +148,7 @@ def _rebuild_locked(
     record = Record(
         generation=generation,
         toc=toc,
-        files=file_stats(state / generation),
+        files=file_stats(state / generation, written),
         digest=scan_digest(scan),
         count=report.added,
         broken=dict(report.skipped),
@@ -412,7 +412,7 @@ def _update_locked(
         with swap_lock(root):
             writer.commit(mergetype=NO_MERGE)  # merging is merge()'s work, in the background
             _write_manifest(folder, scan)
-            cards.write(folder)
+            written = cards.write(folder)  # the bodies' shards the changes fall in only
             (folder / OLD_MANIFEST).unlink(missing_ok=True)
             toc = latest_toc(folder)
             write_facets(folder, toc)
@@ -421,7 +421,7 @@ def _update_locked(
             new_record = Record(
                 generation=record.generation,
                 toc=toc,
-                files=file_stats(folder),
+                files=file_stats(folder, written, record.files),  # hashes only what it wrote
                 digest=digest,
                 count=count,
                 broken=broken,

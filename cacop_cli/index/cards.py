@@ -5,12 +5,16 @@ their lines and YAML source, where the body starts) or, for a file that cannot b
 the error's code, line and message. Cards live in the generation folder in two parts:
 CARDS, the lean part every catalog reader decodes (the fields; 4.7 MB at 10,000 entries),
 and FULL_CARDS, the rest (lines, YAML source: what only validate's cross-entry checks
-cite), decoded on first use of one of its fields. Bodies are apart too (BODIES: 66 MB at
-10,000 entries, loaded only by a command that reads one). All three are written with the
-generation and rewritten by each update, under the swap lock.
+cite), decoded on first use of one of its fields. Both are written with the generation and
+rewritten by each update, under the swap lock. Bodies are apart (66 MB at 10,000 entries),
+in shards by a hash of the path (`shard_of`; about SHARD_BODIES each, a power of two of
+them chosen by the rebuild): an update loads and rewrites only the shards its files' bodies
+live in, and a command that reads a body decodes only that body's shard. A third part,
+LISTING, keeps in columns what `list`, `rfi list` and `status` read of every entry (see
+`listing`), so they decode neither card part.
 
 They are marshal data, which is for trusted bytes only: the signed record holds their
-SHA-256 (record.LOADED_HASHED), and each is checked over the very bytes decoded, so a
+SHA-256 (record.hashed_by_reader), and each is checked over the very bytes decoded, so a
 file changed on disk, even with its modification time restored, is never decoded. The
 record's own check compares only their inode, size and time (a search need not hash them).
 """
@@ -21,14 +25,16 @@ import hashlib
 import marshal
 import os
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..models import ENTRY_FOLDERS
-from .record import LOADED_HASHED, STATE_DIR, read_record
+from .record import BODIES_PREFIX, LOADED_HASHED, STATE_DIR, read_record
 
-CARDS, FULL_CARDS, BODIES, LISTING = LOADED_HASHED
+CARDS, FULL_CARDS, LISTING = LOADED_HASHED
+SHARD_BODIES = 200  # about this many bodies a shard (1.3 MB at 10,000 entries)
 ENTRY, UNREADABLE = "entry", "unreadable"
 # A card: (ENTRY, {field: value}) or (UNREADABLE, code, line, message).
 # body_sha256 (hex) lets the outputs for others find the findings kept for an entry's
@@ -111,18 +117,26 @@ def card_of(document: dict[str, Any] | str) -> tuple[Card, str] | None:
 
 
 class Cards:
-    """Cards and bodies by path, gathered while documents are made; written as a whole."""
+    """Cards and bodies by path, gathered while documents are made, then written. A build's
+    hold every body; an update's (`previous`) hold the bodies of the shards its changes
+    fall in, loaded on first use, and only those shards are written again."""
 
     def __init__(self, cards: dict[str, Card] | None = None, bodies: dict[str, str] | None = None):
         self.cards = cards if cards is not None else {}
         self.bodies = bodies if bodies is not None else {}
         self.complete = True  # False once a document came without its card
+        self.shards = 0  # an update's: how many shards the live generation keeps
+        self.loaded: set[int] | None = None  # an update's: the shards loaded (None: all held)
+        self.source: tuple[Path, dict[str, list[Any]]] | None = None  # (folder, record's files)
+        self.in_order = False  # the cards are in walk order already (an update adding none)
 
     def add(self, path: str, document: dict[str, Any] | str) -> None:
         found = card_of(document)
         if found is None:
             self.complete = False
             return
+        self._hold(path)
+        self.in_order = self.in_order and path in self.cards  # a new path goes last
         self.cards[path], body = found
         if body:
             self.bodies[path] = body
@@ -130,28 +144,144 @@ class Cards:
             self.bodies.pop(path, None)
 
     def remove(self, path: str) -> None:
+        self._hold(path)
         self.cards.pop(path, None)
         self.bodies.pop(path, None)
 
-    def write(self, folder: Path) -> None:
-        """Write the four files in `folder`, or remove them if a card is missing (the
-        catalog is then read from the files)."""
+    def _hold(self, path: str) -> None:
+        """Load the shard `path`'s body lives in, before it changes (an update's cards);
+        Changed if it is not the file the record names (the caller rebuilds)."""
+        if self.loaded is None or self.source is None:
+            return
+        shard = shard_of(path, self.shards)
+        if shard not in self.loaded:
+            folder, files = self.source
+            name = shard_name(shard, self.shards)
+            self.bodies.update(_decoded(name, _checked(folder, name, files)))
+            self.loaded.add(shard)
+
+    def write(self, folder: Path) -> dict[str, str]:
+        """Write the catalog's files in `folder`, or remove them if a card is missing (the
+        catalog is then read from the files); the SHA-256 of each file written, by name."""
+        if not self.complete:
+            for name in os.listdir(folder):
+                if name in LOADED_HASHED or name.startswith(BODIES_PREFIX):
+                    (folder / name).unlink(missing_ok=True)
+            return {}
         lean: dict[str, Card] = {}
         full: dict[str, tuple[Any, ...]] = {}
-        for rel, card in sorted(self.cards.items(), key=lambda item: _in_walk_order(item[0])):
+        held = self.cards.items()
+        in_order = held if self.in_order else sorted(held, key=lambda item: _in_walk_order(item[0]))
+        for rel, card in in_order:
             if card[0] == ENTRY:
                 lean[rel] = (ENTRY, *(card[1][name] for name in LEAN))
                 full[rel] = tuple(card[1][name] for name in FULL)
             else:
                 lean[rel] = card
         listed = listing(list(lean.items()))
-        parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)), (BODIES, self.bodies),
+        written = {}
+        parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)),
                  (LISTING, (LISTING_COLUMNS, *listed)))  # fmt: skip
         for name, value in parts:
-            if self.complete:
-                (folder / name).write_bytes(marshal.dumps(value))
-            else:
-                (folder / name).unlink(missing_ok=True)
+            data = marshal.dumps(value)
+            (folder / name).write_bytes(data)
+            written[name] = hashlib.sha256(data).hexdigest()
+        written.update(self._write_bodies(folder))
+        return written
+
+    def _write_bodies(self, folder: Path) -> dict[str, str]:
+        """Write the bodies' shards: all for a build, those loaded for an update. Each is
+        written beside and renamed over the old: a reader never meets half a shard."""
+        count = self.shards if self.loaded is not None else shard_count(len(self.cards))
+        wanted = set(range(count)) if self.loaded is None else self.loaded
+        sharded: dict[int, list[tuple[str, str]]] = {shard: [] for shard in wanted}
+        for rel, body in self.bodies.items():
+            shard = shard_of(rel, count)
+            if shard in sharded:
+                sharded[shard].append((rel, body))
+        written = {}
+        for shard, bodies in sharded.items():
+            name = shard_name(shard, count)
+            data = marshal.dumps(dict(sorted(bodies)))
+            temporary = folder / f".{name}.{os.getpid()}.tmp"
+            temporary.write_bytes(data)
+            os.replace(temporary, folder / name)
+            written[name] = hashlib.sha256(data).hexdigest()
+        return written
+
+
+def shard_count(entries: int) -> int:
+    """How many shards a generation of `entries` keeps its bodies in: a power of two, about
+    SHARD_BODIES bodies each. Fixed for the generation: updates keep it."""
+    count = 1
+    while count * SHARD_BODIES < entries:
+        count *= 2
+    return count
+
+
+def shard_of(rel: str, count: int) -> int:
+    """The shard the body of the entry file at `rel` lives in (CRC-32: the same in every
+    process, unlike hash())."""
+    return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % count
+
+
+def shard_name(shard: int, count: int) -> str:
+    return f"{BODIES_PREFIX}{count}-{shard}.marshal"
+
+
+def _shards_kept(files: dict[str, list[Any]]) -> int | None:
+    """How many shards the record's files hold the bodies in, if they hold all of them."""
+    counts = {
+        name[len(BODIES_PREFIX) :].split("-")[0] for name in files if name.startswith(BODIES_PREFIX)
+    }
+    if len(counts) != 1 or not next(iter(counts)).isdigit():
+        return None
+    count = int(next(iter(counts)))
+    kept = count > 0 and all(shard_name(shard, count) in files for shard in range(count))
+    return count if kept else None
+
+
+def _decoded(name: str, data: bytes) -> dict[str, str]:
+    """A shard's bodies by path (checked bytes: the record's SHA-256 matched)."""
+    bodies = marshal.loads(data)
+    if not isinstance(bodies, dict):
+        raise Changed(f"its catalog ({name}) is not a shard of bodies")
+    return bodies
+
+
+class Bodies:
+    """The bodies of a generation, each shard decoded when a body in it is first asked for.
+    A shard that is not the file the record names is never decoded: its bodies are None
+    (read them from the files)."""
+
+    def __init__(self, folder: Path, files: dict[str, list[Any]], count: int) -> None:
+        self.folder, self.files, self.count = folder, files, count
+        self.shards: dict[int, dict[str, str] | None] = {}
+
+    def get(self, rel: str, default: str = "") -> str | None:
+        """The body of the entry file at `rel` (`default` if it has none), or None if its
+        shard cannot be trusted."""
+        shard = self._shard(shard_of(rel, self.count))
+        return None if shard is None else shard.get(rel, default)
+
+    def _shard(self, shard: int) -> dict[str, str] | None:
+        if shard not in self.shards:
+            name = shard_name(shard, self.count)
+            try:
+                self.shards[shard] = _decoded(name, _checked(self.folder, name, self.files))
+            except (OSError, ValueError, EOFError, TypeError):
+                self.shards[shard] = None
+        return self.shards[shard]
+
+    def all(self) -> dict[str, str] | None:
+        """Every body by path; None if a shard cannot be trusted."""
+        held: dict[str, str] = {}
+        for shard in range(self.count):
+            bodies = self._shard(shard)
+            if bodies is None:
+                return None
+            held.update(bodies)
+        return held
 
 
 def _in_walk_order(rel: str) -> tuple[Any, ...]:
@@ -185,23 +315,27 @@ def _fields(name: str, data: bytes, names: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def previous(root: Path, generation: str, files: dict[str, list[Any]]) -> Cards:
-    """The cards of the live generation, to update: an incomplete set when it keeps none;
-    Changed (the caller rebuilds) when its files are not those the record names."""
-    if any(name not in files for name in LOADED_HASHED):
+    """The cards of the live generation, to update (the bodies' shards are loaded as the
+    update needs them): an incomplete set when it keeps none; Changed (the caller rebuilds)
+    when its files are not those the record names."""
+    count = _shards_kept(files)
+    if count is None or any(name not in files for name in LOADED_HASHED):
         held = Cards()
         held.complete = False
         return held
     folder = root / STATE_DIR / generation
     lean = _fields(CARDS, _checked(folder, CARDS, files), _layout())
     full = _fields(FULL_CARDS, _checked(folder, FULL_CARDS, files), FULL)
-    bodies = marshal.loads(_checked(folder, BODIES, files))
     cards = {
         rel: (ENTRY, dict(zip((*LEAN, *FULL), (*card[1:], *full[rel]), strict=True)))
         if card[0] == ENTRY
         else card
         for rel, card in lean.items()
     }
-    return Cards(cards, bodies)
+    held = Cards(cards, {})  # in the order written: walk order
+    held.shards, held.loaded, held.source = count, set(), (folder, files)
+    held.in_order = True
+    return held
 
 
 Later = Callable[[], Any]
@@ -209,20 +343,29 @@ Later = Callable[[], Any]
 
 def load(root: Path) -> tuple[dict[str, Card], Later, Later] | None:
     """(lean cards by path, a function giving the full parts by path, a function giving the
-    bodies by path) of the live generation, or None when it keeps none. A lean card is
+    bodies: a Bodies) of the live generation, or None when it keeps none. A lean card is
     (ENTRY, *the LEAN fields' values) or (UNREADABLE, code, line, message); a full part,
     the FULL fields' values. Call with the read lock held; read_record's Untrusted and
-    OSError pass through. The other two files are opened now and read on first call (a
-    rebuild that removes the folder meanwhile does not take them away); that call gives
-    None if the file is not the one the record names (it is not decoded; the next update
-    rebuilds)."""
+    OSError pass through. The full part is opened now and read on first call (a rebuild
+    that removes the folder meanwhile does not take it away); that call gives None if the
+    file is not the one the record names (it is not decoded; the next update rebuilds).
+    A body's shard is opened when a body in it is first asked for (one the record does not
+    name, or gone with its folder, gives None: the body is read from the file)."""
     record = read_record(root)
-    if any(name not in record.files for name in LOADED_HASHED):
+    count = _shards_kept(record.files)
+    if count is None or any(name not in record.files for name in LOADED_HASHED):
         return None
     folder = root / STATE_DIR / record.generation
     cards = _fields(CARDS, _checked(folder, CARDS, record.files), _layout())
     full = _later(folder, FULL_CARDS, record.files, lambda data: _fields(FULL_CARDS, data, FULL))
-    return cards, full, _later(folder, BODIES, record.files, marshal.loads)
+    held: list[Bodies] = []
+
+    def bodies() -> Bodies:
+        if not held:
+            held.append(Bodies(folder, record.files, count))
+        return held[0]
+
+    return cards, full, bodies
 
 
 def _later(folder: Path, name: str, files: dict[str, list[Any]], decode: Callable) -> Later:

@@ -33,8 +33,15 @@ RECORD_FORMAT = 2  # 2: TOC files' SHA-256 in the record; records of format 1 ar
 TOC_SUFFIX = ".toc"
 # The catalog kept with the index (cards.py): marshal data, so the record holds its SHA-256
 # too. Checked by the reader that decodes it, over the bytes it decodes, not by
-# read_record: a search, which never reads them, does not pay for hashing 66 MB.
-LOADED_HASHED = ("catalog.marshal", "catalog-full.marshal", "bodies.marshal", "listing.marshal")
+# read_record: a search, which never reads them, does not pay for hashing 66 MB. The
+# bodies are kept in shards (BODIES_PREFIX<count>-<shard>.marshal), each hashed alike.
+LOADED_HASHED = ("catalog.marshal", "catalog-full.marshal", "listing.marshal")
+BODIES_PREFIX = "bodies-"
+
+
+def hashed_by_reader(name: str) -> bool:
+    """Is `name` a catalog file, whose SHA-256 its reader checks (not read_record)?"""
+    return name in LOADED_HASHED or (name.startswith(BODIES_PREFIX) and name.endswith(".marshal"))
 
 
 def scan_digest(scan: dict[str, list[int]]) -> str:
@@ -126,12 +133,31 @@ class Untrusted(Exception):
 _GENERATION = re.compile(r"gen-[0-9a-f]{16}")
 
 
-def file_stats(folder: Path) -> dict[str, list[Any]]:
+def file_stats(
+    folder: Path, written: dict[str, str] | None = None, earlier: dict[str, list[Any]] | None = None
+) -> dict[str, list[Any]]:
+    """What the record says of each file in `folder`. A catalog file's SHA-256 is not read
+    again from disk when known: `written` holds those of the files just written (their
+    bytes' hash), `earlier` the last record's files, whose hash stands for a file with the
+    same inode, size and mtime (the reader checks it over the bytes it decodes anyway).
+    An update then hashes what it wrote, not the 66 MB of bodies it left alone."""
+    written = written or {}
+    earlier = earlier or {}
     stats = {}
     for name in sorted(os.listdir(folder)):
         if name.endswith("_LOCK") or name.endswith("WRITELOCK"):
             continue
-        stats[name] = _stat_list(folder / name)
+        if not hashed_by_reader(name):
+            stats[name] = _stat_list(folder / name)
+            continue
+        stats[name] = _stat_list(folder / name, hashed=False)
+        held = earlier.get(name)
+        if name in written:
+            stats[name].append(written[name])
+        elif held is not None and len(held) > 3 and held[:3] == stats[name]:
+            stats[name].append(held[3])
+        else:
+            stats[name] = _stat_list(folder / name)
     return stats
 
 
@@ -176,11 +202,11 @@ def read_record(root: Path) -> Record:
         if not os.path.isdir(folder) or os.path.islink(folder):
             raise Untrusted("its folder is missing")
         actual = {
-            name: _stat_list(folder / name, hashed=name not in LOADED_HASHED)
+            name: _stat_list(folder / name, hashed=not hashed_by_reader(name))
             for name in document["files"]
         }  # only what we wrote
         expected = {
-            name: stats[:3] if name in LOADED_HASHED else stats
+            name: stats[:3] if hashed_by_reader(name) else stats
             for name, stats in document["files"].items()
         }
     except (OSError, KeyError, TypeError) as exc:
@@ -204,12 +230,13 @@ def _stat_list(path: Path, hashed: bool = True) -> list[Any]:
     if info.st_mode & 0o170000 != 0o100000:
         raise OSError(f"{path.name} is not a regular file")
     stats: list[Any] = [info.st_ino, info.st_size, info.st_mtime_ns]
-    if path.name.endswith(TOC_SUFFIX) or (hashed and path.name in LOADED_HASHED):
+    by_reader = hashed_by_reader(path.name)
+    if path.name.endswith(TOC_SUFFIX) or (hashed and by_reader):
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(descriptor, "rb") as handle:
             if os.fstat(handle.fileno()).st_ino != info.st_ino:
                 raise OSError(f"{path.name} changed while it was read")
-            limit = -1 if path.name in LOADED_HASHED else MAX_RECORD_BYTES + 1
+            limit = -1 if by_reader else MAX_RECORD_BYTES + 1
             stats.append(hashlib.sha256(handle.read(limit)).hexdigest())
     return stats
 
