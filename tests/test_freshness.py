@@ -24,6 +24,7 @@ from conftest import git
 
 OLD, NEW = "quokkaphrase", "wombatphrase"  # the same length: an edit keeps the file's size
 AN_HOUR = 3_600 * 1_000_000_000
+REAL_RACY_NS = 2_000_000_000  # conftest narrows scan.RACY_NS for other tests
 
 
 def hits(cli, kb_path: Path, word: str) -> dict[str, str]:
@@ -97,10 +98,22 @@ def test_an_edit_in_the_same_tick_keeping_size_and_time_is_seen(cli, repo):
     assert hits(cli, repo, OLD) == {}
 
 
-def test_a_racy_file_is_written_down_as_it_is_once_it_has_aged():
-    now = time.time_ns()
-    scanned = {"new.md": [10, now - 1], "old.md": [10, now - AN_HOUR]}
-    assert scan.settled(scanned, now) == {"new.md": [10, scan.RACY], "old.md": scanned["old.md"]}
+def test_racy_files_and_folders_are_written_down_as_such_until_they_have_aged(monkeypatch):
+    """Racy by mtime or by ctime (a `touch -r` just before the manifest puts the mtime back,
+    not the ctime)."""
+    monkeypatch.setattr(scan, "RACY_NS", REAL_RACY_NS)
+    now, old, racy = time.time_ns(), time.time_ns() - AN_HOUR, scan.RACY
+    files = {"new.md": [10, now - 1, now - 1], "old.md": [10, old, old], "back.md": [10, old, now]}
+    tree = {"kb/strategies": [[old, now - 1], files], "kb/rfis/x/responses": None}
+    assert scan.settled(tree, now) == {
+        "kb/strategies": [
+            [racy, now - 1],
+            {"new.md": [10, racy, now - 1], "old.md": files["old.md"], "back.md": [10, racy, now]},
+        ],
+        "kb/rfis/x/responses": None,
+    }
+    aged = {"kb/strategies": [[old, old], {"old.md": files["old.md"]}]}
+    assert scan.settled(aged, now) == aged
 
 
 def test_a_rename_is_seen(cli, repo):

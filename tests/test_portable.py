@@ -117,16 +117,10 @@ def test_the_scan_by_path_finds_exactly_what_the_scan_by_folder_finds(kb_path):
         kb_path / "kb" / "strategies" / "alpha-2024-focused-deterrence-call-ins.md"
     )
     (kb_path / "kb" / "strategies" / "folder.md").mkdir()
-    base = f"{kb_path}/kb"
-    listed = [
-        (folder, f"kb/{folder}", [n for n in sorted((Path(base) / folder).iterdir())])
-        for folder in ("strategies", "work-products", "rfis")
-    ]
-    listed = [(f, p, [n.name for n in names if n.name.endswith(".md")]) for f, p, names in listed]
-    rfi_folders = [n.name for n in (Path(base) / "rfis").iterdir() if not n.name.endswith(".md")]
-    by_folder = scan._stat_files(base, listed, rfi_folders)
-    by_path = scan._stat_files_by_path(base, listed, rfi_folders)
+    by_folder = scan.scan_tree(kb_path)
+    by_path = scan._tree_by_path(f"{kb_path}/kb")
     assert by_path == by_folder
+    by_path = scan.files_of(by_path)
     # a link named like an entry is listed (its own lstat: catalogued as unreadable), a
     # folder so named is not
     assert "kb/strategies/link.md" in by_path and "kb/strategies/folder.md" not in by_path
