@@ -133,15 +133,12 @@ def scan_tree(root: str | os.PathLike[str], hint: Any = None) -> dict[str, Any]:
                 continue
             try:
                 times = _times(os.fstat(fd))
-                kept = _kept_names(hint, rel, times) if number % FULL_CHECK_SLICES != anyway else None
+                kept = _kept_names(hint, rel, times, number % FULL_CHECK_SLICES == anyway)
                 listed = None if kept is not None else sorted(os.listdir(fd))
             except OSError:
                 os.close(fd)
                 continue
-            if listed is None:
-                names = list(kept)  # type: ignore[arg-type]
-            else:
-                names = [name for name in listed if _entry_name(name)]
+            names = kept if listed is None else [n for n in listed if _entry_name(n)]
             tops.append((rel, fd, times, names))
             if folder == "rfis":  # an RFI's folder (any name, as iter_entry_files walks them)
                 rfis = fd
@@ -164,13 +161,15 @@ def scan_tree(root: str | os.PathLike[str], hint: Any = None) -> dict[str, Any]:
             files, responses = _stat_part(mine, rfis, candidates[:half], start, hint, anyway)
             other = collect()
             other_files, other_responses = other if other is not None else _stat_part(*theirs)
-            for own, more in zip(files, other_files):
+            for own, more in zip(files, other_files, strict=True):
                 own.update(more)
             responses.update(other_responses)
     finally:
         for _, fd, _, _ in tops:
             os.close(fd)
-    tree: dict[str, Any] = {rel: [times, found] for (rel, _, times, _), found in zip(tops, files)}
+    tree: dict[str, Any] = {
+        rel: [times, found] for (rel, _, times, _), found in zip(tops, files, strict=True)
+    }
     tree.update(responses)
     return tree
 
@@ -183,9 +182,12 @@ def _is_responses(rel: object) -> bool:
     )  # fmt: skip
 
 
-def _kept_names(hint: dict[str, Any], rel: str, times: list[int]) -> Any:
+def _kept_names(hint: dict[str, Any], rel: str, times: list[int], anyway: bool) -> Any:
     """The names the hint keeps for the folder at `rel`, if the folder's times are the kept
-    ones (a racy folder's never are: RACY is no time); else None: list it."""
+    ones (a racy folder's never are: RACY is no time) and it is not in this check's slice
+    of the periodic full check (`anyway`); else None: list it."""
+    if anyway:
+        return None
     try:
         kept_times, files = hint[rel]
         if kept_times == times and isinstance(files, dict):
@@ -236,7 +238,7 @@ def _stat_part(
             os.close(outer)
         try:
             times = _times(os.fstat(fd))
-            kept = _kept_names(hint, rel, times) if number % FULL_CHECK_SLICES != anyway else None
+            kept = _kept_names(hint, rel, times, number % FULL_CHECK_SLICES == anyway)
             if kept is None:
                 kept = [n for n in sorted(os.listdir(fd)) if _entry_name(n)]
             responses[rel] = [times, _stat_names(fd, kept)]

@@ -219,11 +219,11 @@ def run_everyday(kb: Path, tmp_path: Path, without_posix: bool) -> list[tuple[in
 def test_everyday_commands_behave_the_same_without_posix_only_calls(tmp_path):
     """As on Windows: no fcntl, termios, pwd, grp, resource, fork, O_DIRECTORY, O_NOFOLLOW,
     killpg or SIGKILL. Each command gives the exit code and output it gives on Linux."""
+    import time
+
     from gitserver import committed_copy
 
     from conftest import FILES, git
-
-    import time
 
     results, kbs = {}, {}
     for without_posix in (False, True):
