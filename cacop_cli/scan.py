@@ -191,7 +191,7 @@ def _kept_names(hint: dict[str, Any], rel: str, times: list[int], anyway: bool) 
     try:
         kept_times, files = hint[rel]
         if kept_times == times and isinstance(files, dict):
-            return [name for name in files if "/" not in name]
+            return list(files)  # a forged name only misleads a scan that is then not used
     except (KeyError, TypeError, ValueError):
         pass
     return None
