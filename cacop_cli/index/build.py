@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entries import read_entry
 from ..errors import CacopError, EntryError
-from ..scan import RACY, files_of, identity, scan_tree, settled
+from ..scan import NO_HINT, RACY, files_of, identity, scan_tree, settled
 from ..scan import dump as dump_scan
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
@@ -263,8 +263,9 @@ def refresh(
         if early is not None:
             scanned, hinted = early
             # Hinted by another manifest than the verified one (a writer came between, or
-            # the hint was forged): the folders it did not list cannot be trusted.
-            if scanned != held and hinted != identity(held):
+            # the hint was forged): the folders it did not list cannot be trusted. A scan
+            # with no hint (NO_HINT) listed every folder.
+            if scanned != held and hinted not in (NO_HINT, identity(held)):
                 scanned = None
         if scanned is None:
             manifest = _read_manifest(folder, held)
