@@ -166,8 +166,8 @@ def test_the_commands_that_read_the_catalog_start_the_scan_early(kb_path, monkey
 
     load_catalog(load_kb(kb_path))
     calls: list[int] = []
-    real = build.scan_entries
-    monkeypatch.setattr(build, "scan_entries", lambda root: calls.append(1) or real(root))
+    real = build.scan_tree
+    monkeypatch.setattr(build, "scan_tree", lambda *a: calls.append(1) or real(*a))
     write_strategy(kb_path, "alpha-2024-early-scan", body="started before the CLI loaded\n")
     scan.start_early([*args, "--kb", str(kb_path)])
     catalog = load_catalog(load_kb(kb_path))

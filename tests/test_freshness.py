@@ -24,6 +24,7 @@ from conftest import git
 
 OLD, NEW = "quokkaphrase", "wombatphrase"  # the same length: an edit keeps the file's size
 AN_HOUR = 3_600 * 1_000_000_000
+REAL_RACY_NS = 2_000_000_000  # conftest narrows scan.RACY_NS for other tests
 
 
 def hits(cli, kb_path: Path, word: str) -> dict[str, str]:
@@ -97,10 +98,22 @@ def test_an_edit_in_the_same_tick_keeping_size_and_time_is_seen(cli, repo):
     assert hits(cli, repo, OLD) == {}
 
 
-def test_a_racy_file_is_written_down_as_it_is_once_it_has_aged():
-    now = time.time_ns()
-    scanned = {"new.md": [10, now - 1], "old.md": [10, now - AN_HOUR]}
-    assert scan.settled(scanned, now) == {"new.md": [10, scan.RACY], "old.md": scanned["old.md"]}
+def test_racy_files_and_folders_are_written_down_as_such_until_they_have_aged(monkeypatch):
+    """Racy by mtime or by ctime (a `touch -r` just before the manifest puts the mtime back,
+    not the ctime)."""
+    monkeypatch.setattr(scan, "RACY_NS", REAL_RACY_NS)
+    now, old, racy = time.time_ns(), time.time_ns() - AN_HOUR, scan.RACY
+    files = {"new.md": [10, now - 1, now - 1], "old.md": [10, old, old], "back.md": [10, old, now]}
+    tree = {"kb/strategies": [[old, now - 1], files], "kb/rfis/x/responses": None}
+    assert scan.settled(tree, now) == {
+        "kb/strategies": [
+            [racy, now - 1],
+            {"new.md": [10, racy, now - 1], "old.md": files["old.md"], "back.md": [10, racy, now]},
+        ],
+        "kb/rfis/x/responses": None,
+    }
+    aged = {"kb/strategies": [[old, old], {"old.md": files["old.md"]}]}
+    assert scan.settled(aged, now) == aged
 
 
 def test_a_rename_is_seen(cli, repo):
@@ -194,3 +207,174 @@ def test_the_same_tick_edit_is_seen_by_the_installed_command(cacop_exe, repo):
     edit_keeping_size(repo / MARKER, restore_time=True)
     assert search(NEW) == ["alpha-2024-marker"]
     assert search(OLD) == []
+
+
+# ---------------------------------------------------------------- folders kept by their times
+
+RFI = "kb/rfis/beta-2025-nibin-and-group-data"
+RESPONSE = f"{RFI}/responses/alpha-20250210-1a2b.md"
+
+
+def second_rfi(kb_path: Path) -> Path:
+    """Another RFI, with a responses folder of its own holding one response (with NEW)."""
+    rfi = (kb_path / f"{RFI}.md").read_text(encoding="utf-8")
+    (kb_path / "kb/rfis/beta-2025-second.md").write_text(
+        rfi.replace("beta-2025-nibin-and-group-data", "beta-2025-second"), encoding="utf-8"
+    )
+    responses = kb_path / "kb/rfis/beta-2025-second/responses"
+    responses.mkdir(parents=True)
+    text = (kb_path / RESPONSE).read_text(encoding="utf-8")
+    text = text.replace("alpha-20250210-1a2b", "alpha-20250211-2b3c")
+    text = text.replace("beta-2025-nibin-and-group-data", "beta-2025-second")
+    written = responses / "alpha-20250211-2b3c.md"
+    written.write_text(f"{text}\nThe {NEW} answer.\n", encoding="utf-8")
+    return written
+
+
+def listed_folders(monkeypatch) -> list[str]:
+    """The folders the scan lists (os.listdir of an open folder), by their kept key."""
+    listed: list[int] = []
+    real = os.listdir
+    monkeypatch.setattr(scan.os, "listdir", lambda fd=".": listed.append(fd) or real(fd))
+    return listed
+
+
+def manifest(kb_path: Path) -> dict:
+    import marshal
+
+    from cacop_cli.index import read_record
+
+    folder = kb_path / ".cacop" / read_record(kb_path).generation
+    return marshal.loads((folder / "manifest.marshal").read_bytes())
+
+
+def test_an_unchanged_folder_is_not_listed_and_a_changed_one_is(cli, repo, monkeypatch):
+    indexed(cli, repo)
+    monkeypatch.setattr(scan, "_listed_anyway", lambda: -1)  # no periodic full check
+    kept = manifest(repo)
+    assert set(kept) == {"kb/strategies", "kb/work-products", "kb/rfis", f"{RFI}/responses"}
+    listed = listed_folders(monkeypatch)
+    assert scan.scan_tree(repo, kept) == scan.scan_tree(repo) and len(listed) == 4
+    listed.clear()
+    assert scan.dump(scan.scan_tree(repo, kept)) == scan.dump(kept) and listed == []
+    write_strategy(repo, "alpha-2024-untracked", body=f"{BODY}\nThe {NEW} marker.\n")
+    assert scan.scan_tree(repo, kept) == scan.scan_tree(repo)
+    assert len(listed) == 1 + 4  # kb/strategies, its time changed; then all four unhinted
+
+
+def test_the_periodic_full_check_lists_a_folder_whose_times_did_not_change(repo, monkeypatch):
+    """As on a file system that leaves a folder's times alone when a file is added (FAT
+    written by Windows): the hint's names miss the file until its folder's slice of the
+    full check lists it."""
+    tree = scan.scan_tree(repo)
+    hidden = dict(tree["kb/strategies"][1])
+    hidden.pop(MARKER.rsplit("/", 1)[1])
+    stale = {**tree, "kb/strategies": [tree["kb/strategies"][0], hidden]}
+    monkeypatch.setattr(scan, "_listed_anyway", lambda: -1)
+    assert MARKER not in scan.files_of(scan.scan_tree(repo, stale))
+    monkeypatch.setattr(scan, "_listed_anyway", lambda: 0)  # kb/strategies is folder 0
+    assert scan.scan_tree(repo, stale) == tree
+    monkeypatch.undo()
+    assert {scan._listed_anyway() for _ in range(2_000)} == set(range(scan.FULL_CHECK_SLICES))
+
+
+def test_a_new_file_in_a_racy_folder_is_seen(cli, repo, monkeypatch):
+    """The folder was changed just before the manifest was written, and a file added to it
+    after, within the same tick (its mtime put back stands for that; without ctime, as on
+    Windows, so only the racy rule can see it): written down as racy, it is listed."""
+    monkeypatch.setattr(scan, "RACY_NS", REAL_RACY_NS)
+    monkeypatch.setattr(scan, "_HAS_CTIME", False)
+    monkeypatch.setattr(scan, "_listed_anyway", lambda: -1)
+    strategies = repo / "kb" / "strategies"
+    write_strategy(repo, "alpha-2024-just-before", body=f"{BODY}\nJust before.\n")
+    before = strategies.stat()
+    indexed(cli, repo)
+    assert manifest(repo)["kb/strategies"][0] == [scan.RACY]
+    write_strategy(repo, "alpha-2024-same-tick", body=f"{BODY}\nThe {NEW} marker.\n")
+    os.utime(strategies, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert hits(cli, repo, NEW) == {"alpha-2024-same-tick": "kb/strategies/alpha-2024-same-tick.md"}
+
+
+def test_a_new_responses_folder_is_seen(cli, repo):
+    indexed(cli, repo)
+    written = second_rfi(repo)
+    assert hits(cli, repo, NEW) == {"alpha-20250211-2b3c": str(written.relative_to(repo))}
+
+
+def test_a_response_moved_to_another_rfis_folder_is_seen(cli, repo):
+    second = second_rfi(repo)
+    age(repo)
+    response = repo / RESPONSE
+    before = response.stat()
+    assert hits(cli, repo, "incident")["alpha-20250210-1a2b"] == RESPONSE
+    moved = second.parent / response.name
+    subprocess.run(["mv", str(response), str(moved)], check=True)  # keeps size and mtime
+    after = moved.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert hits(cli, repo, "incident")["alpha-20250210-1a2b"] == str(moved.relative_to(repo))
+
+
+def test_a_file_replaced_by_a_link_of_the_same_name_is_seen(cli, repo):
+    indexed(cli, repo)
+    target = repo / "kb" / "strategies" / "alpha-2024-elsewhere.txt"
+    os.replace(repo / MARKER, target)
+    (repo / MARKER).symlink_to(target.name)
+    assert hits(cli, repo, OLD) == {}  # a link is never followed: the entry is unreadable
+    listed = json.loads(cli("list", "--json", kb=repo).stdout)
+    assert MARKER not in json.dumps(listed["entries"])
+
+
+@pytest.mark.parametrize("how", ["touch -r", "cp -p"])
+def test_a_same_size_edit_with_its_mtime_put_back_is_seen(cli, repo, tmp_path, how):
+    """The file's mtime is as before; its ctime, which no one can set back, is not."""
+    indexed(cli, repo)
+    path = repo / MARKER
+    before = path.stat()
+    edited = path.read_text(encoding="utf-8").replace(OLD, NEW)
+    if how == "touch -r":
+        reference = tmp_path / "reference"
+        subprocess.run(["touch", "-r", str(path), str(reference)], check=True)
+        path.write_text(edited, encoding="utf-8")
+        subprocess.run(["touch", "-r", str(reference), str(path)], check=True)
+    else:
+        copy = tmp_path / "copy.md"
+        copy.write_text(edited, encoding="utf-8")
+        os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+        subprocess.run(["cp", "-p", str(copy), str(path)], check=True)
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert hits(cli, repo, NEW) == {"alpha-2024-marker": MARKER}
+    assert hits(cli, repo, OLD) == {}
+
+
+def test_an_early_scan_hinted_by_another_manifest_is_not_trusted(cli, repo, monkeypatch):
+    """The forked scan reads the manifest before anything is verified. Given a forged one
+    (kb/strategies kept with its present times, a new file's name left out), its scan
+    misses the file; the refresh finds the hint is not the verified manifest and scans
+    again, hinted by the one it verified."""
+    import marshal
+
+    from cacop_cli import search
+    from cacop_cli.config import load_kb
+
+    indexed(cli, repo)
+    monkeypatch.setattr(scan, "_listed_anyway", lambda: -1)
+    write_strategy(repo, "alpha-2024-untracked", body=f"{BODY}\nThe {NEW} marker.\n")
+    forged = manifest(repo)
+    forged["kb/strategies"][0] = scan.scan_tree(repo)["kb/strategies"][0]
+    assert "kb/strategies/alpha-2024-untracked.md" not in scan.files_of(
+        scan.scan_tree(repo, forged)
+    )  # what the early scan finds
+    forged_bytes = scan.dump(forged)
+    monkeypatch.setattr(scan, "_live_manifest", lambda root: forged_bytes)
+    rescans = []
+    real = scan.scan_tree
+    from cacop_cli.index import build
+
+    monkeypatch.setattr(build, "scan_tree", lambda *a: rescans.append(1) or real(*a))
+    scan.start_early(["search", NEW, "--kb", str(repo)])
+    assert scan._early is not None
+    report = search.refresh(load_kb(repo))
+    assert report.added == 1 and rescans == [1]  # scanned again, and found the file
+    assert hits(cli, repo, NEW) == {"alpha-2024-untracked": "kb/strategies/alpha-2024-untracked.md"}
+    assert marshal.loads(scan.dump(manifest(repo))) == manifest(repo)

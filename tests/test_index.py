@@ -848,8 +848,8 @@ def test_the_forked_scan_never_writes_our_buffered_output_twice(kb_path, tmp_pat
 def scans_counted(monkeypatch) -> list[int]:
     """Spy on the index's own scan (it still runs): how often a refresh scanned itself."""
     calls: list[int] = []
-    real = index_build.scan_entries
-    monkeypatch.setattr(index_build, "scan_entries", lambda root: calls.append(1) or real(root))
+    real = index_build.scan_tree
+    monkeypatch.setattr(index_build, "scan_tree", lambda *a: calls.append(1) or real(*a))
     return calls
 
 
@@ -959,17 +959,23 @@ def test_an_unchanged_kb_is_known_fresh_from_bytes_alone(cli, kb_path, monkeypat
     assert cli("index", kb=kb_path).exit_code == ExitCode.OK
     loads = manifest_loads_counted(monkeypatch)
     kb = load_kb(kb_path)
-    assert search.refresh(kb).changed == 0  # scanned here
+    assert search.refresh(kb).changed == 0  # scanned here, the manifest loaded as its hint
+    assert len(loads) == 1
     scan.start_early(["search", "x", "--kb", str(kb_path)])
     assert search.refresh(kb).changed == 0  # scanned early, in the forked process
-    assert loads == []  # neither the scan nor the manifest was loaded to compare them
+    assert len(loads) == 1  # neither the scan nor the manifest was loaded to compare them
     new = write_strategy(kb_path, "alpha-2024-bytes-differ", body="a new entry\n")
     settled_file(new)
-    assert search.refresh(kb).added == 1 and loads == [1]  # bytes differ: compared in full
-    assert search.refresh(kb).added == 0 and loads == [1]  # the new manifest: bytes again
+    scan.start_early(["search", "x", "--kb", str(kb_path)])
+    assert search.refresh(kb).added == 1 and len(loads) == 2  # bytes differ: compared in full
+    scan.start_early(["search", "x", "--kb", str(kb_path)])
+    assert search.refresh(kb).added == 0 and len(loads) == 2  # the new manifest: bytes again
 
 
-def test_a_manifest_in_an_older_format_is_rewritten_once(cli, kb_path, monkeypatch):
+@pytest.mark.parametrize("older", ["another order", "files only, without ctime"])
+def test_a_manifest_in_an_older_format_is_rewritten_once(cli, kb_path, monkeypatch, older):
+    """Another order in marshal's default format, or the flat path -> [size, mtime] kept
+    before folders and ctimes were: rewritten, and no entry is read again for it."""
     import dataclasses
     import marshal
 
@@ -977,17 +983,21 @@ def test_a_manifest_in_an_older_format_is_rewritten_once(cli, kb_path, monkeypat
     folder = live_folder(kb_path)
     record = index.read_record(kb_path)
     written = marshal.loads((folder / index.MANIFEST).read_bytes())
-    older = dict(reversed(written.items()))  # another order, in marshal's default format
-    (folder / index.MANIFEST).write_bytes(marshal.dumps(older))
+    if older == "another order":
+        held = dict(reversed(written.items()))
+    else:
+        held = {path: stats[:2] for path, stats in scan.files_of(written).items()}
+    (folder / index.MANIFEST).write_bytes(marshal.dumps(held))
     files = index_record.file_stats(folder)
     index_record.write_record(kb_path, dataclasses.replace(record, files=files))
     loads = manifest_loads_counted(monkeypatch)
     report = search.refresh(load_kb(kb_path))
     assert (report.added, report.changed, report.removed, report.rebuilt) == (0, 0, 0, False)
-    assert (folder / index.MANIFEST).read_bytes() == scan.dump(scan.scan_entries(kb_path))
-    assert len(loads) == 1
+    assert (folder / index.MANIFEST).read_bytes() == scan.dump(scan.scan_tree(kb_path))
+    before = len(loads)
+    scan.start_early(["search", "x", "--kb", str(kb_path)])
     search.refresh(load_kb(kb_path))
-    assert len(loads) == 1  # from now on, bytes alone
+    assert len(loads) == before  # from now on, bytes alone
     assert found(cli, kb_path, "moral voices")  # the re-signed record still opens
 
 
@@ -1005,15 +1015,15 @@ def test_updates_write_their_segments_without_compressing_blocks(cli, kb_path):
 
 def slow_early_scan(monkeypatch, kb_path, seconds=0.6) -> None:
     """Start the early scan in a child that takes `seconds` first, like a scan of a large KB."""
-    real = scan.scan_entries
+    real = scan.scan_tree
 
-    def slow(root):
+    def slow(*args):
         time.sleep(seconds)
-        return real(root)
+        return real(*args)
 
-    monkeypatch.setattr(scan, "scan_entries", slow)  # the forked child calls this one
+    monkeypatch.setattr(scan, "scan_tree", slow)  # the forked child calls this one
     scan.start_early(["search", "x", "--kb", str(kb_path)])
-    monkeypatch.setattr(scan, "scan_entries", real)
+    monkeypatch.setattr(scan, "scan_tree", real)
 
 
 def opened_and_taken(monkeypatch) -> list[str]:
@@ -1031,7 +1041,8 @@ def test_running_tells_whether_the_early_scan_has_finished(kb_path, monkeypatch)
     assert not scan.running(kb_path)
     slow_early_scan(monkeypatch, kb_path)
     assert scan.running(kb_path.resolve()) and not scan.running(kb_path.parent)
-    assert scan.take(kb_path.resolve()) == scan.dump(scan.scan_entries(kb_path))
+    taken, hinted = scan.take(kb_path.resolve())
+    assert taken == scan.dump(scan.scan_tree(kb_path)) and hinted == scan.NO_HINT  # no index
     assert not scan.running(kb_path.resolve())
 
 

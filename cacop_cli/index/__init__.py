@@ -7,7 +7,8 @@ Layout of `.cacop/` (git-ignored, derived, always safe to delete):
                         the entry files it was built from; signed with HMAC
     write.lock          held by the one process that changes the index
     read.lock           shared by searches; taken exclusively only while a commit swaps files
-    gen-<hex>/          the live Whoosh index, plus manifest.marshal (path -> size, mtime_ns)
+    gen-<hex>/          the live Whoosh index, plus manifest.marshal (each scanned folder's
+                        times, and its entry files' size, mtime_ns and ctime_ns)
                         and the catalog: catalog.marshal (each entry file's card: its fields,
                         or why it cannot be read), catalog-full.marshal (their lines and YAML
                         source) and bodies-<count>-<shard>.marshal (path -> body, by a hash

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entries import read_entry
 from ..errors import CacopError, EntryError
-from ..scan import RACY, scan_entries, settled
+from ..scan import NO_HINT, RACY, files_of, identity, scan_tree, settled
 from ..scan import dump as dump_scan
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
@@ -54,8 +54,11 @@ from .whoosh_internals import storage as whoosh_storage
 if TYPE_CHECKING:
     from ..config import KB
 
-MANIFEST = "manifest.marshal"  # path -> [size, mtime_ns]; marshal loads 2x faster than JSON
-OLD_MANIFEST = "manifest.json"  # indexes written before marshal hold this: still read
+# The scan as it was indexed (scan.scan_tree: folder -> [times, {name -> [size, mtime_ns,
+# ctime_ns]}]); marshal loads 2x faster than JSON. Indexes written before the folders were
+# kept hold path -> [size, mtime_ns]; before marshal, manifest.json: both still read.
+MANIFEST = "manifest.marshal"
+OLD_MANIFEST = "manifest.json"
 PARALLEL_FROM = 1_000  # entries: a rebuild this large is written by one process per core
 # An update writes a small segment of its own and never merges (Whoosh merges term by
 # term, in Python: 8-18 s at 10k). Once this many small segments (under SMALL_SEGMENT
@@ -122,7 +125,8 @@ def _rebuild_locked(
     _clean_leftovers(state, keep=live)
     token = secrets.token_hex(8)
     building = state / f"build-{token}"
-    scan = scan_entries(root)
+    tree = scan_tree(root)
+    scan = files_of(tree)
     paths = sorted(scan)
     report = UpdateReport(rebuilt=True, reason=reason, first_use=first_use)
     try:
@@ -134,7 +138,7 @@ def _rebuild_locked(
         built = write_parts(index, paths, make_document, progress, procs)
         commit_segments(index, built.segments)
         report.added, report.skipped, cards = built.added, built.skipped, built.cards
-        _write_manifest(building, scan)
+        _write_manifest(building, tree)
         written = cards.write(building)
         toc = latest_toc(building)
         write_facets(building, toc)
@@ -244,8 +248,9 @@ def refresh(
 ) -> UpdateReport:
     """Bring the index up to date with the entry files: only what was added, changed, removed.
 
-    Cheap when nothing changed: a stat of each entry file, compared with the manifest
-    (path -> size, mtime_ns) kept beside the index. An index that is missing, damaged
+    Cheap when nothing changed: a stat of each entry file and folder, compared with the
+    manifest (scan.scan_tree) kept beside the index; a folder whose times are the kept
+    ones is not listed (docs/architecture.md, "Fresh"). An index that is missing, damaged
     or not this clone's is rebuilt; `reason` says why.
     """
     checked = None
@@ -254,11 +259,22 @@ def refresh(
         record = read_record(root)
         folder = root / STATE_DIR / record.generation
         held = _manifest_bytes(folder)
-        scanned = early if early is not None else dump_scan(scan_entries(root))
+        scanned, manifest = None, None
+        if early is not None:
+            scanned, hinted = early
+            # Hinted by another manifest than the verified one (a writer came between, or
+            # the hint was forged): the folders it did not list cannot be trusted. A scan
+            # with no hint (NO_HINT) listed every folder.
+            if scanned != held and hinted not in (NO_HINT, identity(held)):
+                scanned = None
+        if scanned is None:
+            manifest = _read_manifest(folder, held)
+            scanned = dump_scan(scan_tree(root, manifest))
         if scanned == held and FACETS in record.files:  # the same bytes: nothing to load
             return UpdateReport(count=record.count, broken=record.broken, unchanged=record.version)
         scan = marshal.loads(scanned)
-        manifest = _read_manifest(folder, held)
+        if manifest is None:
+            manifest = _read_manifest(folder, held)
         checked = (record, scan, manifest)
     except (Untrusted, OSError, ValueError, EOFError, TypeError):
         pass
@@ -290,8 +306,9 @@ def _manifest_bytes(folder: Path) -> bytes | None:
         return None
 
 
-def _read_manifest(folder: Path, held: bytes | None = None) -> dict[str, list[int]]:
-    """What the index holds (path -> [size, mtime_ns]); `held`: its bytes, already read.
+def _read_manifest(folder: Path, held: bytes | None = None) -> dict[str, Any]:
+    """What the index holds (a scan_tree, or an older flat path -> [size, mtime_ns]);
+    `held`: its bytes, already read.
     Read only after read_record checked the file is the one this clone wrote (marshal,
     like pickle, is for trusted data only)."""
     if held is None:
@@ -307,15 +324,28 @@ def _read_manifest(folder: Path, held: bytes | None = None) -> dict[str, list[in
     return manifest
 
 
-def _write_manifest(folder: Path, scan: dict[str, list[int]]) -> None:
+def _write_manifest(folder: Path, tree: dict[str, Any]) -> None:
     """As scan.dump writes a scan: an unchanged KB's scan then has exactly these bytes.
-    Files modified just before are written down as racy (scan.settled), judged by the
-    later of the system's clock and the file system's (the manifest's own new mtime)."""
+    Files and folders modified just before are written down as racy (scan.settled), judged
+    by the later of the system's clock and the file system's (the manifest's own new mtime
+    and ctime)."""
     import time
 
     with open(folder / MANIFEST, "wb") as handle:
-        now = max(time.time_ns(), os.fstat(handle.fileno()).st_mtime_ns)
-        handle.write(dump_scan(settled(scan, now)))
+        info = os.fstat(handle.fileno())
+        now = max(time.time_ns(), info.st_mtime_ns, info.st_ctime_ns)
+        handle.write(dump_scan(settled(tree, now)))
+
+
+def _flat(manifest: dict[str, Any]) -> dict[str, list[int]]:
+    """A manifest's entry files, path -> stats, whichever format it was written in."""
+    return manifest if next(iter(manifest), "").endswith(".md") else files_of(manifest)
+
+
+def _differs(held: list[int], scanned: list[int]) -> bool:
+    """Has a file changed since the manifest wrote it down? A manifest written before
+    ctime was kept holds [size, mtime]: compared with those two only, once."""
+    return held != scanned[: len(held)]
 
 
 def _update_codec() -> Any:
@@ -351,27 +381,34 @@ def _update_locked(
     record: Record,
     make_document: DocumentMaker,
     progress: ProgressCallback | None,
-    known: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None,
+    known: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> UpdateReport:
     """`known`: (scan, manifest) just read for this same record, not to be read twice."""
     state = root / STATE_DIR
     folder = state / record.generation
-    scan, manifest = known or (scan_entries(root), _read_manifest(folder))
-    if scan == manifest:
+    if known is None:
+        manifest = _read_manifest(folder)
+        known = (scan_tree(root, manifest), manifest)
+    tree, manifest = known
+    scan, manifest = files_of(tree), _flat(manifest)
+    added = sorted(set(scan) - set(manifest))
+    removed = sorted(set(manifest) - set(scan))
+    changed = sorted(
+        path for path in set(scan) & set(manifest) if _differs(manifest[path], scan[path])
+    )
+    if not (added or removed or changed):
         old_facets = FACETS not in record.files  # an index from before the facet table
-        old_bytes = _manifest_bytes(folder) != dump_scan(scan)  # older format, or order
+        # an older format, another order, or only folders changed (or have aged)
+        old_bytes = _manifest_bytes(folder) != dump_scan(tree)
         if old_facets or old_bytes:  # bring it up to date, so the next check is quick
             with swap_lock(root):
                 if old_facets:
                     write_facets(folder, record.toc)
-                _write_manifest(folder, scan)
+                _write_manifest(folder, tree)
                 (folder / OLD_MANIFEST).unlink(missing_ok=True)
                 write_record(root, replace(record, files=file_stats(folder)))
         return UpdateReport(count=record.count, broken=record.broken, unchanged=record.version)
     digest = scan_digest(scan)
-    added = sorted(set(scan) - set(manifest))
-    removed = sorted(set(manifest) - set(scan))
-    changed = sorted(path for path in set(scan) & set(manifest) if scan[path] != manifest[path])
     for name in os.listdir(folder):  # what a killed writer left: never part of the record
         if name not in record.files and not name.endswith("LOCK"):
             (folder / name).unlink(missing_ok=True)
@@ -411,7 +448,7 @@ def _update_locked(
                 progress(done, len(work))
         with swap_lock(root):
             writer.commit(mergetype=NO_MERGE)  # merging is merge()'s work, in the background
-            _write_manifest(folder, scan)
+            _write_manifest(folder, tree)
             written = cards.write(folder)  # the bodies' shards the changes fall in only
             (folder / OLD_MANIFEST).unlink(missing_ok=True)
             toc = latest_toc(folder)
