@@ -4,6 +4,8 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,44 +478,73 @@ class Digest:
         }
 
 
+# A line that says closed, as `git log -G` matched it when that found closing commits: a
+# commit closes (or reopens) an RFI when it adds or removes such a line in the RFI's file.
+_CLOSED_LINE = re.compile(rb"status:[ \t\v\f\r]*['\"]?closed")
+_BINARY_PROBE = 8000  # git reads a file as binary (no line diff) if these bytes hold a NUL
+
+
+def _closed_lines(blob: bytes) -> Counter[bytes] | None:
+    """The lines of one version of a file that say closed (None: a binary file to git)."""
+    if b"\0" in blob[:_BINARY_PROBE]:
+        return None
+    return Counter(line for line in blob.split(b"\n") if _CLOSED_LINE.match(line))
+
+
+def _closing_commits(
+    kb: KB, paths: set[str], folders: list[str], since: dt.date
+) -> dict[str, dt.date]:
+    """Per path, the date of the newest commit since `since` that added or removed a line
+    saying closed: the commit that closed it (a later edit leaves that line as it was).
+
+    git lists the commits that changed files in the RFIs' folders (tree diffs only, one
+    pathspec a folder: git matches every pathspec against every file), then one cat-file
+    reads the versions before and after of the changes to these paths. Comparing the
+    closed lines of the two versions answers as `git log -G` does, without git reading
+    every file's content in every commit (a KB whose first commit added thousands)."""
+    since_text = f"{since.isoformat()} 00:00:00"
+    touches = [t for t in gitrepo.touches_since(kb.root, since_text, folders) if t.path in paths]
+    blobs = gitrepo.read_blobs(
+        kb.root, [b for t in touches for b in (t.old, t.new) if not gitrepo.is_no_blob(b)]
+    )
+    lines: dict[str, Counter[bytes] | None] = {}
+
+    def closed_lines(blob: str) -> Counter[bytes] | None:
+        if gitrepo.is_no_blob(blob):
+            return Counter()  # no file on this side: nothing said closed
+        if blob not in lines:
+            lines[blob] = _closed_lines(blobs[blob]) if blob in blobs else None
+        return lines[blob]
+
+    found: dict[str, dt.date] = {}
+    for touch in touches:  # newest commit first
+        if touch.path in found:
+            continue
+        before, after = closed_lines(touch.old), closed_lines(touch.new)
+        when = entry_date(touch.day)
+        if before is not None and after is not None and before != after and when:
+            found[touch.path] = when
+    return found
+
+
 def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> dict[str, dt.date]:
     """When each closed RFI was closed, as far as it is within [since, today].
 
     Closing changes only the `status` line, so git's history of that line tells when:
     the newest commit since `since` that changed a `status: closed` line in the RFI's file.
-    A close not yet committed counts as today. Outside git, the file's modification time.
+    A change not yet committed (or a file git does not track yet) counts as today. Outside
+    git, the file's modification time.
     """
     paths = {entry.rel: entry for entry in rfis}
     if not paths:
         return {}
     found: dict[str, dt.date] = {}
     if gitrepo.is_repository(kb.root):
-        log = gitrepo.run_git(
-            kb.root,
-            "log",
-            f"--since={since.isoformat()} 00:00:00",
-            "--format=%x01%cs",
-            "--name-only",
-            "--relative",
-            "-G",
-            r"^status:[[:space:]]*['\"]?closed",
-            "--",
-            *paths,
-        )
-        when: dt.date | None = None
-        for line in log.stdout.splitlines() if log.returncode == 0 else ():
-            if line.startswith("\x01"):
-                when = entry_date(line[1:].strip())
-            elif line in paths and when and line not in found:
-                found[line] = when
-        changed = gitrepo.run_git(
-            kb.root, "diff", "HEAD", "--name-only", "--relative", "--", *paths
-        )
-        added = gitrepo.run_git(kb.root, "ls-files", "--others", "--exclude-standard", "--", *paths)
-        for result in (changed, added):  # paths relative to kb.root, like `paths`
-            for name in result.stdout.splitlines() if result.returncode == 0 else ():
-                if name in paths:
-                    found[name] = today  # closed, not yet committed
+        folders = sorted({posixpath.dirname(rel) or "." for rel in paths})
+        found = _closing_commits(kb, set(paths), folders, since)
+        for name in gitrepo.uncommitted(kb.root, folders):
+            if name in paths:
+                found[name] = today  # closed, not yet committed
     else:
         for rel, entry in paths.items():
             try:

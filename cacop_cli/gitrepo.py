@@ -492,6 +492,84 @@ def read_file_at(root: Path, commit: str, path: str) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
+@dataclass(frozen=True)
+class Touch:
+    """One file that one commit changed, as `git log --raw` lists it."""
+
+    commit: str
+    day: str  # the commit's date as git prints it (%cs: YYYY-MM-DD)
+    path: str  # relative to the folder git ran in
+    old: str  # the blob before (all zeros: the commit added the file)
+    new: str  # the blob after (all zeros: the commit deleted it)
+
+
+def is_no_blob(blob: str) -> bool:
+    """git's all-zero id: the file is absent on that side of a change."""
+    return not blob.strip("0")
+
+
+def touches_since(root: Path, since: str, folders: list[str]) -> list[Touch]:
+    """The files under `folders` (relative to root, taken literally) that each commit since
+    `since` changed, newest commit first: the commits `git log --since -- folders` walks,
+    a merge listing no file and a root commit every file as added (renames come as a delete
+    and an add). Tree diffs only: no file's content is read. [] when git cannot tell (no
+    commit yet)."""
+    result = run_git(
+        root, "--literal-pathspecs", "log", f"--since={since}", "--format=%H %cs", "--raw",
+        "-z", "--no-abbrev", "--no-renames", "--relative", "--", *folders,
+    )  # fmt: skip
+    if result.returncode != 0:
+        return []
+    found = []
+    fields = iter(result.stdout.split("\0"))
+    commit = day = ""
+    for field in fields:  # "HASH DATE", then ":MODE MODE OLD NEW STATUS" and a path per file
+        field = field.lstrip("\n")
+        if field.startswith(":"):
+            parts = field[1:].split()
+            found.append(Touch(commit, day, next(fields, ""), parts[2], parts[3]))
+        elif field:
+            commit, _, day = field.partition(" ")
+    return found
+
+
+def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
+    """The bytes of each blob, all read by one `git cat-file --batch` (one that git does
+    not have is left out)."""
+    wanted = list(dict.fromkeys(blobs))
+    if not wanted:
+        return {}
+    result = run_git(
+        root, "cat-file", "--batch", "--buffer", input="\n".join(wanted).encode() + b"\n",
+        text=False, timeout=120,
+    )  # fmt: skip
+    output, at, found = result.stdout, 0, {}
+    while (end := output.find(b"\n", at)) != -1:  # "ID blob SIZE\n" + bytes + "\n"; "ID missing"
+        header = output[at:end].split()
+        at = end + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            if header[1] == b"blob":
+                found[header[0].decode()] = output[at : at + size]
+            at += size + 1
+    return found
+
+
+def uncommitted(root: Path, folders: list[str]) -> list[str]:
+    """Files under `folders` (relative to root, taken literally) that differ from the last
+    commit, staged or not, or that git does not track yet (ignored ones aside); names are
+    relative to root. Without a commit yet, only the untracked ones."""
+    names = []
+    for args in (
+        ("diff", "HEAD", "--name-only", "-z", "--relative"),
+        ("ls-files", "-z", "--others", "--exclude-standard"),
+    ):
+        result = run_git(root, "--literal-pathspecs", *args, "--", *folders)
+        if result.returncode == 0:
+            names += [name for name in result.stdout.split("\0") if name]
+    return names
+
+
 def local_changes(root: Path) -> list[str]:
     """Tracked files with uncommitted changes, staged or not."""
     result = git_ok(root, "diff", "--name-only", "-z", "HEAD", "--")
