@@ -480,7 +480,7 @@ class Digest:
 
 # A line that says closed, as `git log -G` matched it when that found closing commits: a
 # commit closes (or reopens) an RFI when it adds or removes such a line in the RFI's file.
-_CLOSED_LINE = re.compile(rb"status:[ \t\v\f\r]*['\"]?closed")
+_CLOSED_LINE = re.compile(rb"^status:[ \t\v\f\r]*['\"]?closed.*$", re.MULTILINE)
 _BINARY_PROBE = 8000  # git reads a file as binary (no line diff) if these bytes hold a NUL
 
 
@@ -488,7 +488,7 @@ def _closed_lines(blob: bytes) -> Counter[bytes] | None:
     """The lines of one version of a file that say closed (None: a binary file to git)."""
     if b"\0" in blob[:_BINARY_PROBE]:
         return None
-    return Counter(line for line in blob.split(b"\n") if _CLOSED_LINE.match(line))
+    return Counter(_CLOSED_LINE.findall(blob))
 
 
 def _closing_commits(
@@ -497,24 +497,20 @@ def _closing_commits(
     """Per path, the date of the newest commit since `since` that added or removed a line
     saying closed: the commit that closed it (a later edit leaves that line as it was).
 
-    git lists the commits that changed files in the RFIs' folders (tree diffs only, one
-    pathspec a folder: git matches every pathspec against every file), then one cat-file
-    reads the versions before and after of the changes to these paths. Comparing the
-    closed lines of the two versions answers as `git log -G` does, without git reading
-    every file's content in every commit (a KB whose first commit added thousands)."""
+    git lists what the commits changed in the RFIs' folders (tree diffs only; one pathspec
+    a folder, as git matches every pathspec against every file), then cat-file reads the
+    versions before and after each change to these paths. Comparing their closed lines
+    answers as `git log -G` did (a moved line aside), without git reading the content of
+    every file in the window (all of them, when the first commit added the whole KB)."""
     since_text = f"{since.isoformat()} 00:00:00"
     touches = [t for t in gitrepo.touches_since(kb.root, since_text, folders) if t.path in paths]
-    blobs = gitrepo.read_blobs(
-        kb.root, [b for t in touches for b in (t.old, t.new) if not gitrepo.is_no_blob(b)]
-    )
-    lines: dict[str, Counter[bytes] | None] = {}
+    wanted = [b for t in touches for b in (t.old, t.new) if not gitrepo.is_no_blob(b)]
+    lines = {blob: _closed_lines(data) for blob, data in gitrepo.iter_blobs(kb.root, wanted)}
 
     def closed_lines(blob: str) -> Counter[bytes] | None:
         if gitrepo.is_no_blob(blob):
             return Counter()  # no file on this side: nothing said closed
-        if blob not in lines:
-            lines[blob] = _closed_lines(blobs[blob]) if blob in blobs else None
-        return lines[blob]
+        return lines.get(blob)  # None: binary, or not in this clone (git would skip it too)
 
     found: dict[str, dt.date] = {}
     for touch in touches:  # newest commit first
@@ -540,7 +536,7 @@ def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> 
         return {}
     found: dict[str, dt.date] = {}
     if gitrepo.is_repository(kb.root):
-        folders = sorted({posixpath.dirname(rel) or "." for rel in paths})
+        folders = sorted({posixpath.dirname(rel) for rel in paths})
         found = _closing_commits(kb, set(paths), folders, since)
         for name in gitrepo.uncommitted(kb.root, folders):
             if name in paths:

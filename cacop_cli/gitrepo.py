@@ -508,15 +508,22 @@ def is_no_blob(blob: str) -> bool:
     return not blob.strip("0")
 
 
+def _files_directly_in(folders: list[str]) -> list[str]:
+    """Pathspecs for the files directly in each folder (relative, '' for the folder git runs
+    in), not those in its subfolders; the folders' names are taken literally."""
+    escaped = [re.sub(r"([*?\[\\])", r"\\\1", folder.strip("/")) for folder in folders]
+    return [f":(glob){folder}/*" if folder else ":(glob)*" for folder in escaped]
+
+
 def touches_since(root: Path, since: str, folders: list[str]) -> list[Touch]:
-    """The files under `folders` (relative to root, taken literally) that each commit since
-    `since` changed, newest commit first: the commits `git log --since -- folders` walks,
-    a merge listing no file and a root commit every file as added (renames come as a delete
-    and an add). Tree diffs only: no file's content is read. [] when git cannot tell (no
-    commit yet)."""
+    """The files directly in `folders` (relative to root) that each commit since `since`
+    changed, newest commit first: the commits `git log --since -- PATHS` walks, a merge
+    listing no file and a root commit every file as added (a rename comes as a delete and
+    an add). Tree diffs only: no file's content is read. [] when git cannot tell (no commit
+    yet)."""
     result = run_git(
-        root, "--literal-pathspecs", "log", f"--since={since}", "--format=%H %cs", "--raw",
-        "-z", "--no-abbrev", "--no-renames", "--relative", "--", *folders,
+        root, "log", f"--since={since}", "--format=%H %cs", "--raw", "-z", "--no-abbrev",
+        "--no-renames", "--relative", "--", *_files_directly_in(folders),
     )  # fmt: skip
     if result.returncode != 0:
         return []
@@ -533,38 +540,39 @@ def touches_since(root: Path, since: str, folders: list[str]) -> list[Touch]:
     return found
 
 
-def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
-    """The bytes of each blob, all read by one `git cat-file --batch` (one that git does
-    not have is left out)."""
+BLOBS_AT_ONCE = 256  # a cat-file's output is held whole: so many blobs bound what it holds
+
+
+def iter_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
+    """Each blob's id and bytes, read by `git cat-file --batch`, a few hundred blobs a run
+    so that only those are held at once (one that git does not have is left out)."""
     wanted = list(dict.fromkeys(blobs))
-    if not wanted:
-        return {}
-    result = run_git(
-        root, "cat-file", "--batch", "--buffer", input="\n".join(wanted).encode() + b"\n",
-        text=False, timeout=120,
-    )  # fmt: skip
-    output, at, found = result.stdout, 0, {}
-    while (end := output.find(b"\n", at)) != -1:  # "ID blob SIZE\n" + bytes + "\n"; "ID missing"
-        header = output[at:end].split()
-        at = end + 1
-        if len(header) == 3 and header[2].isdigit():
-            size = int(header[2])
-            if header[1] == b"blob":
-                found[header[0].decode()] = output[at : at + size]
-            at += size + 1
-    return found
+    for start in range(0, len(wanted), BLOBS_AT_ONCE):
+        batch = "\n".join(wanted[start : start + BLOBS_AT_ONCE]) + "\n"
+        output = run_git(
+            root, "cat-file", "--batch", "--buffer", input=batch.encode(), text=False
+        ).stdout
+        at = 0
+        while (end := output.find(b"\n", at)) != -1:  # "ID blob SIZE\n", bytes, "\n"; "ID missing"
+            header = output[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[2].isdigit():
+                size = int(header[2])
+                if header[1] == b"blob":
+                    yield header[0].decode(), output[at : at + size]
+                at += size + 1
 
 
 def uncommitted(root: Path, folders: list[str]) -> list[str]:
-    """Files under `folders` (relative to root, taken literally) that differ from the last
-    commit, staged or not, or that git does not track yet (ignored ones aside); names are
-    relative to root. Without a commit yet, only the untracked ones."""
+    """The files directly in `folders` (relative to root) that differ from the last commit,
+    staged or not, or that git does not track yet (ignored ones aside); names relative to
+    root. Without a commit yet, only the untracked ones."""
     names = []
     for args in (
         ("diff", "HEAD", "--name-only", "-z", "--relative"),
         ("ls-files", "-z", "--others", "--exclude-standard"),
     ):
-        result = run_git(root, "--literal-pathspecs", *args, "--", *folders)
+        result = run_git(root, *args, "--", *_files_directly_in(folders))
         if result.returncode == 0:
             names += [name for name in result.stdout.split("\0") if name]
     return names

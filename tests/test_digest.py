@@ -13,6 +13,7 @@ import pytest
 from fixturefiles import FILES
 from gitserver import analyst_site
 
+from cacop_cli import gitrepo
 from cacop_cli.errors import ExitCode
 
 TODAY = "2026-06-15"
@@ -233,7 +234,9 @@ def test_closed_reopened_and_closed_again_counts_the_last_close(cli, history):
     assert closed_on(cli, history, "--today", "2026-06-15", "--since", "2026-06-13") == []
 
 
-def test_one_commit_closing_two_rfis_dates_both(cli, history):
+@pytest.mark.parametrize("at_once", [1, 256])
+def test_one_commit_closing_two_rfis_dates_both(cli, history, monkeypatch, at_once):
+    monkeypatch.setattr(gitrepo, "BLOBS_AT_ONCE", at_once)  # 1: a cat-file run per blob
     set_status(history, CANVASS, "closed")
     set_status(history, GHOST_GUNS, "closed")
     edit_body(history, "gamma-2026-drone-program-policy", "Still open.")
