@@ -480,15 +480,25 @@ class Digest:
 
 # A line that says closed, as `git log -G` matched it when that found closing commits: a
 # commit closes (or reopens) an RFI when it adds or removes such a line in the RFI's file.
-_CLOSED_LINE = re.compile(rb"^status:[ \t\v\f\r]*['\"]?closed.*$", re.MULTILINE)
+_CLOSED_LINE = re.compile(rb"status:[ \t\v\f\r]*['\"]?closed[^\n]*")
 _BINARY_PROBE = 8000  # git reads a file as binary (no line diff) if these bytes hold a NUL
 
 
-def _closed_lines(blob: bytes) -> Counter[bytes] | None:
-    """The lines of one version of a file that say closed (None: a binary file to git)."""
+def _closed_lines(blob: bytes) -> list[bytes] | None:
+    """The lines of one version of a file that say closed, sorted (None: a binary file to
+    git). Each `status:` is found by bytes.find, many times faster than a ^-anchored regex
+    over the whole text."""
     if b"\0" in blob[:_BINARY_PROBE]:
         return None
-    return Counter(_CLOSED_LINE.findall(blob))
+    found = []
+    at = blob.find(b"status:")
+    while at != -1:
+        if at == 0 or blob[at - 1] == 10:  # at the start of a line
+            line = _CLOSED_LINE.match(blob, at)
+            if line:
+                found.append(line.group())
+        at = blob.find(b"status:", at + 1)
+    return sorted(found)
 
 
 def _closing_commits(
@@ -507,9 +517,9 @@ def _closing_commits(
     wanted = [b for t in touches for b in (t.old, t.new) if not gitrepo.is_no_blob(b)]
     lines = {blob: _closed_lines(data) for blob, data in gitrepo.iter_blobs(kb.root, wanted)}
 
-    def closed_lines(blob: str) -> Counter[bytes] | None:
+    def closed_lines(blob: str) -> list[bytes] | None:
         if gitrepo.is_no_blob(blob):
-            return Counter()  # no file on this side: nothing said closed
+            return []  # no file on this side: nothing said closed
         return lines.get(blob)  # None: binary, or not in this clone (git would skip it too)
 
     found: dict[str, dt.date] = {}
