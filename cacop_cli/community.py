@@ -578,19 +578,37 @@ def digest(
     if since > today:
         raise UsageError(f"--since {since.isoformat()} is after today ({today.isoformat()})")
     catalog = load_catalog(kb)
+    windowed: dict[str, bool] = {}  # `created` -> in the window (few dates are distinct)
 
     def in_window(entry: Entry) -> bool:
-        created = entry_date(entry.meta.get("created"))
-        return created is not None and since <= created <= today
+        created = entry.meta.get("created")
+        if not isinstance(created, str):
+            return False
+        if created not in windowed:
+            when = entry_date(created)
+            windowed[created] = when is not None and since <= when <= today
+        return windowed[created]
 
     order = {"strategy": 0, "work-product": 1, "rfi": 2}
-    added = [e for e in catalog.entries if e.type in order and in_window(e)]
-    added.sort(key=lambda e: (order[e.type], str(e.meta.get("created")), e.id))
-    known = catalog.by_id()
+    added: list[Entry] = []
     answers: dict[str, list[Entry]] = {}
-    for entry in catalog.entries:
-        if entry.type == "response" and in_window(entry):
-            answers.setdefault(str(entry.meta.get("rfi")), []).append(entry)
+    closed_rfis: list[Entry] = []
+    responses: Counter[Any] = Counter()  # per RFI; catalog.responses_to would read them all
+    sites = set(catalog.sites)
+    for entry in catalog.entries:  # one pass: 10,000s of entries
+        kind, meta = entry.type, entry.meta
+        sites.add(str(meta.get("site")))
+        if kind == "response":
+            responses[meta.get("rfi")] += 1
+            if in_window(entry):
+                answers.setdefault(str(meta.get("rfi")), []).append(entry)
+        elif kind in order:
+            if in_window(entry):
+                added.append(entry)
+            if kind == "rfi" and meta.get("status") == "closed":
+                closed_rfis.append(entry)
+    added.sort(key=lambda e: (order[e.type], str(e.meta.get("created")), e.id))
+    known = catalog.by_id() if answers else {}
     answered = [
         Answered(
             _rfi_or_none(known.get(rfi_id)),
@@ -600,13 +618,7 @@ def digest(
         for rfi_id, items in answers.items()
     ]
     answered.sort(key=lambda item: (str(item.responses[0].meta.get("created")), item.rfi_id))
-    closed_rfis = [
-        e for e in catalog.entries if e.type == "rfi" and e.meta.get("status") == "closed"
-    ]
     dates = closing_dates(kb, closed_rfis, since, today)
-    responses = Counter(  # catalog.responses_to for each RFI would read every entry each time
-        entry.meta.get("rfi") for entry in catalog.entries if entry.type == "response"
-    )
     closed = sorted(
         (
             (entry, dates[entry.id], responses[entry.id])
@@ -623,7 +635,6 @@ def digest(
         for item in answered
         if item.rfi is None or item.rfi.rel in shown
     ]
-    sites = set(catalog.sites) | {str(e.meta.get("site")) for e in catalog.entries}
     return Digest(
         since=since,
         today=today,
