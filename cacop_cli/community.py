@@ -4,7 +4,6 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
-import posixpath
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -501,19 +500,16 @@ def _closed_lines(blob: bytes) -> list[bytes] | None:
     return sorted(found)
 
 
-def _closing_commits(
-    kb: KB, paths: set[str], folders: list[str], since: dt.date
-) -> dict[str, dt.date]:
+def _closing_commits(kb: KB, paths: set[str], since: dt.date) -> dict[str, dt.date]:
     """Per path, the date of the newest commit since `since` that added or removed a line
     saying closed: the commit that closed it (a later edit leaves that line as it was).
 
-    git lists what the commits changed in the RFIs' folders (tree diffs only; one pathspec
-    a folder, as git matches every pathspec against every file), then cat-file reads the
-    versions before and after each change to these paths. Comparing their closed lines
-    answers as `git log -G` did (a moved line aside), without git reading the content of
-    every file in the window (all of them, when the first commit added the whole KB)."""
+    git lists the commits' changes to these files (tree diffs only), then cat-file reads
+    the versions before and after each change. Comparing their closed lines answers as
+    `git log -G` did (a moved line aside), without git reading the content of every file
+    changed in the window (all of them, when the first commit added the whole KB)."""
     since_text = f"{since.isoformat()} 00:00:00"
-    touches = [t for t in gitrepo.touches_since(kb.root, since_text, folders) if t.path in paths]
+    touches = gitrepo.touches_since(kb.root, since_text, paths)
     wanted = [b for t in touches for b in (t.old, t.new) if not gitrepo.is_no_blob(b)]
     lines = {blob: _closed_lines(data) for blob, data in gitrepo.iter_blobs(kb.root, wanted)}
 
@@ -546,11 +542,9 @@ def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> 
         return {}
     found: dict[str, dt.date] = {}
     if gitrepo.is_repository(kb.root):
-        folders = sorted({posixpath.dirname(rel) for rel in paths})
-        found = _closing_commits(kb, set(paths), folders, since)
-        for name in gitrepo.uncommitted(kb.root, folders):
-            if name in paths:
-                found[name] = today  # closed, not yet committed
+        changed = gitrepo.uncommitted(kb.root, set(paths))
+        found = _closing_commits(kb, set(paths) - changed, since)
+        found.update(dict.fromkeys(changed, today))  # closed, not yet committed
     else:
         for rel, entry in paths.items():
             try:

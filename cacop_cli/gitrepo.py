@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -515,15 +516,16 @@ def _files_directly_in(folders: list[str]) -> list[str]:
     return [f":(glob){folder}/*" if folder else ":(glob)*" for folder in escaped]
 
 
-def touches_since(root: Path, since: str, folders: list[str]) -> list[Touch]:
-    """The files directly in `folders` (relative to root) that each commit since `since`
-    changed, newest commit first: the commits `git log --since -- PATHS` walks, a merge
-    listing no file and a root commit every file as added (a rename comes as a delete and
-    an add). Tree diffs only: no file's content is read. [] when git cannot tell (no commit
-    yet)."""
+def touches_since(root: Path, since: str, paths: set[str]) -> list[Touch]:
+    """The changes to `paths` (files, relative to root) in the commits since `since`, newest
+    commit first: the commits `git log --since -- PATHS` walks, a merge listing no file and
+    a root commit every file as added (a rename comes as a delete and an add). Tree diffs
+    only, no file's content read, with one pathspec per folder (git matches every pathspec
+    against every file). [] when git cannot tell (no commit yet)."""
+    spec = _files_directly_in(sorted({posixpath.dirname(path) for path in paths}))
     result = run_git(
         root, "log", f"--since={since}", "--format=%H %cs", "--raw", "-z", "--no-abbrev",
-        "--no-renames", "--relative", "--", *_files_directly_in(folders),
+        "--no-renames", "--relative", "--", *spec,
     )  # fmt: skip
     if result.returncode != 0:
         return []
@@ -533,14 +535,16 @@ def touches_since(root: Path, since: str, folders: list[str]) -> list[Touch]:
     for field in fields:  # "HASH DATE", then ":MODE MODE OLD NEW STATUS" and a path per file
         field = field.lstrip("\n")
         if field.startswith(":"):
-            parts = field[1:].split()
-            found.append(Touch(commit, day, next(fields, ""), parts[2], parts[3]))
+            path = next(fields, "")
+            if path in paths:
+                parts = field[1:].split()
+                found.append(Touch(commit, day, path, parts[2], parts[3]))
         elif field:
             commit, _, day = field.partition(" ")
     return found
 
 
-BLOBS_AT_ONCE = 256  # a cat-file's output is held whole: so many blobs bound what it holds
+BLOBS_AT_ONCE = 512  # a cat-file's output is held whole: so many blobs bound what it holds
 
 
 def iter_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
@@ -563,19 +567,25 @@ def iter_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
                 at += size + 1
 
 
-def uncommitted(root: Path, folders: list[str]) -> list[str]:
-    """The files directly in `folders` (relative to root) that differ from the last commit,
-    staged or not, or that git does not track yet (ignored ones aside); names relative to
-    root. Without a commit yet, only the untracked ones."""
-    names = []
-    for args in (
-        ("diff", "HEAD", "--name-only", "-z", "--relative"),
-        ("ls-files", "-z", "--others", "--exclude-standard"),
-    ):
-        result = run_git(root, *args, "--", *_files_directly_in(folders))
-        if result.returncode == 0:
-            names += [name for name in result.stdout.split("\0") if name]
-    return names
+def uncommitted(root: Path, paths: set[str]) -> set[str]:
+    """Those of `paths` (files, relative to root) that differ from the last commit, staged
+    or not, or that git does not track (ignored ones aside). Without a commit yet, only the
+    untracked ones. Read from the index, with one pathspec per folder (git matches every
+    pathspec against every file): only files it does not track are looked for on disk."""
+    spec = _files_directly_in(sorted({posixpath.dirname(path) for path in paths}))
+    changed = run_git(root, "diff", "HEAD", "--name-only", "-z", "--relative", "--", *spec)
+    found = set(changed.stdout.split("\0")) & paths if changed.returncode == 0 else set()
+    tracked = run_git(root, "ls-files", "-z", "--", *spec)
+    if tracked.returncode != 0:
+        return found
+    new = sorted(paths - set(tracked.stdout.split("\0")))
+    if new:  # untracked, unless ignored: few, so named one by one
+        others = run_git(
+            root, "--literal-pathspecs", "ls-files", "-z", "--others", "--exclude-standard",
+            "--", *new,
+        )  # fmt: skip
+        found |= set(others.stdout.split("\0")) & paths if others.returncode == 0 else set()
+    return found
 
 
 def local_changes(root: Path) -> list[str]:

@@ -295,3 +295,20 @@ def test_a_renamed_closed_rfi_is_dated_by_the_rename(cli, history):
         response.write_text(response.read_text().replace("beta-2026-crime-", "beta-2026-"))
     commit(history, "rename", "2026-06-12")
     assert closed_on(cli, history) == [("beta-2026-analysis-software", "2026-06-12")]
+
+
+def test_a_staged_close_counts_as_today(cli, history):
+    set_status(history, CANVASS, "closed")
+    git(history, "add", "-A")
+    assert closed_on(cli, history) == [(CANVASS, TODAY)]
+
+
+def test_a_closed_rfi_git_ignores_has_no_closing_date(cli, history):
+    """git never saw it: neither its history nor `not yet committed` can date it."""
+    shutil.copy(rfi_file(history, CANVASS), history / "kb/rfis/alpha-2026-canvass-draft.md")
+    path = history / "kb/rfis/alpha-2026-canvass-draft.md"
+    path.write_text(path.read_text().replace(f"id: {CANVASS}", "id: alpha-2026-canvass-draft"))
+    set_status(history, "alpha-2026-canvass-draft", "closed")
+    (history / ".gitignore").write_text(".cacop/\nkb/rfis/alpha-2026-canvass-draft.md\n")
+    commit(history, "ignore drafts", "2026-06-12")
+    assert closed_on(cli, history) == []
