@@ -516,6 +516,9 @@ def _files_directly_in(folders: list[str]) -> list[str]:
     return [f":(glob){folder}/*" if folder else ":(glob)*" for folder in escaped]
 
 
+HISTORY_TIMEOUT = 120  # seconds: a long history on a busy machine is slow, not stuck
+
+
 def touches_since(root: Path, since: str, paths: set[str]) -> list[Touch]:
     """The changes to `paths` (files, relative to root) in the commits since `since`, newest
     commit first: the commits `git log --since -- PATHS` walks, a merge listing no file and
@@ -525,7 +528,7 @@ def touches_since(root: Path, since: str, paths: set[str]) -> list[Touch]:
     spec = _files_directly_in(sorted({posixpath.dirname(path) for path in paths}))
     result = run_git(
         root, "log", f"--since={since}", "--format=%H %cs", "--raw", "-z", "--no-abbrev",
-        "--no-renames", "--relative", "--", *spec,
+        "--no-renames", "--relative", "--", *spec, timeout=HISTORY_TIMEOUT,
     )  # fmt: skip
     if result.returncode != 0:
         return []
@@ -554,8 +557,9 @@ def iter_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
     for start in range(0, len(wanted), BLOBS_AT_ONCE):
         batch = "\n".join(wanted[start : start + BLOBS_AT_ONCE]) + "\n"
         output = run_git(
-            root, "cat-file", "--batch", "--buffer", input=batch.encode(), text=False
-        ).stdout
+            root, "cat-file", "--batch", "--buffer", input=batch.encode(), text=False,
+            timeout=HISTORY_TIMEOUT,
+        ).stdout  # fmt: skip
         at = 0
         while (end := output.find(b"\n", at)) != -1:  # "ID blob SIZE\n", bytes, "\n"; "ID missing"
             header = output[at:end].split()
@@ -565,6 +569,9 @@ def iter_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
                 if header[1] == b"blob":
                     yield header[0].decode(), output[at : at + size]
                 at += size + 1
+
+
+UNTRACKED_BY_NAME = 64  # more untracked files than this are looked for by their folders
 
 
 def uncommitted(root: Path, paths: set[str]) -> set[str]:
@@ -579,10 +586,11 @@ def uncommitted(root: Path, paths: set[str]) -> set[str]:
     if tracked.returncode != 0:
         return found
     new = sorted(paths - set(tracked.stdout.split("\0")))
-    if new:  # untracked, unless ignored: few, so named one by one
+    if new:  # untracked, unless ignored: a few are named, many (none committed) walked for
+        named = len(new) <= UNTRACKED_BY_NAME
         others = run_git(
-            root, "--literal-pathspecs", "ls-files", "-z", "--others", "--exclude-standard",
-            "--", *new,
+            root, *(["--literal-pathspecs"] if named else []), "ls-files", "-z", "--others",
+            "--exclude-standard", "--", *(new if named else spec),
         )  # fmt: skip
         found |= set(others.stdout.split("\0")) & paths if others.returncode == 0 else set()
     return found

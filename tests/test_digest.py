@@ -312,3 +312,15 @@ def test_a_closed_rfi_git_ignores_has_no_closing_date(cli, history):
     (history / ".gitignore").write_text(".cacop/\nkb/rfis/alpha-2026-canvass-draft.md\n")
     commit(history, "ignore drafts", "2026-06-12")
     assert closed_on(cli, history) == []
+
+
+@pytest.mark.parametrize("by_name", [64, 0])  # 0: the untracked are looked for by folder
+def test_in_a_repository_with_no_commit_yet_every_closed_rfi_counts_as_today(
+    cli, tmp_path, monkeypatch, by_name
+):
+    monkeypatch.setattr(gitrepo, "UNTRACKED_BY_NAME", by_name)
+    root = tmp_path / "fresh"
+    shutil.copytree(FILES / "community", root)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    (root / ".gitignore").write_text(".cacop/\n")
+    assert closed_on(cli, root) == [("beta-2026-crime-analysis-software", TODAY)]
