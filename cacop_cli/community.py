@@ -480,53 +480,6 @@ class Digest:
 # A line that says closed, as `git log -G` matched it when that found closing commits: a
 # commit closes (or reopens) an RFI when it adds or removes such a line in the RFI's file.
 _CLOSED_LINE = re.compile(rb"status:[ \t\v\f\r]*['\"]?closed[^\n]*")
-_BINARY_PROBE = 8000  # git reads a file as binary (no line diff) if these bytes hold a NUL
-
-
-def _closed_lines(blob: bytes) -> list[bytes] | None:
-    """The lines of one version of a file that say closed, sorted (None: a binary file to
-    git). Each `status:` is found by bytes.find, many times faster than a ^-anchored regex
-    over the whole text."""
-    if b"\0" in blob[:_BINARY_PROBE]:
-        return None
-    found = []
-    at = blob.find(b"status:")
-    while at != -1:
-        if at == 0 or blob[at - 1] == 10:  # at the start of a line
-            line = _CLOSED_LINE.match(blob, at)
-            if line:
-                found.append(line.group())
-        at = blob.find(b"status:", at + 1)
-    return sorted(found)
-
-
-def _closing_commits(kb: KB, paths: set[str], since: dt.date) -> dict[str, dt.date]:
-    """Per path, the date of the newest commit since `since` that added or removed a line
-    saying closed: the commit that closed it (a later edit leaves that line as it was).
-
-    git lists the commits' changes to these files (tree diffs only), then cat-file reads
-    the versions before and after each change. Comparing their closed lines answers as
-    `git log -G` did (a moved line aside), without git reading the content of every file
-    changed in the window (all of them, when the first commit added the whole KB)."""
-    since_text = f"{since.isoformat()} 00:00:00"
-    touches = gitrepo.touches_since(kb.root, since_text, paths)
-    wanted = [b for t in touches for b in (t.old, t.new) if not gitrepo.is_no_blob(b)]
-    lines = {blob: _closed_lines(data) for blob, data in gitrepo.iter_blobs(kb.root, wanted)}
-
-    def closed_lines(blob: str) -> list[bytes] | None:
-        if gitrepo.is_no_blob(blob):
-            return []  # no file on this side: nothing said closed
-        return lines.get(blob)  # None: binary, or not in this clone (git would skip it too)
-
-    found: dict[str, dt.date] = {}
-    for touch in touches:  # newest commit first
-        if touch.path in found:
-            continue
-        before, after = closed_lines(touch.old), closed_lines(touch.new)
-        when = entry_date(touch.day)
-        if before is not None and after is not None and before != after and when:
-            found[touch.path] = when
-    return found
 
 
 def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> dict[str, dt.date]:
@@ -543,7 +496,10 @@ def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> 
     found: dict[str, dt.date] = {}
     if gitrepo.is_repository(kb.root):
         changed = gitrepo.uncommitted(kb.root, set(paths))
-        found = _closing_commits(kb, set(paths) - changed, since)
+        days = gitrepo.newest_line_changes(
+            kb.root, f"{since.isoformat()} 00:00:00", set(paths) - changed, b"status:", _CLOSED_LINE
+        )
+        found = {rel: when for rel, day in days.items() if (when := entry_date(day))}
         found.update(dict.fromkeys(changed, today))  # closed, not yet committed
     else:
         for rel, entry in paths.items():
