@@ -4,6 +4,7 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,44 +477,30 @@ class Digest:
         }
 
 
+# A line that says closed, as `git log -G` matched it when that found closing commits: a
+# commit closes (or reopens) an RFI when it adds or removes such a line in the RFI's file.
+_CLOSED_LINE = re.compile(rb"status:[ \t\v\f\r]*['\"]?closed[^\n]*")
+
+
 def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> dict[str, dt.date]:
     """When each closed RFI was closed, as far as it is within [since, today].
 
     Closing changes only the `status` line, so git's history of that line tells when:
     the newest commit since `since` that changed a `status: closed` line in the RFI's file.
-    A close not yet committed counts as today. Outside git, the file's modification time.
+    A change not yet committed (or a file git does not track yet) counts as today. Outside
+    git, the file's modification time.
     """
     paths = {entry.rel: entry for entry in rfis}
     if not paths:
         return {}
     found: dict[str, dt.date] = {}
     if gitrepo.is_repository(kb.root):
-        log = gitrepo.run_git(
-            kb.root,
-            "log",
-            f"--since={since.isoformat()} 00:00:00",
-            "--format=%x01%cs",
-            "--name-only",
-            "--relative",
-            "-G",
-            r"^status:[[:space:]]*['\"]?closed",
-            "--",
-            *paths,
+        changed = gitrepo.uncommitted(kb.root, set(paths))
+        days = gitrepo.newest_line_changes(
+            kb.root, f"{since.isoformat()} 00:00:00", set(paths) - changed, b"status:", _CLOSED_LINE
         )
-        when: dt.date | None = None
-        for line in log.stdout.splitlines() if log.returncode == 0 else ():
-            if line.startswith("\x01"):
-                when = entry_date(line[1:].strip())
-            elif line in paths and when and line not in found:
-                found[line] = when
-        changed = gitrepo.run_git(
-            kb.root, "diff", "HEAD", "--name-only", "--relative", "--", *paths
-        )
-        added = gitrepo.run_git(kb.root, "ls-files", "--others", "--exclude-standard", "--", *paths)
-        for result in (changed, added):  # paths relative to kb.root, like `paths`
-            for name in result.stdout.splitlines() if result.returncode == 0 else ():
-                if name in paths:
-                    found[name] = today  # closed, not yet committed
+        found = {rel: when for rel, day in days.items() if (when := entry_date(day))}
+        found.update(dict.fromkeys(changed, today))  # closed, not yet committed
     else:
         for rel, entry in paths.items():
             try:
@@ -541,19 +528,37 @@ def digest(
     if since > today:
         raise UsageError(f"--since {since.isoformat()} is after today ({today.isoformat()})")
     catalog = load_catalog(kb)
+    windowed: dict[str, bool] = {}  # `created` -> in the window (few dates are distinct)
 
     def in_window(entry: Entry) -> bool:
-        created = entry_date(entry.meta.get("created"))
-        return created is not None and since <= created <= today
+        created = entry.meta.get("created")
+        if not isinstance(created, str):
+            return False
+        if created not in windowed:
+            when = entry_date(created)
+            windowed[created] = when is not None and since <= when <= today
+        return windowed[created]
 
     order = {"strategy": 0, "work-product": 1, "rfi": 2}
-    added = [e for e in catalog.entries if e.type in order and in_window(e)]
-    added.sort(key=lambda e: (order[e.type], str(e.meta.get("created")), e.id))
-    known = catalog.by_id()
+    added: list[Entry] = []
     answers: dict[str, list[Entry]] = {}
-    for entry in catalog.entries:
-        if entry.type == "response" and in_window(entry):
-            answers.setdefault(str(entry.meta.get("rfi")), []).append(entry)
+    closed_rfis: list[Entry] = []
+    responses: Counter[Any] = Counter()  # per RFI; catalog.responses_to would read them all
+    sites = set(catalog.sites)
+    for entry in catalog.entries:  # one pass: 10,000s of entries
+        kind, meta = entry.type, entry.meta
+        sites.add(str(meta.get("site")))
+        if kind == "response":
+            responses[meta.get("rfi")] += 1
+            if in_window(entry):
+                answers.setdefault(str(meta.get("rfi")), []).append(entry)
+        elif kind in order:
+            if in_window(entry):
+                added.append(entry)
+            if kind == "rfi" and meta.get("status") == "closed":
+                closed_rfis.append(entry)
+    added.sort(key=lambda e: (order[e.type], str(e.meta.get("created")), e.id))
+    known = catalog.by_id() if answers else {}
     answered = [
         Answered(
             _rfi_or_none(known.get(rfi_id)),
@@ -563,13 +568,7 @@ def digest(
         for rfi_id, items in answers.items()
     ]
     answered.sort(key=lambda item: (str(item.responses[0].meta.get("created")), item.rfi_id))
-    closed_rfis = [
-        e for e in catalog.entries if e.type == "rfi" and e.meta.get("status") == "closed"
-    ]
     dates = closing_dates(kb, closed_rfis, since, today)
-    responses = Counter(  # catalog.responses_to for each RFI would read every entry each time
-        entry.meta.get("rfi") for entry in catalog.entries if entry.type == "response"
-    )
     closed = sorted(
         (
             (entry, dates[entry.id], responses[entry.id])
@@ -586,7 +585,6 @@ def digest(
         for item in answered
         if item.rfi is None or item.rfi.rel in shown
     ]
-    sites = set(catalog.sites) | {str(e.meta.get("site")) for e in catalog.entries}
     return Digest(
         since=since,
         today=today,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -490,6 +491,157 @@ def commit_messages(root: Path, commits: list[str]) -> dict[str, str]:
 def read_file_at(root: Path, commit: str, path: str) -> bytes | None:
     result = run_git(root, "cat-file", "blob", f"{commit}:{path}", text=False)
     return result.stdout if result.returncode == 0 else None
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One file that one commit changed, as `git log --raw` lists it."""
+
+    commit: str
+    day: str  # the commit's date as git prints it (%cs: YYYY-MM-DD)
+    path: str  # relative to the folder git ran in
+    old: str  # the blob before (all zeros: the commit added the file)
+    new: str  # the blob after (all zeros: the commit deleted it)
+
+
+def is_no_blob(blob: str) -> bool:
+    """git's all-zero id: the file is absent on that side of a change."""
+    return not blob.strip("0")
+
+
+def _files_directly_in(folders: list[str]) -> list[str]:
+    """Pathspecs for the files directly in each folder (relative, '' for the folder git runs
+    in), not those in its subfolders; the folders' names are taken literally."""
+    escaped = [re.sub(r"([*?\[\\])", r"\\\1", folder.strip("/")) for folder in folders]
+    return [f":(glob){folder}/*" if folder else ":(glob)*" for folder in escaped]
+
+
+HISTORY_TIMEOUT = 120  # seconds: a long history on a busy machine is slow, not stuck
+
+
+def touches_since(root: Path, since: str, paths: set[str]) -> list[Touch]:
+    """The changes to `paths` (files, relative to root) in the commits since `since`, newest
+    commit first: the commits `git log --since -- PATHS` walks, a merge listing no file and
+    a root commit every file as added (a rename comes as a delete and an add). Tree diffs
+    only, no file's content read, with one pathspec per folder (git matches every pathspec
+    against every file). [] when git cannot tell (no commit yet)."""
+    spec = _files_directly_in(sorted({posixpath.dirname(path) for path in paths}))
+    result = run_git(
+        root, "log", f"--since={since}", "--format=%H %cs", "--raw", "-z", "--no-abbrev",
+        "--no-renames", "--relative", "--", *spec, timeout=HISTORY_TIMEOUT,
+    )  # fmt: skip
+    if result.returncode != 0:
+        return []
+    found = []
+    fields = iter(result.stdout.split("\0"))
+    commit = day = ""
+    for field in fields:  # "HASH DATE", then ":MODE MODE OLD NEW STATUS" and a path per file
+        field = field.lstrip("\n")
+        if field.startswith(":"):
+            path = next(fields, "")
+            if path in paths:
+                parts = field[1:].split()
+                found.append(Touch(commit, day, path, parts[2], parts[3]))
+        elif field:
+            commit, _, day = field.partition(" ")
+    return found
+
+
+BLOBS_AT_ONCE = 512  # a cat-file's output is held whole: so many blobs bound what it holds
+
+
+def iter_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
+    """Each blob's id and bytes, read by `git cat-file --batch`, a few hundred blobs a run
+    so that only those are held at once (one that git does not have is left out)."""
+    wanted = list(dict.fromkeys(blobs))
+    for start in range(0, len(wanted), BLOBS_AT_ONCE):
+        batch = "\n".join(wanted[start : start + BLOBS_AT_ONCE]) + "\n"
+        output = run_git(
+            root, "cat-file", "--batch", "--buffer", input=batch.encode(), text=False,
+            timeout=HISTORY_TIMEOUT,
+        ).stdout  # fmt: skip
+        at = 0
+        while (end := output.find(b"\n", at)) != -1:  # "ID blob SIZE\n", bytes, "\n"; "ID missing"
+            header = output[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[2].isdigit():
+                size = int(header[2])
+                if header[1] == b"blob":
+                    yield header[0].decode(), output[at : at + size]
+                at += size + 1
+
+
+_BINARY_PROBE = 8000  # git reads a file as binary (no line diff) if these bytes hold a NUL
+
+
+def _lines_matching(blob: bytes, start: bytes, pattern: re.Pattern[bytes]) -> list[bytes] | None:
+    """The lines of a file's version that start with `start` and match `pattern` there,
+    sorted (None: a binary file to git). bytes.find jumps from one `start` to the next,
+    many times faster than a ^-anchored regex over the whole text."""
+    if b"\0" in blob[:_BINARY_PROBE]:
+        return None
+    found = []
+    at = blob.find(start)
+    while at != -1:
+        if at == 0 or blob[at - 1] == 10:  # at the start of a line
+            line = pattern.match(blob, at)
+            if line:
+                found.append(line.group())
+        at = blob.find(start, at + 1)
+    return sorted(found)
+
+
+def newest_line_changes(
+    root: Path, since: str, paths: set[str], start: bytes, pattern: re.Pattern[bytes]
+) -> dict[str, str]:
+    """Per path, the date (YYYY-MM-DD) of the newest commit since `since` that added or
+    removed a line starting with `start` that `pattern` matches (from there to the line's
+    end: it is what is compared), as `git log -G`
+    tells, a moved line aside, but without git reading the content of every file changed
+    in the window (all of them, when the first commit added a whole KB): the commits'
+    changes come from tree diffs (touches_since), then cat-file reads the versions before
+    and after each change, compared by their matching lines."""
+    touches = touches_since(root, since, paths)
+    wanted = [blob for t in touches for blob in (t.old, t.new) if not is_no_blob(blob)]
+    lines = {blob: _lines_matching(data, start, pattern) for blob, data in iter_blobs(root, wanted)}
+
+    def matching(blob: str) -> list[bytes] | None:
+        if is_no_blob(blob):
+            return []  # no file on this side: no line
+        return lines.get(blob)  # None: binary, or not in this clone (git would skip it too)
+
+    found: dict[str, str] = {}
+    for touch in touches:  # newest commit first
+        if touch.path not in found:
+            before, after = matching(touch.old), matching(touch.new)
+            if before is not None and after is not None and before != after:
+                found[touch.path] = touch.day
+    return found
+
+
+UNTRACKED_BY_NAME = 64  # more untracked files than this are looked for by their folders
+
+
+def uncommitted(root: Path, paths: set[str]) -> set[str]:
+    """Those of `paths` (files, relative to root) that differ from the last commit, staged
+    or not, or that git does not track (ignored ones aside). Without a commit yet, only the
+    untracked ones. Read from the index, with one pathspec per folder (git matches every
+    pathspec against every file): only files it does not track are looked for on disk."""
+    spec = _files_directly_in(sorted({posixpath.dirname(path) for path in paths}))
+    changed = run_git(root, "diff", "HEAD", "--name-only", "-z", "--relative", "--", *spec)
+    found = set(changed.stdout.split("\0")) & paths if changed.returncode == 0 else set()
+    tracked = run_git(root, "ls-files", "-z", "--", *spec)
+    if tracked.returncode != 0:
+        return found
+    new = sorted(paths - set(tracked.stdout.split("\0")))
+    if new:  # untracked, unless ignored: a few are named, many (none committed) walked for
+        named = len(new) <= UNTRACKED_BY_NAME
+        others = run_git(
+            root, *(["--literal-pathspecs"] if named else []), "ls-files", "-z", "--others",
+            "--exclude-standard", "--", *(new if named else spec),
+        )  # fmt: skip
+        found |= set(others.stdout.split("\0")) & paths if others.returncode == 0 else set()
+    return found
 
 
 def local_changes(root: Path) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from fixturefiles import FILES
 from gitserver import analyst_site
 
+from cacop_cli import gitrepo
 from cacop_cli.errors import ExitCode
 
 TODAY = "2026-06-15"
@@ -177,3 +178,149 @@ def test_a_new_rfi_closed_before_its_first_commit(cli, history):
     assert cli("rfi", "close", "alpha-2026-quick-one", kb=history).exit_code == 0
     closed = digest_json(cli, history)["closed"]
     assert [(c["id"], c["closed"]) for c in closed] == [("alpha-2026-quick-one", TODAY)]
+
+
+# ---------------------------------------------------------------- closing dates from history
+
+CANVASS = "alpha-2026-witness-canvass-forms"
+GHOST_GUNS = "gamma-2026-ghost-gun-counts"
+
+
+def rfi_file(root: Path, rfi_id: str) -> Path:
+    return root / "kb" / "rfis" / f"{rfi_id}.md"
+
+
+def set_status(root: Path, rfi_id: str, status: str) -> None:
+    path = rfi_file(root, rfi_id)
+    text = path.read_text()
+    path.write_text("\n".join(
+        f"status: {status}" if line.startswith("status:") else line for line in text.split("\n")
+    ))  # fmt: skip
+
+
+def edit_body(root: Path, rfi_id: str, words: str) -> None:
+    path = rfi_file(root, rfi_id)
+    path.write_text(path.read_text() + f"\n{words}\n")
+
+
+def git(root: Path, *args: str, when: str = TODAY) -> None:
+    env = dict(
+        os.environ, GIT_AUTHOR_DATE=f"{when}T12:00:00", GIT_COMMITTER_DATE=f"{when}T12:00:00"
+    )
+    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def closed_on(cli, root: Path, *flags: str) -> list[tuple[str, str]]:
+    return [(c["id"], c["closed"]) for c in digest_json(cli, root, *flags)["closed"]]
+
+
+def test_an_edit_after_the_close_keeps_the_closing_date(cli, history):
+    set_status(history, CANVASS, "closed")
+    commit(history, "close", "2026-06-10")
+    edit_body(history, CANVASS, "Thanks, all.")
+    commit(history, "thank the responders", "2026-06-13")
+    assert closed_on(cli, history) == [(CANVASS, "2026-06-10")]
+
+
+def test_closed_reopened_and_closed_again_counts_the_last_close(cli, history):
+    for status, when in (
+        ("closed", "2026-06-09"),
+        ("open", "2026-06-10"),
+        ("closed", "2026-06-12"),
+    ):
+        set_status(history, CANVASS, status)
+        commit(history, f"status {status}", when)
+    assert closed_on(cli, history) == [(CANVASS, "2026-06-12")]
+    assert closed_on(cli, history, "--today", "2026-06-15", "--since", "2026-06-13") == []
+
+
+@pytest.mark.parametrize("at_once", [1, 256])
+def test_one_commit_closing_two_rfis_dates_both(cli, history, monkeypatch, at_once):
+    monkeypatch.setattr(gitrepo, "BLOBS_AT_ONCE", at_once)  # 1: a cat-file run per blob
+    set_status(history, CANVASS, "closed")
+    set_status(history, GHOST_GUNS, "closed")
+    edit_body(history, "gamma-2026-drone-program-policy", "Still open.")
+    commit(history, "close two", "2026-06-11")
+    assert closed_on(cli, history) == [(CANVASS, "2026-06-11"), (GHOST_GUNS, "2026-06-11")]
+
+
+def test_an_rfi_committed_already_closed_is_dated_by_that_commit(cli, history):
+    shutil.copy(rfi_file(history, CANVASS), history / "kb/rfis/alpha-2026-canvass-again.md")
+    path = history / "kb/rfis/alpha-2026-canvass-again.md"
+    path.write_text(path.read_text().replace(f"id: {CANVASS}", "id: alpha-2026-canvass-again"))
+    set_status(history, "alpha-2026-canvass-again", "closed")
+    commit(history, "add a closed one", "2026-06-12")
+    assert closed_on(cli, history) == [("alpha-2026-canvass-again", "2026-06-12")]
+
+
+def test_a_quoted_closed_status_is_a_close(cli, history):
+    set_status(history, CANVASS, '"closed"')
+    commit(history, "close", "2026-06-09")
+    assert closed_on(cli, history) == [(CANVASS, "2026-06-09")]
+
+
+def test_a_close_merged_from_a_branch_keeps_the_branch_commit_date(cli, history):
+    git(history, "switch", "-q", "-c", "side")
+    set_status(history, CANVASS, "closed")
+    commit(history, "close on a branch", "2026-06-10")
+    git(history, "switch", "-q", "main")
+    edit_body(history, GHOST_GUNS, "More counts.")
+    commit(history, "edit another RFI", "2026-06-11")
+    git(history, "merge", "-q", "--no-edit", "side", when="2026-06-13")
+    assert closed_on(cli, history) == [(CANVASS, "2026-06-10")]
+
+
+def test_each_change_is_compared_with_its_own_parent(cli, history):
+    """The branch closes the RFI; main meanwhile edits its body (open, a day later). Read
+    against the version before it in the log (the branch's closed one) instead of its own
+    parent, main's edit would look like a status change and date the close a day late."""
+    git(history, "switch", "-q", "-c", "side")
+    set_status(history, CANVASS, "closed")
+    commit(history, "close on a branch", "2026-06-10")
+    git(history, "switch", "-q", "main")
+    edit_body(history, CANVASS, "A note while it is open.")
+    commit(history, "note on main", "2026-06-11")
+    git(history, "merge", "-q", "--no-edit", "side", when="2026-06-13")
+    assert "status: closed" in rfi_file(history, CANVASS).read_text()
+    assert closed_on(cli, history) == [(CANVASS, "2026-06-10")]
+
+
+def test_a_renamed_closed_rfi_is_dated_by_the_rename(cli, history):
+    old, new = "kb/rfis/beta-2026-crime-analysis-software", "kb/rfis/beta-2026-analysis-software"
+    git(history, "mv", f"{old}.md", f"{new}.md")
+    git(history, "mv", old, new)
+    path = history / f"{new}.md"
+    path.write_text(path.read_text().replace("id: beta-2026-crime", "id: beta-2026"))
+    for response in (history / new).glob("*/*.md"):
+        response.write_text(response.read_text().replace("beta-2026-crime-", "beta-2026-"))
+    commit(history, "rename", "2026-06-12")
+    assert closed_on(cli, history) == [("beta-2026-analysis-software", "2026-06-12")]
+
+
+def test_a_staged_close_counts_as_today(cli, history):
+    set_status(history, CANVASS, "closed")
+    git(history, "add", "-A")
+    assert closed_on(cli, history) == [(CANVASS, TODAY)]
+
+
+def test_a_closed_rfi_git_ignores_has_no_closing_date(cli, history):
+    """git never saw it: neither its history nor `not yet committed` can date it."""
+    shutil.copy(rfi_file(history, CANVASS), history / "kb/rfis/alpha-2026-canvass-draft.md")
+    path = history / "kb/rfis/alpha-2026-canvass-draft.md"
+    path.write_text(path.read_text().replace(f"id: {CANVASS}", "id: alpha-2026-canvass-draft"))
+    set_status(history, "alpha-2026-canvass-draft", "closed")
+    (history / ".gitignore").write_text(".cacop/\nkb/rfis/alpha-2026-canvass-draft.md\n")
+    commit(history, "ignore drafts", "2026-06-12")
+    assert closed_on(cli, history) == []
+
+
+@pytest.mark.parametrize("by_name", [64, 0])  # 0: the untracked are looked for by folder
+def test_in_a_repository_with_no_commit_yet_every_closed_rfi_counts_as_today(
+    cli, tmp_path, monkeypatch, by_name
+):
+    monkeypatch.setattr(gitrepo, "UNTRACKED_BY_NAME", by_name)
+    root = tmp_path / "fresh"
+    shutil.copytree(FILES / "community", root)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    (root / ".gitignore").write_text(".cacop/\n")
+    assert closed_on(cli, root) == [("beta-2026-crime-analysis-software", TODAY)]
