@@ -8,7 +8,6 @@ one of those is an error with a line number.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import unicodedata
@@ -385,11 +384,17 @@ def entry_files_by_id(kb: KB) -> dict[str, Path]:
 
 
 def _titles(files: dict[str, Path], kb: KB) -> dict[str, str]:
-    """The titles of entries that can be read (the slow part of resolving: only on a miss)."""
+    """The titles of the entries that can be read, by id (only on a miss): from the catalog
+    kept with the index, after its freshness check, so no entry file is opened; from the
+    files when the index cannot be used (load_catalog reads them then)."""
+    from .catalog import load_catalog
+
+    by_rel = {entry.rel: entry.title for entry in load_catalog(kb).entries}
     titles = {}
     for entry_id, path in files.items():
-        with contextlib.suppress(EntryError, OSError):
-            titles[entry_id] = read_entry(path, kb.root, kb.limits).title
+        title = by_rel.get(relpath(path, kb.root))
+        if title is not None:
+            titles[entry_id] = title
     return titles
 
 
@@ -397,25 +402,88 @@ def _folded(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+_WORD = re.compile(r"\w+")
+CLOSE_ENOUGH = 0.5  # the least score of an id that "did you mean" offers
+FEW_WORDS = 8  # up to this many typed words, a title is first searched for each
+
+
+def _word_share(words: set[str], folded: str) -> float:
+    """The share of the typed words that a (folded) title holds. A title word is in the
+    title's text, so a title that holds none of the words as text holds none as a word."""
+    if not words or (len(words) <= FEW_WORDS and not any(word in folded for word in words)):
+        return 0.0
+    return len(words & set(_WORD.findall(folded))) / len(words)
+
+
+class _Likeness:
+    """difflib.SequenceMatcher(None, wanted, text).ratio() against one typed text, and two
+    upper bounds of it that cost far less (the ratio: ~80 µs for a title; the bounds: <1 µs
+    and ~6 µs). The ratio is 2·M/T, M the characters of its matching blocks and T both
+    lengths; the blocks are a common subsequence, so M is at most the text's length, the
+    text's characters found in `wanted` at all, and the longest common subsequence."""
+
+    def __init__(self, wanted: str) -> None:
+        self.wanted = wanted
+        self.absent = {ord(char): None for char in set(wanted)}  # str.translate drops them
+        self.masks: dict[str, int] = {}  # char -> bits of its places in `wanted`
+        for place, char in enumerate(wanted):
+            self.masks[char] = self.masks.get(char, 0) | 1 << place
+
+    def _ratio(self, matches: int, text: str) -> float:
+        """As difflib computes a ratio from its matches (so a bound compares exactly)."""
+        length = len(self.wanted) + len(text)
+        return 2.0 * matches / length if length else 1.0
+
+    def quick_bound(self, text: str) -> float:
+        shared = min(len(self.wanted), len(text) - len(text.translate(self.absent)))
+        return self._ratio(shared, text)
+
+    def subsequence_bound(self, text: str) -> float:
+        """From the longest common subsequence, by the bit-parallel algorithm (Allison and
+        Dix; Hyyrö): one pass over `text`, a few integer operations a character."""
+        full = (1 << len(self.wanted)) - 1
+        masks, unmatched = self.masks, full
+        for char in text:
+            matched = unmatched & masks.get(char, 0)
+            unmatched = ((unmatched + matched) | (unmatched - matched)) & full
+        return self._ratio(len(self.wanted) - unmatched.bit_count(), text)
+
+    def ratio(self, text: str) -> float:
+        import difflib
+
+        return difflib.SequenceMatcher(None, self.wanted, text).ratio()
+
+
 def closest_ids(given: str, titles: dict[str, str], count: int = 3) -> list[str]:
     """The ids most like what someone typed: by edit distance to the id or the title, and by
-    the share of the typed words that the title holds."""
-    import difflib
+    the share of the typed words that the title holds.
 
+    An id's score is the largest of that share and difflib's ratio to the id and to the
+    folded title; the `count` best scores of at least CLOSE_ENOUGH are given, best first,
+    ties by id. A ratio is worked out only when its upper bounds (_Likeness) could still
+    raise the score and place the id among the best found so far: a few dozen ratios
+    instead of 100,000 at 50,000 entries, for the same answer."""
     wanted = _folded(given)
-    words = set(re.findall(r"\w+", wanted))
-    scored = []
+    words = set(_WORD.findall(wanted))
+    likeness = _Likeness(wanted)
+    best: list[tuple[float, str]] = []  # (-score, id), best first, at most `count`
+    bar = CLOSE_ENOUGH  # a score below it is never given: the floor, then the last kept
     for entry_id, title in titles.items():
         folded = _folded(title)
-        title_words = set(re.findall(r"\w+", folded))
-        overlap = len(words & title_words) / len(words) if words else 0.0
-        closeness = max(
-            difflib.SequenceMatcher(None, wanted, candidate).ratio()
-            for candidate in (entry_id, folded)
-        )
-        scored.append((max(overlap, closeness), entry_id))
-    scored.sort(key=lambda pair: (-pair[0], pair[1]))
-    return [entry_id for score, entry_id in scored[:count] if score >= 0.5]
+        score = _word_share(words, folded)
+        for text in (entry_id, folded):
+            for bound in (likeness.quick_bound, likeness.subsequence_bound):
+                highest = bound(text)
+                if highest < bar or highest <= score:  # cannot place it, or raise its score
+                    break
+            else:
+                score = max(score, likeness.ratio(text))
+        placed = (-score, entry_id)
+        if score >= bar and (len(best) < count or placed < best[-1]):
+            best = sorted([*best, placed])[:count]
+            if len(best) == count:
+                bar = -best[-1][0]
+    return [entry_id for _, entry_id in best]
 
 
 def _did_you_mean(ids: list[str], titles: dict[str, str]) -> str:
