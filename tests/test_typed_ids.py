@@ -200,3 +200,41 @@ def test_closest_ids_of_a_huge_or_odd_text_are_quick_and_the_same():
         assert time.perf_counter() - started < 2.0, given_text[:20]
         few = dict(list(titles.items())[:200])
         assert entries.closest_ids(given_text, few) == straightforward_closest(given_text, few)
+
+
+def test_a_miss_among_hostile_titles_and_unreadable_entries_answers_safely(cli, kb_path):
+    """Markup and control characters in a title shown by "did you mean" reach the terminal
+    as text; an entry that cannot be read is passed over; a huge or odd name is refused
+    quickly, as text."""
+    from kbtools import write_strategy
+
+    write_strategy(kb_path, "alpha-2024-odd-title")
+    odd = kb_path / "kb/strategies/alpha-2024-odd-title.md"
+    odd.write_text(
+        odd.read_text("utf-8").replace(
+            "title: Near-repeat burglary notification",
+            'title: "\\e[2J[bold]hot spots dosage[/bold] \\x9b31m"',
+        ),
+        encoding="utf-8",
+    )
+    (kb_path / "kb/strategies/alpha-2024-broken.md").write_text("---\ntitle: [unclosed\n")
+    result = cli("show", "bold hot spots dosage bold", kb=kb_path)
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "did you mean alpha-2024-odd-title (" in result.stderr
+    assert "[bold]hot spots dosage[/bold]" in result.stderr  # as typed in the title
+    assert "beta-2023-hot-spots-dosage" in result.stderr
+    assert "\x1b" not in result.stderr and "\x9b" not in result.stderr
+    for given_text in ("x" * 10_000, "hot\x1b[2J spots\x07", "[link=https://x.example]a[/link]"):
+        started = time.perf_counter()
+        odd_name = cli("show", given_text, kb=kb_path)
+        assert time.perf_counter() - started < 10
+        assert odd_name.exit_code == ExitCode.USAGE and "Traceback" not in odd_name.stderr
+        assert "\x1b" not in odd_name.stderr and "\x07" not in odd_name.stderr
+
+
+def test_a_miss_in_a_kb_without_entries_says_how_to_add_the_first(cli, tmp_path):
+    created = cli("init", str(tmp_path / "empty"), "--site", "alpha", "--name", "Alpha")
+    assert created.exit_code == ExitCode.OK, created.stderr
+    result = cli("show", "alpha-2024-anything", kb=tmp_path / "empty")
+    assert result.exit_code == ExitCode.PROBLEMS
+    assert "no entry has the id" in result.stderr and "no entries yet" in result.stderr
