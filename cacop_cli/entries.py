@@ -336,15 +336,23 @@ def entry_path(root: Path, entry_type: str, entry_id: str, rfi: str | None = Non
 
 def iter_entry_files(root: Path) -> Iterator[Path]:
     """Every entry file of the KB, in a stable order, without following links out of it."""
-    kb = root / "kb"
+    for folder, names in _entry_file_names(root):
+        here = Path(folder)
+        for name in names:
+            yield here / name
+
+
+def _entry_file_names(root: Path) -> Iterator[tuple[str, list[str]]]:
+    """(folder, names of its entry files), in iter_entry_files' order, as text: making a
+    Path of each of 50,000 files costs more than listing them."""
+    kb = os.path.join(root, "kb")
     for folder in ENTRY_FOLDERS:
-        base = kb / folder
-        if not base.is_dir():
+        base = os.path.join(kb, folder)
+        if not os.path.isdir(base):
             continue
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames.sort()
-            here = Path(dirpath)
-            relative = here.relative_to(base).parts
+            relative = tuple(dirpath[len(base) + 1 :].split(os.sep)) if dirpath != base else ()
             if folder == "work-products":
                 dirnames[:] = []  # attachment folders, never entries: not even listed
                 if relative:
@@ -355,9 +363,8 @@ def iter_entry_files(root: Path) -> Iterator[Path]:
                     continue
                 dirnames[:] = [name for name in dirnames if name == "responses"]
                 continue
-            for name in sorted(filenames):
-                if name.endswith(".md") and not name.startswith("."):
-                    yield here / name
+            names = sorted(filenames)
+            yield dirpath, [name for name in names if name.endswith(".md") and name[0] != "."]
 
 
 def has_entries(root: Path) -> bool:
@@ -380,13 +387,22 @@ def locate(kb: KB, entry_id: str) -> Path | None:
 
 def entry_files_by_id(kb: KB) -> dict[str, Path]:
     """Every entry's id (its file name) and file, from folder listings alone: no entry is read."""
-    found: dict[str, Path] = {}
-    for path in iter_entry_files(kb.root):
-        found.setdefault(path.stem, path)
+    return {entry_id: kb.root / rel for entry_id, rel in _entry_rels_by_id(kb).items()}
+
+
+def _entry_rels_by_id(kb: KB) -> dict[str, str]:
+    """Every entry's id (its file name) and file relative to the KB root, with '/': the first
+    of that name, in iter_entry_files' order."""
+    found: dict[str, str] = {}
+    skip = len(os.path.join(kb.root, ""))
+    for folder, names in _entry_file_names(kb.root):
+        inside = folder[skip:].replace(os.sep, "/")
+        for name in names:
+            found.setdefault(name[: -len(".md")], f"{inside}/{name}")
     return found
 
 
-def _titles(files: dict[str, Path], kb: KB) -> dict[str, str]:
+def _titles(files: dict[str, str], kb: KB) -> dict[str, str]:
     """The titles of the entries that can be read, by id (only on a miss): from the catalog
     kept with the index, after its freshness check, so no entry file is opened; from the
     files when the index cannot be used (load_catalog reads them then)."""
@@ -394,8 +410,8 @@ def _titles(files: dict[str, Path], kb: KB) -> dict[str, str]:
 
     by_rel = {entry.rel: entry.title for entry in load_catalog(kb).entries}
     titles = {}
-    for entry_id, path in files.items():
-        title = by_rel.get(relpath(path, kb.root))
+    for entry_id, rel in files.items():
+        title = by_rel.get(rel)
         if title is not None:
             titles[entry_id] = title
     return titles
@@ -529,14 +545,14 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     shaped = ID_RE.fullmatch(given) is not None
     if shaped and locate(kb, given) is not None:
         return given
-    files = entry_files_by_id(kb)
+    files = _entry_rels_by_id(kb)  # "kb/<folder>/<id>.md", or deeper
     if kinds:
         folders = {TYPE_FOLDERS.get(kind, kind) for kind in kinds}
         files = {
-            entry_id: path
-            for entry_id, path in files.items()
-            if (path.parent.name == "responses" and "response" in kinds)
-            or (path.parent.name in folders and path.parent.parent == kb.kb_dir)
+            entry_id: rel
+            for entry_id, rel in files.items()
+            if (rel.split("/")[-2] == "responses" and "response" in kinds)
+            or (rel.count("/") == 2 and rel.split("/")[1] in folders)
         }
     prefix = given.strip().lower()
     if prefix in files:  # the id, typed in capitals

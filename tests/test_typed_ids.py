@@ -238,3 +238,26 @@ def test_a_miss_in_a_kb_without_entries_says_how_to_add_the_first(cli, tmp_path)
     result = cli("show", "alpha-2024-anything", kb=tmp_path / "empty")
     assert result.exit_code == ExitCode.PROBLEMS
     assert "no entry has the id" in result.stderr and "no entries yet" in result.stderr
+
+
+def test_the_ids_listed_for_resolving_are_those_of_every_entry_file(kb_path):
+    """Listed as text (no Path per file), in the same order, first file of a name kept."""
+    for rel in (
+        "kb/strategies/deeper/alpha-2024-nested.md",
+        "kb/rfis/beta-2025-nibin-and-group-data/responses/alpha-2024-nested.md",
+        "kb/rfis/beta-2025-nibin-and-group-data/notes/alpha-2024-not-an-entry.md",
+        "kb/work-products/alpha-2024-product/alpha-2024-attachment.md",
+        "kb/strategies/.alpha-2024-hidden.md",
+    ):
+        (kb_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (kb_path / rel).write_text("x")
+    kb = load_kb(kb_path)
+    walked: dict = {}
+    for path in entries.iter_entry_files(kb.root):
+        walked.setdefault(path.stem, path)
+    listed = entries.entry_files_by_id(kb)
+    assert list(listed.items()) == list(walked.items())
+    assert "alpha-2024-nested" in listed and "alpha-2024-not-an-entry" not in listed
+    assert ops.resolve_id(kb, "alpha-2024-nes") == "alpha-2024-nested"
+    with pytest.raises(NotFound):  # the first of that name is deeper than kb/strategies/
+        ops.resolve_id(kb, "alpha-2024-nes", kinds=("strategy",))
