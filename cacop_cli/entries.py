@@ -8,7 +8,6 @@ one of those is an error with a line number.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import unicodedata
@@ -16,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .closest import closest_ids
+from .closest import folded as _folded
 from .errors import CacopError, EntryError, NotFound, UsageError
 from .models import ENTRY_FOLDERS, TYPE_FOLDERS, Entry
 from .safefile import read_regular_file  # noqa: F401  (re-exported: callers read files so)
@@ -334,15 +335,23 @@ def entry_path(root: Path, entry_type: str, entry_id: str, rfi: str | None = Non
 
 def iter_entry_files(root: Path) -> Iterator[Path]:
     """Every entry file of the KB, in a stable order, without following links out of it."""
-    kb = root / "kb"
+    for folder, names in _entry_file_names(root):
+        here = Path(folder)
+        for name in names:
+            yield here / name
+
+
+def _entry_file_names(root: Path) -> Iterator[tuple[str, list[str]]]:
+    """(folder, names of its entry files), in iter_entry_files' order, as text: making a
+    Path of each of 50,000 files costs more than listing them."""
+    kb = os.path.join(root, "kb")
     for folder in ENTRY_FOLDERS:
-        base = kb / folder
-        if not base.is_dir():
+        base = os.path.join(kb, folder)
+        if not os.path.isdir(base):
             continue
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames.sort()
-            here = Path(dirpath)
-            relative = here.relative_to(base).parts
+            relative = tuple(dirpath[len(base) + 1 :].split(os.sep)) if dirpath != base else ()
             if folder == "work-products":
                 dirnames[:] = []  # attachment folders, never entries: not even listed
                 if relative:
@@ -353,9 +362,8 @@ def iter_entry_files(root: Path) -> Iterator[Path]:
                     continue
                 dirnames[:] = [name for name in dirnames if name == "responses"]
                 continue
-            for name in sorted(filenames):
-                if name.endswith(".md") and not name.startswith("."):
-                    yield here / name
+            names = sorted(filenames)
+            yield dirpath, [name for name in names if name.endswith(".md") and name[0] != "."]
 
 
 def has_entries(root: Path) -> bool:
@@ -378,44 +386,34 @@ def locate(kb: KB, entry_id: str) -> Path | None:
 
 def entry_files_by_id(kb: KB) -> dict[str, Path]:
     """Every entry's id (its file name) and file, from folder listings alone: no entry is read."""
-    found: dict[str, Path] = {}
-    for path in iter_entry_files(kb.root):
-        found.setdefault(path.stem, path)
+    return {entry_id: kb.root / rel for entry_id, rel in _entry_rels_by_id(kb).items()}
+
+
+def _entry_rels_by_id(kb: KB) -> dict[str, str]:
+    """Every entry's id (its file name) and file relative to the KB root, with '/': the first
+    of that name, in iter_entry_files' order."""
+    found: dict[str, str] = {}
+    skip = len(os.path.join(kb.root, ""))
+    for folder, names in _entry_file_names(kb.root):
+        inside = folder[skip:].replace(os.sep, "/")
+        for name in names:
+            found.setdefault(name[: -len(".md")], f"{inside}/{name}")
     return found
 
 
-def _titles(files: dict[str, Path], kb: KB) -> dict[str, str]:
-    """The titles of entries that can be read (the slow part of resolving: only on a miss)."""
+def _titles(files: dict[str, str], kb: KB) -> dict[str, str]:
+    """The titles of the entries that can be read, by id (only on a miss): from the catalog
+    kept with the index, after its freshness check, so no entry file is opened; from the
+    files when the index cannot be used (load_catalog reads them then)."""
+    from .catalog import load_catalog
+
+    by_rel = {entry.rel: entry.title for entry in load_catalog(kb).entries}
     titles = {}
-    for entry_id, path in files.items():
-        with contextlib.suppress(EntryError, OSError):
-            titles[entry_id] = read_entry(path, kb.root, kb.limits).title
+    for entry_id, rel in files.items():
+        title = by_rel.get(rel)
+        if title is not None:
+            titles[entry_id] = title
     return titles
-
-
-def _folded(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
-def closest_ids(given: str, titles: dict[str, str], count: int = 3) -> list[str]:
-    """The ids most like what someone typed: by edit distance to the id or the title, and by
-    the share of the typed words that the title holds."""
-    import difflib
-
-    wanted = _folded(given)
-    words = set(re.findall(r"\w+", wanted))
-    scored = []
-    for entry_id, title in titles.items():
-        folded = _folded(title)
-        title_words = set(re.findall(r"\w+", folded))
-        overlap = len(words & title_words) / len(words) if words else 0.0
-        closeness = max(
-            difflib.SequenceMatcher(None, wanted, candidate).ratio()
-            for candidate in (entry_id, folded)
-        )
-        scored.append((max(overlap, closeness), entry_id))
-    scored.sort(key=lambda pair: (-pair[0], pair[1]))
-    return [entry_id for score, entry_id in scored[:count] if score >= 0.5]
 
 
 def _did_you_mean(ids: list[str], titles: dict[str, str]) -> str:
@@ -448,14 +446,14 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     shaped = ID_RE.fullmatch(given) is not None
     if shaped and locate(kb, given) is not None:
         return given
-    files = entry_files_by_id(kb)
+    files = _entry_rels_by_id(kb)  # "kb/<folder>/<id>.md", or deeper
     if kinds:
         folders = {TYPE_FOLDERS.get(kind, kind) for kind in kinds}
         files = {
-            entry_id: path
-            for entry_id, path in files.items()
-            if (path.parent.name == "responses" and "response" in kinds)
-            or (path.parent.name in folders and path.parent.parent == kb.kb_dir)
+            entry_id: rel
+            for entry_id, rel in files.items()
+            if (rel.split("/")[-2] == "responses" and "response" in kinds)
+            or (rel.count("/") == 2 and rel.split("/")[1] in folders)
         }
     prefix = given.strip().lower()
     if prefix in files:  # the id, typed in capitals

@@ -4,6 +4,7 @@ build fails closed, every page carries its banner and policy, and links stay ins
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -289,8 +290,11 @@ def test_the_gate_remembers_by_content_and_never_trusts_a_planted_record(
     assert payload is not None
     head, _, kept_text = payload.partition(b"\n")
     stamp, record = json.loads(head)["stamp"], json.loads(kept_text)
-    assert any(rows for rows in record["findings"].values())
-    nothing = {**record, "findings": {key: [] for key in record["findings"]}}  # "nothing found"
+    assert any(rows for _, _, rows in record["findings"].values())
+    nothing = {  # "nothing found", on the same days
+        **record,
+        "findings": {key: [*kept[:2], []] for key, kept in record["findings"].items()},
+    }
     with monkeypatch.context() as another_user:
         another_user.setenv("XDG_STATE_HOME", str(tmp_path / "another-user"))
         kept.write(cache, stamp, nothing)
@@ -322,3 +326,63 @@ def test_an_id_that_names_a_folder_of_the_site_or_another_entry_is_refused(cli, 
     assert "one of the site's own folders" in refused["kb/strategies/assets.md"]
     assert f"is also kb/strategies/{old_id}.md" in refused["kb/strategies/zz-copy.md"]
     assert (tmp_path / "out" / "assets" / "search.js").is_file()
+
+
+# On 2026-03-10 the suspect is 17 (a juvenile) and 18 the next day: only the age moves. The
+# witness is born the next day (not yet a date of birth beside a name), the old man turns
+# 111 (past the age a date beside a name can be one): those decisions change on 03-11.
+ONLY_AGES = "Suspect DOB: 03/11/2008, seen twice.\n"
+DECISIONS = "Jane Doe 20260311 is the witness.\nOld Man 19150311 lives next door.\n"
+
+
+def gate_refusals(kb_path: Path, day: str) -> dict[str, tuple[str, ...]]:
+    from cacop_cli.catalog import load_catalog
+    from cacop_cli.config import load_kb
+    from cacop_cli.site import gate, site_line
+
+    kb = load_kb(kb_path)
+    selection = gate.select(load_catalog(kb), site_line(kb, None), dt.date.fromisoformat(day))
+    return {refusal.path: refusal.reasons for refusal in selection.refused}
+
+
+def test_the_gates_findings_hold_on_another_day_while_no_date_decision_changes(
+    kb_path, texts_scanned, monkeypatch
+):
+    from kbtools import write_strategy
+
+    from cacop_cli.site import gate
+
+    monkeypatch.setattr(gate, "workers", lambda: 1)  # scanned here, where texts_scanned counts
+    write_strategy(kb_path, "alpha-2024-suspect", body=ONLY_AGES)
+    rel = "kb/strategies/alpha-2024-suspect.md"
+    before = gate_refusals(kb_path, "2026-03-10")
+    assert len(texts_scanned) == 1 and "(age 17: a juvenile)" in str(before[rel])
+    after = gate_refusals(kb_path, "2026-03-11")
+    assert len(texts_scanned) == 1  # the record of the day before is used: nothing scanned
+    assert "(age 18)" in str(after[rel]) and "juvenile" not in str(after[rel])
+    (kb_path / ".cacop" / gate.GATE_CACHE).unlink()
+    assert gate_refusals(kb_path, "2026-03-11") == after  # as a fresh scan gives it
+    assert len(texts_scanned) == 2
+
+
+def test_the_gates_findings_are_not_used_on_a_day_a_date_decision_changes(
+    kb_path, texts_scanned, monkeypatch
+):
+    from kbtools import write_strategy
+
+    from cacop_cli.site import gate
+
+    monkeypatch.setattr(gate, "workers", lambda: 1)
+    write_strategy(kb_path, "alpha-2024-witness", body=DECISIONS)
+    rel = "kb/strategies/alpha-2024-witness.md"
+    before = gate_refusals(kb_path, "2026-03-10")
+    assert ":13: date-of-birth" not in str(before[rel])  # the witness: born tomorrow
+    assert ":14: date-of-birth" in str(before[rel])  # the old man, 110
+    assert len(texts_scanned) == 1
+    assert gate_refusals(kb_path, "2026-03-10") == before and len(texts_scanned) == 1
+    after = gate_refusals(kb_path, "2026-03-11")
+    assert len(texts_scanned) == 2  # scanned again: the record's days are over
+    assert ":13: date-of-birth" in str(after[rel])  # the witness's date is now past
+    assert ":14: date-of-birth" not in str(after[rel])  # the old man is 111
+    (kb_path / ".cacop" / gate.GATE_CACHE).unlink()
+    assert gate_refusals(kb_path, "2026-03-11") == after

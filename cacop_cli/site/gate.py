@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..catalog import Catalog
@@ -20,9 +20,10 @@ from ..entries import relpath
 from ..models import Entry, at_or_below
 from ..publish import Line
 from ..share.findings import Finding
+from ..share.scancache import _holds, aged
 
 GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
-GATE_CACHE_FORMAT = 3
+GATE_CACHE_FORMAT = 4  # 4: each text's findings say on which days they hold
 MAX_SITE_TLP = "green"  # a published site is read by the community at most
 RESERVED = frozenset({"assets", "topics", "sites", "types", "rfis", "map", "experts"})
 
@@ -145,8 +146,9 @@ def select(catalog: Catalog, line: Line, today: dt.date) -> Selection:
         ScanSettings(line.line, today, tuple(kb.email_allowlist), cache),
     )
     for _owner, rel, text, stat in unknown + [(*item[:3], None) for item in unknown_files]:
-        by_file[rel] = scanned.get(rel, [])
-        remembered.put(rel, text, by_file[rel], stat)
+        kept, days = scanned.get(rel, ([], [today.toordinal()] * 2))
+        by_file[rel] = [replace(finding, message=aged(finding.message, today)) for finding in kept]
+        remembered.put(rel, text, kept, stat, days)
     remembered.save()
     ids: dict[str, str] = {}
     for entry in marked:
@@ -186,12 +188,17 @@ def workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+Scanned = tuple[list[Finding], list[int]]  # findings, as kept, and the days they hold
+
+
 def scan_all(
     texts: list[tuple[str, str]], attachments: list[tuple[str, Path]], settings: ScanSettings
-) -> dict[str, list[Finding]]:
+) -> dict[str, Scanned]:
     """The sharing gate's scan of each entry's text (share/gates.scan_many, in batches) and
-    of each attachment (share/gates.scan_file), findings by file, spread over the
-    processors. The checks are the same whichever process runs them."""
+    of each attachment (share/gates.scan_file), spread over the processors: by file, its
+    findings as kept (a date of birth's age is written by scancache.aged on the day they
+    are read) and the first and last day (ordinals) on which they hold. The checks are the
+    same whichever process runs them."""
     batches: list[list[tuple[str, str]]] = [[]]
     size = 0
     for rel, text in texts:
@@ -202,7 +209,7 @@ def scan_all(
         size += len(text)
     jobs = [(_scan_texts, batch) for batch in batches if batch]
     jobs += [(_scan_attachment, item) for item in attachments]
-    found: dict[str, list[Finding]] = {}
+    found: dict[str, Scanned] = {}
     count = min(workers(), len(jobs))
     if count <= 1:
         results = [job(work, settings) for job, work in jobs]
@@ -213,18 +220,24 @@ def scan_all(
             futures = [pool.submit(job, work, settings) for job, work in jobs]
             results = [future.result() for future in futures]
     for result in results:
-        for rel, listed in result.items():
-            found.setdefault(rel, []).extend(listed)
+        found.update(result)
     return found
 
 
-def _scan_texts(batch: list[tuple[str, str]], settings: ScanSettings) -> dict[str, list[Finding]]:
-    from ..share import gates
+def _scan_texts(batch: list[tuple[str, str]], settings: ScanSettings) -> dict[str, Scanned]:
+    """A batch scanned with one scancache.kept_day: its days are those on which every date
+    decision in the batch comes out the same (a text is scanned again with its batch)."""
+    from ..share import gates, scancache
 
-    return gates.scan_many(batch, settings.today, settings.email_allowlist)
+    day = scancache.kept_day(settings.today)
+    found = gates.scan_many(batch, day, settings.email_allowlist)
+    days = scancache._days(day)
+    return {rel: (found.get(rel, []), days) for rel, _ in batch}
 
 
-def _scan_attachment(item: tuple[str, Path], settings: ScanSettings) -> dict[str, list[Finding]]:
+def _scan_attachment(item: tuple[str, Path], settings: ScanSettings) -> dict[str, Scanned]:
+    """An attachment's findings, made for today: they hold today only here (scan_file keeps
+    its own, by the file's bytes, across days in `.cacop/scan/`)."""
     from ..share import gates
 
     rel, path = item
@@ -232,28 +245,32 @@ def _scan_attachment(item: tuple[str, Path], settings: ScanSettings) -> dict[str
         path.read_bytes(), rel, max_tlp=settings.max_tlp, today=settings.today,
         cache_dir=settings.extract_cache, email_allowlist=settings.email_allowlist,
     )  # fmt: skip
-    return {rel: found}
+    return {rel: (found, [settings.today.toordinal()] * 2)}
 
 
 class Remembered:
-    """What the gate found in each text, kept between builds of the same day.
+    """What the gate found in each text, kept between builds.
 
     detect-secrets costs about a millisecond a line (more on long lines), so a rebuild
     after a few edits scans only the changed files; and an entry file whose size, times
     and inode are as they were when its text was read (`unchanged`) is not read again: a
     write changes its ctime, which no one can set back. The record is sealed with this
     user's key and stamped with cacop's code (site/kept.py): one that arrived by pull or
-    copy, was edited, or was made by other scanning code is a miss, never trusted. Dates of
-    birth depend on today, and the e-mail allowlist on cacop.yaml: either changing starts
-    afresh.
+    copy, was edited, or was made by other scanning code is a miss, never trusted. The
+    e-mail allowlist changing (in cacop.yaml) starts afresh. Findings hang on the day as
+    share/scancache.py's do: each text's record holds from the first to the last day on
+    which its scan's date decisions come out the same (scancache.kept_day), a date of
+    birth's age is written when it is read (scancache.aged), and on any other day the text
+    is scanned again.
     """
 
     def __init__(self, folder: Path, today: dt.date, allowlist: tuple[str, ...]) -> None:
         from .kept import code_digest, read
 
         self.path = folder / GATE_CACHE
-        self.stamp = [GATE_CACHE_FORMAT, code_digest(), today.isoformat(), sorted(allowlist)]
-        self.known: dict[str, list] = {}  # digest of a text -> its findings
+        self.today = today
+        self.stamp = [GATE_CACHE_FORMAT, code_digest(), sorted(allowlist)]
+        self.known: dict[str, list] = {}  # digest of a text -> [first day, last day, findings]
         self.used: dict[str, list] = {}
         self.files: dict[str, list] = {}  # rel -> [size, mtime_ns, ctime_ns, inode, digest]
         self.files_used: dict[str, list] = {}
@@ -291,20 +308,30 @@ class Remembered:
         return found
 
     def _findings(self, rel: str, key: str) -> list[Finding] | None:
-        rows = self.known.get(key)
-        if not isinstance(rows, list):
-            return None
+        """The findings kept for a text, as a scan today gives them; None when there are
+        none, they do not hold today, or the record is not of its shape."""
+        record = self.known.get(key)
         try:
-            found = [Finding(str(c), str(k), rel, int(n), str(m)) for c, k, n, m in rows]
+            first, last, rows = record  # type: ignore[misc]
+            if not _holds([first, last], self.today):
+                return None
+            found = [
+                Finding(str(c), str(k), rel, int(n), aged(str(m), self.today))
+                for c, k, n, m in rows
+            ]
         except (TypeError, ValueError):
             return None
-        self.used[key] = rows
+        self.used[key] = record  # type: ignore[assignment]
         return found
 
-    def put(self, rel: str, text: str, findings: list[Finding], stat: list[int] | None) -> None:
+    def put(
+        self, rel: str, text: str, findings: list[Finding], stat: list[int] | None, days: list[int]
+    ) -> None:
+        """Keep a text's findings as scanned (dates of birth not aged) and the first and
+        last day (ordinals) on which they hold."""
         rows = [[f.category, f.kind, f.line, f.message] for f in findings]
         key = self.digest(rel, text)
-        self.used[key] = rows
+        self.used[key] = [*days, rows]
         if stat is not None:
             self.files_used[rel] = [*stat, key]
 
