@@ -74,6 +74,20 @@ def test_the_listing_commands_decode_the_listing_part_alone(cli, kb_path):
         assert full not in sizes
 
 
+def test_a_name_that_is_not_an_id_is_resolved_from_the_listing_part(cli, kb_path):
+    """`show` of a mistyped name finds its closest ids by the titles the listing part keeps:
+    neither card part is decoded, and the titles are the files' own."""
+    load_catalog(load_kb(kb_path))  # built
+    lean, full = part_sizes(kb_path)
+    entry = read_entry(next(iter(iter_entry_files(kb_path))), kb_path)
+    typed = entry.title[:-1] + "#"  # no id, no title: the closest are offered
+    holder: list = []
+    sizes = decoded(lambda: holder.append(cli("show", typed, kb=kb_path)))
+    assert listing_size(kb_path) in sizes and lean not in sizes and full not in sizes
+    result = holder[0]
+    assert result.exit_code == 2 and entry.id in result.output and "did you mean" in result.output
+
+
 def test_the_full_part_is_decoded_once_on_first_use_and_is_the_files(kb_path):
     kb = load_kb(kb_path)
     load_catalog(kb)
