@@ -26,3 +26,14 @@ def _copied() -> Path:
 
 
 FILES = _copied()
+
+
+def aged_ctimes(root: Path) -> None:
+    """Wait until the newest ctime under `root` is older than the racy window (scan.RACY_NS
+    in a real process: 2 s), so that an index made now holds no racy file. A copy keeps
+    its files' mtimes but gives them fresh ctimes, and a subprocess of cacop run on it
+    within the window reads its files again, as it must (tests/test_freshness.py)."""
+    import time
+
+    newest = max(path.stat().st_ctime_ns for path in root.rglob("*"))
+    time.sleep(max(0.0, (newest + 2_100_000_000 - time.time_ns()) / 1e9))

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixturefiles import aged_ctimes
 
 PACKAGE = Path(__file__).parent.parent / "cacop_cli"
 CORE = {
@@ -298,15 +299,6 @@ def test_the_renderers_styles_cover_the_values_models_defines():
 # ---------------------------------------------------------------- start-up stays light
 
 HEAVY = ("whoosh", "git", *ATTACHMENT_READERS)
-
-
-def aged_ctimes(root: Path) -> None:
-    """Wait until the newest ctime under `root` is older than the racy window (scan.RACY_NS
-    in a real process: 2 s), so that an index made now holds no racy file."""
-    import time
-
-    newest = max(path.stat().st_ctime_ns for path in root.rglob("*"))
-    time.sleep(max(0.0, (newest + 2_100_000_000 - time.time_ns()) / 1e9))
 
 
 def loaded_modules(argv: list[str], tmp_path: Path) -> set[str]:

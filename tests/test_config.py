@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from fixturefiles import aged_ctimes
 
 from cacop_cli.config import load_kb, user_state_dir
 from cacop_cli.errors import ConfigError, ExitCode
@@ -73,6 +74,7 @@ def test_a_search_of_a_fresh_index_loads_no_yaml_parser(kb_path, cacop_exe):
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'frontmatter')))\n"
     )
+    aged_ctimes(kb_path)  # else the copy's files are racy: read again, YAML and all
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)]
     vocabulary = kb_path / "kb/vocabulary.yaml"
     vocabulary.write_text("groups:\n  - [moral voices, zeppelin crew]\n")
