@@ -156,7 +156,7 @@ def scan_tree(root: str | os.PathLike[str], hint: Any = None) -> dict[str, Any]:
                 [(rel, fd, times, names[len(names) // 2 :]) for rel, fd, times, names in tops],
                 rfis, candidates[half:], start + half, hint, anyway,
             )  # fmt: skip
-            collect = _in_second_process(lambda: _stat_part(*theirs))
+            collect = in_second_process(lambda: _stat_part(*theirs))
             mine = [(rel, fd, times, names[: len(names) // 2]) for rel, fd, times, names in tops]
             files, responses = _stat_part(mine, rfis, candidates[:half], start, hint, anyway)
             other = collect()
@@ -325,7 +325,7 @@ def _is_real_folder(path: str) -> bool:
         return False
 
 
-def _in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Callable[[], Any]:
+def in_second_process(work: Callable[[], Any], as_bytes: bool = False) -> Callable[[], Any]:
     """Start `work()` in a forked child; the returned function waits for its result (None
     if there is none: no fork here, threads running, or the child failed), passed as
     marshal data, or as the bytes it is if `as_bytes`. The child only calls the OS and marshal,
@@ -399,7 +399,7 @@ def start_early(args: list[str]) -> None:
     try:
         root = _early_root(args)
         if root is not None:
-            _early = (root, _in_second_process(lambda: _early_scan(root), as_bytes=True))
+            _early = (root, in_second_process(lambda: _early_scan(root), as_bytes=True))
     except Exception:  # never in the way of the command itself
         _early = None
 

@@ -814,17 +814,17 @@ def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_pat
     assert sum("/responses/" in path for path in alone) == 2 and len(alone) == 7
     monkeypatch.setattr(scan, "PARALLEL_SCAN_FROM", 1)
     forks = []
-    real = scan._in_second_process
-    monkeypatch.setattr(scan, "_in_second_process", lambda work: forks.append(1) or real(work))
+    real = scan.in_second_process
+    monkeypatch.setattr(scan, "in_second_process", lambda work: forks.append(1) or real(work))
     assert scan.scan_entries(kb_path) == alone and forks == [1]
-    monkeypatch.setattr(scan, "_in_second_process", lambda work: lambda: None)  # no child
+    monkeypatch.setattr(scan, "in_second_process", lambda work: lambda: None)  # no child
     assert scan.scan_entries(kb_path) == alone
 
 
 def test_the_second_process_returns_its_result_or_nothing_when_it_fails():
-    assert scan._in_second_process(lambda: {"kb/a.md": [1, 2]})() == {"kb/a.md": [1, 2]}
-    assert scan._in_second_process(lambda: 1 / 0)() is None
-    nulled = scan._in_second_process(  # the child lets go of our terminal and pipes
+    assert scan.in_second_process(lambda: {"kb/a.md": [1, 2]})() == {"kb/a.md": [1, 2]}
+    assert scan.in_second_process(lambda: 1 / 0)() is None
+    nulled = scan.in_second_process(  # the child lets go of our terminal and pipes
         lambda: [os.path.samestat(os.fstat(fd), os.stat(os.devnull)) for fd in (0, 1, 2)]
     )
     assert nulled() == [True, True, True]

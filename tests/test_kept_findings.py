@@ -182,3 +182,72 @@ def test_entry_texts_stamp_loads_neither_importlib_metadata_nor_text_extraction(
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+def _many_texts(count: int) -> list[scancache.Text]:
+    """`count` entry texts, one in three holding personal data of a different kind."""
+    kinds = [
+        "Call the victim's mother at (414) 555-0{n:03d} after 5pm.",
+        "Suspect DOB: 03/11/2008, case {n}.",
+        "Write to tipster{n}@gmail.com for the list.",
+    ]
+    texts = []
+    for number in range(count):
+        body = f"# Note {number}\n\nPatrols near block {number} cut shots fired.\n"
+        if number % 3 == 0:
+            body += kinds[number // 3 % len(kinds)].format(n=number % 1000) + "\n"
+        texts.append(
+            scancache.Text(
+                f"kb/strategies/n{number}.md", scancache.text_digest(body), lambda body=body: body
+            )  # fmt: skip
+        )
+    return texts
+
+
+def test_many_texts_are_scanned_in_batches_by_two_processes_as_one_scan_finds(
+    tmp_path, monkeypatch, texts_scanned
+):
+    """A large scan (the first `gaps` of a large KB) is split in batches and between two
+    processes; what each text is found to hold is what a scan of it alone finds, and the
+    parent scans only its half when the child answers."""
+    from cacop_cli import scan
+
+    monkeypatch.setattr(scancache, "BATCH_CHARS", 4_000)
+    texts = _many_texts(scancache.SPLIT_FROM + 40)
+    day = dt.date(2026, 3, 10)
+    found = scancache.scan_texts(tmp_path / "scan", texts, today=day, email_allowlist=())
+    alone = {}
+    for text in texts:
+        alone.update(gates.scan_many([(text.path, text.text())], day))
+    assert found == alone
+    assert len(found) >= len(texts) // 3  # one text in three holds something
+    if scan.in_second_process(lambda: 1)() == 1:  # fork works here: the child took half
+        assert sum(texts_scanned[: -len(texts)]) == len(texts) - len(texts) // 2
+        assert max(texts_scanned[: -len(texts)]) < len(texts) // 4  # in batches
+
+
+def test_a_child_that_fails_leaves_its_half_to_the_parent(tmp_path, monkeypatch):
+    from cacop_cli import scan
+
+    monkeypatch.setattr(scan, "in_second_process", lambda work: lambda: None)
+    texts = _many_texts(scancache.SPLIT_FROM + 2)
+    day = dt.date(2026, 3, 10)
+    found = scancache.scan_texts(tmp_path / "scan", texts, today=day, email_allowlist=())
+    monkeypatch.setattr(scan, "in_second_process", lambda work: lambda: [["forged", []]])
+    again = scancache.scan_texts(tmp_path / "other", texts, today=day, email_allowlist=())
+    assert found == again
+    assert {text.path for text in texts if text.path in found} == {path for path in found} and len(
+        found
+    ) >= len(texts) // 3
+
+
+def test_a_text_the_child_scanned_holds_only_on_its_own_days(tmp_path, monkeypatch):
+    """The days a kept finding holds on are narrowed in the process that judged its dates:
+    a text of the child's half is scanned again on the day its decision changes."""
+    monkeypatch.setattr(scancache, "BATCH_CHARS", 4_000)
+    dated = scancache.Text("kb/strategies/dated.md", scancache.text_digest(DATED), lambda: DATED)
+    texts = [*_many_texts(scancache.SPLIT_FROM + 10), dated]  # the last: in the child's half
+    place = tmp_path / "scan"
+    for day in DAYS:
+        kept = scancache.scan_texts(place, texts, today=day, email_allowlist=())
+        assert kept[dated.path] == gates.scan_many([(dated.path, DATED)], day)[dated.path], day

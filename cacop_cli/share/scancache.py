@@ -226,15 +226,9 @@ def scan_texts(
         else:
             kept[item.digest] = record
     if missing:
-        from . import gates  # only now: it loads every check's patterns
-
-        scanned_on = kept_day(today)
-        fresh = gates.scan_many(
-            [(digest, item.text()) for digest, item in missing.items()], scanned_on, allowlist
-        )
-        first, last = _days(scanned_on)
-        for digest in missing:
-            findings = [[f.category, f.kind, f.line, f.message] for f in fresh.get(digest, [])]
+        for digest, findings, (first, last) in scan_missing(
+            list(missing.items()), today, allowlist
+        ):
             kept[digest] = [day, first, last, findings]
     found = {}
     for item in texts:
@@ -248,6 +242,79 @@ def scan_texts(
             kept[item.digest][0] = day
         _store_texts(place / TEXTS_FILE, stamp, _pruned(kept, day))
     return found
+
+
+BATCH_CHARS = 2_000_000  # texts are scanned joined (gates.scan_many), about this much at once
+SPLIT_FROM = 256  # from this many texts to scan, a forked process scans half of them
+Scanned = list[tuple[str, list[list[Any]], list[int]]]  # (digest, findings, [first, last day])
+
+
+def scan_missing(
+    items: list[tuple[str, Text]], today: dt.date, allowlist: tuple[str, ...]
+) -> Scanned:
+    """(digest, findings as [category, kind, line, message], the first and last day they
+    hold on as ordinals) of each text of `items` ((digest, Text) pairs). A batch of texts
+    at a time, so that what is held is bounded (joined whole, the 50,000 texts of a large
+    KB took 1.2 GB); from SPLIT_FROM texts, half of them in a forked process on the second
+    core (the first `gaps` of a large KB scans every entry: 72 s at 50,000 in one process).
+    Each batch is scanned with its own kept_day, whose days narrow as its dates are judged:
+    a batch's findings hold on its own days. A child that cannot start or fails costs its
+    half being scanned here."""
+    if len(items) < SPLIT_FROM:
+        return _scanned(items, today, allowlist)
+    from ..scan import in_second_process
+
+    half = len(items) // 2
+    theirs = in_second_process(lambda: _scanned(items[half:], today, allowlist))
+    mine = _scanned(items[:half], today, allowlist)
+    other = theirs()
+    if not _scan_shaped(other, [digest for digest, _ in items[half:]]):
+        other = _scanned(items[half:], today, allowlist)
+    return mine + [(digest, list(findings), list(days)) for digest, findings, days in other]
+
+
+def _scan_shaped(value: Any, digests: list[str]) -> bool:
+    """Whether the child's answer is (digest, findings, days) for each of `digests`, in order."""
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) == len(digests)
+        and all(
+            isinstance(one, (list, tuple)) and len(one) == 3 and one[0] == digest
+            and isinstance(one[1], list)
+            and all(isinstance(found, list) and len(found) == 4 for found in one[1])
+            and isinstance(one[2], (list, tuple)) and len(one[2]) == 2
+            and all(isinstance(day, int) for day in one[2])
+            for one, digest in zip(value, digests, strict=True)
+        )
+    )  # fmt: skip
+
+
+def _scanned(items: list[tuple[str, Text]], today: dt.date, allowlist: tuple[str, ...]) -> Scanned:
+    from . import gates  # only now: it loads every check's patterns
+
+    done: Scanned = []
+    batch: list[tuple[str, str]] = []
+    size = 0
+
+    def scan_batch() -> None:
+        scanned_on = kept_day(today)  # a batch's own: its days narrow only by its dates
+        fresh = gates.scan_many(batch, scanned_on, allowlist)
+        days = _days(scanned_on)  # after the scan: judging dates narrowed them
+        for digest, _ in batch:
+            found = fresh.get(digest, [])
+            done.append((digest, [[f.category, f.kind, f.line, f.message] for f in found], days))
+        batch.clear()
+
+    for digest, item in items:
+        text = item.text()
+        batch.append((digest, text))
+        size += len(text)
+        if size >= BATCH_CHARS:
+            scan_batch()
+            size = 0
+    if batch:
+        scan_batch()
+    return done
 
 
 def _pruned(kept: dict[str, Any], today: int) -> dict[str, list[Any]]:
