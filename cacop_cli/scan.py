@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 # From this many entry files, the freshness scan stats half of them in a forked process.
 PARALLEL_SCAN_FROM = 3_000
+RFI_FOLDER_COST = 4  # an RFI folder's responses folder (opened, read) against a file's stat
 # marshal's format 2 has no back-references (3 and later mark objects that are shared at
 # the moment of writing), so equal scans in the same order always give equal bytes.
 SCAN_FORMAT = 2
@@ -151,13 +152,24 @@ def scan_tree(root: str | os.PathLike[str], hint: Any = None) -> dict[str, Any]:
         if size < PARALLEL_SCAN_FROM:
             files, responses = _stat_part(tops, rfis, candidates, start, hint, anyway)
         else:
-            half = len(candidates) // 2
+            # Whole folders a side (two processes stat-ing names of the same folder slowed
+            # each other: 120 ms against 93 ms for 50,000 files), the child taking the top
+            # folders after the first and the RFI folders after `half`, so the two sides
+            # are near equal (an RFI folder costs about as much as RFI_FOLDER_COST files).
+            mine_size = len(tops[0][3]) if tops else 0
+            their_size = sum(len(names) for *_, names in tops[1:])
+            cost = len(candidates) * RFI_FOLDER_COST + their_size - mine_size
+            half = max(0, min(len(candidates), cost // (2 * RFI_FOLDER_COST)))
             theirs = (
-                [(rel, fd, times, names[len(names) // 2 :]) for rel, fd, times, names in tops],
+                [(rel, fd, times, names if number else []) for number, (rel, fd, times, names)
+                 in enumerate(tops)],
                 rfis, candidates[half:], start + half, hint, anyway,
             )  # fmt: skip
             collect = in_second_process(lambda: _stat_part(*theirs))
-            mine = [(rel, fd, times, names[: len(names) // 2]) for rel, fd, times, names in tops]
+            mine = [
+                (rel, fd, times, [] if number else names)
+                for number, (rel, fd, times, names) in enumerate(tops)
+            ]
             files, responses = _stat_part(mine, rfis, candidates[:half], start, hint, anyway)
             other = collect()
             other_files, other_responses = other if other is not None else _stat_part(*theirs)

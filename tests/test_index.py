@@ -804,8 +804,12 @@ def odd_kb_folders(kb_path: Path, tmp_path: Path) -> None:
     (kb_path / "kb/strategies/link.md").symlink_to(outside / "responses/evil.md")
 
 
-def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_path, monkeypatch):
+@pytest.mark.parametrize("rfi_folder_cost", [1, 4, 10_000])  # the child gets all, some, no RFIs
+def test_the_scan_in_two_processes_finds_exactly_what_one_finds(
+    kb_path, tmp_path, monkeypatch, rfi_folder_cost
+):
     odd_kb_folders(kb_path, tmp_path)
+    monkeypatch.setattr(scan, "RFI_FOLDER_COST", rfi_folder_cost)
     alone = scan.scan_entries(kb_path)
     assert not [path for path in alone if "evil" in path or ".draft" in path]
     # a link named like an entry is listed by its own lstat (never followed): the catalog
@@ -817,6 +821,10 @@ def test_the_scan_in_two_processes_finds_exactly_what_one_finds(kb_path, tmp_pat
     real = scan.in_second_process
     monkeypatch.setattr(scan, "in_second_process", lambda work: forks.append(1) or real(work))
     assert scan.scan_entries(kb_path) == alone and forks == [1]
+    monkeypatch.setattr(scan, "PARALLEL_SCAN_FROM", 10**9)
+    one = scan.dump(scan.scan_tree(kb_path))
+    monkeypatch.setattr(scan, "PARALLEL_SCAN_FROM", 1)
+    assert scan.dump(scan.scan_tree(kb_path)) == one  # the same bytes: the manifest's order
     monkeypatch.setattr(scan, "in_second_process", lambda work: lambda: None)  # no child
     assert scan.scan_entries(kb_path) == alone
 
