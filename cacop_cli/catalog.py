@@ -394,9 +394,18 @@ class Listing:
     unreadable: list[Issue] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     pending: list[str | None] = field(default_factory=list)  # each entry's submit branch
+    # cards.OTHERS_COLUMNS, each a list at the catalog's positions (not those of entries
+    # added by add_pending), when asked of load_listing: what outputs for others read
+    others: dict[str, list[Any]] | None = None
+    checked: Any = None  # as Catalog.checked: the freshness check it was read after
 
     def __len__(self) -> int:
         return len(self.pending)
+
+    @cached_property
+    def sites(self) -> dict[str, dict]:
+        """kb/sites.yaml's sites (as Catalog.sites): read, or kept checked, on first use."""
+        return read_sites(self.kb)[0]
 
     @cached_property
     def listed(self) -> list[tuple[str, list[Any]]]:
@@ -423,6 +432,22 @@ class Listing:
                 if (value := column[at]) is not ABSENT
             },
         )  # fmt: skip
+        return made
+
+    def entry_for_others(self, at: int) -> ListedEntry:
+        """The entry at `at` with what outputs for others read too: its meta holds the
+        listed fields, authors, summary and pii_override; its scan_key finds its text's
+        kept findings (publish._to_scan); its body is read from its file if asked for (a
+        text whose findings are not kept). Needs `others` (load_listing(kb, others=True))."""
+        if self.others is None:
+            raise ValueError("this listing was read without the part for outputs for others")
+        made = self.entry(at)
+        for name, column in self.others.items():
+            value = column[at]
+            if name == "scan_key":
+                made.__dict__["scan_key"] = value
+            elif value is not ABSENT:
+                made.meta[name] = value
         return made
 
     def add_pending(self, entries: list[Entry]) -> None:
@@ -477,45 +502,78 @@ class ListedEntry(Entry):
             held = self.__dict__["_path"] = self._kb.root / self.rel
         return held
 
+    @property  # type: ignore[override]
+    def body(self) -> str:
+        """Read from the entry's file on first use (a Listing keeps no bodies)."""
+        held = self.__dict__.get("_body")
+        if held is None:
+            try:
+                held = read_entry(self.path, self._kb.root, self._kb.limits).body
+            except EntryError:
+                held = ""
+            self.__dict__["_body"] = held
+        return held
 
-def load_listing(kb: KB) -> Listing:
-    """Every entry's listed fields: from the index's listing part after the same freshness
-    check load_catalog makes; when the index cannot be brought up to date or read, made
-    from the entries load_catalog reads from the files."""
-    listing = _listing_from_index(kb)
+
+def load_listing(kb: KB, others: bool = False) -> Listing:
+    """Every entry's listed fields (and with `others`, the part for outputs for others):
+    from the index after the same freshness check load_catalog makes; when the index cannot
+    be brought up to date or read, made from the entries load_catalog reads from the files."""
+    listing = _listing_from_index(kb, others)
     if listing is not None:
         return listing
-    from .index.cards import LISTING_COLUMNS, listing_columns
+    catalog = load_catalog(kb, list(iter_entry_files(kb.root)))  # not the index: it just failed
+    return listing_of(kb, catalog.entries, catalog.unreadable, catalog.notices)
 
-    catalog = load_catalog(kb)
-    columns, newest = listing_columns((entry.rel, entry.meta) for entry in catalog.entries)
+
+def listing_of(
+    kb: KB, entries: list[Entry], unreadable: list[Issue] | None = None,
+    notices: list[str] | None = None,
+) -> Listing:  # fmt: skip
+    """The Listing of `entries` (the part for outputs for others included)."""
+    from .index.cards import LISTING_COLUMNS, OTHERS_COLUMNS, listing_columns, others_columns
+    from .share.scancache import text_digest
+
+    columns, newest = listing_columns((entry.rel, entry.meta) for entry in entries)
+    others = others_columns(
+        (entry.meta, getattr(entry, "body_sha256", None) or text_digest(entry.body))
+        for entry in entries
+    )
     return Listing(
-        kb, dict(zip(LISTING_COLUMNS, columns, strict=True)), newest, catalog.unreadable,
-        catalog.notices, [None] * len(newest),
+        kb, dict(zip(LISTING_COLUMNS, columns, strict=True)), newest, list(unreadable or []),
+        list(notices or []), [None] * len(newest), dict(zip(OTHERS_COLUMNS, others, strict=True)),
     )  # fmt: skip
 
 
-def _listing_from_index(kb: KB) -> Listing | None:
+def _listing_from_index(kb: KB, others: bool = False) -> Listing | None:
     from . import progress, search
     from .index import cards, read_lock
 
     advance = progress.current.get()
+
+    def load() -> tuple[Any, Any]:
+        with read_lock(kb.root), _uncollected():  # both parts of one update
+            return cards.load_listing(kb.root), cards.load_others(kb.root) if others else None
+
     try:
         stats = search.refresh(kb, advance)
         try:
-            with read_lock(kb.root), _uncollected():
-                stored = cards.load_listing(kb.root)
+            stored, kept = load()
         except cards.Changed as changed:  # never decoded: made again
             stats = search.rebuild(kb, advance, reason=str(changed))
-            with read_lock(kb.root), _uncollected():
-                stored = cards.load_listing(kb.root)
+            stored, kept = load()
     except Exception:  # noqa: BLE001 - read-only, busy, untrusted or damaged: read the files
         return None
-    if stored is None:
+    if stored is None or (others and kept is None):
         return None
     columns, newest, unreadable = stored
-    return Listing(
+    if others and not all(len(column) == len(newest) for column in kept):
+        return None  # not of this listing: read the files
+    listing = Listing(
         kb, dict(zip(cards.LISTING_COLUMNS, columns, strict=True)), newest,
         [Issue("error", code, rel, line, message) for rel, code, line, message in unreadable],
         stats.notices, [None] * len(newest),
+        dict(zip(cards.OTHERS_COLUMNS, kept, strict=True)) if others else None,
     )  # fmt: skip
+    listing.checked = stats
+    return listing

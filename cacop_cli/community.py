@@ -4,14 +4,12 @@ what is new (digest). Plain data out; every "today" can be injected for reproduc
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import gitrepo
-from .catalog import Catalog, load_catalog
+from .catalog import ABSENT, Catalog, Listing, load_listing
 from .config import KB
 from .entries import write_atomic
 from .errors import UsageError
@@ -23,7 +21,6 @@ from .rfi import derived_status, entry_date, last_touched
 QUIET_AFTER_YEARS = 1  # a site that shared nothing for this long is listed as quiet
 STALE_AFTER_YEARS = 2  # a strategy or work product not updated for this long is listed as stale
 HALF_LIFE_DAYS = 730  # in `experts`, an entry's weight halves every two years of age
-DIGEST_DAYS = 7
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
@@ -34,7 +31,7 @@ def years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _site_name(catalog: Catalog, slug: str) -> str:
+def site_name(catalog: Catalog | Listing, slug: str) -> str:
     details = catalog.sites.get(slug)
     name = details.get("name") if isinstance(details, dict) else None
     return name if isinstance(name, str) else slug
@@ -103,19 +100,18 @@ class GapReport:
         return document
 
 
-def _count(counts: dict[str, dict[str, int]], meta: dict[str, Any]) -> None:
+def _count(counts: dict[str, dict[str, int]], site: Any, topics: Any) -> None:
     """Count an entry once under each of its topics in its site's column, if in the matrix."""
-    site = meta.get("site")
-    for topic in dict.fromkeys(meta.get("topics") or ()):
+    for topic in dict.fromkeys(topics or ()):
         row = counts.get(topic)
         if row is not None and site in row:
             row[site] += 1
 
 
-def _touched(meta: dict[str, Any], read: dict[str, dt.date | None]) -> dt.date | None:
-    """rfi.last_touched of an entry's fields; `read`: the dates of the texts read so far."""
+def _touched(created: Any, updated: Any, read: dict[str, dt.date | None]) -> dt.date | None:
+    """rfi.last_touched of an entry's dates; `read`: the dates of the texts read so far."""
     when = None
-    for text in (meta.get("created"), meta.get("updated")):
+    for text in (created, updated):
         if isinstance(text, str):
             day = read[text] if text in read else read.setdefault(text, entry_date(text))
             if day is not None and (when is None or day > when):
@@ -128,7 +124,7 @@ def gaps(
     by_type: bool = False,
     today: dt.date | None = None,
     max_tlp: str | None = None,
-    catalog: Catalog | None = None,
+    listing: Listing | None = None,
     gated: bool = False,
 ) -> GapReport:
     """Where the KB is thin: the topic × site matrix, then what needs action as of `today`:
@@ -138,16 +134,18 @@ def gaps(
     retired) and work products whose `updated` (else `created`) is over two years old.
 
     The matrix counts every entry; the lists name only entries that may be written for
-    others (at or below the line, no personal data). `catalog` (the KB's, else read now)
-    lets `site build` map only the entries it publishes; `gated` says they all passed the
-    gate already, so the lists need not scan them again. Each entry is looked at once.
+    others (at or below the line, no personal data). Read from the index's listing, one
+    pass over its columns, an entry made only for those listed; `listing` (listing_of some
+    entries) lets `site build` map only the entries it publishes, and `gated` says they all
+    passed the gate already, so the lists need not scan them again.
     """
     today = today or dt.date.today()
     line = choose_line(kb, max_tlp)
-    catalog = catalog if catalog is not None else load_catalog(kb)
-    entries = catalog.entries
-    seen_sites = {str(e.meta["site"]) for e in entries if isinstance(e.meta.get("site"), str)}
-    sites = list(catalog.sites) + sorted(seen_sites - set(catalog.sites))
+    listing = listing if listing is not None else load_listing(kb, others=True)
+    columns = listing.columns
+    registry = listing.sites
+    seen_sites = {site for site in columns["site"] if isinstance(site, str)}
+    sites = list(registry) + sorted(seen_sites - set(registry))
     topics = list(TOPICS)
     counts = {topic: dict.fromkeys(sites, 0) for topic in topics}
     typed = {kind: {topic: dict.fromkeys(sites, 0) for topic in topics} for kind in TYPES}
@@ -155,59 +153,67 @@ def gaps(
     read: dict[str, dt.date | None] = {}
     last_shared: dict[str, dt.date] = {}
     answered: set[str] = set()  # ids of the RFIs some response answers
-    rfis: list[Entry] = []
-    stale: list[tuple[Entry, dt.date | None]] = []
+    rfis: list[int] = []  # positions in the listing
+    stale: list[tuple[int, dt.date | None]] = []
     stale_before = years_before(today, STALE_AFTER_YEARS)
     below = {tlp for tlp in TLP_ORDER if at_or_below(tlp, line.line)}
     counted_above = 0
-    for entry in entries:
-        meta = entry.meta
-        kind = entry.type
-        _count(counts, meta)
+    named = ("type", "site", "topics", "tlp", "created", "updated", "status", "rfi")
+    for at, (kind, site, listed_topics, tlp, created, updated, status, asked) in enumerate(
+        zip(*(columns[name] for name in named), strict=True)
+    ):
+        listed_topics = None if listed_topics is ABSENT else listed_topics
+        _count(counts, site, listed_topics)
         if by_type and kind in typed:
-            _count(typed[kind], meta)
-        when = _touched(meta, read)
-        site = meta.get("site")
+            _count(typed[kind], site, listed_topics)
+        when = _touched(created, updated, read)
         if isinstance(site, str) and when and (site not in last_shared or when > last_shared[site]):
             last_shared[site] = when
-        tlp = meta.get("tlp")
         counted_above += not (isinstance(tlp, str) and tlp in below)
         if kind == "rfi":
-            rfis.append(entry)
-        elif kind == "response" and isinstance(meta.get("rfi"), str):
-            answered.add(meta["rfi"])
-        elif kind in ("strategy", "work-product") and meta.get("status") != "retired":
+            rfis.append(at)
+        elif kind == "response" and isinstance(asked, str):
+            answered.add(asked)
+        elif kind in ("strategy", "work-product") and status != "retired":
             if kind == "strategy":
-                covered.update(meta.get("topics") or ())
+                covered.update(listed_topics or ())
             if (when or dt.date.min) < stale_before:
-                stale.append((entry, when))
+                stale.append((at, when))
     quiet_since = years_before(today, QUIET_AFTER_YEARS)
     quiet = [
         (site, last_shared.get(site))
-        for site in catalog.sites
+        for site in registry
         if site not in last_shared or last_shared[site] < quiet_since
     ]
-    dues = [(rfi, entry_date(rfi.meta.get("needed_by"))) for rfi in rfis if rfi.id not in answered]
-    overdue = [(rfi, (today - due).days) for rfi, due in dues if due and due < today]
+    ids = columns["id"]
+    dues = [
+        (at, entry_date(listing.value("needed_by", at))) for at in rfis if ids[at] not in answered
+    ]
+    overdue = [
+        (listing.entry_for_others(at), (today - due).days)
+        for at, due in dues
+        if due and due < today
+    ]
     overdue = [pair for pair in overdue if derived_status(pair[0], 0) == "open"]  # as rfi_rows
     overdue.sort(key=lambda pair: (-pair[1], pair[0].id))
-    stale.sort(key=lambda pair: (pair[1] or dt.date.min, pair[0].id))
-    listed = [pair[0] for pair in overdue + stale]
+    stale.sort(key=lambda pair: (pair[1] or dt.date.min, ids[pair[0]]))
+    stale_entries = [(listing.entry_for_others(at), when) for at, when in stale]
+    listed = [pair[0] for pair in overdue + stale_entries]
     shown = {e.rel for e in listed} if gated else for_others(listed, line, today)
     return GapReport(
         today=today,
         topics=topics,
         sites=sites,
-        site_names={site: _site_name(catalog, site) for site in sites},
+        site_names={site: site_name(listing, site) for site in sites},
         counts=counts,
         by_type=typed if by_type else None,
         topics_without_strategy=[topic for topic in topics if topic not in covered],
         quiet_sites=quiet,
         overdue_unanswered=[pair for pair in overdue if pair[0].rel in shown],
-        stale=[pair for pair in stale if pair[0].rel in shown],
+        stale=[pair for pair in stale_entries if pair[0].rel in shown],
         line=line,
         counted_above=counted_above,
-        unreadable=catalog.unreadable,
+        unreadable=listing.unreadable,
     )
 
 
@@ -356,20 +362,23 @@ def experts(
         raise UsageError("--top must be at least 1")
     today = today or dt.date.today()
     line = choose_line(kb, max_tlp)
-    catalog = load_catalog(kb)
-    known = catalog.by_id()
-    scores = search_scores(kb, query, limit, catalog.checked)
-    matching = [known[entry_id] for entry_id, score in scores.items() if entry_id in known]
+    listing = load_listing(kb, others=True)  # what it reads of each entry: no card decoded
+    position = {entry_id: at for at, entry_id in enumerate(listing.columns["id"])}
+    scores = search_scores(kb, query, limit, listing.checked)
+    matching = [
+        listing.entry_for_others(position[entry_id]) for entry_id in scores if entry_id in position
+    ]
+    known = {entry.id: entry for entry in matching}
     shown = for_others([entry for entry in matching if scores[entry.id] > 0], line, today)
     scores = {entry.id: scores[entry.id] for entry in matching if entry.rel in shown}
     people: dict[str, list[Contribution]] = {}
     people_labels: dict[str, str] = {}
     sites: dict[str, list[Contribution]] = {}
     units: dict[str, dict[str, None]] = {}  # site -> its authors that are units
-    not_people = {" ".join(str(v).casefold().split()) for v in catalog.sites}
-    for slug in catalog.sites:
-        not_people |= {" ".join(_site_name(catalog, slug).casefold().split())}
-        details = catalog.sites.get(slug)
+    not_people = {" ".join(str(v).casefold().split()) for v in listing.sites}
+    for slug in listing.sites:
+        not_people |= {" ".join(site_name(listing, slug).casefold().split())}
+        details = listing.sites.get(slug)
         agency = details.get("agency") if isinstance(details, dict) else None
         if isinstance(agency, str):
             not_people.add(" ".join(agency.casefold().split()))
@@ -392,7 +401,7 @@ def experts(
             people_labels.setdefault(key, author)
         if isinstance(site, str):
             sites.setdefault(site, []).append(item)
-    site_labels = {slug: _site_name(catalog, slug) for slug in sites}
+    site_labels = {slug: site_name(listing, slug) for slug in sites}
     ranked_people = _rank(people, people_labels, top)
     for person in ranked_people:
         home = Counter(
@@ -403,13 +412,13 @@ def experts(
         person.site = home.most_common(1)[0][0] if home else None
         person.contacts = [
             contact
-            for contact in site_contacts(catalog, person.site or "")
+            for contact in site_contacts(listing, person.site or "")
             if same_person(contact["name"], person.label)
         ]
     ranked_sites = _rank(sites, site_labels, top)
     for site_expert in ranked_sites:
         site_expert.site = site_expert.name
-        site_expert.contacts = site_contacts(catalog, site_expert.name)
+        site_expert.contacts = site_contacts(listing, site_expert.name)
         site_expert.units = list(units.get(site_expert.name, {}))
     return ExpertReport(
         query=query,
@@ -419,180 +428,4 @@ def experts(
         sites=ranked_sites,
         matched=len(scores),
         line=line,
-    )
-
-
-# ---------------------------------------------------------------- digest
-
-
-@dataclass
-class Answered:
-    rfi: Entry | None  # None when the RFI is not in this clone
-    rfi_id: str
-    responses: list[Entry]
-
-
-@dataclass
-class Digest:
-    since: dt.date
-    today: dt.date
-    kb_name: str
-    site_names: dict[str, str]
-    added: list[Entry]  # strategies, work products and RFIs created in the window
-    answered: list[Answered]  # RFIs with responses created in the window
-    closed: list[tuple[Entry, dt.date, int]]  # RFIs closed in the window, when, responses
-    line: Line
-    unreadable: list[Issue] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        def brief(entry: Entry) -> dict[str, Any]:
-            return {
-                "id": entry.id,
-                "type": entry.type,
-                "title": entry.title,
-                "site": entry.meta.get("site"),
-                "authors": entry.meta.get("authors"),
-                "created": entry.meta.get("created"),
-                "tlp": entry.meta.get("tlp"),
-                "path": entry.rel,
-            }
-
-        return {
-            "since": self.since.isoformat(),
-            "until": self.today.isoformat(),
-            **self.line.as_dict(),
-            "added": [brief(entry) for entry in self.added],
-            "answered": [
-                {
-                    "rfi": item.rfi_id,
-                    "title": item.rfi.title if item.rfi else None,
-                    "responses": [brief(response) for response in item.responses],
-                }
-                for item in self.answered
-            ],
-            "closed": [
-                {**brief(entry), "closed": when.isoformat(), "responses": count}
-                for entry, when, count in self.closed
-            ],
-        }
-
-
-# A line that says closed, as `git log -G` matched it when that found closing commits: a
-# commit closes (or reopens) an RFI when it adds or removes such a line in the RFI's file.
-_CLOSED_LINE = re.compile(rb"status:[ \t\v\f\r]*['\"]?closed[^\n]*")
-
-
-def closing_dates(kb: KB, rfis: list[Entry], since: dt.date, today: dt.date) -> dict[str, dt.date]:
-    """When each closed RFI was closed, as far as it is within [since, today].
-
-    Closing changes only the `status` line, so git's history of that line tells when:
-    the newest commit since `since` that changed a `status: closed` line in the RFI's file.
-    A change not yet committed (or a file git does not track yet) counts as today. Outside
-    git, the file's modification time.
-    """
-    paths = {entry.rel: entry for entry in rfis}
-    if not paths:
-        return {}
-    found: dict[str, dt.date] = {}
-    if gitrepo.is_repository(kb.root):
-        changed = gitrepo.uncommitted(kb.root, set(paths))
-        days = gitrepo.newest_line_changes(
-            kb.root, f"{since.isoformat()} 00:00:00", set(paths) - changed, b"status:", _CLOSED_LINE
-        )
-        found = {rel: when for rel, day in days.items() if (when := entry_date(day))}
-        found.update(dict.fromkeys(changed, today))  # closed, not yet committed
-    else:
-        for rel, entry in paths.items():
-            try:
-                found[rel] = dt.date.fromtimestamp(entry.path.stat().st_mtime)
-            except OSError:
-                continue
-    return {paths[rel].id: when for rel, when in found.items() if since <= when <= today}
-
-
-def _rfi_or_none(entry: Entry | None) -> Entry | None:
-    return entry if entry is not None and entry.type == "rfi" else None
-
-
-def digest(
-    kb: KB,
-    since: dt.date | None = None,
-    today: dt.date | None = None,
-    max_tlp: str | None = None,
-) -> Digest:
-    """What was added, answered and closed from `since` (default: a week ago) to today:
-    only entries that may be written for others (at or below the line, no personal data)."""
-    today = today or dt.date.today()
-    line = choose_line(kb, max_tlp)
-    since = since or today - dt.timedelta(days=DIGEST_DAYS)
-    if since > today:
-        raise UsageError(f"--since {since.isoformat()} is after today ({today.isoformat()})")
-    catalog = load_catalog(kb)
-    windowed: dict[str, bool] = {}  # `created` -> in the window (few dates are distinct)
-
-    def in_window(entry: Entry) -> bool:
-        created = entry.meta.get("created")
-        if not isinstance(created, str):
-            return False
-        if created not in windowed:
-            when = entry_date(created)
-            windowed[created] = when is not None and since <= when <= today
-        return windowed[created]
-
-    order = {"strategy": 0, "work-product": 1, "rfi": 2}
-    added: list[Entry] = []
-    answers: dict[str, list[Entry]] = {}
-    closed_rfis: list[Entry] = []
-    responses: Counter[Any] = Counter()  # per RFI; catalog.responses_to would read them all
-    sites = set(catalog.sites)
-    for entry in catalog.entries:  # one pass: 10,000s of entries
-        kind, meta = entry.type, entry.meta
-        sites.add(str(meta.get("site")))
-        if kind == "response":
-            responses[meta.get("rfi")] += 1
-            if in_window(entry):
-                answers.setdefault(str(meta.get("rfi")), []).append(entry)
-        elif kind in order:
-            if in_window(entry):
-                added.append(entry)
-            if kind == "rfi" and meta.get("status") == "closed":
-                closed_rfis.append(entry)
-    added.sort(key=lambda e: (order[e.type], str(e.meta.get("created")), e.id))
-    known = catalog.by_id() if answers else {}
-    answered = [
-        Answered(
-            _rfi_or_none(known.get(rfi_id)),
-            rfi_id,
-            sorted(items, key=lambda e: (str(e.meta.get("created")), e.id)),
-        )
-        for rfi_id, items in answers.items()
-    ]
-    answered.sort(key=lambda item: (str(item.responses[0].meta.get("created")), item.rfi_id))
-    dates = closing_dates(kb, closed_rfis, since, today)
-    closed = sorted(
-        (
-            (entry, dates[entry.id], responses[entry.id])
-            for entry in closed_rfis
-            if entry.id in dates
-        ),
-        key=lambda pair: (pair[1], pair[0].id),
-    )
-    candidates = [*added, *(e for item in answered for e in item.responses)]
-    candidates += [item.rfi for item in answered if item.rfi] + [item[0] for item in closed]
-    shown = for_others(candidates, line, today)
-    answered = [
-        Answered(item.rfi, item.rfi_id, [e for e in item.responses if e.rel in shown])
-        for item in answered
-        if item.rfi is None or item.rfi.rel in shown
-    ]
-    return Digest(
-        since=since,
-        today=today,
-        kb_name=kb.name,
-        site_names={slug: _site_name(catalog, slug) for slug in sites},
-        added=[entry for entry in added if entry.rel in shown],
-        answered=[item for item in answered if item.responses],
-        closed=[item for item in closed if item[0].rel in shown],
-        line=line,
-        unreadable=catalog.unreadable,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,26 @@ def _listed_text(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)
+
+
+def scan_head(meta: dict[str, Any]) -> tuple[str, str, str]:
+    """An entry's title, summary and authors as the gate scans them, before the body."""
+    authors = meta.get("authors")
+    people = ", ".join(map(str, authors)) if isinstance(authors, list) else ""
+    return str(meta.get("title", "")), str(meta.get("summary") or ""), people
+
+
+def scan_key(meta: dict[str, Any], body_sha256: str) -> str:
+    """The digest an entry text's personal-data findings are kept by (share/scancache.py):
+    of its head (scan_head) and its body's SHA-256, each part with its length (no two texts
+    join the same). The index keeps it for every entry (index/cards.py, the part for
+    outputs for others), so a kept text needs neither the entry's fields nor its body."""
+    title, summary, people = scan_head(meta)
+    joined = (
+        f"{len(title)}:{title}{len(summary)}:{summary}{len(people)}:{people}"
+        f"{len(body_sha256)}:{body_sha256}"
+    )
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def list_line(created: Any, kind: str, site: Any, title: str, entry_id: str, tlp: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import KB
 from .errors import UsageError
-from .models import TLP_ORDER, Entry, at_or_below, tlp_label, tlp_rank
+from .models import TLP_ORDER, Entry, at_or_below, scan_head, scan_key, tlp_label, tlp_rank
 
 
 @dataclass
@@ -75,29 +75,22 @@ def choose_line(kb: KB, max_tlp: str | None) -> Line:
     return Line(chosen, effective, email_allowlist=allowlist, kept_in=kept_in)
 
 
-def _head(entry: Entry) -> tuple[str, str, str]:
-    """The title, summary and authors, scanned before the body."""
-    meta = entry.meta
-    authors = meta.get("authors")
-    people = ", ".join(map(str, authors)) if isinstance(authors, list) else ""
-    return entry.title, str(meta.get("summary") or ""), people
-
-
 def _scanned_text(entry: Entry) -> str:
-    return "\n".join((*_head(entry), entry.body))
+    return "\n".join((*scan_head(entry.meta), entry.body))
 
 
 def _to_scan(entry: Entry) -> Any:
-    """The entry's text for scancache.scan_texts: its digest is made of the head and of the
-    body's SHA-256, which the catalog keeps (index/cards.py), so no body is read for a text
-    whose findings are kept."""
+    """The entry's text for scancache.scan_texts, by its scan_key: the index keeps it (an
+    entry of a Listing has it made already), else it is made of the head and the body's
+    SHA-256, which the catalog keeps (index/cards.py); no body is read for a text whose
+    findings are kept."""
     from .share.scancache import Text, text_digest
 
-    title, summary, people = _head(entry)
-    body = getattr(entry, "body_sha256", None) or text_digest(entry.body)
-    # each part with its length: no two texts join the same
-    joined = f"{len(title)}:{title}{len(summary)}:{summary}{len(people)}:{people}{len(body)}:{body}"
-    return Text(entry.rel, text_digest(joined), lambda: _scanned_text(entry))
+    key = getattr(entry, "scan_key", None)
+    if not isinstance(key, str):
+        body = getattr(entry, "body_sha256", None) or text_digest(entry.body)
+        key = scan_key(entry.meta, body)
+    return Text(entry.rel, key, lambda: _scanned_text(entry))
 
 
 def holding_personal_data(

@@ -197,3 +197,51 @@ def test_every_field_of_a_card_is_in_one_part(kb_path):
         assert kind == cards.ENTRY
         assert sorted(fields) == sorted({*cards.LEAN, *cards.FULL})
         assert not set(cards.LEAN) & set(cards.FULL)
+
+
+def others_size(root: Path) -> int:
+    folder = root / ".cacop" / record.read_record(root).generation
+    return (folder / cards.OTHERS).stat().st_size
+
+
+@pytest.mark.parametrize(
+    "args", [["gaps"], ["experts", "patrol"], ["digest", "--since", "2000-01-01"]]
+)
+def test_the_outputs_for_others_decode_the_listing_and_their_own_part_alone(cli, kb_path, args):
+    """`gaps`, `experts` and `digest` read the listing and the part for outputs for others
+    (authors, summary, pii_override, each text's scan key): neither card part is decoded."""
+    load_catalog(load_kb(kb_path))  # built
+    lean, full = part_sizes(kb_path)
+    cli(*args, "--json", kb=kb_path)  # the personal-data findings are kept: not timed here
+    for shown in ([], ["--json"]):
+        holder: list = []
+        sizes = decoded(lambda s=shown, h=holder: h.append(cli(*args, *s, kb=kb_path)))
+        assert holder[0].exit_code == 0, holder[0].output
+        assert listing_size(kb_path) in sizes and others_size(kb_path) in sizes, args
+        assert lean not in sizes and full not in sizes, args
+
+
+def test_an_entry_for_others_holds_the_files_fields_and_the_gates_scan_key(kb_path):
+    """What the part for outputs for others gives of each entry is what its file holds, and
+    its scan key is the one the gate keeps the file's findings by (publish._to_scan of the
+    entry read from its file)."""
+    from cacop_cli.catalog import load_listing
+    from cacop_cli.index.cards import LISTED
+    from cacop_cli.publish import _to_scan
+
+    kb = load_kb(kb_path)
+    listing = load_listing(kb, others=True)
+    assert listing.others is not None and len(listing) == len(list(iter_entry_files(kb_path)))
+    for at in range(len(listing)):
+        made = listing.entry_for_others(at)
+        read = read_entry(made.path, kb.root, kb.limits)
+        wanted = ("authors", "summary", "pii_override", *LISTED)
+        assert made.meta == {name: read.meta[name] for name in wanted if name in read.meta}
+        assert (made.id, made.type, made.title, made.rel) == (
+            read.id,
+            read.type,
+            read.title,
+            read.rel,
+        )
+        assert _to_scan(made).digest == _to_scan(read).digest
+        assert made.body == read.body  # read from the file when a scan needs it

@@ -443,6 +443,9 @@ def test_each_entry_is_dated_as_last_touched_dates_it():
         for meta in [{"created": created, "updated": updated}]
     ]
     read: dict = {}
-    touched = {entry.rel: community._touched(entry.meta, read) for entry in entries}
+    touched = {
+        entry.rel: community._touched(entry.meta.get("created"), entry.meta.get("updated"), read)
+        for entry in entries
+    }
     assert touched == {entry.rel: last_touched(entry) for entry in entries}
     assert touched["0-1"] == dt.date(2025, 1, 2) and touched["5-5"] is None

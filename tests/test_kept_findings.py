@@ -8,7 +8,7 @@ import datetime as dt
 
 from kbtools import strategy_text, write_strategy
 
-from cacop_cli import community
+from cacop_cli import community, digest
 from cacop_cli.catalog import load_catalog
 from cacop_cli.config import load_kb
 from cacop_cli.publish import choose_line, for_others
@@ -91,11 +91,11 @@ def test_gaps_then_digest_then_gaps_scans_nothing_the_third_time(kb_path, texts_
     stale = {entry.id for entry, _ in community.gaps(kb, today=today).stale}
     assert {f"alpha-2020-stale-{number}" for number in range(3)} <= stale
     assert texts_scanned and texts_scanned[-1] >= 3
-    added = {entry.id for entry in community.digest(kb, today=today).added}
+    added = {entry.id for entry in digest.digest(kb, today=today).added}
     assert {f"alpha-2026-new-{number}" for number in range(3)} <= added
     assert len(texts_scanned) == 2 and texts_scanned[-1] >= 3  # digest's own texts
     assert {entry.id for entry, _ in community.gaps(kb, today=today).stale} == stale
-    assert {entry.id for entry in community.digest(kb, today=today).added} == added
+    assert {entry.id for entry in digest.digest(kb, today=today).added} == added
     assert len(texts_scanned) == 2  # nothing scanned again
     # a day later: ages move, nothing is scanned again
     assert {entry.id for entry, _ in community.gaps(kb, today=today.replace(day=11)).stale}

@@ -330,14 +330,14 @@ def register(app: typer.Typer) -> None:
         today: str | None = TODAY_OPTION,
     ) -> None:
         """What was added, answered and closed since a date, as Markdown for the newsletter."""
-        from .. import community
+        from .. import digest as digests
         from ..render import community as view
 
         start = check_date(since, "--since")
         start = dt.date.fromisoformat(start) if start else None
         knowledge_base = open_kb(ctx, kb)
         line = _max_tlp(knowledge_base, max_tlp, yes)
-        result = community.digest(knowledge_base, start, today=_today(today), max_tlp=line)
+        result = digests.digest(knowledge_base, start, today=_today(today), max_tlp=line)
         view.digest(result, as_json)
         if not (result.added or result.answered or result.closed):
             tell_if_empty(knowledge_base)

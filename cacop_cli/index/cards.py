@@ -33,7 +33,7 @@ from typing import Any
 from ..models import ENTRY_FOLDERS
 from .record import BODIES_PREFIX, LOADED_HASHED, STATE_DIR, read_record
 
-CARDS, FULL_CARDS, LISTING = LOADED_HASHED
+CARDS, FULL_CARDS, LISTING, OTHERS = LOADED_HASHED
 SHARD_BODIES = 200  # about this many bodies a shard (1.3 MB at 10,000 entries)
 ENTRY, UNREADABLE = "entry", "unreadable"
 # A card: (ENTRY, {field: value}) or (UNREADABLE, code, line, message).
@@ -172,16 +172,20 @@ class Cards:
         full: dict[str, tuple[Any, ...]] = {}
         held = self.cards.items()
         in_order = held if self.in_order else sorted(held, key=lambda item: _in_walk_order(item[0]))
+        texts: list[tuple[dict[str, Any], str]] = []  # in the listing's order
         for rel, card in in_order:
             if card[0] == ENTRY:
                 lean[rel] = (ENTRY, *(card[1][name] for name in LEAN))
                 full[rel] = tuple(card[1][name] for name in FULL)
+                texts.append((card[1]["meta"], card[1]["body_sha256"]))
             else:
                 lean[rel] = card
         listed = listing(list(lean.items()))
+        others = others_columns(texts)
         written = {}
         parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)),
-                 (LISTING, (LISTING_COLUMNS, *listed)))  # fmt: skip
+                 (LISTING, (LISTING_COLUMNS, *listed)),
+                 (OTHERS, (OTHERS_COLUMNS, others)))  # fmt: skip
         for name, value in parts:
             data = marshal.dumps(value)
             (folder / name).write_bytes(data)
@@ -460,3 +464,42 @@ def load_listing(root: Path) -> Listed | None:
     if not (isinstance(decoded, tuple) and len(decoded) == 4 and decoded[0] == LISTING_COLUMNS):
         raise Changed(f"its catalog ({LISTING}) keeps other fields than this cacop's")
     return decoded[1], decoded[2], decoded[3]
+
+
+# ---------------------------------------------------------------- the part for outputs for others
+#
+# What `gaps`, `experts` and `digest` read of an entry beyond its listed fields, in columns
+# at the listing's positions (OTHERS, apart so that `list` does not load it): the fields
+# they print or judge (authors, summary, a recorded pii_override; ABSENT where the entry
+# has none), and the scan_key its text's personal-data findings are kept by, so that an
+# output for others finds them without the entry's card or body.
+
+OTHERS_COLUMNS = ("authors", "summary", "pii_override", "scan_key")
+
+
+def others_columns(entries: Any) -> list[list[Any]]:
+    """The columns of OTHERS_COLUMNS of `entries` ((meta, body SHA-256) pairs, in the
+    listing's order)."""
+    from ..models import scan_key
+
+    columns: list[list[Any]] = [[] for _ in OTHERS_COLUMNS]
+    authors, summaries, overrides, keys = columns
+    for meta, body_sha256 in entries:
+        authors.append(meta.get("authors", ABSENT))
+        summaries.append(meta.get("summary", ABSENT))
+        overrides.append(meta.get("pii_override", ABSENT))
+        keys.append(scan_key(meta, body_sha256))
+    return columns
+
+
+def load_others(root: Path) -> list[list[Any]] | None:
+    """The part for outputs for others of the live generation, or None when it keeps none;
+    as load_listing (call it under the same read lock, so that both are of one update)."""
+    record = read_record(root)
+    if OTHERS not in record.files:
+        return None
+    data = _checked(root / STATE_DIR / record.generation, OTHERS, record.files)
+    decoded = marshal.loads(data)
+    if not (isinstance(decoded, tuple) and len(decoded) == 2 and decoded[0] == OTHERS_COLUMNS):
+        raise Changed(f"its catalog ({OTHERS}) keeps other fields than this cacop's")
+    return decoded[1]

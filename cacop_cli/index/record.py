@@ -35,7 +35,7 @@ TOC_SUFFIX = ".toc"
 # too. Checked by the reader that decodes it, over the bytes it decodes, not by
 # read_record: a search, which never reads them, does not pay for hashing 66 MB. The
 # bodies are kept in shards (BODIES_PREFIX<count>-<shard>.marshal), each hashed alike.
-LOADED_HASHED = ("catalog.marshal", "catalog-full.marshal", "listing.marshal")
+LOADED_HASHED = ("catalog.marshal", "catalog-full.marshal", "listing.marshal", "others.marshal")
 BODIES_PREFIX = "bodies-"
 
 

@@ -9,7 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-from ..community import Digest, Expert, ExpertReport, GapReport
+from ..community import Expert, ExpertReport, GapReport
+from ..digest import Digest
 from ..models import Entry, tlp_label
 from ..publish import Line
 from . import (

@@ -123,7 +123,7 @@ def build(
     import time
 
     from .. import community, vocabulary
-    from ..catalog import Catalog, load_catalog
+    from ..catalog import listing_of, load_catalog
     from . import gate, pages, searchindex
     from .kept import code_digest
 
@@ -134,8 +134,8 @@ def build(
     _check_out(kb, out)
     catalog = load_catalog(kb)
     chosen = gate.select(catalog, line, today)
-    published = Catalog(kb, chosen.entries, [], catalog.sites)
-    report = community.gaps(kb, today=today, max_tlp=line.line, catalog=published, gated=True)
+    published = listing_of(kb, chosen.entries)
+    report = community.gaps(kb, today=today, max_tlp=line.line, listing=published, gated=True)
     names = {slug: report.site_names.get(slug, slug) for slug in report.sites}
     rendered = RenderedBodies(kb, chosen.entries)
     site = pages.Site(
