@@ -378,3 +378,19 @@ def test_an_early_scan_hinted_by_another_manifest_is_not_trusted(cli, repo, monk
     assert report.added == 1 and rescans == [1]  # scanned again, and found the file
     assert hits(cli, repo, NEW) == {"alpha-2024-untracked": "kb/strategies/alpha-2024-untracked.md"}
     assert marshal.loads(scan.dump(manifest(repo))) == manifest(repo)
+
+
+def test_an_rfi_folder_replaced_by_a_link_to_its_copy_is_seen(cli, repo, tmp_path):
+    """The scan lstat-s an RFI's folder and its responses folder, and stats the responses
+    by path when the folder's times are the kept ones: a link put in the folder's place
+    (to a copy with the same names, sizes and times) is never followed."""
+    age(repo)
+    folder = repo / RFI
+    assert hits(cli, repo, "incident")["alpha-20250210-1a2b"] == RESPONSE
+    copy = tmp_path / "outside"
+    subprocess.run(["cp", "-a", str(folder), str(copy)], check=True)  # keeps every time
+    folder.rename(tmp_path / "aside")
+    folder.symlink_to(copy)
+    assert "alpha-20250210-1a2b" not in hits(cli, repo, "incident")
+    listed = json.loads(cli("list", "--json", kb=repo).stdout)
+    assert RESPONSE not in json.dumps(listed["entries"])
