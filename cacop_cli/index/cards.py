@@ -171,7 +171,7 @@ class Cards:
         lean: dict[str, Card] = {}
         full: dict[str, tuple[Any, ...]] = {}
         held = self.cards.items()
-        in_order = held if self.in_order else sorted(held, key=lambda item: _in_walk_order(item[0]))
+        in_order = held if self.in_order else sorted(held, key=lambda item: in_walk_order(item[0]))
         texts: list[tuple[dict[str, Any], str]] = []  # in the listing's order
         for rel, card in in_order:
             if card[0] == ENTRY:
@@ -288,7 +288,7 @@ class Bodies:
         return held
 
 
-def _in_walk_order(rel: str) -> tuple[Any, ...]:
+def in_walk_order(rel: str) -> tuple[Any, ...]:
     """The order entries.iter_entry_files gives: by folder, a folder's files before those
     of its sub-folders, names sorted (the catalog lists entries so, as reading them did)."""
     _, folder, *parts = rel.split("/")
