@@ -570,7 +570,7 @@ def _listing_from_index(kb: KB, others: bool = False) -> Listing | None:
     if others and not all(len(column) == len(newest) for column in kept):
         return None  # not of this listing: read the files
     listing = Listing(
-        kb, dict(zip(cards.LISTING_COLUMNS, columns, strict=True)), newest,
+        kb, columns, newest,
         [Issue("error", code, rel, line, message) for rel, code, line, message in unreadable],
         stats.notices, [None] * len(newest),
         dict(zip(cards.OTHERS_COLUMNS, kept, strict=True)) if others else None,

@@ -275,3 +275,21 @@ def test_a_mistyped_name_walks_no_folder(cli, kb_path, monkeypatch):
     monkeypatch.setattr(entries, "_entry_rels_by_id", walked)
     result = cli("show", "no-such-entry-here", kb=kb_path)
     assert result.exit_code == 1 and "no entry has the id" in result.stderr
+
+
+def test_a_plain_list_decodes_only_the_columns_it_prints(cli, kb_path):
+    """Each column of the listing part is its own marshal data: a plain `list` decodes its
+    lines and the ids (to tell pending entries), not the titles, paths or topics."""
+    import marshal
+
+    load_catalog(load_kb(kb_path))  # built
+    folder = kb_path / ".cacop" / record.read_record(kb_path).generation
+    names, blobs, _, _ = marshal.loads((folder / cards.LISTING).read_bytes())
+    size = {name: len(blob) for name, blob in zip(names, blobs, strict=True)}
+    read = {size["line"], size["id"]}
+    sizes = decoded(lambda: cli("list", kb=kb_path))
+    assert size["line"] in sizes and size["id"] in sizes
+    for name in ("title", "rel", "topics"):
+        assert size[name] in read or size[name] not in sizes, name
+    every = decoded(lambda: cli("list", "--json", kb=kb_path))  # a JSON document reads more
+    assert size["title"] in every and size["rel"] in every

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_catalog import copy_bundled, typed
@@ -214,3 +215,19 @@ def test_list_json_of_thousands_of_entries_is_what_print_json_writes():
     }
     expected = json.dumps(document, ensure_ascii=True, indent=2, default=str)
     assert "".join(_list_json(listing, newest)) == expected
+
+
+def test_columns_decode_on_first_use_and_act_as_the_dict_of_all():
+    import marshal
+
+    from cacop_cli.index.cards import Columns
+
+    plain = {"id": ["a", "b"], "type": ["rfi", "strategy"], "title": ["A", "B"]}
+    columns = Columns({name: marshal.dumps(values) for name, values in plain.items()})
+    assert len(columns) == 3 and "title" in columns and "nope" not in columns
+    assert columns["id"] == ["a", "b"] and columns.get("nope") is None
+    assert dict.__len__(columns) == 1  # only the column read is decoded
+    with pytest.raises(KeyError):
+        columns["nope"]  # noqa: B018
+    assert columns == plain and sorted(columns) == sorted(plain)
+    assert dict(columns.items()) == plain
