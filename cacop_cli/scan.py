@@ -444,7 +444,8 @@ def running(root: object) -> bool:
 def take(root: object) -> tuple[bytes, bytes] | None:
     """The early scan, if one was started for this KB root (else None: scan now): the scan
     as `dump` writes it (not loaded here: if it equals the manifest's bytes, it never needs
-    to be) and `identity` of the manifest it took its hint from (NO_HINT: none)."""
+    to be), or SAME_AS_HINT when it found what its hint keeps, and `identity` of the
+    manifest it took its hint from (NO_HINT: none)."""
     global _early
     if _early is None:
         return None
@@ -474,14 +475,22 @@ def identity(manifest: bytes | None) -> bytes:
     return NO_HINT if manifest is None else hashlib.sha256(manifest).digest()
 
 
+SAME_AS_HINT = b""  # the early scan's bytes when it found what its hint keeps (no dump is empty)
+
+
 def _early_scan(root: str) -> bytes:
-    """In the forked child: the hint's identity, then the scan's bytes."""
+    """In the forked child: the hint's identity, then the scan's bytes, or SAME_AS_HINT
+    when the scan equals the hint (the usual case: nothing changed), so that neither the
+    dump (~20 ms at 50,000 entries) nor the 5 MB through the pipe is paid for."""
     held = _live_manifest(root)
     try:
         hint = marshal.loads(held) if held is not None else None
     except (EOFError, ValueError, TypeError):
         hint, held = None, None
-    return identity(held) + dump(scan_tree(root, hint))
+    tree = scan_tree(root, hint)
+    if hint is not None and tree == hint:
+        return identity(held) + SAME_AS_HINT
+    return identity(held) + dump(tree)
 
 
 def _live_manifest(root: str) -> bytes | None:

@@ -394,3 +394,30 @@ def test_an_rfi_folder_replaced_by_a_link_to_its_copy_is_seen(cli, repo, tmp_pat
     assert "alpha-20250210-1a2b" not in hits(cli, repo, "incident")
     listed = json.loads(cli("list", "--json", kb=repo).stdout)
     assert RESPONSE not in json.dumps(listed["entries"])
+
+
+def test_an_early_scan_that_found_a_forged_hint_unchanged_is_not_trusted(cli, repo, monkeypatch):
+    """The early scan sends only SAME_AS_HINT when it finds what its hint keeps. Hinted by
+    a forged manifest that leaves a new file out (and so finds exactly that manifest), it
+    says so of the forged one: the refresh, which verified another, scans again."""
+    from cacop_cli import search
+    from cacop_cli.config import load_kb
+    from cacop_cli.index import build
+
+    indexed(cli, repo)
+    monkeypatch.setattr(scan, "_listed_anyway", lambda: -1)
+    write_strategy(repo, "alpha-2024-untracked", body=f"{BODY}\nThe {NEW} marker.\n")
+    forged = manifest(repo)
+    forged["kb/strategies"][0] = scan.scan_tree(repo)["kb/strategies"][0]
+    forged = scan.scan_tree(repo, forged)  # what a scan hinted by it finds: itself
+    assert scan.scan_tree(repo, forged) == forged
+    assert "kb/strategies/alpha-2024-untracked.md" not in scan.files_of(forged)
+    forged_bytes = scan.dump(forged)
+    monkeypatch.setattr(scan, "_live_manifest", lambda root: forged_bytes)
+    assert scan._early_scan(str(repo)) == scan.identity(forged_bytes) + scan.SAME_AS_HINT
+    rescans = []
+    real = scan.scan_tree
+    monkeypatch.setattr(build, "scan_tree", lambda *a: rescans.append(1) or real(*a))
+    scan.start_early(["search", NEW, "--kb", str(repo)])
+    report = search.refresh(load_kb(repo))
+    assert report.added == 1 and rescans == [1]  # scanned again, and found the file

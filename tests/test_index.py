@@ -1135,3 +1135,20 @@ def test_the_record_holds_each_tocs_sha256(cli, kb_path):
     assert tocs
     for toc in tocs:
         assert files[toc.name][3] == hashlib.sha256(toc.read_bytes()).hexdigest()
+
+
+def test_an_early_scan_of_an_unchanged_kb_sends_no_bytes_and_serves_the_refresh(
+    cli, kb_path, monkeypatch
+):
+    """Nothing changed: the early scan finds what its hint (the live manifest) keeps and
+    sends SAME_AS_HINT instead of the scan's bytes; the refresh takes it as the manifest's
+    own bytes and scans nothing itself."""
+    assert cli("index", kb=kb_path).exit_code == ExitCode.OK  # in-process: nothing racy
+    held = scan._live_manifest(str(kb_path))
+    assert scan._early_scan(str(kb_path)) == scan.identity(held) + scan.SAME_AS_HINT
+    calls = scans_counted(monkeypatch)
+    scan.start_early(["list", "--kb", str(kb_path)])
+    report = search.refresh(load_kb(kb_path))
+    assert calls == [] and report.unchanged is not None
+    write_strategy(kb_path, "alpha-2024-after", body="a change: the scan's bytes are sent\n")
+    assert scan._early_scan(str(kb_path)) != scan.identity(held) + scan.SAME_AS_HINT

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entries import read_entry
 from ..errors import CacopError, EntryError
-from ..scan import NO_HINT, RACY, files_of, identity, scan_tree, settled
+from ..scan import NO_HINT, RACY, SAME_AS_HINT, files_of, identity, scan_tree, settled
 from ..scan import dump as dump_scan
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
@@ -264,8 +264,11 @@ def refresh(
             scanned, hinted = early
             # Hinted by another manifest than the verified one (a writer came between, or
             # the hint was forged): the folders it did not list cannot be trusted. A scan
-            # with no hint (NO_HINT) listed every folder.
-            if scanned != held and hinted not in (NO_HINT, identity(held)):
+            # with no hint (NO_HINT) listed every folder. A scan that found what its hint
+            # keeps (SAME_AS_HINT) is the manifest's own bytes if its hint was the manifest.
+            if scanned == SAME_AS_HINT:
+                scanned = held if held is not None and hinted == identity(held) else None
+            elif scanned != held and hinted not in (NO_HINT, identity(held)):
                 scanned = None
         if scanned is None:
             manifest = _read_manifest(folder, held)
