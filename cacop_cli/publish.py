@@ -76,7 +76,10 @@ def choose_line(kb: KB, max_tlp: str | None) -> Line:
 
 
 def _scanned_text(entry: Entry) -> str:
-    return "\n".join((*scan_head(entry.meta), entry.body))
+    """The text the gate scans: title, summary, authors, body. The title is the entry's
+    own (an entry of a Listing keeps it apart from its meta)."""
+    _, summary, people = scan_head(entry.meta)
+    return "\n".join((entry.title, summary, people, entry.body))
 
 
 def _to_scan(entry: Entry) -> Any:
@@ -89,7 +92,7 @@ def _to_scan(entry: Entry) -> Any:
     key = getattr(entry, "scan_key", None)
     if not isinstance(key, str):
         body = getattr(entry, "body_sha256", None) or text_digest(entry.body)
-        key = scan_key(entry.meta, body)
+        key = scan_key({**entry.meta, "title": entry.title}, body)
     return Text(entry.rel, key, lambda: _scanned_text(entry))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from kbtools import strategy_text, write_strategy
 
 from cacop_cli import community, digest
@@ -251,3 +252,40 @@ def test_a_text_the_child_scanned_holds_only_on_its_own_days(tmp_path, monkeypat
     for day in DAYS:
         kept = scancache.scan_texts(place, texts, today=day, email_allowlist=())
         assert kept[dated.path] == gates.scan_many([(dated.path, DATED)], day)[dated.path], day
+
+
+@pytest.mark.parametrize("where", ["title", "summary", "authors", "body"])
+def test_personal_data_in_any_scanned_field_keeps_an_entry_out_of_the_outputs(kb_path, where):
+    """The outputs for others read entries from the index's listing; a text whose findings
+    are not kept yet is scanned whole (title, summary, authors and body), so personal data
+    in any of them keeps the entry out, as the sharing gate would."""
+    import shutil
+
+    marked = "Call tipster.jones@gmail.com about the list"
+    fields = {
+        "title": f'title: "{marked}"\n',
+        "summary": f'summary: "{marked}"\n',
+        "authors": 'authors: ["tipster.jones@gmail.com"]\n',
+    }
+    text = strategy_text("alpha-2020-stale-marked", body=f"## Problem\n\n{marked}.\n")
+    if where != "body":
+        text = strategy_text("alpha-2020-stale-marked")
+        name = "title" if where == "title" else "authors" if where == "authors" else None
+        if name:
+            text = "\n".join(
+                fields[name].rstrip("\n") if line.startswith(f"{name}:") else line
+                for line in text.split("\n")
+            )
+        else:
+            text = text.replace("status: active\n", "status: active\n" + fields["summary"])
+    text = text.replace("created: 2024-03-05", "created: 2020-03-05")
+    (kb_path / "kb/strategies/alpha-2020-stale-marked.md").write_text(text, encoding="utf-8")
+    kb = load_kb(kb_path)
+    load_catalog(kb)  # indexed
+    shutil.rmtree(kb_path / ".cacop" / "scan", ignore_errors=True)  # nothing kept: scanned
+    today = dt.date(2026, 12, 7)
+    report = community.gaps(kb, today=today)
+    assert "alpha-2020-stale-marked" not in {entry.id for entry, _ in report.stale}, where
+    assert report.line.personal >= 1
+    again = community.gaps(kb, today=today)  # and from the kept findings
+    assert "alpha-2020-stale-marked" not in {entry.id for entry, _ in again.stale}, where
