@@ -47,6 +47,8 @@ def _progress_bar() -> Iterator[None]:
             held["bar"] = bar("indexing entries")
             held["advance"] = held["bar"].__enter__()
         held["advance"](done, total)
+        if done >= total:  # done: the bar goes, and its drawing thread with it (a thread
+            held.pop("bar").__exit__(None, None, None)  # running forbids a fork after)
 
     token = progress.current.set(advance)
     try:

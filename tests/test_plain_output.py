@@ -204,3 +204,32 @@ def test_a_long_index_shows_a_progress_bar_only_on_a_terminal(cli, kb_path, monk
     piped = cli("index", "--rebuild", kb=kb_path)
     assert piped.exit_code == ExitCode.OK and started == ["bar"]  # no second bar
     assert piped.stderr.startswith("index rebuilt: 66 entries")
+
+
+def test_the_progress_bar_ends_with_its_work_and_its_thread_with_it(monkeypatch):
+    """Rich draws a bar from a thread of its own; once the build it shows is done the bar
+    ends, so the command's later work may fork (scan.in_second_process refuses to fork
+    while another thread runs)."""
+    import threading
+    import time
+
+    from cacop_cli import cli, progress
+    from cacop_cli.render import search as view
+
+    def threads_after_a_moment() -> int:  # Rich tells its thread to stop, without a join
+        deadline = time.monotonic() + 2
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return threading.active_count()
+
+    monkeypatch.setattr(view, "terminal", lambda stream: True)
+    before = threading.active_count()
+    with cli._progress_bar():
+        advance = progress.current.get()
+        advance(10, 100)
+        assert threading.active_count() == before + 1  # drawing
+        advance(100, 100)
+        assert threads_after_a_moment() == before  # done: no thread left
+        advance(1, 100)  # a second piece of long work gets a bar of its own
+        assert threading.active_count() == before + 1
+    assert threads_after_a_moment() == before
