@@ -40,15 +40,19 @@ def _progress_bar() -> Iterator[None]:
 
     held: dict[str, Any] = {}
 
-    def advance(done: int, total: int) -> None:
+    def advance(done: int, total: int, what: str = "indexing entries") -> None:
+        if held.get("what") not in (None, what):  # other work: a bar of its own
+            held.pop("bar").__exit__(None, None, None)
+            held.pop("what")
         if "bar" not in held:
             from .render.search import progress as bar
 
-            held["bar"] = bar("indexing entries")
+            held["bar"], held["what"] = bar(what), what
             held["advance"] = held["bar"].__enter__()
         held["advance"](done, total)
         if done >= total:  # done: the bar goes, and its drawing thread with it (a thread
             held.pop("bar").__exit__(None, None, None)  # running forbids a fork after)
+            held.pop("what")
 
     token = progress.current.set(advance)
     try:

@@ -12,4 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 
-current: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress", default=None)
+# Called as (done, total) by the index build, or (done, total, what) by other long work
+# ("checking entries for personal data"): a bar says what it counts.
+current: ContextVar[Callable[..., None] | None] = ContextVar("progress", default=None)

@@ -289,3 +289,24 @@ def test_personal_data_in_any_scanned_field_keeps_an_entry_out_of_the_outputs(kb
     assert report.line.personal >= 1
     again = community.gaps(kb, today=today)  # and from the kept findings
     assert "alpha-2020-stale-marked" not in {entry.id for entry, _ in again.stale}, where
+
+
+def test_a_long_scan_shows_what_it_checks_and_ends_its_bar(tmp_path, monkeypatch):
+    """The first gaps of a large KB scans for a while: the running command's progress
+    callback hears how far it is, under its own label, and that it is done."""
+    from cacop_cli import progress
+
+    monkeypatch.setattr(scancache, "BATCH_CHARS", 4_000)
+    heard: list[tuple[int, int, str]] = []
+    token = progress.current.set(lambda done, total, what="": heard.append((done, total, what)))
+    try:
+        texts = _many_texts(scancache.SPLIT_FROM + 40)
+        day = dt.date(2026, 3, 10)
+        scancache.scan_texts(tmp_path / "scan", texts, today=day, email_allowlist=())
+    finally:
+        progress.current.reset(token)
+    total = len(texts)
+    assert heard and heard[-1] == (total, total, scancache.CHECKING)
+    assert all(what == scancache.CHECKING and 0 < done <= total for done, _, what in heard)
+    assert [done for done, _, _ in heard] == sorted(done for done, _, _ in heard)
+    assert len(heard) > 2  # batch by batch, not only at the end

@@ -262,14 +262,23 @@ def scan_missing(
     half being scanned here."""
     if len(items) < SPLIT_FROM:
         return _scanned(items, today, allowlist)
+    from .. import progress
     from ..scan import in_second_process
+
+    advance, total = progress.current.get(), len(items)
+
+    def shown(done: int) -> None:  # the child scans as fast: twice this process's count
+        if advance is not None:
+            advance(min(2 * done, total - 1), total, CHECKING)
 
     half = len(items) // 2
     theirs = in_second_process(lambda: _scanned(items[half:], today, allowlist))
-    mine = _scanned(items[:half], today, allowlist)
+    mine = _scanned(items[:half], today, allowlist, shown)
     other = theirs()
     if not _scan_shaped(other, [digest for digest, _ in items[half:]]):
-        other = _scanned(items[half:], today, allowlist)
+        other = _scanned(items[half:], today, allowlist, lambda done: shown(half // 2 + done // 2))
+    if advance is not None:
+        advance(total, total, CHECKING)
     return mine + [(digest, list(findings), list(days)) for digest, findings, days in other]
 
 
@@ -289,7 +298,14 @@ def _scan_shaped(value: Any, digests: list[str]) -> bool:
     )  # fmt: skip
 
 
-def _scanned(items: list[tuple[str, Text]], today: dt.date, allowlist: tuple[str, ...]) -> Scanned:
+CHECKING = "checking entries for personal data"  # what the progress bar says meanwhile
+
+
+def _scanned(
+    items: list[tuple[str, Text]], today: dt.date, allowlist: tuple[str, ...],
+    shown: Callable[[int], None] | None = None,
+) -> Scanned:  # fmt: skip
+    """scan_missing's work in one process; `shown(done)` after each batch."""
     from . import gates  # only now: it loads every check's patterns
 
     done: Scanned = []
@@ -312,6 +328,8 @@ def _scanned(items: list[tuple[str, Text]], today: dt.date, allowlist: tuple[str
         if size >= BATCH_CHARS:
             scan_batch()
             size = 0
+            if shown is not None:
+                shown(len(done))
     if batch:
         scan_batch()
     return done
