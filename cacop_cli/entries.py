@@ -401,25 +401,21 @@ def _entry_rels_by_id(kb: KB) -> dict[str, str]:
     return found
 
 
-def _listed(kb: KB) -> tuple[dict[str, str], dict[str, str]]:
-    """Every entry's id (its file name) and file relative to the KB root, as
-    _entry_rels_by_id gives them, and the titles of those that can be read: from the
-    listing kept with the index, after its freshness check, so no folder is walked and no
-    entry file opened (at 50,000 entries the walk of 8,000 RFI folders took ~0.3 s); from
-    the files when the index cannot be used (load_listing reads them then). The listing
-    part holds each title, so no entry's card is decoded (147 MB at 50,000 entries)."""
+def _titles(files: dict[str, str], kb: KB) -> dict[str, str]:
+    """The titles of the entries that can be read, by id (only on a miss): from the listing
+    kept with the index, after its freshness check, so no entry file is opened; from the
+    files when the index cannot be used (load_listing reads them then). The listing part
+    holds each title, so no entry's card is decoded (at 50,000 entries: 147 MB otherwise)."""
     from .catalog import load_listing
-    from .index.cards import in_walk_order
 
-    listing = load_listing(kb)
-    rels, titles_by_rel = listing.columns["rel"], listing.columns["title"]
-    every = sorted([*rels, *(issue.path for issue in listing.unreadable)], key=in_walk_order)
-    files: dict[str, str] = {}
-    for rel in every:
-        files.setdefault(rel.rsplit("/", 1)[-1][: -len(".md")], rel)
-    by_rel = dict(zip(rels, titles_by_rel, strict=True))
-    titles = {entry_id: by_rel[rel] for entry_id, rel in files.items() if rel in by_rel}
-    return files, titles
+    columns = load_listing(kb).columns
+    by_rel = dict(zip(columns["rel"], columns["title"], strict=True))
+    titles = {}
+    for entry_id, rel in files.items():
+        title = by_rel.get(rel)
+        if title is not None:
+            titles[entry_id] = title
+    return titles
 
 
 def _did_you_mean(ids: list[str], titles: dict[str, str]) -> str:
@@ -442,8 +438,9 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     title (case-blind). NotFound (or UsageError for text that cannot be an id) with the
     closest ids when nothing or several match.
 
-    Fast at any size: an exact id is one file lookup; else the ids and titles come from
-    the listing kept with the index (no entry file is read).
+    Fast at any size: an exact id is one file lookup; a prefix lists folder names (no
+    index needed); only when no id matches are titles read, from the listing kept with
+    the index.
     """
     if not isinstance(given, str) or not given.strip():
         raise UsageError("give an entry id", hint="`cacop list` shows every id")
@@ -452,7 +449,7 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     shaped = ID_RE.fullmatch(given) is not None
     if shaped and locate(kb, given) is not None:
         return given
-    files, titles = _listed(kb)  # "kb/<folder>/<id>.md", or deeper
+    files = _entry_rels_by_id(kb)  # "kb/<folder>/<id>.md", or deeper
     if kinds:
         folders = {TYPE_FOLDERS.get(kind, kind) for kind in kinds}
         files = {
@@ -469,7 +466,7 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
         return started[0]
     if started:  # ids match: titles are not read
         raise _several(given, started)
-    titles = {entry_id: title for entry_id, title in titles.items() if entry_id in files}
+    titles = _titles(files, kb)
     wanted = _folded(given)
     named = sorted(entry_id for entry_id, title in titles.items() if _folded(title) == wanted)
     if len(named) == 1:
