@@ -434,19 +434,20 @@ class Listing:
         )  # fmt: skip
         return made
 
-    def entry_for_others(self, at: int) -> ListedEntry:
+    def entry_for_others(self, at: int, shown: tuple[str, ...] = ()) -> ListedEntry:
         """The entry at `at` with what outputs for others read too: its meta holds the
-        listed fields, authors, summary and pii_override; its scan_key finds its text's
-        kept findings (publish._to_scan); its body is read from its file if asked for (a
-        text whose findings are not kept). Needs `others` (load_listing(kb, others=True))."""
+        listed fields, its pii_override and the `shown` ones of authors and summary (only
+        those are decoded: at 50,000 entries the summaries are ~8 MB); its scan_key finds
+        its text's kept findings (publish._to_scan). A text whose findings are not kept is
+        the file's own (ListedEntry.from_file). Needs `others` (load_listing(kb,
+        others=True))."""
         if self.others is None:
             raise ValueError("this listing was read without the part for outputs for others")
         made = self.entry(at)
-        for name, column in self.others.items():
-            value = column[at]
-            if name == "scan_key":
-                made.__dict__["scan_key"] = value
-            elif value is not ABSENT:
+        made.__dict__["scan_key"] = self.others["scan_key"][at]
+        for name in ("pii_override", *shown):
+            value = self.others[name][at]
+            if value is not ABSENT:
                 made.meta[name] = value
         return made
 
@@ -505,13 +506,19 @@ class ListedEntry(Entry):
     @property  # type: ignore[override]
     def body(self) -> str:
         """Read from the entry's file on first use (a Listing keeps no bodies)."""
-        held = self.__dict__.get("_body")
+        return self.from_file().body
+
+    def from_file(self) -> Entry:
+        """The entry as its file holds it (read once): all its fields and its body. The
+        gate scans this when no findings are kept for the entry's text, never the few
+        fields a Listing keeps."""
+        held = self.__dict__.get("_read")
         if held is None:
             try:
-                held = read_entry(self.path, self._kb.root, self._kb.limits).body
+                held = read_entry(self.path, self._kb.root, self._kb.limits)
             except EntryError:
-                held = ""
-            self.__dict__["_body"] = held
+                held = Entry(self.path, self.rel, {"title": self.title}, "")
+            self.__dict__["_read"] = held
         return held
 
 
@@ -553,7 +560,10 @@ def _listing_from_index(kb: KB, others: bool = False) -> Listing | None:
 
     def load() -> tuple[Any, Any]:
         with read_lock(kb.root), _uncollected():  # both parts of one update
-            return cards.load_listing(kb.root), cards.load_others(kb.root) if others else None
+            listed = cards.load_listing(kb.root)
+            if not others or listed is None:
+                return listed, None
+            return listed, cards.load_others(kb.root, len(listed[1]))
 
     try:
         stats = search.refresh(kb, advance)
@@ -567,13 +577,10 @@ def _listing_from_index(kb: KB, others: bool = False) -> Listing | None:
     if stored is None or (others and kept is None):
         return None
     columns, newest, unreadable = stored
-    if others and not all(len(column) == len(newest) for column in kept):
-        return None  # not of this listing: read the files
     listing = Listing(
         kb, columns, newest,
         [Issue("error", code, rel, line, message) for rel, code, line, message in unreadable],
-        stats.notices, [None] * len(newest),
-        dict(zip(cards.OTHERS_COLUMNS, kept, strict=True)) if others else None,
+        stats.notices, [None] * len(newest), kept,
     )  # fmt: skip
     listing.checked = stats
     return listing

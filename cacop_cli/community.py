@@ -366,7 +366,9 @@ def experts(
     position = {entry_id: at for at, entry_id in enumerate(listing.columns["id"])}
     scores = search_scores(kb, query, limit, listing.checked)
     matching = [
-        listing.entry_for_others(position[entry_id]) for entry_id in scores if entry_id in position
+        listing.entry_for_others(position[entry_id], ("authors",))
+        for entry_id in scores
+        if entry_id in position
     ]
     known = {entry.id: entry for entry in matching}
     shown = for_others([entry for entry in matching if scores[entry.id] > 0], line, today)

@@ -136,7 +136,10 @@ def digest(
         return windowed[created]
 
     order = {"strategy": 0, "work-product": 1, "rfi": 2}
-    made = listing.entry_for_others
+
+    def made(at: int) -> Entry:  # what the digest prints of each: authors and summary too
+        return listing.entry_for_others(at, ("authors", "summary"))
+
     added: list[Entry] = []
     answers: dict[str, list[Entry]] = {}
     closed_rfis: list[Entry] = []

@@ -76,10 +76,12 @@ def choose_line(kb: KB, max_tlp: str | None) -> Line:
 
 
 def _scanned_text(entry: Entry) -> str:
-    """The text the gate scans: title, summary, authors, body. The title is the entry's
-    own (an entry of a Listing keeps it apart from its meta)."""
-    _, summary, people = scan_head(entry.meta)
-    return "\n".join((entry.title, summary, people, entry.body))
+    """The text the gate scans: title, summary, authors, body. An entry of a Listing keeps
+    only some fields: its file's own entry is scanned (catalog.ListedEntry.from_file)."""
+    from_file = getattr(entry, "from_file", None)
+    source = from_file() if callable(from_file) else entry
+    _, summary, people = scan_head(source.meta)
+    return "\n".join((source.title, summary, people, source.body))
 
 
 def _to_scan(entry: Entry) -> Any:
@@ -91,8 +93,10 @@ def _to_scan(entry: Entry) -> Any:
 
     key = getattr(entry, "scan_key", None)
     if not isinstance(key, str):
-        body = getattr(entry, "body_sha256", None) or text_digest(entry.body)
-        key = scan_key({**entry.meta, "title": entry.title}, body)
+        from_file = getattr(entry, "from_file", None)
+        source = from_file() if callable(from_file) else entry
+        body = getattr(source, "body_sha256", None) or text_digest(source.body)
+        key = scan_key({**source.meta, "title": source.title}, body)
     return Text(entry.rel, key, lambda: _scanned_text(entry))
 
 

@@ -234,7 +234,7 @@ def test_an_entry_for_others_holds_the_files_fields_and_the_gates_scan_key(kb_pa
     listing = load_listing(kb, others=True)
     assert listing.others is not None and len(listing) == len(list(iter_entry_files(kb_path)))
     for at in range(len(listing)):
-        made = listing.entry_for_others(at)
+        made = listing.entry_for_others(at, ("authors", "summary"))
         read = read_entry(made.path, kb.root, kb.limits)
         wanted = ("authors", "summary", "pii_override", *LISTED)
         assert made.meta == {name: read.meta[name] for name in wanted if name in read.meta}
@@ -279,3 +279,21 @@ def test_a_plain_list_decodes_only_the_columns_it_prints(cli, kb_path):
         assert size[name] in read or size[name] not in sizes, name
     every = decoded(lambda: cli("list", "--json", kb=kb_path))  # a JSON document reads more
     assert size["title"] in every and size["rel"] in every
+
+
+def test_gaps_decodes_neither_the_authors_nor_the_summaries(cli, kb_path):
+    """Each column of the part for outputs for others is decoded when read: `gaps` prints
+    neither authors nor summaries and decodes neither (a text whose findings are not kept
+    is read whole from its file); `digest` prints both."""
+    import marshal
+
+    load_catalog(load_kb(kb_path))  # built
+    folder = kb_path / ".cacop" / record.read_record(kb_path).generation
+    names, blobs = marshal.loads((folder / cards.OTHERS).read_bytes())
+    size = {name: len(blob) for name, blob in zip(names, blobs, strict=True)}
+    sizes = decoded(lambda: cli("gaps", "--json", kb=kb_path))
+    assert size["scan_key"] in sizes
+    read = {size["scan_key"], size["pii_override"]}
+    assert all(size[name] in read or size[name] not in sizes for name in ("authors", "summary"))
+    sizes = decoded(lambda: cli("digest", "--since", "2000-01-01", kb=kb_path))
+    assert size["authors"] in sizes and size["summary"] in sizes

@@ -223,7 +223,7 @@ def test_columns_decode_on_first_use_and_act_as_the_dict_of_all():
     from cacop_cli.index.cards import Columns
 
     plain = {"id": ["a", "b"], "type": ["rfi", "strategy"], "title": ["A", "B"]}
-    columns = Columns({name: marshal.dumps(values) for name, values in plain.items()})
+    columns = Columns({name: marshal.dumps(values) for name, values in plain.items()}, 2)
     assert len(columns) == 3 and "title" in columns and "nope" not in columns
     assert columns["id"] == ["a", "b"] and columns.get("nope") is None
     assert dict.__len__(columns) == 1  # only the column read is decoded
@@ -231,3 +231,6 @@ def test_columns_decode_on_first_use_and_act_as_the_dict_of_all():
         columns["nope"]  # noqa: B018
     assert columns == plain and sorted(columns) == sorted(plain)
     assert dict(columns.items()) == plain
+    short = Columns({"id": marshal.dumps(["a"])}, 2)  # not of the listing's entries
+    with pytest.raises(ValueError, match="not of its 2 entries"):
+        short["id"]  # noqa: B018

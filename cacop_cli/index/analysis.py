@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import __version__
 
-FORMAT = 9  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
+FORMAT = 10  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
 # 7: the listing part (cards.listing), and bodies in shards (cards.shard_of), not one
 # bodies.marshal
 INDEX_NAME = "MAIN"

@@ -185,7 +185,7 @@ class Cards:
         written = {}
         parts = ((CARDS, (_layout(), lean)), (FULL_CARDS, (FULL, full)),
                  (LISTING, listing_stored(*listed)),
-                 (OTHERS, (OTHERS_COLUMNS, others)))  # fmt: skip
+                 (OTHERS, columns_stored(OTHERS_COLUMNS, others)))  # fmt: skip
         for name, value in parts:
             data = marshal.dumps(value)
             (folder / name).write_bytes(data)
@@ -460,20 +460,36 @@ def listing_stored(columns: list[list[Any]], newest: list[int], unreadable: list
     return (LISTING_COLUMNS, blobs, marshal.dumps(newest), unreadable)
 
 
+def columns_stored(names: tuple[str, ...], columns: list[list[Any]]) -> tuple:
+    """A part of columns as written, each column marshal data of its own (as the listing)."""
+    return (names, [marshal.dumps(column) for column in columns])
+
+
+def _blobs_of(name: str, decoded: Any, names: tuple[str, ...]) -> list[bytes]:
+    """The columns' marshal data in a decoded part; Changed if it keeps other columns."""
+    blobs = decoded[1] if isinstance(decoded, tuple) and len(decoded) >= 2 else None
+    if not (
+        decoded[0] == names and isinstance(blobs, list) and len(blobs) == len(names)
+        and all(isinstance(blob, bytes) for blob in blobs)
+    ):  # fmt: skip
+        raise Changed(f"its catalog ({name}) keeps other fields than this cacop's")
+    return blobs
+
+
 class Columns(dict):
     """The listing's columns by name, each decoded on first use from its own marshal data
     (checked bytes: part of the listing file whose SHA-256 the record holds). Iterating,
     comparing or sizing it decodes every column first: it then acts as the plain dict of
     all of them."""
 
-    def __init__(self, blobs: dict[str, bytes]) -> None:
+    def __init__(self, blobs: dict[str, bytes], length: int) -> None:
         super().__init__()
-        self._blobs = blobs
+        self._blobs, self._length = blobs, length
 
     def __missing__(self, name: str) -> list[Any]:
         column = marshal.loads(self._blobs.pop(name))  # KeyError for a name it lacks
-        if not isinstance(column, list):
-            raise Changed(f"its catalog ({LISTING}) holds a column that is not a list")
+        if not isinstance(column, list) or len(column) != self._length:
+            raise Changed(f"its catalog holds a column ({name}) not of its {self._length} entries")
         self[name] = column
         return column
 
@@ -519,16 +535,13 @@ def load_listing(root: Path) -> tuple[Columns, list[int], list[Any]] | None:
         return None
     data = _checked(root / STATE_DIR / record.generation, LISTING, record.files)
     decoded = marshal.loads(data)
-    if not (
-        isinstance(decoded, tuple) and len(decoded) == 4 and decoded[0] == LISTING_COLUMNS
-        and isinstance(decoded[1], list) and len(decoded[1]) == len(LISTING_COLUMNS)
-        and all(isinstance(blob, bytes) for blob in (*decoded[1], decoded[2]))
-    ):  # fmt: skip
-        raise Changed(f"its catalog ({LISTING}) keeps other fields than this cacop's")
-    newest = marshal.loads(decoded[2])
+    blobs = _blobs_of(LISTING, decoded, LISTING_COLUMNS)
+    kept = len(decoded) == 4 and isinstance(decoded[2], bytes)
+    newest = marshal.loads(decoded[2]) if kept else None
     if not isinstance(newest, list):
         raise Changed(f"its catalog ({LISTING}) keeps other fields than this cacop's")
-    return Columns(dict(zip(LISTING_COLUMNS, decoded[1], strict=True))), newest, decoded[3]
+    columns = Columns(dict(zip(LISTING_COLUMNS, blobs, strict=True)), len(newest))
+    return columns, newest, decoded[3]
 
 
 # ---------------------------------------------------------------- the part for outputs for others
@@ -557,14 +570,13 @@ def others_columns(entries: Any) -> list[list[Any]]:
     return columns
 
 
-def load_others(root: Path) -> list[list[Any]] | None:
-    """The part for outputs for others of the live generation, or None when it keeps none;
-    as load_listing (call it under the same read lock, so that both are of one update)."""
+def load_others(root: Path, length: int) -> Columns | None:
+    """The part for outputs for others of the live generation, its columns decoded as they
+    are read (each of `length` entries: the listing's), or None when it keeps none; as
+    load_listing (call it under the same read lock, so that both are of one update)."""
     record = read_record(root)
     if OTHERS not in record.files:
         return None
     data = _checked(root / STATE_DIR / record.generation, OTHERS, record.files)
-    decoded = marshal.loads(data)
-    if not (isinstance(decoded, tuple) and len(decoded) == 2 and decoded[0] == OTHERS_COLUMNS):
-        raise Changed(f"its catalog ({OTHERS}) keeps other fields than this cacop's")
-    return decoded[1]
+    blobs = _blobs_of(OTHERS, marshal.loads(data), OTHERS_COLUMNS)
+    return Columns(dict(zip(OTHERS_COLUMNS, blobs, strict=True)), length)
