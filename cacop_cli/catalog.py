@@ -22,7 +22,7 @@ from . import yamlsafe
 from .config import KB, SETTINGS_MAX_BYTES, settings_text
 from .entries import iter_entry_files, read_entry, relpath
 from .errors import EntryError
-from .models import Entry, Issue
+from .models import Entry, Issue, text_digest
 from .safefile import read_regular_file
 
 
@@ -539,7 +539,6 @@ def listing_of(
 ) -> Listing:  # fmt: skip
     """The Listing of `entries` (the part for outputs for others included)."""
     from .index.cards import LISTING_COLUMNS, OTHERS_COLUMNS, listing_columns, others_columns
-    from .share.scancache import text_digest
 
     columns, newest = listing_columns((entry.rel, entry.meta) for entry in entries)
     others = others_columns(

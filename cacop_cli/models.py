@@ -134,6 +134,12 @@ def _listed_text(value: object) -> str:
     return str(value)
 
 
+def text_digest(text: str) -> str:
+    """The SHA-256 (hex) of a text as UTF-8 (lone surrogates kept): what an entry's body is
+    known by in the catalog, and a text's findings in the gate's cache."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def scan_head(meta: dict[str, Any]) -> tuple[str, str, str]:
     """An entry's title, summary and authors as the gate scans them, before the body."""
     authors = meta.get("authors")
@@ -151,7 +157,7 @@ def scan_key(meta: dict[str, Any], body_sha256: str) -> str:
         f"{len(title)}:{title}{len(summary)}:{summary}{len(people)}:{people}"
         f"{len(body_sha256)}:{body_sha256}"
     )
-    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+    return text_digest(joined)
 
 
 def list_line(created: Any, kind: str, site: Any, title: str, entry_id: str, tlp: Any) -> str:

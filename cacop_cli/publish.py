@@ -11,7 +11,16 @@ from typing import Any
 
 from .config import KB
 from .errors import UsageError
-from .models import TLP_ORDER, Entry, at_or_below, scan_head, scan_key, tlp_label, tlp_rank
+from .models import (
+    TLP_ORDER,
+    Entry,
+    at_or_below,
+    scan_head,
+    scan_key,
+    text_digest,
+    tlp_label,
+    tlp_rank,
+)  # fmt: skip
 
 
 @dataclass
@@ -75,13 +84,16 @@ def choose_line(kb: KB, max_tlp: str | None) -> Line:
     return Line(chosen, effective, email_allowlist=allowlist, kept_in=kept_in)
 
 
-def _scanned_text(entry: Entry) -> str:
-    """The text the gate scans: title, summary, authors, body. An entry of a Listing keeps
-    only some fields: its file's own entry is scanned (catalog.ListedEntry.from_file)."""
+def _whole(entry: Entry) -> Entry:
+    """The entry with every field the gate scans: an entry of a Listing keeps only some,
+    so its file's own (catalog.ListedEntry.from_file)."""
     from_file = getattr(entry, "from_file", None)
-    source = from_file() if callable(from_file) else entry
-    _, summary, people = scan_head(source.meta)
-    return "\n".join((source.title, summary, people, source.body))
+    return from_file() if callable(from_file) else entry
+
+
+def _scanned_text(entry: Entry) -> str:
+    """The text the gate scans: title, summary, authors, body."""
+    return "\n".join((*scan_head(entry.meta), entry.body))
 
 
 def _to_scan(entry: Entry) -> Any:
@@ -89,15 +101,13 @@ def _to_scan(entry: Entry) -> Any:
     entry of a Listing has it made already), else it is made of the head and the body's
     SHA-256, which the catalog keeps (index/cards.py); no body is read for a text whose
     findings are kept."""
-    from .share.scancache import Text, text_digest
+    from .share.scancache import Text
 
     key = getattr(entry, "scan_key", None)
     if not isinstance(key, str):
-        from_file = getattr(entry, "from_file", None)
-        source = from_file() if callable(from_file) else entry
-        body = getattr(source, "body_sha256", None) or text_digest(source.body)
-        key = scan_key({**source.meta, "title": source.title}, body)
-    return Text(entry.rel, key, lambda: _scanned_text(entry))
+        whole = _whole(entry)
+        key = scan_key(whole.meta, getattr(whole, "body_sha256", None) or text_digest(whole.body))
+    return Text(entry.rel, key, lambda: _scanned_text(_whole(entry)))
 
 
 def holding_personal_data(

@@ -248,7 +248,7 @@ def test_an_entry_for_others_holds_the_files_fields_and_the_gates_scan_key(kb_pa
         assert made.body == read.body  # read from the file when a scan needs it
 
 
-def test_a_prefix_names_an_unreadable_entry_and_a_response_from_the_listing(cli, kb_path):
+def test_a_prefix_names_an_unreadable_entry_and_a_response(cli, kb_path):
     """An unreadable file's id is named by a unique start of it (and `show` says why it
     cannot be read), and so is a response's."""
     broken = kb_path / "kb/strategies/zz-broken-entry.md"

@@ -12,6 +12,7 @@ from kbtools import strategy_text, write_strategy
 from cacop_cli import community, digest
 from cacop_cli.catalog import load_catalog
 from cacop_cli.config import load_kb
+from cacop_cli.models import text_digest
 from cacop_cli.publish import choose_line, for_others
 from cacop_cli.share import gates, scancache
 
@@ -34,7 +35,7 @@ DAYS = [dt.date(2026, 3, 10), dt.date(2026, 3, 11), dt.date(2030, 1, 1), dt.date
 
 def test_kept_findings_equal_a_fresh_scan_on_every_day(tmp_path, texts_scanned):
     place = tmp_path / ".cacop" / "scan"
-    text = scancache.Text("kb/strategies/x.md", scancache.text_digest(DATED), lambda: DATED)
+    text = scancache.Text("kb/strategies/x.md", text_digest(DATED), lambda: DATED)
     messages = set()
     for day in DAYS:
         fresh = gates.scan_many([(text.path, DATED)], day)
@@ -48,7 +49,7 @@ def test_kept_findings_equal_a_fresh_scan_on_every_day(tmp_path, texts_scanned):
 
 def test_a_kept_scan_holds_only_on_the_days_its_date_decisions_hold(tmp_path, texts_scanned):
     place = tmp_path / ".cacop" / "scan"
-    text = scancache.Text("a.md", scancache.text_digest(DATED), lambda: DATED)
+    text = scancache.Text("a.md", text_digest(DATED), lambda: DATED)
     scancache.scan_texts(place, [text], today=dt.date(2026, 3, 10), email_allowlist=())
     assert texts_scanned == [1]
     scancache.scan_texts(place, [text], today=dt.date(2026, 3, 10), email_allowlist=())
@@ -56,7 +57,7 @@ def test_a_kept_scan_holds_only_on_the_days_its_date_decisions_hold(tmp_path, te
     scancache.scan_texts(place, [text], today=dt.date(2026, 3, 11), email_allowlist=())
     assert texts_scanned == [1, 1]  # the witness's date is now past: scanned again
     plain = "Suspect DOB: 03/11/2008.\n"
-    only_ages = scancache.Text("b.md", scancache.text_digest(plain), lambda: plain)
+    only_ages = scancache.Text("b.md", text_digest(plain), lambda: plain)
     fresh = [gates.scan_many([("b.md", plain)], day) for day in DAYS]
     del texts_scanned[2:]
     for day, expected in zip(DAYS, fresh, strict=True):  # ages alone never need a new scan
@@ -129,7 +130,7 @@ def test_the_age_mark_is_one_text():
 def test_a_kept_record_not_of_its_shape_is_scanned_again(tmp_path, texts_scanned):
     place = tmp_path / ".cacop" / "scan"
     leak = "DOB: 03/04/1990\n"
-    text = scancache.Text("a.md", scancache.text_digest(leak), lambda: leak)
+    text = scancache.Text("a.md", text_digest(leak), lambda: leak)
     today = dt.date(2026, 3, 10)
     stamp = scancache.json.dumps([scancache._versions(), ()])
     for record in (["x", 1, 9, []], [1, 2], [today.toordinal(), 1, 3652059, [["a"]]]):
@@ -199,7 +200,7 @@ def _many_texts(count: int) -> list[scancache.Text]:
             body += kinds[number // 3 % len(kinds)].format(n=number % 1000) + "\n"
         texts.append(
             scancache.Text(
-                f"kb/strategies/n{number}.md", scancache.text_digest(body), lambda body=body: body
+                f"kb/strategies/n{number}.md", text_digest(body), lambda body=body: body
             )  # fmt: skip
         )
     return texts
@@ -246,7 +247,7 @@ def test_a_text_the_child_scanned_holds_only_on_its_own_days(tmp_path, monkeypat
     """The days a kept finding holds on are narrowed in the process that judged its dates:
     a text of the child's half is scanned again on the day its decision changes."""
     monkeypatch.setattr(scancache, "BATCH_CHARS", 4_000)
-    dated = scancache.Text("kb/strategies/dated.md", scancache.text_digest(DATED), lambda: DATED)
+    dated = scancache.Text("kb/strategies/dated.md", text_digest(DATED), lambda: DATED)
     texts = [*_many_texts(scancache.SPLIT_FROM + 10), dated]  # the last: in the child's half
     place = tmp_path / "scan"
     for day in DAYS:

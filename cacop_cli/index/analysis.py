@@ -22,7 +22,8 @@ from .. import __version__
 
 FORMAT = 10  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
 # 7: the listing part (cards.listing), and bodies in shards (cards.shard_of), not one
-# bodies.marshal
+# bodies.marshal; 8: the part for outputs for others (cards.OTHERS); 9: the listing's
+# columns kept apart (cards.Columns); 10: the same for the part for outputs for others
 INDEX_NAME = "MAIN"
 
 # Text fields searched by default, and how much a match in each counts (BM25F field weights).

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..models import ENTRY_FOLDERS
+from ..models import ENTRY_FOLDERS, text_digest
 from .record import BODIES_PREFIX, LOADED_HASHED, STATE_DIR, read_record
 
 CARDS, FULL_CARDS, LISTING, OTHERS = LOADED_HASHED
@@ -98,7 +98,7 @@ def entry_card(entry: Any) -> Card:
         _shared(name): meta[name] if meta.get(name) == source else _shared(source)
         for name, source in entry.raw_values.items()
     }
-    body_sha256 = hashlib.sha256(entry.body.encode("utf-8", "surrogatepass")).hexdigest()
+    body_sha256 = text_digest(entry.body)
     fields = {"meta": meta, "lines": _shared(entry.lines), "raw_values": raw_values,
               "body_line": entry.body_line, "body_sha256": body_sha256}  # fmt: skip
     return (ENTRY, fields)
@@ -467,9 +467,10 @@ def columns_stored(names: tuple[str, ...], columns: list[list[Any]]) -> tuple:
 
 def _blobs_of(name: str, decoded: Any, names: tuple[str, ...]) -> list[bytes]:
     """The columns' marshal data in a decoded part; Changed if it keeps other columns."""
-    blobs = decoded[1] if isinstance(decoded, tuple) and len(decoded) >= 2 else None
+    shaped = isinstance(decoded, tuple) and len(decoded) >= 2 and decoded[0] == names
+    blobs = decoded[1] if shaped else None
     if not (
-        decoded[0] == names and isinstance(blobs, list) and len(blobs) == len(names)
+        isinstance(blobs, list) and len(blobs) == len(names)
         and all(isinstance(blob, bytes) for blob in blobs)
     ):  # fmt: skip
         raise Changed(f"its catalog ({name}) keeps other fields than this cacop's")

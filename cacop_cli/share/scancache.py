@@ -24,7 +24,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -130,7 +130,7 @@ def load(place: Path, cache_key: str, path: str, today: dt.date) -> list[Finding
         if payload is None:  # not sealed by this user: perhaps planted by a commit
             return None
         saved = json.loads(payload)
-        if saved["key"] != cache_key or not _holds(saved["days"], today):
+        if saved["key"] != cache_key or not holds(saved["days"], today):
             return None
         return [
             Finding(str(category), str(kind), path, int(line), aged(str(message), today))
@@ -169,7 +169,7 @@ def _days(day: Any) -> list[int]:
     return [day.first.toordinal(), day.last.toordinal()]
 
 
-def _holds(days: Any, today: dt.date) -> bool:
+def holds(days: Any, today: dt.date) -> bool:
     """Whether a record's [first, last] days (ordinals) hold `today`; anything else does not."""
     first, last = days
     return isinstance(first, int) and isinstance(last, int) and first <= today.toordinal() <= last
@@ -188,10 +188,6 @@ class Text(NamedTuple):
     path: str
     digest: str
     text: Callable[[], str]
-
-
-def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def scan_texts(
@@ -301,37 +297,49 @@ def _scan_shaped(value: Any, digests: list[str]) -> bool:
 CHECKING = "checking entries for personal data"  # what the progress bar says meanwhile
 
 
+def in_batches(texts: Iterable[tuple[str, str]], chars: int) -> Iterator[list[tuple[str, str]]]:
+    """(key, text) pairs in batches of about `chars` characters, taken from `texts` only as
+    each batch fills (a generator of texts is never held whole)."""
+    batch: list[tuple[str, str]] = []
+    size = 0
+    for key, text in texts:
+        batch.append((key, text))
+        size += len(text)
+        if size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def scan_batch(
+    batch: list[tuple[str, str]], today: dt.date, allowlist: Iterable[str]
+) -> tuple[dict[str, list[Finding]], list[int]]:
+    """A batch of (key, text) scanned joined (gates.scan_many) with one kept_day: the
+    findings by key, as kept (a date of birth's age is written by `aged` when read), and
+    the first and last day (ordinals) on which they all hold: the batch's own, narrowed
+    only by the dates it judged."""
+    from . import gates  # only now: it loads every check's patterns
+
+    day = kept_day(today)
+    found = gates.scan_many(batch, day, allowlist)
+    return found, _days(day)  # after the scan: judging dates narrowed them
+
+
 def _scanned(
     items: list[tuple[str, Text]], today: dt.date, allowlist: tuple[str, ...],
     shown: Callable[[int], None] | None = None,
 ) -> Scanned:  # fmt: skip
     """scan_missing's work in one process; `shown(done)` after each batch."""
-    from . import gates  # only now: it loads every check's patterns
-
     done: Scanned = []
-    batch: list[tuple[str, str]] = []
-    size = 0
-
-    def scan_batch() -> None:
-        scanned_on = kept_day(today)  # a batch's own: its days narrow only by its dates
-        fresh = gates.scan_many(batch, scanned_on, allowlist)
-        days = _days(scanned_on)  # after the scan: judging dates narrowed them
+    texts = ((digest, item.text()) for digest, item in items)
+    for batch in in_batches(texts, BATCH_CHARS):
+        found, days = scan_batch(batch, today, allowlist)
         for digest, _ in batch:
-            found = fresh.get(digest, [])
-            done.append((digest, [[f.category, f.kind, f.line, f.message] for f in found], days))
-        batch.clear()
-
-    for digest, item in items:
-        text = item.text()
-        batch.append((digest, text))
-        size += len(text)
-        if size >= BATCH_CHARS:
-            scan_batch()
-            size = 0
-            if shown is not None:
-                shown(len(done))
-    if batch:
-        scan_batch()
+            kept = [[f.category, f.kind, f.line, f.message] for f in found.get(digest, [])]
+            done.append((digest, kept, days))
+        if shown is not None:
+            shown(len(done))
     return done
 
 

@@ -20,7 +20,7 @@ from ..entries import relpath
 from ..models import Entry, at_or_below
 from ..publish import Line
 from ..share.findings import Finding
-from ..share.scancache import _holds, aged
+from ..share.scancache import aged, holds, in_batches, scan_batch
 
 GATE_CACHE = "site-gate.json"  # in .cacop/: what the gate found in each text, signed
 GATE_CACHE_FORMAT = 4  # 4: each text's findings say on which days they hold
@@ -199,15 +199,7 @@ def scan_all(
     findings as kept (a date of birth's age is written by scancache.aged on the day they
     are read) and the first and last day (ordinals) on which they hold. The checks are the
     same whichever process runs them."""
-    batches: list[list[tuple[str, str]]] = [[]]
-    size = 0
-    for rel, text in texts:
-        if size > BATCH_CHARS:
-            batches.append([])
-            size = 0
-        batches[-1].append((rel, text))
-        size += len(text)
-    jobs = [(_scan_texts, batch) for batch in batches if batch]
+    jobs = [(_scan_texts, batch) for batch in in_batches(texts, BATCH_CHARS)]
     jobs += [(_scan_attachment, item) for item in attachments]
     found: dict[str, Scanned] = {}
     count = min(workers(), len(jobs))
@@ -225,13 +217,10 @@ def scan_all(
 
 
 def _scan_texts(batch: list[tuple[str, str]], settings: ScanSettings) -> dict[str, Scanned]:
-    """A batch scanned with one scancache.kept_day: its days are those on which every date
-    decision in the batch comes out the same (a text is scanned again with its batch)."""
-    from ..share import gates, scancache
-
-    day = scancache.kept_day(settings.today)
-    found = gates.scan_many(batch, day, settings.email_allowlist)
-    days = scancache._days(day)
+    """A batch scanned with one kept_day (scancache.scan_batch): its days are those on
+    which every date decision in the batch comes out the same (a text is scanned again with
+    its batch)."""
+    found, days = scan_batch(batch, settings.today, settings.email_allowlist)
     return {rel: (found.get(rel, []), days) for rel, _ in batch}
 
 
@@ -313,7 +302,7 @@ class Remembered:
         record = self.known.get(key)
         try:
             first, last, rows = record  # type: ignore[misc]
-            if not _holds([first, last], self.today):
+            if not holds([first, last], self.today):
                 return None
             found = [
                 Finding(str(c), str(k), rel, int(n), aged(str(m), self.today))
