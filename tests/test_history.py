@@ -178,8 +178,21 @@ def _run(exe, site, tmp, *args):
     env = {**os.environ, "TMPDIR": str(tmp), "CACOP_GIT_TIMEOUT": "20", "NO_COLOR": "1"}
     return subprocess.Popen(
         [*exe, "--kb", str(site), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
     )  # fmt: skip
+
+
+def _wait_for_its_children(process: subprocess.Popen, seconds: float = 30) -> None:
+    """Wait until no process of `process`'s group runs: a SIGKILL ends cacop alone, and the
+    git it had started (`worktree add`, `fetch`) goes on as an orphan and may still write
+    its checkout after the next command has cleared the leftovers (that one clears it)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def _left_behind(site: Path, tmp: Path) -> tuple[int, list[str]]:
@@ -219,11 +232,13 @@ def test_killed_submits_and_syncs_leave_no_checkout_after_the_next_command(
         seen_a_checkout += any(p.name.startswith("cacop-share-") for p in temp.iterdir())
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=10)
+        _wait_for_its_children(process)
         after = _run(cacop_exe, site_a, temp, "status")
         _, stderr = after.communicate(timeout=60)
         assert after.returncode == 0, stderr
         assert b"Traceback" not in stderr
-        assert _left_behind(site_a, temp) == (1, []), f"round {round_number}: {args[0]}"
+        left = _left_behind(site_a, temp)
+        assert left == (1, []), f"round {round_number}: {args[0]}: {left}, status said {stderr!r}"
     assert seen_a_checkout  # the kills did land while a checkout existed
 
 
