@@ -829,6 +829,42 @@ def test_the_scan_in_two_processes_finds_exactly_what_one_finds(
     assert scan.scan_entries(kb_path) == alone
 
 
+@pytest.mark.parametrize("rfi_folder_cost", [1, 10_000])  # the child gets all, no RFIs
+def test_the_second_process_sends_no_part_the_hint_already_holds(
+    kb_path, tmp_path, monkeypatch, rfi_folder_cost
+):
+    odd_kb_folders(kb_path, tmp_path)
+    monkeypatch.setattr(scan, "RFI_FOLDER_COST", rfi_folder_cost)
+    monkeypatch.setattr(scan, "PARALLEL_SCAN_FROM", 1)
+    sent = []
+    real = scan.in_second_process
+
+    def spied(work):
+        collect = real(work)
+        return lambda: sent.append(collect()) or sent[-1]
+
+    monkeypatch.setattr(scan, "in_second_process", spied)
+    hint = scan.scan_tree(kb_path)
+    assert sent[-1] != scan.AS_KEPT  # no hint: the part itself
+    again = scan.scan_tree(kb_path, hint)
+    assert sent[-1] == scan.AS_KEPT and scan.dump(again) == scan.dump(hint)
+    # a change in any folder of the second process's part: that part is sent, and seen
+    entries = [*kb_path.glob("kb/*/*.md"), *kb_path.glob("kb/rfis/*/responses/*.md")]
+    inside = kb_path.resolve()
+    for changed in sorted(
+        path for path in entries  # no link on the way (the scan follows none)
+        if path.name[0] != "." and path.resolve() == inside / path.relative_to(kb_path)
+    ):  # fmt: skip
+        before = changed.read_bytes()
+        changed.write_bytes(before + b"\n")
+        found = scan.files_of(scan.scan_tree(kb_path, hint))
+        rel = changed.relative_to(kb_path).as_posix()
+        assert found[rel][0] == len(before) + 1, rel
+        assert found == scan.files_of(scan.scan_tree(kb_path)), rel
+        changed.write_bytes(before)
+    assert scan.AS_KEPT in sent and len({repr(part) for part in sent}) > 2
+
+
 def test_the_second_process_returns_its_result_or_nothing_when_it_fails():
     assert scan.in_second_process(lambda: {"kb/a.md": [1, 2]})() == {"kb/a.md": [1, 2]}
     assert scan.in_second_process(lambda: 1 / 0)() is None
