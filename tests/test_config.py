@@ -63,6 +63,34 @@ def test_a_bad_settings_file_is_reported_every_time(kb_path):
     assert not (user_state_dir() / "remembered").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["index"], ["list"], ["rfi", "list"], ["status"], ["gaps"], ["experts", "violence"],
+     ["digest"], ["show", "nosuch"]],
+)  # fmt: skip
+def test_the_read_commands_of_a_fresh_index_load_no_yaml_parser_nor_multiprocessing(
+    kb_path, command
+):
+    """Each is a module a read command ran with the index up to date never needs, that
+    cost ~18 ms (PyYAML) and ~17 ms (multiprocessing) of the CPU the freshness scan's two
+    processes share with the command's own loading."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"sys.argv = ['cacop', '--kb', {str(kb_path)!r}, *{command!r}]\n"
+        "from cacop_cli.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'multiprocessing')))\n"
+    )
+    aged_ctimes(kb_path)  # else the copy's files are racy: read again, YAML and all
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert first.stdout.strip().splitlines()[-1] != "[]", first.stderr  # it built the index
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert again.stdout.strip().splitlines()[-1] == "[]", again.stdout[-500:]
+
+
 def test_a_search_of_a_fresh_index_loads_no_yaml_parser(kb_path, cacop_exe):
     import subprocess
     import sys

@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import marshal
-import multiprocessing
 import os
-import pickle
 import signal
 import sys
 from collections.abc import Callable
@@ -132,6 +130,8 @@ def write_parts(
 ) -> Built:
     """Every entry of `paths` written into segments of `index`, in `procs` processes (this
     one, if 1 or where processes cannot be forked)."""
+    import multiprocessing  # a build only: not loaded by the commands that refresh (~17 ms)
+
     if procs > 1 and "fork" not in multiprocessing.get_all_start_methods():
         procs = 1  # the document maker is a closure: a spawned process could not have it
     parts = split(paths, procs, part_size(procs))
@@ -173,6 +173,7 @@ def _in_workers(
 ) -> list[Part]:
     """The parts written by `procs` forked workers, each taking the next part when done with
     one. Their progress is read from shared counters (one per part) every tenth of a second."""
+    import multiprocessing
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("fork")
@@ -276,6 +277,8 @@ class _Orphaned(Exception):
 
 def _portable(error: BaseException) -> BaseException:
     """The exception itself if it survives pickling, else one that says what it was."""
+    import pickle
+
     try:
         pickle.loads(pickle.dumps(error))
     except Exception:
