@@ -6,6 +6,8 @@ index as without it."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
 import sys
@@ -46,9 +48,19 @@ def part_sizes(root: Path) -> tuple[int, int]:
     return (folder / cards.CARDS).stat().st_size, (folder / cards.FULL_CARDS).stat().st_size
 
 
-def listing_size(root: Path) -> int:
+def columns_of(root: Path, part: str) -> tuple[int, dict[str, int]]:
+    """What marshal decodes of a part of columns: (the size of its header, read whenever
+    the part is; the size of each column's data, by name)."""
     folder = root / ".cacop" / record.read_record(root).generation
-    return (folder / cards.LISTING).stat().st_size
+    data = (folder / part).read_bytes()
+    names = cards.LISTING_COLUMNS if part == cards.LISTING else cards.OTHERS_COLUMNS
+    blobs, _ = cards.read_columns(io.BytesIO(data), part, names, hashlib.sha256(data).hexdigest())
+    return int.from_bytes(data[4:12], "little"), {name: len(blob) for name, blob in blobs.items()}
+
+
+def listing_size(root: Path) -> int:
+    """The size of the listing part's header: decoded whenever the part is read."""
+    return columns_of(root, cards.LISTING)[0]
 
 
 @pytest.fixture(autouse=True)
@@ -201,8 +213,8 @@ def test_every_field_of_a_card_is_in_one_part(kb_path):
 
 
 def others_size(root: Path) -> int:
-    folder = root / ".cacop" / record.read_record(root).generation
-    return (folder / cards.OTHERS).stat().st_size
+    """The size of the header of the part for outputs for others."""
+    return columns_of(root, cards.OTHERS)[0]
 
 
 @pytest.mark.parametrize(
@@ -266,12 +278,8 @@ def test_a_prefix_names_an_unreadable_entry_and_a_response(cli, kb_path):
 def test_a_plain_list_decodes_only_the_columns_it_prints(cli, kb_path):
     """Each column of the listing part is its own marshal data: a plain `list` decodes its
     lines and the ids (to tell pending entries), not the titles, paths or topics."""
-    import marshal
-
     load_catalog(load_kb(kb_path))  # built
-    folder = kb_path / ".cacop" / record.read_record(kb_path).generation
-    names, blobs, _, _ = marshal.loads((folder / cards.LISTING).read_bytes())
-    size = {name: len(blob) for name, blob in zip(names, blobs, strict=True)}
+    _, size = columns_of(kb_path, cards.LISTING)
     read = {size["line"], size["id"]}
     sizes = decoded(lambda: cli("list", kb=kb_path))
     assert size["line"] in sizes and size["id"] in sizes
@@ -285,15 +293,63 @@ def test_gaps_decodes_neither_the_authors_nor_the_summaries(cli, kb_path):
     """Each column of the part for outputs for others is decoded when read: `gaps` prints
     neither authors nor summaries and decodes neither (a text whose findings are not kept
     is read whole from its file); `digest` prints both."""
-    import marshal
-
     load_catalog(load_kb(kb_path))  # built
-    folder = kb_path / ".cacop" / record.read_record(kb_path).generation
-    names, blobs = marshal.loads((folder / cards.OTHERS).read_bytes())
-    size = {name: len(blob) for name, blob in zip(names, blobs, strict=True)}
+    _, size = columns_of(kb_path, cards.OTHERS)
     sizes = decoded(lambda: cli("gaps", "--json", kb=kb_path))
     assert size["scan_key"] in sizes
     read = {size["scan_key"], size["pii_override"]}
     assert all(size[name] in read or size[name] not in sizes for name in ("authors", "summary"))
     sizes = decoded(lambda: cli("digest", "--since", "2000-01-01", kb=kb_path))
     assert size["authors"] in sizes and size["summary"] in sizes
+
+
+def test_a_part_of_columns_is_read_back_as_written_or_refused_as_changed():
+    """A part of columns is a table of lengths, a header, then each column's data, each read
+    into bytes of its own; nothing is decoded unless all the bytes have the record's
+    SHA-256, and anything not shaped so (other columns, cut short, a byte more, lengths
+    that do not add up) is Changed: the index is rebuilt."""
+    names = ("id", "title")
+    columns = [["a-1", "b-2"], ["Nibin leads", "Café — ünïcode"]]
+    data = cards.columns_part(names, columns, extra=([1, 0], []))
+
+    def read(data: bytes, expected: str | None = None) -> tuple[dict, object]:
+        expected = expected or hashlib.sha256(data).hexdigest()
+        return cards.read_columns(io.BytesIO(data), "part", names, expected)
+
+    blobs, extra = read(data)
+    assert extra == ([1, 0], [])
+    columns_read = cards.Columns(blobs, 2)
+    assert {name: columns_read[name] for name in names} == dict(zip(names, columns, strict=True))
+    longer = data[:4] + (10**6).to_bytes(8, "little") + data[12:]
+    forged = [
+        data[:-1],
+        data + b"\0",
+        data[:3],
+        longer,
+        (2).to_bytes(4, "little") + data[4:],
+        cards.columns_part(("id", "summary"), columns),
+    ]
+    for bad in forged:
+        with pytest.raises(cards.Changed):
+            read(bad)
+    with pytest.raises(cards.Changed):  # the very bytes written, but not those the record names
+        read(data, hashlib.sha256(b"another").hexdigest())
+
+
+def test_an_entrys_own_texts_are_kept_not_interned_and_shared_ones_interned(kb_path):
+    """Marshal writes an interned text as such and interns it again on loading: an id or a
+    title, unique to its entry, is kept as a plain text (a third of the time to decode the
+    listing's ids and titles), a site or a topic interned (written once, referred to)."""
+    import marshal
+
+    interned = {ord("Z"), ord("A"), ord("t")}  # marshal's type codes for interned texts
+    entry = read_entry(next(iter(iter_entry_files(kb_path))), kb_path)
+    _, fields = cards.entry_card(entry)
+    meta = fields["meta"]
+
+    def kind(text: str) -> int:
+        return marshal.dumps(text)[0] & 0x7F
+
+    assert kind(meta["id"]) not in interned and kind(meta["title"]) not in interned
+    assert kind(meta["site"]) in interned and kind(meta["topics"][0]) in interned
+    assert meta == entry.meta
