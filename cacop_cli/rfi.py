@@ -342,11 +342,18 @@ def rfi_rows(
         if isinstance(rfi_id, str):
             responders.setdefault(rfi_id, []).append((created, site))
     rows = []
+    dates: dict[str, dt.date | None] = {}  # needed_by texts repeat: each is parsed once
     for entry in entries:
         if entry.type != "rfi":
             continue
-        answered = sorted(responders.get(entry.id, []))
-        due = entry_date(entry.meta.get("needed_by"))
+        answered = responders.get(entry.id, ())
+        if answered:
+            answered.sort()
+        needed = entry.meta.get("needed_by")
+        if isinstance(needed, str):
+            due = dates[needed] if needed in dates else dates.setdefault(needed, entry_date(needed))
+        else:
+            due = None
         rows.append(
             RfiRow(
                 entry=entry,
@@ -354,7 +361,7 @@ def rfi_rows(
                 responses=len(answered),
                 needed_by=due,
                 days_left=(due - today).days if due else None,
-                responders=list(dict.fromkeys(site for _, site in answered)),
+                responders=list(dict.fromkeys(site for _, site in answered)) if answered else [],
             )
         )
     return rows
