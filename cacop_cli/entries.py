@@ -381,7 +381,16 @@ def locate(kb: KB, entry_id: str) -> Path | None:
         candidate = kb.kb_dir / folder / f"{entry_id}.md"
         if candidate.is_file():
             return candidate
-    return next(iter(sorted(kb.kb_dir.glob(f"rfis/*/responses/{entry_id}.md"))), None)
+    rfis = os.path.join(kb.kb_dir, "rfis")  # a response: rfis/*/responses/<id>.md, the first
+    try:  # by name (os, not pathlib's glob: 0.30 -> 0.1 s at 50,000 entries)
+        names = sorted(os.listdir(rfis))
+    except OSError:
+        return None
+    for name in names:
+        candidate = os.path.join(rfis, name, "responses", f"{entry_id}.md")
+        if os.path.isfile(candidate):
+            return Path(candidate)
+    return None
 
 
 def entry_files_by_id(kb: KB) -> dict[str, Path]:
@@ -401,14 +410,43 @@ def _entry_rels_by_id(kb: KB) -> dict[str, str]:
     return found
 
 
-def _titles(files: dict[str, str], kb: KB) -> dict[str, str]:
+def _listed_rels_by_id(kb: KB) -> tuple[dict[str, str], Any] | None:
+    """As _entry_rels_by_id, from the listing kept with the index (after its freshness
+    check: the same files the folders hold), and that listing; None when the KB has no
+    index yet (the folders are walked then, and no index is built for a name). At 50,000
+    entries the walk took ~0.4 s, the check ~0.25 s."""
+    from .catalog import load_listing
+    from .scan import STATE_DIR
+
+    if not os.path.isfile(os.path.join(kb.root, STATE_DIR, "record.json")):
+        return None
+    listing = load_listing(kb)
+    found: dict[str, str] = {}
+    rels = [*listing.columns["rel"], *(issue.path for issue in listing.unreadable)]
+    for rel in rels:  # the readable in the walk's order, then the unreadable
+        entry_id = rel[rel.rfind("/") + 1 : -len(".md")]
+        held = found.setdefault(entry_id, rel)
+        if held != rel and _walk_order(rel) < _walk_order(held):  # one name twice: the first
+            found[entry_id] = rel
+    return found, listing
+
+
+def _walk_order(rel: str) -> tuple[Any, ...]:
+    """Where iter_entry_files meets the file at `rel`: by folder, a folder's files before
+    those of its sub-folders, names sorted."""
+    _, folder, *parts = rel.split("/")
+    return (ENTRY_FOLDERS.index(folder), len(parts) > 1, parts)
+
+
+def _titles(files: dict[str, str], kb: KB, listing: Any = None) -> dict[str, str]:
     """The titles of the entries that can be read, by id (only on a miss): from the listing
     kept with the index, after its freshness check, so no entry file is opened; from the
     files when the index cannot be used (load_listing reads them then). The listing part
-    holds each title, so no entry's card is decoded (at 50,000 entries: 147 MB otherwise)."""
+    holds each title, so no entry's card is decoded (at 50,000 entries: 147 MB otherwise).
+    `listing`: one read already."""
     from .catalog import load_listing
 
-    columns = load_listing(kb).columns
+    columns = (listing if listing is not None else load_listing(kb)).columns
     by_rel = dict(zip(columns["rel"], columns["title"], strict=True))
     titles = {}
     for entry_id, rel in files.items():
@@ -438,18 +476,23 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     title (case-blind). NotFound (or UsageError for text that cannot be an id) with the
     closest ids when nothing or several match.
 
-    Fast at any size: an exact id is one file lookup; a prefix lists folder names (no
-    index needed); only when no id matches are titles read, from the listing kept with
-    the index.
+    Fast at any size: an exact id is one file lookup; otherwise the names and titles come
+    from the listing kept with the index, after its freshness check (without an index yet,
+    a prefix lists the folders and builds none: only when no id matches are titles read,
+    from the listing then).
     """
     if not isinstance(given, str) or not given.strip():
         raise UsageError("give an entry id", hint="`cacop list` shows every id")
     if given.startswith("-") or "/" in given or "\\" in given or ".." in given or "\x00" in given:
         check_id(given)  # a path or an option, never a name: refused before any path is built
     shaped = ID_RE.fullmatch(given) is not None
-    if shaped and locate(kb, given) is not None:
-        return given
-    files = _entry_rels_by_id(kb)  # "kb/<folder>/<id>.md", or deeper
+    if shaped and any(
+        (kb.kb_dir / folder / f"{given}.md").is_file() for folder in TYPE_FOLDERS.values()
+    ):
+        return given  # a response's id is looked up below: in the listing, if indexed
+    listed = _listed_rels_by_id(kb)
+    listing = listed[1] if listed is not None else None
+    files = listed[0] if listed is not None else _entry_rels_by_id(kb)  # "kb/<folder>/<id>.md"
     if kinds:
         folders = {TYPE_FOLDERS.get(kind, kind) for kind in kinds}
         files = {
@@ -466,7 +509,7 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
         return started[0]
     if started:  # ids match: titles are not read
         raise _several(given, started)
-    titles = _titles(files, kb)
+    titles = _titles(files, kb, listing)
     wanted = _folded(given)
     named = sorted(entry_id for entry_id, title in titles.items() if _folded(title) == wanted)
     if len(named) == 1:

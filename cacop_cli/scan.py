@@ -555,9 +555,25 @@ def _early_root(args: list[str]) -> str | None:
             chosen = args[number + 1]
         elif arg.startswith("--kb="):
             chosen = arg[len("--kb=") :]
-    if command_word(args) not in REFRESHING or {"--help", "--rebuild", "--no-cache"} & {*args}:
+    word = command_word(args)
+    if word not in (*REFRESHING, "show") or {"--help", "--rebuild", "--no-cache"} & {*args}:
         return None
-    return find_kb(chosen or os.environ.get("CACOP_KB"), os.getcwd())
+    root = find_kb(chosen or os.environ.get("CACOP_KB"), os.getcwd())
+    if word == "show" and root is not None and _names_an_entry_file(root, args):
+        return None  # `show ID` opens that file alone: no index, no scan
+    return root
+
+
+def _names_an_entry_file(root: str, args: list[str]) -> bool:
+    """Does `show`'s argument name an entry file of the top folders? (A response, a prefix
+    or a title is resolved from the listing kept with the index, after its freshness check:
+    worth starting early.)"""
+    words = [arg for number, arg in enumerate(args) if not arg.startswith("-")
+             and args[number - 1 : number] != ["--kb"]]  # fmt: skip
+    named = words[1] if len(words) > 1 else ""  # after the command word: show's argument
+    if not named or "/" in named or "\\" in named or named.startswith("."):
+        return True  # nothing to resolve, or refused before any lookup
+    return any(os.path.isfile(f"{root}/kb/{folder}/{named}.md") for folder in _TOP_FOLDERS)
 
 
 def _holds_config(folder: str) -> bool:

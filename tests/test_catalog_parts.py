@@ -353,3 +353,68 @@ def test_an_entrys_own_texts_are_kept_not_interned_and_shared_ones_interned(kb_p
     assert kind(meta["id"]) not in interned and kind(meta["title"]) not in interned
     assert kind(meta["site"]) in interned and kind(meta["topics"][0]) in interned
     assert meta == entry.meta
+
+
+def test_names_are_resolved_from_the_listing_as_from_the_folders(kb_path, monkeypatch):
+    """With an index, a name that is not a top folder's file (a prefix, a response's id, a
+    title, a typo) is resolved from the listing after its freshness check, never by walking
+    the folders; it names what the folders name: an unreadable file, a response, the
+    first in the walk's order of one name in two folders, a file added since the index."""
+    from cacop_cli import entries
+    from cacop_cli.errors import NotFound, UsageError
+
+    broken = kb_path / "kb/strategies/zz-broken-entry.md"
+    broken.write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
+    response = sorted((kb_path / "kb/rfis").glob("*/responses/*.md"))[-1]
+    twice = kb_path / "kb/rfis" / response.parent.parent.name / "responses" / "aa-twice.md"
+    shutil.copy(response, twice)
+    shutil.copy(broken, kb_path / "kb/rfis/aa-twice.md")  # first in the walk, unreadable
+    kb = load_kb(kb_path)
+    walked = entries._entry_rels_by_id(kb)
+    names = ["zz-broken", response.stem, response.stem[:-1], "aa-twi", "nosuch-at-all"]
+    readable = [
+        path for path in sorted(kb.kb_dir.glob("*/*.md")) if path.name[:3] not in ("aa-", "zz-")
+    ]
+    names += [read_entry(path, kb.root).title for path in readable[:2]]
+
+    def answers() -> list[str]:
+        found = []
+        for name in names:
+            try:
+                found.append(entries.resolve_id(kb, name))
+            except (NotFound, UsageError) as refused:
+                found.append(f"{type(refused).__name__}: {refused}")
+        return found
+
+    shutil.rmtree(kb_path / ".cacop", ignore_errors=True)
+    assert entries.resolve_id(kb, response.stem[:-1]) == response.stem
+    assert not (kb_path / ".cacop/record.json").exists()  # no index: a prefix builds none
+    with monkeypatch.context() as walking:
+        walking.setattr(entries, "_listed_rels_by_id", lambda kb: None)
+        without_index = answers()  # the folders walked (a miss reads the titles: built)
+    load_catalog(kb)
+    listed = entries._listed_rels_by_id(kb)
+    assert listed is not None and listed[0] == walked
+    monkeypatch.setattr(entries, "_entry_rels_by_id", lambda kb: pytest.fail("walked"))
+    assert answers() == without_index
+    assert without_index[:4] == [broken.stem, response.stem, response.stem, "aa-twice"]
+    assert entries.locate(kb, response.stem) == response
+    shutil.copy(broken, kb_path / "kb/strategies/zz-added-since.md")
+    assert entries.resolve_id(kb, "zz-added") == "zz-added-since"
+
+
+@pytest.mark.parametrize("named", ["a prefix", "a response", "a typo"])
+def test_show_starts_the_scan_early_unless_it_names_a_top_folders_file(kb_path, named):
+    from cacop_cli import scan
+
+    entry = sorted((kb_path / "kb/strategies").glob("*.md"))[0]
+    response = sorted((kb_path / "kb/rfis").glob("*/responses/*.md"))[0]
+    given = {"a prefix": entry.stem[:-2], "a response": response.stem, "a typo": "nosuch"}
+    try:
+        scan.start_early(["--kb", str(kb_path), "show", given[named], "--json"])
+        assert scan._early is not None and scan._early[0] == str(kb_path.resolve())
+    finally:
+        scan.take(kb_path.resolve())
+    for args in (["show", entry.stem], ["show", "--json", entry.stem], ["show"]):
+        scan.start_early(["--kb", str(kb_path), *args])
+        assert scan._early is None, args

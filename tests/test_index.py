@@ -935,7 +935,10 @@ def test_the_early_scan_finds_the_kb_as_the_cli_does(kb_path, monkeypatch):
     assert scan._early_root(["index"]) == str(find_root())
     assert scan._early_root(["validate"]) == str(find_root())
     nothing_refreshed = (["index", "--rebuild"], ["validate", "--no-cache"])
-    for args in (["show", "x"], ["search", "--help"], *nothing_refreshed, [], ["--version"]):
+    assert scan._early_root(["show", "x"]) == str(find_root())  # resolved from the listing
+    entry_id = sorted(path.stem for path in (kb_path / "kb" / "strategies").glob("*.md"))[0]
+    shown = ["show", entry_id]  # a top folder's file, opened alone
+    for args in (shown, ["search", "--help"], *nothing_refreshed, [], ["--version"]):
         assert scan._early_root(args) is None, args
     monkeypatch.chdir(kb_path.parent)
     assert scan._early_root(["search", "x"]) is None  # no cacop.yaml here or above
