@@ -209,11 +209,10 @@ def _as_kept(
 
 
 def _unless_kept(part: Any, kept: Any) -> Any:
-    """The second process's part, or AS_KEPT when it equals `kept`, its part of the hint:
-    when nothing changed (the usual case), ~3 MB at 50,000 entries are then neither
-    dumped, piped nor loaded, and the first process takes that part from the hint it holds
-    too. (Equal, names in another order: only a forged hint, which the refresh does not
-    trust; the dump's bytes would then differ, and the refresh compare the two.)"""
+    """The second process's part, or AS_KEPT when it equals `kept`, its part of the hint
+    (the usual case: nothing changed), so ~3 MB at 50,000 entries are neither dumped, piped
+    nor loaded; the first process holds the hint too. (Equal in another order: a forged
+    hint, which the refresh does not trust; the dump would differ, and be compared.)"""
     return AS_KEPT if kept is not None and part == kept else part
 
 
@@ -565,9 +564,8 @@ def _early_root(args: list[str]) -> str | None:
 
 
 def _names_an_entry_file(root: str, args: list[str]) -> bool:
-    """Does `show`'s argument name an entry file of the top folders? (A response, a prefix
-    or a title is resolved from the listing kept with the index, after its freshness check:
-    worth starting early.)"""
+    """Does `show`'s argument name a top folder's entry file? (Any other name is resolved
+    from the listing, after its freshness check: worth starting early.)"""
     words = [arg for number, arg in enumerate(args) if not arg.startswith("-")
              and args[number - 1 : number] != ["--kb"]]  # fmt: skip
     named = words[1] if len(words) > 1 else ""  # after the command word: show's argument

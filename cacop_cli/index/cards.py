@@ -42,11 +42,10 @@ ENTRY, UNREADABLE = "entry", "unreadable"
 Card = tuple[Any, ...]
 
 # Which part of the card keeps each field of a readable entry (an Entry attribute of that
-# name, for the catalog's entries). LEAN is decoded by every command that reads the
-# catalog (list, rfi list, status, show's related entries, gaps, experts...), FULL only
-# when one of its fields is first read. Adding a field is its name in one of these two
-# (and its value in entry_card); the lean file names both parts' fields (the full file its
-# own), so an index kept with other ones is rebuilt.
+# name). LEAN is decoded by every command that reads the catalog's cards, FULL only when
+# one of its fields is first read. Adding a field is its name in one of these two (and its
+# value in entry_card); the lean file names both parts' fields (the full file its own), so
+# an index kept with other ones is rebuilt.
 LEAN = ("meta", "body_line", "body_sha256")
 FULL = ("lines", "raw_values")
 
@@ -90,9 +89,8 @@ def _shared(value: Any) -> Any:
     return value
 
 
-# Fields whose text is the entry's own (unique to it): interning them shares nothing, and
-# marshal interns again on loading what it wrote interned (the listing's ids and titles took
-# 14 and 11 ms to decode at 50,000 entries, 5 and 5 not interned).
+# An entry's own texts: interning shares nothing, and marshal interns again on loading
+# what it wrote interned (50,000 ids decoded in 14 ms interned, 5 ms not).
 OWN_TEXTS = ("id", "title")
 
 
@@ -193,7 +191,8 @@ class Cards:
         others = others_columns(texts)
         written = {}
         parts = ((CARDS, marshal.dumps((_layout(), lean))),
-                 (FULL_CARDS, marshal.dumps((FULL, full))), (LISTING, listing_part(*listed)),
+                 (FULL_CARDS, marshal.dumps((FULL, full))),
+                 (LISTING, columns_part(LISTING_COLUMNS, listed[0], listed[1:])),
                  (OTHERS, columns_part(OTHERS_COLUMNS, others)))  # fmt: skip
         for name, data in parts:
             (folder / name).write_bytes(data)
@@ -403,11 +402,10 @@ def _later(folder: Path, name: str, files: dict[str, list[Any]], decode: Callabl
 
 # ---------------------------------------------------------------- the listing part
 #
-# What `list`, `rfi list` and `status` read of every entry, kept apart (LISTING) so they
-# decode neither the cards' meta dicts (230 ms at 50,000 entries) nor make an Entry each:
-# one column (a list) per field, an entry's values at the same position in each, in the
-# catalog's order; the positions as `list` orders them (newest first); and the unreadable
-# files. A column of LISTED holds the meta field's value as it is, ABSENT where the entry
+# What `list`, `rfi list` and `status` read of every entry (LISTING), so that they decode
+# no card (meta dicts: 230 ms at 50,000 entries): a column (a list) per field, an entry's
+# values at one position in each, in the catalog's order; the positions newest first; the
+# unreadable files. A LISTED column holds the field's value as it is, ABSENT where the entry
 # has none; "line" is the entry's line in `list`'s plain output, made already.
 
 LISTED = ("site", "created", "updated", "topics", "tlp", "status", "priority", "needed_by",
@@ -461,31 +459,21 @@ def listing_columns(entries: Any, pending: str | None = None) -> tuple[list[list
 
 
 def columns_part(names: tuple[str, ...], columns: list[list[Any]], extra: Any = None) -> bytes:
-    """A part of columns as written: how many pieces (4 bytes), each piece's length (8 bytes
-    each), then the pieces: a header (the columns' names and `extra`) and each column as
-    marshal data of its own, so that a command decodes only the columns it reads (`list`
-    reads two of the listing's fifteen), each read into its own bytes and freed once
-    decoded."""
+    """A part of columns as written: how many pieces (4 bytes), each one's length (8 bytes),
+    then the pieces: a header (the names, `extra`) and each column as marshal data of its
+    own, so that a command decodes only the columns it reads (`list` two of fifteen)."""
     pieces = [marshal.dumps((names, extra)), *(marshal.dumps(column) for column in columns)]
-    table = [len(pieces).to_bytes(4, "little")]
-    table += [len(piece).to_bytes(8, "little") for piece in pieces]
-    return b"".join(table + pieces)
-
-
-def listing_part(columns: list[list[Any]], newest: list[int], unreadable: list[Any]) -> bytes:
-    """The listing part as written: its columns, with `newest` and the unreadable files in
-    the header."""
-    return columns_part(LISTING_COLUMNS, columns, (newest, unreadable))
+    table = [len(piece).to_bytes(8, "little") for piece in pieces]
+    return b"".join([len(pieces).to_bytes(4, "little"), *table, *pieces])
 
 
 def read_columns(
     handle: Any, name: str, names: tuple[str, ...], expected: str | None
 ) -> tuple[dict[str, bytes], Any]:
-    """(each column's marshal data by name; the header's extra) of a part of columns read
-    from `handle`, once the SHA-256 of all its bytes is `expected` (the record's): nothing
-    is decoded before. Changed if it is not the file the record names, keeps other columns
-    or is not shaped so. The lengths are read first (plain integers, safe to read unchecked)
-    so that each piece is read into bytes of its own."""
+    """(each column's marshal data by name, in bytes of its own; the header's extra) of a
+    part of columns, once the SHA-256 of all its bytes is `expected` (the record's): nothing
+    is decoded before (the lengths are plain integers). Changed if it is not that file,
+    keeps other columns or is not shaped so."""
     digest = hashlib.sha256()
     head = handle.read(4)
     count = int.from_bytes(head, "little")
@@ -508,20 +496,16 @@ def read_columns(
     return dict(zip(names, pieces[1:], strict=True)), header[1]
 
 
-def _read_part(
-    root: Path, generation: str, name: str, names: tuple[str, ...], files: dict[str, list[Any]]
-) -> tuple[dict[str, bytes], Any]:
-    """The part of columns `name` of a generation, checked against the record's `files`."""
-    with open(root / STATE_DIR / generation / name, "rb") as handle:
-        expected = files[name][3] if len(files.get(name, ())) > 3 else None
-        return read_columns(handle, name, names, expected)
+def _read_part(root: Path, record: Any, name: str, names: tuple[str, ...]) -> tuple[dict, Any]:
+    with open(root / STATE_DIR / record.generation / name, "rb") as handle:  # the record's
+        kept = record.files.get(name, ())
+        return read_columns(handle, name, names, kept[3] if len(kept) > 3 else None)
 
 
 class Columns(dict):
-    """The listing's columns by name, each decoded on first use from its own marshal data
-    (checked bytes: part of the listing file whose SHA-256 the record holds). Iterating,
-    comparing or sizing it decodes every column first: it then acts as the plain dict of
-    all of them."""
+    """A part's columns by name, each decoded on first use from its own marshal data (bytes
+    checked by the record's SHA-256). Iterating, comparing or sizing it decodes every column
+    first: it then acts as the plain dict of all of them."""
 
     def __init__(self, blobs: dict[str, bytes], length: int) -> None:
         super().__init__()
@@ -574,21 +558,18 @@ def load_listing(root: Path) -> tuple[Columns, list[int], list[Any]] | None:
     record = read_record(root)
     if LISTING not in record.files:
         return None
-    blobs, extra = _read_part(root, record.generation, LISTING, LISTING_COLUMNS, record.files)
-    shaped = isinstance(extra, tuple) and len(extra) == 2
-    if not (shaped and isinstance(extra[0], list) and isinstance(extra[1], list)):
+    blobs, extra = _read_part(root, record, LISTING, LISTING_COLUMNS)
+    if not (isinstance(extra, tuple) and [type(part) for part in extra] == [list, list]):
         raise Changed(f"its catalog ({LISTING}) keeps other fields than this cacop's")
-    newest, unreadable = extra
-    return Columns(blobs, len(newest)), newest, unreadable
+    return Columns(blobs, len(extra[0])), *extra
 
 
 # ---------------------------------------------------------------- the part for outputs for others
 #
 # What `gaps`, `experts` and `digest` read of an entry beyond its listed fields, in columns
-# at the listing's positions (OTHERS, apart so that `list` does not load it): the fields
-# they print or judge (authors, summary, a recorded pii_override; ABSENT where the entry
-# has none), and the scan_key its text's personal-data findings are kept by, so that an
-# output for others finds them without the entry's card or body.
+# at the listing's positions (OTHERS: `list` does not load it): the fields they print or
+# judge (authors, summary, a recorded pii_override; ABSENT where the entry has none), and
+# the scan_key its text's personal-data findings are kept by (no card or body needed).
 
 OTHERS_COLUMNS = ("authors", "summary", "pii_override", "scan_key")
 
@@ -615,5 +596,5 @@ def load_others(root: Path, length: int) -> Columns | None:
     record = read_record(root)
     if OTHERS not in record.files:
         return None
-    blobs, _ = _read_part(root, record.generation, OTHERS, OTHERS_COLUMNS, record.files)
+    blobs, _ = _read_part(root, record, OTHERS, OTHERS_COLUMNS)
     return Columns(blobs, length)
