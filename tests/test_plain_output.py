@@ -233,3 +233,28 @@ def test_the_progress_bar_ends_with_its_work_and_its_thread_with_it(monkeypatch)
         advance(1, 100)  # a second piece of long work gets a bar of its own
         assert threading.active_count() == before + 1
     assert threads_after_a_moment() == before
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["plain", "text, tabs\tand all", ""],
+        ["ends with a return\r", "next", "bidi \u202etxt.exe", "bell\x07 and escape \x1b[31m"],
+        ["\r\n", "\r", "x\ry"],
+        [],
+    ],
+)
+def test_plain_lines_are_cleaned_as_each_line_alone_would_be(lines):
+    """plain_lines searches the whole text once; whatever it cleans, it cleans line by line,
+    so a line's own carriage return never joins the line break after it."""
+    import io
+
+    from cacop_cli.models import clean
+    from cacop_cli.render import plain_lines
+
+    written = io.StringIO()
+    plain_lines(iter(lines), written)
+    assert written.getvalue() == "".join(clean(line) + "\n" for line in lines)
+    unsafe = io.StringIO()
+    plain_lines(iter(lines), unsafe, safe=True)
+    assert unsafe.getvalue() == "".join(f"{line}\n" for line in lines)

@@ -411,6 +411,19 @@ def test_list_in_a_pipe_is_one_tab_separated_line_an_rfi(cli, community):
     )
 
 
+def test_list_in_a_pipe_keeps_an_entrys_tabs_and_line_breaks_out_of_its_columns(cli, community):
+    path = community / "kb/rfis/beta-2026-crime-analysis-software.md"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("title: ", 'title: "Tabs\\there,\\nbreaks  and spaces" # ', 1)
+    text = text.replace("priority: ", 'priority: "rou\\ttine" # ', 1)
+    path.write_text(text, encoding="utf-8")
+    result = cli("rfi", "list", "--today", TODAY, kb=community)
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert all(len(row) == 9 for row in rows), rows
+    row = {row[7]: row for row in rows}["beta-2026-crime-analysis-software"]
+    assert row[6] == "Tabs here, breaks and spaces" and row[2] == "rou tine"
+
+
 def test_list_table_shows_due_priority_and_answers(cli, community):
     terminal = {"COLUMNS": "160", "FORCE_COLOR": "1", "NO_COLOR": "1", "TERM": "xterm"}  # a table
     result = cli("rfi", "list", "--today", TODAY, kb=community, env=terminal)

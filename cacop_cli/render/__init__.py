@@ -102,10 +102,11 @@ def plain_lines(lines: Iterable[str], stream: IO[str] | None = None, *, safe: bo
     """Lines of text, cleaned (unless the caller made them `safe` with clean() already), on
     stdout (or `stream`): the view for pipes and files."""
     target = sys.stdout if stream is None else stream
-    if safe:
-        target.write("".join(f"{line}\n" for line in lines))
-    else:
-        target.write("".join(clean(line) + "\n" for line in lines))
+    lines = list(lines)
+    text = "".join(f"{line}\n" for line in lines)
+    if not safe and clean(text) is not text:  # something to clean: line by line, as always
+        text = "".join(clean(line) + "\n" for line in lines)  # (a line's own \r is its own)
+    target.write(text)  # one search of the whole text, not one a line (50,000 at `list`)
     target.flush()
 
 

@@ -70,6 +70,17 @@ def _rows(result: RfiListing) -> list[tuple[object, ...]]:
     ]  # fmt: skip
 
 
+def _plain_row(
+    needed: object, due: str, priority: object, status: str, answers: int, site: object,
+    title: str, entry_id: str, tlp: str,
+) -> str:  # fmt: skip
+    """A row's tab-separated line: what came from the entry on one line each (its white
+    space, tabs and line breaks included, single spaces); the rest is cacop's own words."""
+    texts = (" ".join(str(part).split()) for part in (needed, priority, site, title, entry_id))
+    needed, priority, site, title, entry_id = texts
+    return "\t".join((needed, due, priority, status, str(answers), site, title, entry_id, tlp))
+
+
 def listing(result: RfiListing, as_json: bool) -> None:
     if as_json:
         print_json(
@@ -87,7 +98,7 @@ def listing(result: RfiListing, as_json: bool) -> None:
         note("no RFIs match")
         return
     if not terminal(sys.stdout):  # one line an RFI, tab-separated: ready for grep and cut
-        plain_lines("\t".join(" ".join(str(part).split()) for part in row) for row in _rows(result))
+        plain_lines(_plain_row(*row) for row in _rows(result))
         return
     from rich.table import Table
 
