@@ -345,6 +345,7 @@ def _from_index(catalog: Catalog) -> bool:
     (and nothing filled) if that cannot be done: the files are then read instead."""
     from . import progress, search
     from .index import cards, read_lock
+    from .index.record import Changed
 
     kb = catalog.kb
     advance = progress.current.get()  # a first build takes minutes in a large KB: shown
@@ -353,7 +354,7 @@ def _from_index(catalog: Catalog) -> bool:
         try:
             with read_lock(kb.root), _uncollected():
                 stored = cards.load(kb.root)
-        except cards.Changed as changed:  # never decoded: made again
+        except Changed as changed:  # never decoded: made again
             stats = search.rebuild(kb, advance, reason=str(changed))
             with read_lock(kb.root):
                 stored = cards.load(kb.root)
@@ -377,7 +378,7 @@ def _from_index(catalog: Catalog) -> bool:
 
 # ---------------------------------------------------------------- the listing
 
-# cards.ABSENT (Ellipsis: marshal keeps it, YAML never makes it), named here so reading a
+# columns.ABSENT (Ellipsis: marshal keeps it, YAML never makes it), named here so reading a
 # value does not import the index package.
 ABSENT = ...
 
@@ -385,10 +386,10 @@ ABSENT = ...
 @dataclass
 class Listing:
     """Every entry as `list`, `rfi list` and `status` read it, without an Entry each (50,000
-    of them cost ~0.5 s): `columns` maps each of cards.LISTING_COLUMNS to a list, an entry's
+    of them cost ~0.5 s): `columns` maps each of columns.LISTING_COLUMNS to a list, an entry's
     values at the same position in each, in the catalog's order, then entries pending on a
     submit branch (`add_pending`); `newest` holds the positions as `list` orders them. A
-    listed meta field an entry lacks is cards.ABSENT in its column."""
+    listed meta field an entry lacks is columns.ABSENT in its column."""
 
     kb: KB
     columns: dict[str, list[Any]]
@@ -396,7 +397,7 @@ class Listing:
     unreadable: list[Issue] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     pending: list[str | None] = field(default_factory=list)  # each entry's submit branch
-    # cards.OTHERS_COLUMNS, each a list at the catalog's positions (not those of entries
+    # columns.OTHERS_COLUMNS, each a list at the catalog's positions (not those of entries
     # added by add_pending), when asked of load_listing: what outputs for others read
     others: dict[str, list[Any]] | None = None
     checked: Any = None  # as Catalog.checked: the freshness check it was read after
@@ -411,8 +412,8 @@ class Listing:
 
     @cached_property
     def listed(self) -> list[tuple[str, list[Any]]]:
-        """(name, column) of each meta field kept as it is (cards.LISTED)."""
-        from .index.cards import LISTED
+        """(name, column) of each meta field kept as it is (columns.LISTED)."""
+        from .index.columns import LISTED
 
         return [(name, self.columns[name]) for name in LISTED]
 
@@ -456,7 +457,7 @@ class Listing:
     def add_pending(self, entries: list[Entry]) -> None:
         """Add entries read from submit branches (each with its branch in `pending`), in
         their places in `newest`. Their ids are none of the catalog's, so no two keys tie."""
-        from .index.cards import LISTING_COLUMNS, listing_columns
+        from .index.columns import LISTING_COLUMNS, listing_columns
 
         for entry in entries:
             (*added,), _ = listing_columns([(entry.rel, entry.meta)], entry.pending)
@@ -481,7 +482,7 @@ class Listing:
 
 
 class ListedEntry(Entry):
-    """An entry of a Listing: its meta holds the listed fields only (cards.LISTED), and it
+    """An entry of a Listing: its meta holds the listed fields only (columns.LISTED), and it
     has no body or lines; for the listing commands and their views."""
 
     _kb: KB
@@ -540,7 +541,7 @@ def listing_of(
     notices: list[str] | None = None,
 ) -> Listing:  # fmt: skip
     """The Listing of `entries` (the part for outputs for others included)."""
-    from .index.cards import LISTING_COLUMNS, OTHERS_COLUMNS, listing_columns, others_columns
+    from .index.columns import LISTING_COLUMNS, OTHERS_COLUMNS, listing_columns, others_columns
 
     columns, newest = listing_columns((entry.rel, entry.meta) for entry in entries)
     others = others_columns(
@@ -555,22 +556,24 @@ def listing_of(
 
 def _listing_from_index(kb: KB, others: bool = False) -> Listing | None:
     from . import progress, search
-    from .index import cards, read_lock
+    from .index import columns as parts
+    from .index import read_lock
+    from .index.record import Changed
 
     advance = progress.current.get()
 
     def load() -> tuple[Any, Any]:
         with read_lock(kb.root), _uncollected():  # both parts of one update
-            listed = cards.load_listing(kb.root)
+            listed = parts.load_listing(kb.root)
             if not others or listed is None:
                 return listed, None
-            return listed, cards.load_others(kb.root, len(listed[1]))
+            return listed, parts.load_others(kb.root, len(listed[1]))
 
     try:
         stats = search.refresh(kb, advance)
         try:
             stored, kept = load()
-        except cards.Changed as changed:  # never decoded: made again
+        except Changed as changed:  # never decoded: made again
             stats = search.rebuild(kb, advance, reason=str(changed))
             stored, kept = load()
     except Exception:  # noqa: BLE001 - read-only, busy, untrusted or damaged: read the files

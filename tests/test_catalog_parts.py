@@ -19,7 +19,7 @@ from test_catalog import assert_catalog_is_the_files, rewrite_unseen
 from cacop_cli.catalog import load_catalog
 from cacop_cli.config import load_kb
 from cacop_cli.entries import iter_entry_files, read_entry
-from cacop_cli.index import cards, record
+from cacop_cli.index import cards, columns, record
 
 _DECODED: list[int] | None = None  # sizes of the bytes marshal decodes, while watched
 
@@ -53,8 +53,8 @@ def columns_of(root: Path, part: str) -> tuple[int, dict[str, int]]:
     the part is; the size of each column's data, by name)."""
     folder = root / ".cacop" / record.read_record(root).generation
     data = (folder / part).read_bytes()
-    names = cards.LISTING_COLUMNS if part == cards.LISTING else cards.OTHERS_COLUMNS
-    blobs, _ = cards.read_columns(io.BytesIO(data), part, names, hashlib.sha256(data).hexdigest())
+    names = columns.LISTING_COLUMNS if part == cards.LISTING else columns.OTHERS_COLUMNS
+    blobs, _ = columns.read_columns(io.BytesIO(data), part, names, hashlib.sha256(data).hexdigest())
     return int.from_bytes(data[4:12], "little"), {name: len(blob) for name, blob in blobs.items()}
 
 
@@ -239,7 +239,7 @@ def test_an_entry_for_others_holds_the_files_fields_and_the_gates_scan_key(kb_pa
     its scan key is the one the gate keeps the file's findings by (publish._to_scan of the
     entry read from its file)."""
     from cacop_cli.catalog import load_listing
-    from cacop_cli.index.cards import LISTED
+    from cacop_cli.index.columns import LISTED
     from cacop_cli.publish import _to_scan
 
     kb = load_kb(kb_path)
@@ -309,17 +309,17 @@ def test_a_part_of_columns_is_read_back_as_written_or_refused_as_changed():
     SHA-256, and anything not shaped so (other columns, cut short, a byte more, lengths
     that do not add up) is Changed: the index is rebuilt."""
     names = ("id", "title")
-    columns = [["a-1", "b-2"], ["Nibin leads", "Café — ünïcode"]]
-    data = cards.columns_part(names, columns, extra=([1, 0], []))
+    values = [["a-1", "b-2"], ["Nibin leads", "Café — ünïcode"]]
+    data = columns.columns_part(names, values, extra=([1, 0], []))
 
     def read(data: bytes, expected: str | None = None) -> tuple[dict, object]:
         expected = expected or hashlib.sha256(data).hexdigest()
-        return cards.read_columns(io.BytesIO(data), "part", names, expected)
+        return columns.read_columns(io.BytesIO(data), "part", names, expected)
 
     blobs, extra = read(data)
     assert extra == ([1, 0], [])
-    columns_read = cards.Columns(blobs, 2)
-    assert {name: columns_read[name] for name in names} == dict(zip(names, columns, strict=True))
+    columns_read = columns.Columns(blobs, 2)
+    assert {name: columns_read[name] for name in names} == dict(zip(names, values, strict=True))
     longer = data[:4] + (10**6).to_bytes(8, "little") + data[12:]
     forged = [
         data[:-1],
@@ -327,12 +327,12 @@ def test_a_part_of_columns_is_read_back_as_written_or_refused_as_changed():
         data[:3],
         longer,
         (2).to_bytes(4, "little") + data[4:],
-        cards.columns_part(("id", "summary"), columns),
+        columns.columns_part(("id", "summary"), values),
     ]
     for bad in forged:
-        with pytest.raises(cards.Changed):
+        with pytest.raises(record.Changed):
             read(bad)
-    with pytest.raises(cards.Changed):  # the very bytes written, but not those the record names
+    with pytest.raises(record.Changed):  # the very bytes written, but not those the record names
         read(data, hashlib.sha256(b"another").hexdigest())
 
 

@@ -17,7 +17,7 @@ from test_genkb import load_script
 from cacop_cli.catalog import Listing, _listing_from_index, load_catalog, load_listing
 from cacop_cli.config import load_kb
 from cacop_cli.entries import iter_entry_files
-from cacop_cli.index.cards import LISTING_COLUMNS, listing_columns
+from cacop_cli.index.columns import LISTING_COLUMNS, listing_columns
 from cacop_cli.models import Entry
 
 
@@ -176,9 +176,9 @@ def test_list_json_is_what_print_json_writes(metas, pending, shared):
 
 def test_the_catalog_names_the_same_absent_marker_as_the_cards():
     from cacop_cli import catalog
-    from cacop_cli.index import cards
+    from cacop_cli.index import columns
 
-    assert catalog.ABSENT is cards.ABSENT is Ellipsis
+    assert catalog.ABSENT is columns.ABSENT is Ellipsis
 
 
 def test_list_json_of_thousands_of_entries_is_what_print_json_writes():
@@ -220,7 +220,7 @@ def test_list_json_of_thousands_of_entries_is_what_print_json_writes():
 def test_columns_decode_on_first_use_and_act_as_the_dict_of_all():
     import marshal
 
-    from cacop_cli.index.cards import Columns
+    from cacop_cli.index.columns import Columns
 
     plain = {"id": ["a", "b"], "type": ["rfi", "strategy"], "title": ["A", "B"]}
     columns = Columns({name: marshal.dumps(values) for name, values in plain.items()}, 2)

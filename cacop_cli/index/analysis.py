@@ -23,9 +23,9 @@ from .. import __version__
 FORMAT = 11  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
 # 7: the listing part (cards.listing), and bodies in shards (cards.shard_of), not one
 # bodies.marshal; 8: the part for outputs for others (cards.OTHERS); 9: the listing's
-# columns kept apart (cards.Columns); 10: the same for the part for outputs for others;
+# columns kept apart (columns.Columns); 10: the same for the part for outputs for others;
 # 11: parts of columns as a table of lengths and pieces, each read into its own bytes
-# (cards.columns_part), ids and titles not interned (cards.OWN_TEXTS)
+# (columns.columns_part), ids and titles not interned (cards.OWN_TEXTS)
 INDEX_NAME = "MAIN"
 
 # Text fields searched by default, and how much a match in each counts (BM25F field weights).

@@ -121,6 +121,11 @@ class Record:
         return (self.generation, self.toc)
 
 
+class Changed(ValueError):
+    """A catalog file is not the one the record names: it is never decoded; the index is
+    rebuilt."""
+
+
 class Untrusted(Exception):
     """The index on disk may not be opened; `reason` says why, for the notice."""
 
