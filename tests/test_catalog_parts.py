@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixturefiles import aged_ctimes
 from test_catalog import assert_catalog_is_the_files, rewrite_unseen
 
 from cacop_cli.catalog import load_catalog
@@ -418,3 +419,60 @@ def test_show_starts_the_scan_early_unless_it_names_a_top_folders_file(kb_path, 
     for args in (["show", entry.stem], ["show", "--json", entry.stem], ["show"]):
         scan.start_early(["--kb", str(kb_path), *args])
         assert scan._early is None, args
+
+
+def _parts_decoded(root: Path) -> dict[str, object]:
+    """The listing and the part for outputs for others as a reader decodes them."""
+    listed, newest, unreadable = columns.load_listing(root)
+    others = columns.load_others(root, len(newest))
+    return {"listing": dict(listed), "newest": newest, "unreadable": unreadable,
+            "others": dict(others)}  # fmt: skip
+
+
+def _part_bytes(root: Path, part: str) -> bytes:
+    return (root / ".cacop" / record.read_record(root).generation / part).read_bytes()
+
+
+def test_an_update_makes_the_columns_a_rebuild_makes_and_keeps_those_unchanged(kb_path):
+    """An update makes the listing's and the other part's rows of the files it indexed
+    again, and takes the others from the previous parts: each kind of change (a body, a
+    title and a date, an entry added, removed, made unreadable, read again) leaves the parts
+    a rebuild writes; an edit of a body alone keeps every listing column as it was."""
+    from cacop_cli import search
+
+    kb = load_kb(kb_path)
+    load_catalog(kb)
+    strategies = sorted((kb_path / "kb/strategies").glob("*.md"))
+    first, second = strategies[0], strategies[1]
+    response = sorted((kb_path / "kb/rfis").glob("*/responses/*.md"))[0]
+    text = first.read_text(encoding="utf-8")
+    broken = "---\ntitle: [unclosed\n---\nbody\n"
+
+    dated = text.replace("created: ", "created: 2001-01-01 #", 1).replace("title: ", "title: Z ", 1)
+    answer = response.read_text(encoding="utf-8")
+    changes = [  # each: edit the files; is the listing's file the same bytes after?
+        (lambda: first.write_text(text + "\nA new paragraph.\n", encoding="utf-8"), True),
+        (lambda: first.write_text(dated, encoding="utf-8"), False),
+        (lambda: shutil.copy(second, second.with_name("aa-copy-" + second.name)), False),
+        (lambda: second.unlink(), False),
+        (lambda: response.write_text(broken, encoding="utf-8"), False),
+        (lambda: response.write_text(answer + "\nMore.\n", encoding="utf-8"), False),
+        (
+            lambda: [
+                first.write_text(text, encoding="utf-8"),
+                shutil.copy(first, kb_path / "kb/strategies/ab-new.md"),
+            ],
+            False,
+        ),
+    ]  # the last: a file changed while another comes
+
+    for change, listing_kept in changes:
+        before = _part_bytes(kb_path, cards.LISTING), _part_bytes(kb_path, cards.OTHERS)
+        change()
+        aged_ctimes(kb_path)
+        assert search.refresh(kb).unchanged is None  # updated, not rebuilt
+        updated = _parts_decoded(kb_path)
+        assert (_part_bytes(kb_path, cards.LISTING) == before[0]) is listing_kept
+        assert _part_bytes(kb_path, cards.OTHERS) != before[1]
+        search.rebuild(kb)
+        assert updated == _parts_decoded(kb_path)

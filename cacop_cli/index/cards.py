@@ -34,10 +34,10 @@ from ..models import ENTRY_FOLDERS, text_digest
 from .columns import (
     LISTING_COLUMNS,
     OTHERS_COLUMNS,
-    Listed,
     columns_part,
     listing_columns,
     others_columns,
+    updated,
 )
 from .record import BODIES_PREFIX, LOADED_HASHED, STATE_DIR, Changed, read_record
 
@@ -139,6 +139,7 @@ class Cards:
         self.loaded: set[int] | None = None  # an update's: the shards loaded (None: all held)
         self.source: tuple[Path, dict[str, list[Any]]] | None = None  # (folder, record's files)
         self.in_order = False  # the cards are in walk order already (an update adding none)
+        self.touched: set[str] = set()  # an update's: the files added, changed or removed
 
     def add(self, path: str, document: dict[str, Any] | str) -> None:
         found = card_of(document)
@@ -146,6 +147,7 @@ class Cards:
             self.complete = False
             return
         self._hold(path)
+        self.touched.add(path)
         self.in_order = self.in_order and path in self.cards  # a new path goes last
         self.cards[path], body = found
         if body:
@@ -155,6 +157,7 @@ class Cards:
 
     def remove(self, path: str) -> None:
         self._hold(path)
+        self.touched.add(path)
         self.cards.pop(path, None)
         self.bodies.pop(path, None)
 
@@ -182,21 +185,26 @@ class Cards:
         full: dict[str, tuple[Any, ...]] = {}
         held = self.cards.items()
         in_order = held if self.in_order else sorted(held, key=lambda item: in_walk_order(item[0]))
-        texts: list[tuple[dict[str, Any], str]] = []  # in the listing's order
+        entries: list[tuple[str, dict[str, Any], str]] = []  # in the listing's order
         for rel, card in in_order:
             if card[0] == ENTRY:
                 lean[rel] = (ENTRY, *(card[1][name] for name in LEAN))
                 full[rel] = tuple(card[1][name] for name in FULL)
-                texts.append((card[1]["meta"], card[1]["body_sha256"]))
+                entries.append((rel, card[1]["meta"], card[1]["body_sha256"]))
             else:
                 lean[rel] = card
-        listed = listing(list(lean.items()))
-        others = others_columns(texts)
+        unreadable = [(rel, *card[1:]) for rel, card in lean.items() if card[0] == UNREADABLE]
+        made = updated(self.source, entries, self.touched) if self.source else None
+        if made is None:  # a build, or the previous parts cannot be read: every row made
+            listed, newest = listing_columns((rel, meta) for rel, meta, _ in entries)
+            others = others_columns((meta, body_sha256) for _, meta, body_sha256 in entries)
+            made = listed, newest, others, {}
+        listed, newest, others, kept = made
         written = {}
         parts = ((CARDS, marshal.dumps((_layout(), lean))),
                  (FULL_CARDS, marshal.dumps((FULL, full))),
-                 (LISTING, columns_part(LISTING_COLUMNS, listed[0], listed[1:])),
-                 (OTHERS, columns_part(OTHERS_COLUMNS, others)))  # fmt: skip
+                 (LISTING, columns_part(LISTING_COLUMNS, listed, (newest, unreadable), kept)),
+                 (OTHERS, columns_part(OTHERS_COLUMNS, others, None, kept)))  # fmt: skip
         for name, data in parts:
             (folder / name).write_bytes(data)
             written[name] = hashlib.sha256(data).hexdigest()
@@ -401,12 +409,3 @@ def _later(folder: Path, name: str, files: dict[str, list[Any]], decode: Callabl
         return held["content"]
 
     return content
-
-
-def listing(cards: Any) -> Listed:
-    """(columns in LISTING_COLUMNS' order, positions newest first, unreadable files as (rel,
-    code, line, message)) of lean cards `cards` ((rel, card) pairs, in the catalog's order)."""
-    entries = ((rel, card[1]) for rel, card in cards if card[0] == ENTRY)
-    columns, newest = listing_columns(entries)
-    unreadable = [(rel, *card[1:]) for rel, card in cards if card[0] == UNREADABLE]
-    return columns, newest, unreadable

@@ -31,7 +31,6 @@ LISTED = ("site", "created", "updated", "topics", "tlp", "status", "priority", "
           "to", "rfi")  # fmt: skip
 LISTING_COLUMNS = ("rel", "id", "type", "title", "line", *LISTED)
 ABSENT = ...  # a listed field the entry does not have: marshal keeps it, YAML never makes it
-Listed = tuple[list[list[Any]], list[int], list[tuple[str, str, int, str]]]
 
 
 def listing_columns(entries: Any, pending: str | None = None) -> tuple[list[list[Any]], list[int]]:
@@ -61,18 +60,31 @@ def listing_columns(entries: Any, pending: str | None = None) -> tuple[list[list
             if value.__class__ is list and all(item.__class__ is str for item in value):
                 value = shared.setdefault(tuple(value), value)
             column.append(value)
-    created = values[LISTED.index("created")]
+    return columns, newest_first(values[LISTED.index("created")], ids)
+
+
+def newest_first(created: list[Any], ids: list[str]) -> list[int]:
+    """The positions as `list` sorts: created, then id, descending; entries equal in both
+    keep their order."""
     keys = [(str("" if value is ABSENT else value), entry_id)
             for value, entry_id in zip(created, ids, strict=True)]  # fmt: skip
-    newest = sorted(range(len(ids)), key=keys.__getitem__, reverse=True)
-    return columns, newest
+    return sorted(range(len(ids)), key=keys.__getitem__, reverse=True)
 
 
-def columns_part(names: tuple[str, ...], columns: list[list[Any]], extra: Any = None) -> bytes:
+def columns_part(
+    names: tuple[str, ...], columns: list[list[Any]], extra: Any = None,
+    kept: dict[str, bytes] | None = None,
+) -> bytes:  # fmt: skip
     """A part of columns as written: how many pieces (4 bytes), each one's length (8 bytes),
     then the pieces: a header (the names, `extra`) and each column as marshal data of its
-    own, so that a command decodes only the columns it reads (`list` two of fifteen)."""
-    pieces = [marshal.dumps((names, extra)), *(marshal.dumps(column) for column in columns)]
+    own, so that a command decodes only the columns it reads (`list` two of fifteen).
+    `kept`: a column's piece as the previous part held it, for a column that did not
+    change (written again as it is)."""
+    kept = kept or {}
+    pieces = [marshal.dumps((names, extra))]
+    pieces += [
+        kept.get(name) or marshal.dumps(column) for name, column in zip(names, columns, strict=True)
+    ]
     table = [len(piece).to_bytes(8, "little") for piece in pieces]
     return b"".join([len(pieces).to_bytes(4, "little"), *table, *pieces])
 
@@ -208,3 +220,68 @@ def load_others(root: Path, length: int) -> Columns | None:
         return None
     blobs, _ = _read_part(root, record, OTHERS, OTHERS_COLUMNS)
     return Columns(blobs, length)
+
+
+# ---------------------------------------------------------------- an update's columns
+
+Updated = tuple[list[list[Any]], list[int], list[list[Any]], dict[str, bytes]]
+
+
+def updated(
+    source: tuple[Path, dict[str, list[Any]]],
+    entries: list[tuple[str, dict[str, Any], str]],
+    touched: set[str],
+) -> Updated | None:
+    """The listing's columns, its positions newest first and the other part's columns of
+    `entries` ((rel, meta, body SHA-256) of each readable entry, in the catalog's order),
+    made from the previous generation's parts (`source`: its folder and record's files)
+    with only the rows of the `touched` files made again; and the pieces of those parts
+    whose column is unchanged. None when they cannot be read (everything is made then).
+    At 50,000 entries making every row took ~0.5 s of an update of 10 files."""
+    folder, files = source
+    pieces: dict[str, bytes] = {}
+    extras = []
+    try:
+        for name, names in ((LISTING, LISTING_COLUMNS), (OTHERS, OTHERS_COLUMNS)):
+            held = files.get(name, ())
+            with open(folder / name, "rb") as handle:
+                found, extra = read_columns(handle, name, names, held[3] if len(held) > 3 else None)
+            pieces.update(found)
+            extras.append(extra)
+        old = {name: marshal.loads(piece) for name, piece in pieces.items()}
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    names = (*LISTING_COLUMNS, *OTHERS_COLUMNS)
+    if not all(isinstance(old[name], list) and len(old[name]) == len(old["rel"]) for name in names):
+        return None
+    newest = extras[0][0] if isinstance(extras[0], tuple) and extras[0] else None
+    if [rel for rel, _, _ in entries] == old["rel"]:  # no file came or went: touched rows
+        made, changed = old, set()  # the previous columns, changed in place
+        for number, (rel, meta, body_sha256) in enumerate(entries):
+            if rel in touched:
+                for name, value in zip(names, _row(rel, meta, body_sha256), strict=True):
+                    if value != made[name][number]:
+                        made[name][number] = value
+                        changed.add(name)
+    else:
+        made, changed = {name: [] for name in names}, set(names)
+        was = {rel: number for number, rel in enumerate(old["rel"])}
+        for rel, meta, body_sha256 in entries:
+            number = None if rel in touched else was.get(rel)
+            if number is None:
+                row = _row(rel, meta, body_sha256)
+            else:
+                row = [old[name][number] for name in names]
+            for name, value in zip(names, row, strict=True):
+                made[name].append(value)
+    if not isinstance(newest, list) or changed & {"created", "id", "rel"}:
+        newest = newest_first(made["created"], made["id"])
+    kept = {name: piece for name, piece in pieces.items() if name not in changed}
+    listing = [made[name] for name in LISTING_COLUMNS]
+    return listing, newest, [made[name] for name in OTHERS_COLUMNS], kept
+
+
+def _row(rel: str, meta: dict[str, Any], body_sha256: str) -> list[Any]:
+    """One entry's values of LISTING_COLUMNS, then of OTHERS_COLUMNS."""
+    listed, _ = listing_columns([(rel, meta)])
+    return [column[0] for column in (*listed, *others_columns([(meta, body_sha256)]))]
