@@ -304,7 +304,7 @@ def test_gaps_decodes_neither_the_authors_nor_the_summaries(cli, kb_path):
     assert size["authors"] in sizes and size["summary"] in sizes
 
 
-def test_a_part_of_columns_is_read_back_as_written_or_refused_as_changed():
+def test_a_part_of_columns_is_read_back_as_written_or_refused_as_changed(tmp_path):
     """A part of columns is a table of lengths, a header, then each column's data, each read
     into bytes of its own; nothing is decoded unless all the bytes have the record's
     SHA-256, and anything not shaped so (other columns, cut short, a byte more, lengths
@@ -315,18 +315,23 @@ def test_a_part_of_columns_is_read_back_as_written_or_refused_as_changed():
 
     def read(data: bytes, expected: str | None = None) -> tuple[dict, object]:
         expected = expected or hashlib.sha256(data).hexdigest()
-        return columns.read_columns(io.BytesIO(data), "part", names, expected)
+        part = tmp_path / "part"  # a file: reading past its end asks for that much memory
+        part.write_bytes(data)
+        with part.open("rb") as handle:
+            return columns.read_columns(handle, "part", names, expected)
 
     blobs, extra = read(data)
     assert extra == ([1, 0], [])
     columns_read = columns.Columns(blobs, 2)
     assert {name: columns_read[name] for name in names} == dict(zip(names, values, strict=True))
     longer = data[:4] + (10**6).to_bytes(8, "little") + data[12:]
+    huge = data[:4] + (2**62).to_bytes(8, "little") + data[12:]  # never read: no MemoryError
     forged = [
         data[:-1],
         data + b"\0",
         data[:3],
         longer,
+        huge,
         (2).to_bytes(4, "little") + data[4:],
         columns.columns_part(("id", "summary"), values),
     ]

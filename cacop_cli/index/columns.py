@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -103,14 +104,14 @@ def read_columns(
         raise Changed(f"its catalog ({name}) keeps other fields than this cacop's")
     table = handle.read(8 * count)
     digest.update(head + table)
-    pieces, whole = [], len(table) == 8 * count
-    for at in range(0, len(table) - 7, 8):
-        length = int.from_bytes(table[at : at + 8], "little")
-        piece = handle.read(length)
+    lengths = [int.from_bytes(table[at : at + 8], "little") for at in range(0, len(table) - 7, 8)]
+    end, start = handle.seek(0, os.SEEK_END), handle.seek(4 + len(table))
+    if len(table) != 8 * count or sum(lengths) != end - start:  # never a read past the end
+        raise Changed(f"its catalog ({name}) was changed after cacop wrote it")
+    pieces = [handle.read(length) for length in lengths]
+    for piece in pieces:
         digest.update(piece)
-        pieces.append(piece)
-        whole = whole and len(piece) == length
-    if not whole or handle.read(1) or expected != digest.hexdigest():
+    if expected != digest.hexdigest():
         raise Changed(f"its catalog ({name}) was changed after cacop wrote it")
     header = marshal.loads(pieces[0])
     if not (isinstance(header, tuple) and len(header) == 2 and header[0] == names):
