@@ -20,7 +20,8 @@ from typing import Any
 
 from .. import __version__
 
-FORMAT = 11  # bump when the schema, the analysis or the cards change: older indexes are rebuilt
+FORMAT = 11  # bump when the schema, the analysis, the cards or how their columns are made
+# (columns.py, models.list_line) change: older indexes are rebuilt (an update keeps rows)
 # 7: the listing part (cards.listing), and bodies in shards (cards.shard_of), not one
 # bodies.marshal; 8: the part for outputs for others (cards.OTHERS); 9: the listing's
 # columns kept apart (columns.Columns); 10: the same for the part for outputs for others;

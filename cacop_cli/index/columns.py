@@ -261,7 +261,7 @@ def updated(
         for number, (rel, meta, body_sha256) in enumerate(entries):
             if rel in touched:
                 for name, value in zip(names, _row(rel, meta, body_sha256), strict=True):
-                    if value != made[name][number]:
+                    if _differs(value, made[name][number]):
                         made[name][number] = value
                         changed.add(name)
     else:
@@ -280,6 +280,14 @@ def updated(
     kept = {name: piece for name, piece in pieces.items() if name not in changed}
     listing = [made[name] for name in LISTING_COLUMNS]
     return listing, newest, [made[name] for name in OTHERS_COLUMNS], kept
+
+
+def _differs(value: Any, held: Any) -> bool:
+    """Are two values of a column not the very same? `1 == True` and `[1] == [1.0]`, but a
+    rebuild would write the one the file holds: compared as marshal writes them, in its
+    format 2, which marks no object as shared (a text written interned in one and not the
+    other would only make its column written again)."""
+    return value is not held and marshal.dumps(value, 2) != marshal.dumps(held, 2)
 
 
 def _row(rel: str, meta: dict[str, Any], body_sha256: str) -> list[Any]:
