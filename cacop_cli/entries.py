@@ -377,10 +377,9 @@ def has_entries(root: Path) -> bool:
 def locate(kb: KB, entry_id: str) -> Path | None:
     """The file of an entry, found by id without reading the whole KB."""
     check_id(entry_id)
-    for folder in TYPE_FOLDERS.values():
-        candidate = kb.kb_dir / folder / f"{entry_id}.md"
-        if candidate.is_file():
-            return candidate
+    found = _in_a_top_folder(kb, entry_id)
+    if found is not None:
+        return found
     rfis = os.path.join(kb.kb_dir, "rfis")  # a response: rfis/*/responses/<id>.md, the first
     try:  # by name (os, not pathlib's glob: 0.30 -> 0.1 s at 50,000 entries)
         names = sorted(os.listdir(rfis))
@@ -390,6 +389,15 @@ def locate(kb: KB, entry_id: str) -> Path | None:
         candidate = os.path.join(rfis, name, "responses", f"{entry_id}.md")
         if os.path.isfile(candidate):
             return Path(candidate)
+    return None
+
+
+def _in_a_top_folder(kb: KB, entry_id: str) -> Path | None:
+    """The file of a strategy, work product or RFI by id: one lookup a folder."""
+    for folder in TYPE_FOLDERS.values():
+        candidate = kb.kb_dir / folder / f"{entry_id}.md"
+        if candidate.is_file():
+            return candidate
     return None
 
 
@@ -416,9 +424,9 @@ def _listed_rels_by_id(kb: KB) -> tuple[dict[str, str], Any] | None:
     index yet (the folders are walked then, and no index is built for a name). At 50,000
     entries the walk took ~0.4 s, the check ~0.25 s."""
     from .catalog import load_listing
-    from .scan import STATE_DIR
+    from .scan import RECORD, STATE_DIR
 
-    if not os.path.isfile(os.path.join(kb.root, STATE_DIR, "record.json")):
+    if not os.path.isfile(os.path.join(kb.root, STATE_DIR, RECORD)):
         return None
     listing = load_listing(kb)
     found: dict[str, str] = {}
@@ -426,14 +434,15 @@ def _listed_rels_by_id(kb: KB) -> tuple[dict[str, str], Any] | None:
     for rel in rels:  # the readable in the walk's order, then the unreadable
         entry_id = rel[rel.rfind("/") + 1 : -len(".md")]
         held = found.setdefault(entry_id, rel)
-        if held != rel and _walk_order(rel) < _walk_order(held):  # one name twice: the first
+        if held != rel and walk_order(rel) < walk_order(held):  # one name twice: the first
             found[entry_id] = rel
     return found, listing
 
 
-def _walk_order(rel: str) -> tuple[Any, ...]:
-    """Where iter_entry_files meets the file at `rel`: by folder, a folder's files before
-    those of its sub-folders, names sorted."""
+def walk_order(rel: str) -> tuple[Any, ...]:
+    """Where iter_entry_files meets the file at `rel` (relative to the KB root): by folder,
+    a folder's files before those of its sub-folders, names sorted (the catalog lists
+    entries so)."""
     _, folder, *parts = rel.split("/")
     return (ENTRY_FOLDERS.index(folder), len(parts) > 1, parts)
 
@@ -486,9 +495,7 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     if given.startswith("-") or "/" in given or "\\" in given or ".." in given or "\x00" in given:
         check_id(given)  # a path or an option, never a name: refused before any path is built
     shaped = ID_RE.fullmatch(given) is not None
-    if shaped and any(
-        (kb.kb_dir / folder / f"{given}.md").is_file() for folder in TYPE_FOLDERS.values()
-    ):
+    if shaped and _in_a_top_folder(kb, given) is not None:
         return given  # a response's id is looked up below: in the listing, if indexed
     listed = _listed_rels_by_id(kb)
     listing = listed[1] if listed is not None else None

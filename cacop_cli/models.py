@@ -150,7 +150,7 @@ def scan_head(meta: dict[str, Any]) -> tuple[str, str, str]:
 def scan_key(meta: dict[str, Any], body_sha256: str) -> str:
     """The digest an entry text's personal-data findings are kept by (share/scancache.py):
     of its head (scan_head) and its body's SHA-256, each part with its length (no two texts
-    join the same). The index keeps it for every entry (index/cards.py, the part for
+    join the same). The index keeps it for every entry (index/columns.py, the part for
     outputs for others), so a kept text needs neither the entry's fields nor its body."""
     title, summary, people = scan_head(meta)
     joined = (

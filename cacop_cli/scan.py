@@ -210,9 +210,8 @@ def _as_kept(
 
 def _unless_kept(part: Any, kept: Any) -> Any:
     """The second process's part, or AS_KEPT when it equals `kept`, its part of the hint
-    (the usual case: nothing changed), so ~3 MB at 50,000 entries are neither dumped, piped
-    nor loaded; the first process holds the hint too. (Equal in another order: a forged
-    hint, which the refresh does not trust; the dump would differ, and be compared.)"""
+    (nothing changed: ~3 MB at 50,000 entries neither dumped, piped nor loaded). Equal in
+    another order: a forged hint, not trusted; its dump would differ, and be compared."""
     return AS_KEPT if kept is not None and part == kept else part
 
 
@@ -269,12 +268,12 @@ def _stat_part(
         rel = f"kb/rfis/{name}/responses"
         responses[rel] = None
         try:  # two lstats, no open: 8,000 RFI folders at 50,000 entries
-            if not _is_folder(os.stat(name, dir_fd=rfis, follow_symlinks=False)):
+            if not stat.S_ISDIR(os.stat(name, dir_fd=rfis, follow_symlinks=False).st_mode):
                 continue  # a file, a link
             info = os.stat(f"{name}/responses", dir_fd=rfis, follow_symlinks=False)
         except OSError:  # gone, or no responses folder
             continue
-        if not _is_folder(info):
+        if not stat.S_ISDIR(info.st_mode):
             continue
         times = _times(info)
         kept = _kept_names(hint, rel, times, number % FULL_CHECK_SLICES == anyway)
@@ -300,10 +299,6 @@ def _stat_part(
         finally:
             os.close(fd)
     return files, responses
-
-
-def _is_folder(info: os.stat_result) -> bool:
-    return info.st_mode & 0o170000 == 0o040000
 
 
 def _stat_names(fd: int, names: list[str], prefix: str = "") -> dict[str, list[int]]:
@@ -493,6 +488,7 @@ def take(root: object) -> tuple[bytes, bytes] | None:
 # the scan's bytes equal that manifest's: a folder the hint kept is then listed in the
 # manifest with the same names and times, as a scan hinted by the manifest itself finds it.
 STATE_DIR = ".cacop"
+RECORD = "record.json"
 MANIFEST = "manifest.marshal"
 _IDENTITY = 32
 NO_HINT = bytes(_IDENTITY)
@@ -526,7 +522,7 @@ def _early_scan(root: str) -> bytes:
 def _live_manifest(root: str) -> bytes | None:
     """The bytes of the manifest the record names, unchecked (a hint), or None."""
     try:
-        with open(f"{root}/{STATE_DIR}/record.json", "rb") as handle:
+        with open(f"{root}/{STATE_DIR}/{RECORD}", "rb") as handle:
             record = handle.read()
         at = record.index(b'"generation": "gen-') + len(b'"generation": "')
         generation = record[at : at + 20].decode("ascii")
@@ -539,12 +535,15 @@ def _live_manifest(root: str) -> bytes | None:
 
 
 def command_word(args: list[str]) -> str | None:
-    """The command that `cacop ARGS` runs: the first word that is not an option or --kb's
-    value (the root's only option with a value)."""
-    for number, arg in enumerate(args):
-        if not arg.startswith("-") and args[number - 1 : number] != ["--kb"]:
-            return arg
-    return None
+    """The command that `cacop ARGS` runs: the first of its words (_words)."""
+    return next(iter(_words(args)), None)
+
+
+def _words(args: list[str]) -> list[str]:
+    """The arguments that are neither options nor the value of --kb (the root's only option
+    with a value): the command, then its own."""
+    return [arg for number, arg in enumerate(args)
+            if not arg.startswith("-") and args[number - 1 : number] != ["--kb"]]  # fmt: skip
 
 
 def _early_root(args: list[str]) -> str | None:
@@ -566,9 +565,7 @@ def _early_root(args: list[str]) -> str | None:
 def _names_an_entry_file(root: str, args: list[str]) -> bool:
     """Does `show`'s argument name a top folder's entry file? (Any other name is resolved
     from the listing, after its freshness check: worth starting early.)"""
-    words = [arg for number, arg in enumerate(args) if not arg.startswith("-")
-             and args[number - 1 : number] != ["--kb"]]  # fmt: skip
-    named = words[1] if len(words) > 1 else ""  # after the command word: show's argument
+    _, named, *_ = [*_words(args), "", ""]  # show's argument, after the command word
     if not named or "/" in named or "\\" in named or named.startswith("."):
         return True  # nothing to resolve, or refused before any lookup
     return any(os.path.isfile(f"{root}/kb/{folder}/{named}.md") for folder in _TOP_FOLDERS)

@@ -242,6 +242,9 @@ def test_scan_keeps_the_entry_folders_of_models():
     from cacop_cli.models import ENTRY_FOLDERS, TYPE_FOLDERS, TYPES
 
     assert scan._TOP_FOLDERS == ENTRY_FOLDERS  # a copy: scan loads before models may
+    from cacop_cli.index import record
+
+    assert (scan.STATE_DIR, scan.RECORD) == (record.STATE_DIR, record.RECORD)  # copies too
     assert set(TYPE_FOLDERS) < set(TYPES)
 
 

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..models import ENTRY_FOLDERS, text_digest
+from ..entries import walk_order
+from ..models import text_digest
 from .columns import (
     LISTING_COLUMNS,
     OTHERS_COLUMNS,
@@ -184,7 +185,7 @@ class Cards:
         lean: dict[str, Card] = {}
         full: dict[str, tuple[Any, ...]] = {}
         held = self.cards.items()
-        in_order = held if self.in_order else sorted(held, key=lambda item: in_walk_order(item[0]))
+        in_order = held if self.in_order else sorted(held, key=lambda item: walk_order(item[0]))
         entries: list[tuple[str, dict[str, Any], str]] = []  # in the listing's order
         for rel, card in in_order:
             if card[0] == ENTRY:
@@ -304,13 +305,6 @@ class Bodies:
                 return None
             held.update(bodies)
         return held
-
-
-def in_walk_order(rel: str) -> tuple[Any, ...]:
-    """The order entries.iter_entry_files gives: by folder, a folder's files before those
-    of its sub-folders, names sorted (the catalog lists entries so, as reading them did)."""
-    _, folder, *parts = rel.split("/")
-    return (ENTRY_FOLDERS.index(folder), len(parts) > 1, parts)
 
 
 def _checked(folder: Path, name: str, files: dict[str, list[Any]]) -> bytes:

@@ -119,9 +119,13 @@ def read_columns(
     return dict(zip(names, pieces[1:], strict=True)), header[1]
 
 
-def _read_part(root: Path, record: Any, name: str, names: tuple[str, ...]) -> tuple[dict, Any]:
-    with open(root / STATE_DIR / record.generation / name, "rb") as handle:  # the record's
-        kept = record.files.get(name, ())
+def _read_part(
+    folder: Path, files: dict[str, list[Any]], name: str, names: tuple[str, ...]
+) -> tuple[dict[str, bytes], Any]:
+    """The part `name` of a generation's `folder`, checked by the SHA-256 its record's
+    `files` hold."""
+    with open(folder / name, "rb") as handle:
+        kept = files.get(name, ())
         return read_columns(handle, name, names, kept[3] if len(kept) > 3 else None)
 
 
@@ -181,7 +185,8 @@ def load_listing(root: Path) -> tuple[Columns, list[int], list[Any]] | None:
     record = read_record(root)
     if LISTING not in record.files:
         return None
-    blobs, extra = _read_part(root, record, LISTING, LISTING_COLUMNS)
+    folder = root / STATE_DIR / record.generation
+    blobs, extra = _read_part(folder, record.files, LISTING, LISTING_COLUMNS)
     if not (isinstance(extra, tuple) and [type(part) for part in extra] == [list, list]):
         raise Changed(f"its catalog ({LISTING}) keeps other fields than this cacop's")
     return Columns(blobs, len(extra[0])), *extra
@@ -219,7 +224,9 @@ def load_others(root: Path, length: int) -> Columns | None:
     record = read_record(root)
     if OTHERS not in record.files:
         return None
-    blobs, _ = _read_part(root, record, OTHERS, OTHERS_COLUMNS)
+    blobs, _ = _read_part(
+        root / STATE_DIR / record.generation, record.files, OTHERS, OTHERS_COLUMNS
+    )
     return Columns(blobs, length)
 
 
@@ -244,9 +251,7 @@ def updated(
     extras = []
     try:
         for name, names in ((LISTING, LISTING_COLUMNS), (OTHERS, OTHERS_COLUMNS)):
-            held = files.get(name, ())
-            with open(folder / name, "rb") as handle:
-                found, extra = read_columns(handle, name, names, held[3] if len(held) > 3 else None)
+            found, extra = _read_part(folder, files, name, names)
             pieces.update(found)
             extras.append(extra)
         old = {name: marshal.loads(piece) for name, piece in pieces.items()}
