@@ -258,3 +258,57 @@ def test_plain_lines_are_cleaned_as_each_line_alone_would_be(lines):
     trusted = io.StringIO()
     plain_lines(iter(lines), trusted, safe=True)
     assert trusted.getvalue() == "".join(f"{line}\n" for line in lines)
+
+
+class _CountedWrites(io.StringIO):
+    """A pipe's stand-in that counts the writes made to it."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_long_status_and_validate_reports_reach_a_pipe_in_one_write(monkeypatch):
+    """Thousands of lines written and flushed one at a time cost ~0.1 s at 10,000 entries:
+    off a terminal, status and validate write their lines at once, as a line at a time
+    would have printed them."""
+    from cacop_cli.models import Issue, ValidationReport
+    from cacop_cli.render import core, working
+    from cacop_cli.share.status import RfiToAnswer, Status, Unshared
+
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
+    rfis = [
+        RfiToAnswer(f"beta-2025-q{n}", f"Question [bold]{n}[/bold]\x1b[2J", "beta", "high",
+                    "2025-03-01" if n % 2 else "", None, f"kb/rfis/beta-2025-q{n}.md")
+        for n in range(500)
+    ]  # fmt: skip
+    unshared = [Unshared("alpha-2024-x", "strategy", "Street lights", "kb/strategies/a.md", "new")]
+    report = Status("alpha", True, "origin/main", unshared=unshared, rfis_to_answer=rfis)
+    issues = [
+        Issue("error", "schema", f"kb/strategies/s{n}.md", 3, "tlp: missing") for n in range(500)
+    ]
+    for render_it in (lambda: working.status(report, False),
+                      lambda: core.validation(ValidationReport(issues, 500), False)):  # fmt: skip
+        stream = _CountedWrites()
+        monkeypatch.setattr(sys, "stdout", stream)
+        monkeypatch.setattr(sys, "stderr", io.StringIO())
+        render_it()
+        assert stream.writes == 1
+        lines = stream.getvalue().splitlines()
+        assert len(lines) >= 500 and "\x1b" not in stream.getvalue()
+    assert stream.getvalue().splitlines()[0] == "kb/strategies/s0.md:3: error: tlp: missing"
+    monkeypatch.setattr(sys, "stdout", stream := _CountedWrites())
+    working.status(report, False)
+    text = stream.getvalue().splitlines()
+    assert text[:4] == ["Not yet shared:", "  Street lights", "    alpha-2024-x (new)",
+                        "    share: cacop submit alpha-2024-x"]  # fmt: skip
+    assert text[4] == "RFIs to alpha waiting for your answer:"
+    assert text[5:8] == ["  Question [bold]0[/bold][2J", "    beta-2025-q0 from beta, no date",
+                         "    cacop rfi respond beta-2025-q0"]  # fmt: skip
+    assert text[8:10] == [
+        "  Question [bold]1[/bold][2J",
+        "    beta-2025-q1 from beta, needed by 2025-03-01",
+    ]

@@ -149,6 +149,16 @@ def emit(message: Any, style: str = "") -> None:
         plain_lines([str(message)])
 
 
+def emit_all(lines: Iterable[tuple[Any, str]]) -> None:
+    """Lines of data (each with its style) on stdout, as emit() prints each, but in one
+    write when stdout is not a terminal: a write and flush a line cost ~0.1 s at 10,000."""
+    if terminal(sys.stdout):
+        for message, style in lines:
+            out().print(text(message, style), soft_wrap=True)
+    else:
+        plain_lines(str(message) for message, _ in lines)
+
+
 def talk(message: Any, style: str = "") -> None:
     """One line of talk on stderr, never wrapped: styled on a terminal, plain elsewhere."""
     if sys.stderr is None:  # started with its descriptor closed: nobody to tell

@@ -15,6 +15,7 @@ from . import (
     SHOWN_WITH_BANNER,
     clean,
     emit,
+    emit_all,
     emit_banner,
     note,
     out,
@@ -38,8 +39,10 @@ def validation(report: ValidationReport, as_json: bool) -> None:
     if as_json:
         print_json({"ok": report.ok, "problems": [issue.as_dict() for issue in report.issues]})
         return
-    for issue in report.issues:
-        emit(issue_line(issue), "red" if issue.severity == "error" else "yellow")
+    emit_all(
+        (issue_line(issue), "red" if issue.severity == "error" else "yellow")
+        for issue in report.issues
+    )
     errors = sum(issue.severity == "error" for issue in report.issues)
     warnings = len(report.issues) - errors
     summary = f"{report.checked} checked, {errors} error(s), {warnings} warning(s)"
