@@ -644,6 +644,61 @@ def uncommitted(root: Path, paths: set[str]) -> set[str]:
     return found
 
 
+def _untracked_cache_usable(root: Path) -> bool:
+    """May `status` run with git's untracked cache? Where this clone's git config does not
+    say otherwise (core.untrackedCache unset, or true), and not on Windows, whose FAT and
+    network folders may leave a folder's time alone when a file is added in it (the cache
+    rests on those times, as the freshness scan's folders do: docs/architecture.md)."""
+    if os.name == "nt":
+        return False
+    setting = config_value(root, "core.untrackedCache")
+    return setting is None or setting.lower() in ("true", "yes", "on", "1")
+
+
+def working_changes(root: Path, under: str) -> list[tuple[str, str]]:
+    """(code, path) of each file in the folder `under` (relative to root) that differs from
+    HEAD, staged or not, or that git does not track (ignored ones aside), as `git status
+    --porcelain --untracked-files=all -- UNDER` lists them (a rename or copy: its new path).
+
+    Where the untracked cache is usable, git remembers each folder's untracked names by
+    the folder's times and lists only the folders that changed: at 50,000 entries 0.18 s
+    instead of 0.41 s. It needs `--untracked-files=normal` (a wholly untracked folder is
+    listed as the folder, then its files are asked for) and no pathspec (a pathspec turns
+    the cache off); the first such run adds the cache to git's index."""
+    prefix = under.strip("/") + "/"
+    if _untracked_cache_usable(root):
+        output = git_ok(
+            root, "-c", "core.untrackedCache=true", "status", "--porcelain=v1", "-z",
+            "--untracked-files=normal",
+        )  # fmt: skip
+    else:
+        output = git_ok(
+            root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", under
+        )
+    found: list[tuple[str, str]] = []
+    folders: list[str] = []
+    fields = iter(output.split("\0"))
+    for record in fields:
+        if len(record) < 4:
+            continue
+        code, path = record[:2], record[3:]
+        if code[0] in "RC":
+            next(fields, None)  # the name it had
+        if not (path + "/").startswith(prefix):
+            continue
+        if code == "??" and path.endswith("/"):
+            folders.append(path)
+        else:
+            found.append((code, path))
+    if folders:  # wholly untracked folders: their files, as --untracked-files=all lists them
+        listed = git_ok(
+            root, "--literal-pathspecs", "ls-files", "-z", "--others", "--exclude-standard",
+            "--", *folders,
+        )  # fmt: skip
+        found += [("??", path) for path in listed.split("\0") if path]
+    return found
+
+
 def local_changes(root: Path) -> list[str]:
     """Tracked files with uncommitted changes, staged or not."""
     result = git_ok(root, "diff", "--name-only", "-z", "HEAD", "--")

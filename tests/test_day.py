@@ -83,6 +83,76 @@ def test_status_lists_new_and_changed_entries_with_the_command_that_shares_them(
     assert f"cacop submit {new_id}" in text and f"cacop submit {STRATEGY}" in text
 
 
+def _git_status_all(root: Path) -> list[tuple[str, str]]:
+    """What `git status --untracked-files=all -- kb` lists: (code, path), a rename's new path."""
+    fields = iter(
+        git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "kb").split("\0")
+    )
+    found = []
+    for record in fields:
+        if len(record) >= 4:
+            found.append((record[:2], record[3:]))
+            if record[0] in "RC":
+                next(fields)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("setting", [None, "false"])
+def test_status_sees_every_kind_of_change_git_status_lists_with_or_without_its_cache(
+    site_a, setting
+):
+    """status lists what `git status --untracked-files=all -- kb` lists: with git's untracked
+    cache (unless the clone's config turns it off), a wholly untracked folder is asked for
+    its files, and a file added to a folder the cache knows is still seen."""
+    from cacop_cli import gitrepo
+
+    if setting:
+        git(site_a, "config", "core.untrackedCache", setting)
+    kb = site_a / "kb"
+    product = next(p for p in (kb / "work-products").iterdir() if p.is_dir())
+    (site_a / ".gitignore").write_text(
+        (site_a / ".gitignore").read_text() + "kb/strategies/*-draft.md\n"
+    )
+    steps = [
+        lambda: (kb / "strategies" / f"{STRATEGY}.md").write_text("changed\n"),
+        lambda: write(
+            kb / "rfis" / "alpha-2026-new" / "responses" / "beta-20260101-aaaa.md", "r\n"
+        ),
+        lambda: write(kb / "rfis" / "alpha-2026-new.md", "q\n"),
+        lambda: write(kb / "work-products" / "alpha-2026-new-map" / "map.pdf", "%PDF\n"),
+        lambda: write(product / "added.csv", "a,b\n"),
+        lambda: write(kb / "strategies" / "alpha-2026-plan-draft.md", "ignored\n"),
+        lambda: write(site_a / "notes" / "outside.md", "not the KB\n"),
+        lambda: (kb / "empty-folder").mkdir(),
+        lambda: git(
+            site_a,
+            "mv",
+            f"kb/work-products/{WORK_PRODUCT}.md",
+            "kb/work-products/alpha-2026-moved.md",
+        ),
+        lambda: git(site_a, "rm", "-q", git(site_a, "ls-files", "kb/rfis/*.md").split()[0]),
+        lambda: (
+            write(kb / "strategies" / "alpha-2026-staged.md", "s\n"),
+            git(site_a, "add", "kb/strategies/alpha-2026-staged.md"),
+        ),
+        lambda: write(
+            kb / "rfis" / "alpha-2026-new" / "responses" / "gamma-20260102-bbbb.md", "r\n"
+        ),
+    ]
+    for step in steps:
+        step()
+        for _ in range(
+            2
+        ):  # the first run of each state may update git's cache, the second reads it
+            assert sorted(gitrepo.working_changes(site_a, "kb")) == _git_status_all(site_a)
+    listed = _git_status_all(site_a)
+    assert ("??", "kb/rfis/alpha-2026-new/responses/gamma-20260102-bbbb.md") in listed
+    assert ("??", f"{product.relative_to(site_a).as_posix()}/added.csv") in listed
+    assert not any("draft" in path or path.startswith("notes") for _, path in listed)
+    has_cache = b"UNTR" in (site_a / ".git" / "index").read_bytes()
+    assert has_cache == (setting is None)  # the cache was used, unless turned off
+
+
 def test_status_follows_a_submission_from_no_push_to_merged(cli, net: Network, site_a):
     path = site_a / STRATEGY_FILE
     path.write_text(path.read_text() + "\nA new finding.\n")

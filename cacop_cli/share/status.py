@@ -126,16 +126,7 @@ def _is_ancestor(root: Path, commit: str, tip: str) -> bool:
 def _changed_here(kb: KB, shared: str | None) -> dict[str, str]:
     """entry id -> new / changed / committed, for work not in the shared branch."""
     found: dict[str, str] = {}
-    listed = gitrepo.git_ok(
-        kb.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "kb"
-    ).split("\0")
-    fields = iter(listed)
-    for record in fields:
-        if len(record) < 4:
-            continue
-        code, path = record[:2], record[3:]
-        if code[0] in "RC":
-            next(fields, None)  # the name it had
+    for code, path in gitrepo.working_changes(kb.root, "kb"):
         entry_id = entry_id_of(path)
         if entry_id is None or "D" in code:
             continue
