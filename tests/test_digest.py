@@ -324,3 +324,52 @@ def test_in_a_repository_with_no_commit_yet_every_closed_rfi_counts_as_today(
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
     (root / ".gitignore").write_text(".cacop/\n")
     assert closed_on(cli, root) == [("beta-2026-crime-analysis-software", TODAY)]
+
+
+def test_versions_as_they_are_in_the_working_tree_are_read_from_it_and_only_those(
+    history, monkeypatch
+):
+    """The closing dates come from each version's `status` lines: a file as its newest
+    commit left it is read from the working tree (no `git cat-file`), any other from git.
+    A file edited since, converted to CRLF, or replaced by a link (to a pipe, which would
+    block a reader that followed it) gives the same dates as git's own copy."""
+    from cacop_cli.digest import _CLOSED_LINE
+
+    for rfi_id in (CANVASS, GHOST_GUNS, "gamma-2026-drone-program-policy"):
+        set_status(history, rfi_id, "closed")
+    commit(history, "close three", "2026-06-11")
+    paths = {rfi_file(history, r).relative_to(history).as_posix() for r in (CANVASS, GHOST_GUNS)}
+    paths.add(rfi_file(history, "gamma-2026-drone-program-policy").relative_to(history).as_posix())
+
+    def dates(read_here: bool) -> tuple[dict[str, str], list[str]]:
+        asked: list[str] = []
+        real_iter_blobs = gitrepo.iter_blobs
+
+        def counted(root, blobs):
+            asked.extend(blobs)
+            return real_iter_blobs(root, blobs)
+
+        monkeypatch.setattr(gitrepo, "iter_blobs", counted)
+        if not read_here:
+            monkeypatch.setattr(gitrepo, "_as_blob_here", lambda *args: None)
+        try:
+            found = gitrepo.newest_line_changes(
+                history, "2026-06-01 00:00:00", paths, b"status:", _CLOSED_LINE
+            )
+        finally:
+            monkeypatch.undo()
+        return found, asked
+
+    expected, all_asked = dates(read_here=False)
+    assert expected == dict.fromkeys(paths, "2026-06-11")
+    found, asked = dates(read_here=True)
+    assert found == expected
+    assert len(asked) == len(all_asked) - 3  # the three closed versions: read here
+    canvass, ghost = rfi_file(history, CANVASS), rfi_file(history, GHOST_GUNS)
+    canvass.write_bytes(canvass.read_bytes().replace(b"\n", b"\r\n"))
+    os.mkfifo(history / "pipe")
+    ghost.unlink()
+    ghost.symlink_to(history / "pipe")
+    edit_body(history, "gamma-2026-drone-program-policy", "Edited since.")
+    found, asked = dates(read_here=True)
+    assert found == expected and len(asked) == len(all_asked)
