@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import ABSENT, Catalog, Listing, load_listing
+from .catalog import Catalog
 from .config import KB
 from .entries import write_atomic
 from .errors import UsageError
+from .listing import ABSENT, Listing, while_checking
 from .models import TLP_ORDER, TOPICS, TYPES, Entry, Issue, at_or_below
 from .people import is_unit, same_person, site_contacts
 from .publish import Line, choose_line, for_others
@@ -140,8 +141,16 @@ def gaps(
     passed the gate already, so the lists need not scan them again.
     """
     today = today or dt.date.today()
-    line = choose_line(kb, max_tlp)
-    listing = listing if listing is not None else load_listing(kb, others=True)
+    line = choose_line(kb, max_tlp)  # a wrong --max-tlp is said before any work
+
+    def report(listing: Listing) -> GapReport:
+        return _gaps(listing, by_type, today, replace(line), gated)
+
+    return report(listing) if listing is not None else while_checking(kb, report, others=True)
+
+
+def _gaps(listing: Listing, by_type: bool, today: dt.date, line: Line, gated: bool) -> GapReport:
+    """gaps() of `listing`, the lists gated by `line` (which counts what they leave out)."""
     columns = listing.columns
     registry = listing.sites
     seen_sites = {site for site in columns["site"] if isinstance(site, str)}
@@ -361,8 +370,18 @@ def experts(
     if top < 1:
         raise UsageError("--top must be at least 1")
     today = today or dt.date.today()
-    line = choose_line(kb, max_tlp)
-    listing = load_listing(kb, others=True)  # what it reads of each entry: no card decoded
+    line = choose_line(kb, max_tlp)  # a wrong --max-tlp is said before any work
+
+    def report(listing: Listing) -> ExpertReport:
+        return _experts(kb, listing, query, top, limit, today, replace(line))
+
+    return while_checking(kb, report, others=True)  # what it reads of each entry: no card
+
+
+def _experts(
+    kb: KB, listing: Listing, query: str, top: int, limit: int, today: dt.date, line: Line
+) -> ExpertReport:
+    """experts() from `listing`, whose freshness check the search stands on."""
     position = {entry_id: at for at, entry_id in enumerate(listing.columns["id"])}
     scores = search_scores(kb, query, limit, listing.checked)
     matching = [

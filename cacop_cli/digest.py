@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import gitrepo
-from .catalog import ABSENT, load_listing
 from .community import site_name
 from .config import KB
 from .errors import UsageError
+from .listing import ABSENT, Listing, while_checking
 from .models import Entry, Issue
 from .publish import Line, choose_line, for_others
 from .rfi import entry_date
@@ -124,7 +124,13 @@ def digest(
     since = since or today - dt.timedelta(days=DIGEST_DAYS)
     if since > today:
         raise UsageError(f"--since {since.isoformat()} is after today ({today.isoformat()})")
-    listing = load_listing(kb, others=True)  # one pass over its columns, no card decoded
+    return while_checking(  # one pass over its columns, no card decoded
+        kb, lambda listing: _digest(kb, listing, since, today, replace(line)), others=True
+    )
+
+
+def _digest(kb: KB, listing: Listing, since: dt.date, today: dt.date, line: Line) -> Digest:
+    """digest() from `listing`."""
     windowed: dict[str, bool] = {}  # `created` -> in the window (few dates are distinct)
 
     def in_window(created: Any) -> bool:

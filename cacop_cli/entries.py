@@ -423,7 +423,7 @@ def _listed_rels_by_id(kb: KB) -> tuple[dict[str, str], Any] | None:
     check: the same files the folders hold), and that listing; None when the KB has no
     index yet (the folders are walked then, and no index is built for a name). At 50,000
     entries the walk took ~0.4 s, the check ~0.25 s."""
-    from .catalog import load_listing
+    from .listing import load_listing
     from .scan import RECORD, STATE_DIR
 
     if not os.path.isfile(os.path.join(kb.root, STATE_DIR, RECORD)):
@@ -453,7 +453,7 @@ def _titles(files: dict[str, str], kb: KB, listing: Any = None) -> dict[str, str
     files when the index cannot be used (load_listing reads them then). The listing part
     holds each title, so no entry's card is decoded (at 50,000 entries: 147 MB otherwise).
     `listing`: one read already."""
-    from .catalog import load_listing
+    from .listing import load_listing
 
     columns = (listing if listing is not None else load_listing(kb)).columns
     by_rel = dict(zip(columns["rel"], columns["title"], strict=True))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import gitrepo
-from .catalog import Catalog, Listing, entry_issue, load_catalog, load_listing, read_sites
+from .catalog import Catalog, entry_issue, load_catalog, read_sites
 from .checks import Context, file_checks, kb_level_issues
 from .config import KB
 from .crosschecks import cross_findings
@@ -33,6 +33,7 @@ from .entries import (  # naming entries lives in entries; ops re-exports it for
     write_atomic,
 )
 from .errors import EntryError, NotFound, Refused, UsageError
+from .listing import Listing, while_checking
 from .models import (
     TOPICS,
     TYPE_FOLDERS,
@@ -277,21 +278,23 @@ def list_entries(
     entry_type, topic = (value.strip().lower() if value else None for value in (entry_type, topic))
     check_choices("type", [entry_type] if entry_type else [], TYPES)  # as search says it
     check_choices("topic", [topic] if topic else [], TOPICS)
-    listing = load_listing(kb)
     from . import pending
 
-    waiting, unreadable = pending.pending_entries(kb, set(listing.columns["id"]))
-    listing.add_pending(waiting)
-    chosen = listing.newest
-    if entry_type is not None:
-        kinds = listing.columns["type"]
-        chosen = [at for at in chosen if kinds[at] == entry_type]
-    if site is not None:
-        sites = listing.columns["site"]
-        chosen = [at for at in chosen if sites[at] == site]
-    if topic is not None:
-        chosen = [at for at in chosen if topic in (listing.value("topics", at) or ())]
-    return EntryList(listing, chosen, listing.unreadable + unreadable)
+    def chosen_from(listing: Listing) -> EntryList:
+        waiting, unreadable = pending.pending_entries(kb, set(listing.columns["id"]))
+        listing.add_pending(waiting)
+        chosen = listing.newest
+        if entry_type is not None:
+            kinds = listing.columns["type"]
+            chosen = [at for at in chosen if kinds[at] == entry_type]
+        if site is not None:
+            sites = listing.columns["site"]
+            chosen = [at for at in chosen if sites[at] == site]
+        if topic is not None:
+            chosen = [at for at in chosen if topic in (listing.value("topics", at) or ())]
+        return EntryList(listing, chosen, listing.unreadable + unreadable)
+
+    return while_checking(kb, chosen_from)
 
 
 # ---------------------------------------------------------------- new

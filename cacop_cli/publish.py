@@ -86,7 +86,7 @@ def choose_line(kb: KB, max_tlp: str | None) -> Line:
 
 def _whole(entry: Entry) -> Entry:
     """The entry with every field the gate scans: an entry of a Listing keeps only some,
-    so its file's own (catalog.ListedEntry.from_file)."""
+    so its file's own (listing.ListedEntry.from_file)."""
     from_file = getattr(entry, "from_file", None)
     return from_file() if callable(from_file) else entry
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import Listing, load_listing, read_sites
+from .catalog import read_sites
 from .config import KB
 from .entries import (
     DEFAULT_ENTRY_BYTES,
@@ -33,6 +33,7 @@ from .entries import (
     write_atomic,
 )
 from .errors import CacopError, Refused, UsageError
+from .listing import Listing, while_checking
 from .models import MAX_TITLE, PRIORITIES, TOPICS, Entry, EntryDraft, Issue, iso_date, tlp_rank
 from .ops import NewEntry, check_entry, entry_meta, locate, new_entry, read_by_id, resolve_id
 
@@ -372,7 +373,7 @@ def listed_rfis(
 ) -> tuple[list[Entry], list[tuple[Any, str, str]]]:
     """The RFIs of `listing` whose file is under `inside`, in its order, and its responses
     there as (rfi, created, site): what rfi_rows reads, with an entry made for RFIs only."""
-    from .catalog import ABSENT
+    from .listing import ABSENT
 
     columns = listing.columns
     kinds, rels = columns["type"], columns["rel"]
@@ -416,10 +417,14 @@ def list_rfis(
 ) -> RfiListing:
     """The RFIs, soonest due first (closed ones last), filtered as asked."""
     today = today or dt.date.today()
-    listing = load_listing(kb)  # the index's listing part: no entry file is opened
-    unreadable = [issue for issue in listing.unreadable if issue.path.startswith("kb/rfis/")]
-    inquiries, answers = listed_rfis(listing, inside="kb/rfis/")
-    rows = rfi_rows(inquiries, today, answers)
+
+    def rows_of(listing: Listing) -> tuple[list[Issue], list[RfiRow]]:
+        unreadable = [issue for issue in listing.unreadable if issue.path.startswith("kb/rfis/")]
+        inquiries, answers = listed_rfis(listing, inside="kb/rfis/")
+        return unreadable, rfi_rows(inquiries, today, answers)
+
+    # the index's listing part: no entry file is opened
+    unreadable, rows = while_checking(kb, rows_of)
     if open_only:
         rows = [row for row in rows if row.status != "closed"]
     if overdue:

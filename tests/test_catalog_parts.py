@@ -239,8 +239,8 @@ def test_an_entry_for_others_holds_the_files_fields_and_the_gates_scan_key(kb_pa
     """What the part for outputs for others gives of each entry is what its file holds, and
     its scan key is the one the gate keeps the file's findings by (publish._to_scan of the
     entry read from its file)."""
-    from cacop_cli.catalog import load_listing
     from cacop_cli.index.columns import LISTED
+    from cacop_cli.listing import load_listing
     from cacop_cli.publish import _to_scan
 
     kb = load_kb(kb_path)

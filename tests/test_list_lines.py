@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cacop_cli.catalog import Listing
 from cacop_cli.index.columns import LISTING_COLUMNS, listing_columns
+from cacop_cli.listing import Listing
 from cacop_cli.models import Entry, tlp_label
 from cacop_cli.ops import EntryList
 from cacop_cli.render import clean

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from test_catalog import copy_bundled, typed
 from test_genkb import load_script
 
-from cacop_cli.catalog import Listing, _listing_from_index, load_catalog, load_listing
+from cacop_cli.catalog import load_catalog
 from cacop_cli.config import load_kb
 from cacop_cli.entries import iter_entry_files
 from cacop_cli.index.columns import LISTING_COLUMNS, listing_columns
+from cacop_cli.listing import Listing, _listing_from_index, load_listing
 from cacop_cli.models import Entry
 
 
@@ -174,11 +175,11 @@ def test_list_json_is_what_print_json_writes(metas, pending, shared):
     assert "".join(_list_json(listing, newest)) == expected
 
 
-def test_the_catalog_names_the_same_absent_marker_as_the_cards():
-    from cacop_cli import catalog
+def test_the_listing_names_the_same_absent_marker_as_the_cards():
+    from cacop_cli import listing
     from cacop_cli.index import columns
 
-    assert catalog.ABSENT is columns.ABSENT is Ellipsis
+    assert listing.ABSENT is columns.ABSENT is Ellipsis
 
 
 def test_list_json_of_thousands_of_entries_is_what_print_json_writes():

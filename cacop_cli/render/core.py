@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ..catalog import Listing
+from ..listing import Listing
 from ..models import Entry, Issue, ValidationReport, tlp_label
 from ..ops import EntryList, EntryView, NewEntry, NewKB, entry_document
 from . import (

@@ -212,7 +212,7 @@ def _submissions(kb: KB, shared: str | None, branches: list[pending.Branch]) -> 
 def _rfis_to_answer(
     kb: KB, today: dt.date, branches: list[pending.Branch] | None = None
 ) -> list[RfiToAnswer]:
-    from ..catalog import load_listing
+    from ..listing import load_listing
     from ..rfi import listed_rfis, rfi_rows
 
     listing = load_listing(kb)  # the index's listing part: no entry is made but RFIs'

@@ -123,7 +123,8 @@ def build(
     import time
 
     from .. import community, vocabulary
-    from ..catalog import listing_of, load_catalog
+    from ..catalog import load_catalog
+    from ..listing import listing_of
     from . import gate, pages, searchindex
     from .kept import code_digest
 
