@@ -421,3 +421,52 @@ def test_an_early_scan_that_found_a_forged_hint_unchanged_is_not_trusted(cli, re
     scan.start_early(["search", NEW, "--kb", str(repo)])
     report = search.refresh(load_kb(repo))
     assert report.added == 1 and rescans == [1]  # scanned again, and found the file
+
+
+def test_a_racy_file_read_again_unchanged_keeps_its_document_and_the_scores(cli, repo, monkeypatch):
+    """A file written down as racy is read again at the next check; when it holds what was
+    indexed, its document stays (re-adding it would leave the old one counted in BM25's
+    statistics until a merge: scores moved by a few percent between the first and second
+    command after a copy or a pull). An edit keeping the size is still indexed."""
+    from cacop_cli import search
+    from cacop_cli.config import load_kb
+    from cacop_cli.index.record import read_record
+
+    monkeypatch.setattr(scan, "RACY_NS", 3_600 * 10**9)  # every file was written just now
+    # an entry with attachments is indexed again anyway (their text is not in its card)
+    (repo / "kb/work-products/alpha-2024-shooting-review-checklist.md").unlink()
+    kb = load_kb(repo)
+    search.rebuild(kb)
+    version = read_record(repo).version
+    first = [(hit.id, hit.score) for hit in search.search(kb, "deterrence").hits]
+    again = search.refresh(kb)  # every file is racy: read again, found as indexed
+    assert again.unchanged == version and (again.added, again.changed) == (0, 0)
+    assert [(hit.id, hit.score) for hit in search.search(kb, "deterrence").hits] == first
+    edit_keeping_size(repo / MARKER)
+    edited = search.refresh(kb)
+    assert edited.unchanged is None  # this one was indexed again
+    assert [hit.id for hit in search.search(kb, NEW).hits] == ["alpha-2024-marker"]
+    assert search.search(kb, OLD).hits == []
+
+
+def test_a_card_is_as_kept_only_with_the_same_values_of_the_same_types():
+    from cacop_cli.index.cards import CARD_KEY, ENTRY, Cards, as_kept
+
+    def card(**meta):
+        fields = {"meta": meta, "lines": {"id": 2}, "raw_values": {}, "body_line": 9,
+                  "body_sha256": "ab"}  # fmt: skip
+        return (ENTRY, fields)
+
+    held = Cards({"kb/strategies/a.md": card(id="a", status=1, tags=["x"])})
+    for meta, kept in [({"id": "a", "status": 1, "tags": ["x"]}, True),
+                       ({"id": "a", "status": True, "tags": ["x"]}, False),  # 1 == True
+                       ({"id": "a", "status": 1.0, "tags": ["x"]}, False),
+                       ({"id": "a", "status": 1, "tags": ("x",)}, False),
+                       ({"status": 1, "id": "a", "tags": ["x"]}, False),  # another order
+                       ({"id": "a", "status": 1, "tags": ["y"]}, False)]:  # fmt: skip
+        document = {CARD_KEY: (card(**meta), "body")}
+        assert as_kept(held, "kb/strategies/a.md", document) is kept, meta
+        assert not as_kept(held, "kb/strategies/b.md", document)
+    with_files = card(id="a", attachments=["map.pdf"])
+    held = Cards({"kb/work-products/a.md": with_files})
+    assert not as_kept(held, "kb/work-products/a.md", {CARD_KEY: (with_files, "body")})

@@ -25,7 +25,7 @@ from ..scan import NO_HINT, RACY, SAME_AS_HINT, files_of, identity, scan_tree, s
 from ..scan import dump as dump_scan
 from ..scan import take as early_scan
 from .analysis import INDEX_NAME, STEMS, load_stems, save_stems, schema, spelling_words
-from .cards import CARD_KEY, Unreadable, entry_card
+from .cards import CARD_KEY, Unreadable, as_kept, entry_card
 from .cards import previous as previous_cards
 from .facets import FACETS, write_facets
 from .locks import (
@@ -430,8 +430,14 @@ def _update_locked(
             broken.pop(path, None)
             cards.remove(path)
         work = [*added, *changed]
+        kept_as_indexed = 0  # racy files read again and found as indexed: documents kept
         for done, path in enumerate(work, 1):
             document = make_document(path)
+            if _racy_reread(manifest.get(path), scan[path]) and as_kept(cards, path, document):
+                kept_as_indexed += 1  # re-adding it would move BM25's statistics, for nothing
+                if progress:
+                    progress(done, len(work))
+                continue
             cards.add(path, document)
             if isinstance(document, str):
                 count -= writer.delete_by_term("path", path)
@@ -449,6 +455,12 @@ def _update_locked(
                     report.added += 1
             if progress:
                 progress(done, len(work))
+        if not removed and kept_as_indexed == len(work):  # only the manifest to write
+            writer.cancel()
+            with swap_lock(root):
+                _write_manifest(folder, tree)
+                write_record(root, replace(record, files=file_stats(folder), digest=digest))
+            return UpdateReport(count=record.count, broken=record.broken, unchanged=record.version)
         with swap_lock(root):
             writer.commit(mergetype=NO_MERGE)  # merging is merge()'s work, in the background
             _write_manifest(folder, tree)

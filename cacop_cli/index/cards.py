@@ -127,6 +127,32 @@ def card_of(document: dict[str, Any] | str) -> tuple[Card, str] | None:
     return None
 
 
+def as_kept(held: Cards, path: str, document: dict[str, Any] | str) -> bool:
+    """Does `document` (index.document_for's, its card not yet taken out) hold the very card
+    `held` keeps for `path`: the same fields, their lines and YAML sources, the same body,
+    and no attachments (an attachment's text is indexed with the entry, not kept in cards)?
+    Compared value by value and type by type (with ==, 1 would equal True)."""
+    found = document.get(CARD_KEY) if isinstance(document, dict) else None
+    kept = held.cards.get(path)
+    if found is None or kept is None or found[0][0] != ENTRY or kept[0] != ENTRY:
+        return False
+    new, old = found[0][1], kept[1]
+    if new["meta"].get("attachments"):  # their text is indexed too, and no card holds it
+        return False
+    return new.keys() == old.keys() and all(_same(new[name], old[name]) for name in new)
+
+
+def _same(one: Any, other: Any) -> bool:
+    """Equal, and of the same types throughout (dicts in the same order)."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, dict):
+        return list(one) == list(other) and all(_same(one[key], other[key]) for key in one)
+    if isinstance(one, (list, tuple)):
+        return len(one) == len(other) and all(map(_same, one, other))
+    return one == other
+
+
 class Cards:
     """Cards and bodies by path, gathered while documents are made, then written. A build's
     hold every body; an update's (`previous`) hold the bodies of the shards its changes
