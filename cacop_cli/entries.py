@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .closest import closest_ids
 from .closest import folded as _folded
@@ -35,6 +35,7 @@ _BARE_CR = re.compile(r"\r(?!\n)")
 _CONFLICT = re.compile(r"^(<{7}|>{7})(?:[ \t]|\r?$)", re.MULTILINE)
 DEFAULT_ENTRY_BYTES = 1_048_576
 DEFAULT_FRONTMATTER_BYTES = 65_536
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from . import yamlsafe
@@ -423,20 +424,31 @@ def _listed_rels_by_id(kb: KB) -> tuple[dict[str, str], Any] | None:
     check: the same files the folders hold), and that listing; None when the KB has no
     index yet (the folders are walked then, and no index is built for a name). At 50,000
     entries the walk took ~0.4 s, the check ~0.25 s."""
-    from .listing import load_listing
+    return _from_listing(kb, lambda found, listing: (found, listing))
+
+
+def _from_listing(kb: KB, answer: Callable[[dict[str, str], Any], T]) -> T | None:
+    """answer(_listed_rels_by_id's pair), worked out while the freshness check's early scan
+    runs (listing.while_checking); None when the KB has no index yet."""
+    from .listing import while_checking
     from .scan import RECORD, STATE_DIR
 
     if not os.path.isfile(os.path.join(kb.root, STATE_DIR, RECORD)):
         return None
-    listing = load_listing(kb)
+    return while_checking(kb, lambda listing: answer(_rels_by_id_in(listing), listing))
+
+
+def _rels_by_id_in(listing: Any) -> dict[str, str]:
+    """Each id the listing names -> its file, the first in the walk's order for an id that
+    two files bear (the readable files, then the unreadable)."""
     found: dict[str, str] = {}
     rels = [*listing.columns["rel"], *(issue.path for issue in listing.unreadable)]
-    for rel in rels:  # the readable in the walk's order, then the unreadable
+    for rel in rels:
         entry_id = rel[rel.rfind("/") + 1 : -len(".md")]
         held = found.setdefault(entry_id, rel)
         if held != rel and walk_order(rel) < walk_order(held):  # one name twice: the first
             found[entry_id] = rel
-    return found, listing
+    return found
 
 
 def walk_order(rel: str) -> tuple[Any, ...]:
@@ -497,44 +509,51 @@ def resolve_id(kb: KB, given: str, *, kinds: tuple[str, ...] = ()) -> str:
     shaped = ID_RE.fullmatch(given) is not None
     if shaped and _in_a_top_folder(kb, given) is not None:
         return given  # a response's id is looked up below: in the listing, if indexed
-    listed = _listed_rels_by_id(kb)
-    listing = listed[1] if listed is not None else None
-    files = listed[0] if listed is not None else _entry_rels_by_id(kb)  # "kb/<folder>/<id>.md"
-    if kinds:
-        folders = {TYPE_FOLDERS.get(kind, kind) for kind in kinds}
-        files = {
-            entry_id: rel
-            for entry_id, rel in files.items()
-            if (rel.split("/")[-2] == "responses" and "response" in kinds)
-            or (rel.count("/") == 2 and rel.split("/")[1] in folders)
-        }
-    prefix = given.strip().lower()
-    if prefix in files:  # the id, typed in capitals
-        return prefix
-    started = sorted(entry_id for entry_id in files if entry_id.startswith(prefix))
-    if len(started) == 1:
-        return started[0]
-    if started:  # ids match: titles are not read
-        raise _several(given, started)
-    titles = _titles(files, kb, listing)
-    wanted = _folded(given)
-    named = sorted(entry_id for entry_id, title in titles.items() if _folded(title) == wanted)
-    if len(named) == 1:
-        return named[0]
-    if named:
-        raise _several(given, named)
-    close = closest_ids(given, titles)
-    hint = _did_you_mean(close, titles) if close else not_found_hint(kb)
-    if not shaped:
-        check_id_error = UsageError(
-            f"{given!r} is not an entry id, nor the title of one",
-            hint=hint
-            if close
-            else "ids are 3-80 characters of a-z, 0-9 and '-', starting "
-            "with a letter or digit; `cacop list` shows every id",
-        )
-        raise check_id_error
-    raise NotFound(f"no entry has the id {given!r}", hint=hint)
+
+    def answer(files: dict[str, str], listing: Any) -> str | CacopError:
+        """The id `given` names among `files` (id -> "kb/<folder>/<id>.md"), or the error
+        to raise: worked out from the listing while the freshness check runs, if indexed."""
+        if kinds:
+            folders = {TYPE_FOLDERS.get(kind, kind) for kind in kinds}
+            files = {
+                entry_id: rel
+                for entry_id, rel in files.items()
+                if (rel.split("/")[-2] == "responses" and "response" in kinds)
+                or (rel.count("/") == 2 and rel.split("/")[1] in folders)
+            }
+        prefix = given.strip().lower()
+        if prefix in files:  # the id, typed in capitals
+            return prefix
+        started = sorted(entry_id for entry_id in files if entry_id.startswith(prefix))
+        if len(started) == 1:
+            return started[0]
+        if started:  # ids match: titles are not read
+            return _several(given, started)
+        titles = _titles(files, kb, listing)
+        wanted = _folded(given)
+        named = sorted(entry_id for entry_id, title in titles.items() if _folded(title) == wanted)
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return _several(given, named)
+        close = closest_ids(given, titles)
+        hint = _did_you_mean(close, titles) if close else not_found_hint(kb)
+        if not shaped:
+            return UsageError(
+                f"{given!r} is not an entry id, nor the title of one",
+                hint=hint
+                if close
+                else "ids are 3-80 characters of a-z, 0-9 and '-', starting "
+                "with a letter or digit; `cacop list` shows every id",
+            )
+        return NotFound(f"no entry has the id {given!r}", hint=hint)
+
+    found = _from_listing(kb, answer)
+    if found is None:  # no index yet: the folders are walked ("kb/<folder>/<id>.md")
+        found = answer(_entry_rels_by_id(kb), None)
+    if isinstance(found, CacopError):
+        raise found
+    return found
 
 
 def likely_duplicates(title: str, hits: list[Any]) -> list[Any]:

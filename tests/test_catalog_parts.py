@@ -396,7 +396,7 @@ def test_names_are_resolved_from_the_listing_as_from_the_folders(kb_path, monkey
     assert entries.resolve_id(kb, response.stem[:-1]) == response.stem
     assert not (kb_path / ".cacop/record.json").exists()  # no index: a prefix builds none
     with monkeypatch.context() as walking:
-        walking.setattr(entries, "_listed_rels_by_id", lambda kb: None)
+        walking.setattr(entries, "_from_listing", lambda kb, answer: None)
         without_index = answers()  # the folders walked (a miss reads the titles: built)
     load_catalog(kb)
     listed = entries._listed_rels_by_id(kb)

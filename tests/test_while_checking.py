@@ -173,3 +173,30 @@ def test_experts_searches_the_version_it_listed_and_leaves_the_early_scan_to_the
     slow_early_scan(monkeypatch, bundled)
     assert output(cli, bundled, command) == fresh
     assert events == ["open", "take"]
+
+
+@pytest.mark.parametrize("named", ["a prefix", "a typo", "a title"])
+def test_show_resolves_a_name_while_scanning(cli, bundled, monkeypatch, named):
+    """A name other than a top folder's file (a prefix, a typo and its "did you mean", a
+    title) is resolved from the listing while the early scan runs, as with a fresh index."""
+    entry = sorted((bundled / "kb/strategies").glob("*.md"))[0]
+    title = next(
+        line[len("title: ") :].strip().strip("'\"")
+        for line in entry.read_text().splitlines()
+        if line.startswith("title: ")
+    )
+    name = {"a prefix": entry.stem[:-3], "a typo": entry.stem[:-1] + "x", "a title": title}[named]
+    assert cli("index", kb=bundled).exit_code == ExitCode.OK  # else the folders are walked
+    fresh = cli("show", name, "--json", kb=bundled)
+    with monkeypatch.context() as patched:
+        events = recorded(patched)
+        slow_early_scan(patched, bundled)
+        again = cli("show", name, "--json", kb=bundled)
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        fresh.exit_code, fresh.stdout, fresh.stderr,
+    )  # fmt: skip
+    assert events == ["read", "check"]
+    if named == "a typo":
+        assert fresh.exit_code == ExitCode.PROBLEMS and entry.stem in fresh.stderr
+    else:
+        assert fresh.exit_code == ExitCode.OK and json.loads(fresh.stdout)["id"] == entry.stem
