@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..editing import Edited
-from ..share.status import Status
 from . import emit, note, out, plain_lines, print_json, terminal, text, warn
 from .core import issue_lines
+
+if TYPE_CHECKING:  # status loads neither editing (ops, sync) nor anything it imports
+    from ..editing import Edited
+    from ..share.status import Status
 
 __all__ = ["note", "warn"]
 

@@ -243,8 +243,6 @@ def _rfis_to_answer(
 
 def _answers(kb: KB, shared: str | None, last_sync: str | None) -> list[Answer]:
     """Responses to this site's RFIs added to the shared branch since the last sync."""
-    from .sync import arrivals, for_this_site
-
     head = gitrepo.rev_parse(kb.root, "HEAD")
     if not shared or not head:
         return []
@@ -252,6 +250,8 @@ def _answers(kb: KB, shared: str | None, last_sync: str | None) -> list[Answer]:
     base = base or gitrepo.merge_base(kb.root, head, shared)
     if base == shared:
         return []
+    from .sync import arrivals, for_this_site  # only now: nothing arrived, nothing to read
+
     _, responses = for_this_site(kb, shared, arrivals(kb, base, shared))
     found = []
     for item in responses:
