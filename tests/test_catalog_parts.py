@@ -399,8 +399,7 @@ def test_names_are_resolved_from_the_listing_as_from_the_folders(kb_path, monkey
         walking.setattr(entries, "_from_listing", lambda kb, answer: None)
         without_index = answers()  # the folders walked (a miss reads the titles: built)
     load_catalog(kb)
-    listed = entries._listed_rels_by_id(kb)
-    assert listed is not None and listed[0] == walked
+    assert entries._from_listing(kb, lambda listed, _: listed) == walked
     monkeypatch.setattr(entries, "_entry_rels_by_id", lambda kb: pytest.fail("walked"))
     assert answers() == without_index
     assert without_index[:4] == [broken.stem, response.stem, response.stem, "aa-twice"]

@@ -23,6 +23,7 @@ COMMANDS = [
     ("gaps", "--json", "--today", TODAY),
     ("digest", "--json", "--today", TODAY, "--since", "2020-01-01"),
     ("experts", "analysis", "--json", "--today", TODAY),
+    ("status", "--json"),  # outside git: the RFIs waiting for this site
 ]
 NEW_ID = "baton-rouge-2026-analysis-asked-while-scanning"
 NEW_RFI = f"""---

@@ -38,6 +38,7 @@ from .columns import (
     columns_part,
     listing_columns,
     others_columns,
+    same_values,
     updated,
 )
 from .record import BODIES_PREFIX, LOADED_HASHED, STATE_DIR, Changed, read_record
@@ -139,18 +140,7 @@ def as_kept(held: Cards, path: str, document: dict[str, Any] | str) -> bool:
     new, old = found[0][1], kept[1]
     if new["meta"].get("attachments"):  # their text is indexed too, and no card holds it
         return False
-    return new.keys() == old.keys() and all(_same(new[name], old[name]) for name in new)
-
-
-def _same(one: Any, other: Any) -> bool:
-    """Equal, and of the same types throughout (dicts in the same order)."""
-    if type(one) is not type(other):
-        return False
-    if isinstance(one, dict):
-        return list(one) == list(other) and all(_same(one[key], other[key]) for key in one)
-    if isinstance(one, (list, tuple)):
-        return len(one) == len(other) and all(map(_same, one, other))
-    return one == other
+    return new.keys() == old.keys() and all(same_values(new[name], old[name]) for name in new)
 
 
 class Cards:

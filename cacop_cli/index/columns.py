@@ -289,10 +289,20 @@ def updated(
 
 def _differs(value: Any, held: Any) -> bool:
     """Are two values of a column not the very same? `1 == True` and `[1] == [1.0]`, but a
-    rebuild would write the one the file holds: compared as marshal writes them, in its
-    format 2, which marks no object as shared (a text written interned in one and not the
-    other would only make its column written again)."""
-    return value is not held and marshal.dumps(value, 2) != marshal.dumps(held, 2)
+    rebuild would write the one the file holds (same_values)."""
+    return value is not held and not same_values(value, held)
+
+
+def same_values(one: Any, other: Any) -> bool:
+    """Equal, and of the same types throughout, dicts in the same order: what marshal would
+    write alike (with ==, 1 would equal True and 1.0), whether or not a text is interned."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, dict):
+        return list(one) == list(other) and all(same_values(one[k], other[k]) for k in one)
+    if isinstance(one, (list, tuple)):
+        return len(one) == len(other) and all(map(same_values, one, other))
+    return one == other
 
 
 def _row(rel: str, meta: dict[str, Any], body_sha256: str) -> list[Any]:

@@ -212,10 +212,17 @@ def _submissions(kb: KB, shared: str | None, branches: list[pending.Branch]) -> 
 def _rfis_to_answer(
     kb: KB, today: dt.date, branches: list[pending.Branch] | None = None
 ) -> list[RfiToAnswer]:
-    from ..listing import load_listing
+    from ..listing import while_checking
+
+    # the index's listing part, no entry made but RFIs', worked out while the check runs
+    return while_checking(kb, lambda listing: _waiting_here(kb, listing, today, branches))
+
+
+def _waiting_here(
+    kb: KB, listing: Any, today: dt.date, branches: list[pending.Branch] | None
+) -> list[RfiToAnswer]:
     from ..rfi import listed_rfis, rfi_rows
 
-    listing = load_listing(kb)  # the index's listing part: no entry is made but RFIs'
     waiting, _ = pending.pending_entries(kb, set(listing.columns["id"]), branches)
     inquiries, answers = listed_rfis(listing)
     found = []
